@@ -1,0 +1,93 @@
+/**
+ * The kinds every store error is normalized into at the adapter boundary.
+ *
+ * Three of them mean the write was provably not applied; two mean it may have been. The runner never
+ * compensates a step whose error kind may have applied without first probing it.
+ */
+export const ErrorKind = {
+  /** Provably not applied and not worth retrying: a constraint violation, a rejected request. */
+  NotCommitted: "not_committed",
+  /** Provably not applied because a guard or compare-and-set lost to another writer. */
+  Conflict: "conflict",
+  /** Provably not applied, and a retry may succeed: serialization failure, busy, refused before send. */
+  Transient: "transient",
+  /** May have been applied: a connection lost during or after commit, an unclassified failure. */
+  Unknown: "unknown",
+  /** The call outlived its deadline; it may have been applied. */
+  Timeout: "timeout",
+} as const;
+
+/** One of the values of {@link ErrorKind}. */
+export type ErrorKind = (typeof ErrorKind)[keyof typeof ErrorKind];
+
+/** Every error kind, in a stable order. */
+export const ERROR_KINDS: readonly ErrorKind[] = Object.freeze(Object.values(ErrorKind));
+
+/** Whether an error of this kind proves that the write was not applied. */
+export function isProvablyNotApplied(kind: ErrorKind): boolean {
+  return (
+    kind === ErrorKind.NotCommitted || kind === ErrorKind.Conflict || kind === ErrorKind.Transient
+  );
+}
+
+const STORE_ERROR_BRAND = Symbol.for("lockstep.store-error");
+
+/**
+ * An error that states its own kind. Adapters and step code throw it (or put it anywhere in a
+ * `.cause` chain) to tell lockstep exactly what happened to a write.
+ *
+ * @example
+ * ```ts
+ * if (result.changes === 0) throw new StoreError("conflict", "The bounty moved on: version 3 expected.");
+ * ```
+ */
+export class StoreError extends Error {
+  /** What happened to the write. */
+  readonly kind: ErrorKind;
+  readonly [STORE_ERROR_BRAND] = true;
+
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StoreError";
+    this.kind = kind;
+  }
+
+  /** Recognizes a `StoreError` from any copy of lockstep (ESM or CJS). */
+  static is(value: unknown): value is StoreError {
+    return (
+      typeof value === "object" &&
+      value !== null &&
+      (value as Record<symbol, unknown>)[STORE_ERROR_BRAND] === true
+    );
+  }
+}
+
+/** An adapter's classifier: the kind of one error, or `undefined` when it does not recognize it. */
+export type ErrorClassifier = (error: unknown) => ErrorKind | undefined;
+
+/** How many links of a `.cause` chain are followed before giving up; guards against cycles. */
+const MAX_CAUSE_DEPTH = 16;
+
+/**
+ * Normalizes an error into its kind by walking its `.cause` chain (and the members of an
+ * `AggregateError`): the first link that is a {@link StoreError} or that the classifier recognizes
+ * decides. An error nobody recognizes is `unknown`, because assuming "not applied" is what undoes
+ * committed work.
+ */
+export function classifyError(error: unknown, classify?: ErrorClassifier): ErrorKind {
+  const seen = new Set<unknown>();
+  const queue: unknown[] = [error];
+  while (queue.length > 0 && seen.size < MAX_CAUSE_DEPTH) {
+    const current = queue.shift();
+    if (current === undefined || current === null || seen.has(current)) continue;
+    seen.add(current);
+    if (StoreError.is(current)) return current.kind;
+    const kind = classify?.(current);
+    if (kind !== undefined) return kind;
+    if (typeof current === "object") {
+      if (current instanceof AggregateError) queue.push(...current.errors);
+      if ("cause" in current) queue.push((current as { cause?: unknown }).cause);
+    }
+  }
+  return ErrorKind.Unknown;
+}

@@ -1,0 +1,267 @@
+import type { ErrorKind } from "./error-kinds.js";
+import type { SagaReport } from "./report.js";
+
+/**
+ * Every code a lockstep operation can fail with, in one table. Public operations return these as
+ * values (`Result` errors), never as exceptions.
+ */
+export const ErrorCode = {
+  /** The saga input failed its schema; nothing was written. */
+  InvalidInput: "invalid_input",
+  /** An option passed to a call was out of range; nothing was written. */
+  InvalidOptions: "invalid_options",
+  /** A step failed before the pivot; what had committed was compensated (or is being). */
+  StepFailed: "step_failed",
+  /** The saga cannot progress without a person: a guard failed, a compensation gave up, … */
+  NeedsAttention: "needs_attention",
+  /** A step's outcome could not be determined; the saga is parked for the recoverer to probe again. */
+  InDoubt: "in_doubt",
+  /** The pivot committed but a later step has not yet; recovery will roll the saga forward. */
+  Incomplete: "incomplete",
+  /** The run was cancelled through its signal; what had committed was compensated. */
+  Cancelled: "cancelled",
+  /** Another runner took over the saga (its lease expired); this runner stopped writing. */
+  LeaseLost: "lease_lost",
+  /** A saga with this id already exists in the log. */
+  SagaExists: "saga_exists",
+  /** No saga with this id exists in the log. */
+  SagaNotFound: "saga_not_found",
+  /** The saga log failed to read or write. */
+  LogFailed: "log_failed",
+  /** A log record failed validation; the saga is quarantined. */
+  RecordCorrupt: "record_corrupt",
+  /** `runAtomic` was asked for atomicity the store cannot give; nothing was written. */
+  AtomicityUnavailable: "atomicity_unavailable",
+  /** The work needs a capability the store does not declare; nothing was written. */
+  CapabilityMissing: "capability_missing",
+  /** A guarded write affected nothing: another writer got there first. */
+  Conflict: "conflict",
+  /** A `runAtomic` write failed and nothing of the work remains applied. */
+  WriteFailed: "write_failed",
+} as const;
+
+/** One of the values of {@link ErrorCode}. */
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Why a saga ended in `needs_attention`. */
+export const AttentionReason = {
+  /** A compensation's guard found state written by someone else, so it undid nothing. */
+  GuardFailed: "guard_failed",
+  /** A compensation kept failing until its attempts ran out. */
+  CompensationFailed: "compensation_failed",
+  /** A step after the pivot kept failing until its attempts ran out. */
+  ForwardFailed: "forward_failed",
+  /** A step's output (from execute or probe) failed its schema. */
+  InvalidOutput: "invalid_output",
+  /** A log record failed validation. */
+  CorruptRecord: "corrupt_record",
+  /** The log's saga does not match the definition it is being recovered with. */
+  DefinitionMismatch: "definition_mismatch",
+  /** A step stayed in doubt after every probe the recoverer was allowed. */
+  InDoubtExhausted: "in_doubt_exhausted",
+} as const;
+
+/** One of the values of {@link AttentionReason}. */
+export type AttentionReason = (typeof AttentionReason)[keyof typeof AttentionReason];
+
+/** One schema issue, with the path of the offending field. */
+export interface InputIssue {
+  /** Dotted path of the field, e.g. `"bounty.amount"`; empty for the root. */
+  readonly path: string;
+  /** What is wrong with it. */
+  readonly message: string;
+}
+
+const ERROR_BRAND = Symbol.for("lockstep.error");
+
+interface ErrorBase<C extends ErrorCode> {
+  readonly code: C;
+  /** A full sentence saying what happened. */
+  readonly message: string;
+}
+
+/** The saga input (or `runAtomic` input) failed validation. */
+export interface InvalidInputError extends ErrorBase<typeof ErrorCode.InvalidInput> {
+  readonly saga: string;
+  readonly issues: readonly InputIssue[];
+}
+/** An option was out of range. */
+export interface InvalidOptionsError extends ErrorBase<typeof ErrorCode.InvalidOptions> {
+  readonly option: string;
+}
+/** A step failed before the pivot. */
+export interface StepFailedError extends ErrorBase<typeof ErrorCode.StepFailed> {
+  readonly sagaId: string;
+  readonly step: string;
+  readonly kind: ErrorKind;
+  /** The error the step failed with. */
+  readonly cause: unknown;
+  readonly report: SagaReport;
+}
+/** The saga needs a person. */
+export interface NeedsAttentionError extends ErrorBase<typeof ErrorCode.NeedsAttention> {
+  readonly sagaId: string;
+  readonly step: string;
+  readonly reason: AttentionReason;
+  readonly cause?: unknown;
+  readonly report: SagaReport;
+}
+/** A step is in doubt. */
+export interface InDoubtError extends ErrorBase<typeof ErrorCode.InDoubt> {
+  readonly sagaId: string;
+  readonly step: string;
+  readonly report: SagaReport;
+}
+/** The pivot committed; later steps are left to recovery. */
+export interface IncompleteError extends ErrorBase<typeof ErrorCode.Incomplete> {
+  readonly sagaId: string;
+  readonly step: string;
+  readonly cause?: unknown;
+  readonly report: SagaReport;
+}
+/** The run was cancelled. */
+export interface CancelledError extends ErrorBase<typeof ErrorCode.Cancelled> {
+  readonly sagaId: string;
+  readonly reason: unknown;
+  readonly report: SagaReport;
+}
+/** This runner lost its lease. */
+export interface LeaseLostError extends ErrorBase<typeof ErrorCode.LeaseLost> {
+  readonly sagaId: string;
+}
+/** A saga with this id exists. */
+export interface SagaExistsError extends ErrorBase<typeof ErrorCode.SagaExists> {
+  readonly sagaId: string;
+}
+/** No saga with this id. */
+export interface SagaNotFoundError extends ErrorBase<typeof ErrorCode.SagaNotFound> {
+  readonly sagaId: string;
+}
+/** The log failed. */
+export interface LogFailedError extends ErrorBase<typeof ErrorCode.LogFailed> {
+  readonly sagaId?: string;
+  readonly cause: unknown;
+}
+/** A log record is corrupt. */
+export interface RecordCorruptError extends ErrorBase<typeof ErrorCode.RecordCorrupt> {
+  readonly sagaId: string;
+  readonly field: string;
+}
+/** `runAtomic` could not be atomic. */
+export interface AtomicityUnavailableError
+  extends ErrorBase<typeof ErrorCode.AtomicityUnavailable> {
+  readonly store: string;
+}
+/** A capability is missing. */
+export interface CapabilityMissingError extends ErrorBase<typeof ErrorCode.CapabilityMissing> {
+  readonly store: string;
+  readonly capability: string;
+}
+/** A guarded write lost. */
+export interface ConflictError extends ErrorBase<typeof ErrorCode.Conflict> {
+  readonly store: string;
+  /** Position of the write in the work. */
+  readonly index: number;
+  readonly write: string;
+}
+/** A `runAtomic` write failed. */
+export interface WriteFailedError extends ErrorBase<typeof ErrorCode.WriteFailed> {
+  readonly store: string;
+  readonly index: number;
+  readonly write: string;
+  readonly kind: ErrorKind;
+  readonly cause: unknown;
+}
+
+/** Every error a lockstep operation returns, discriminated on `code`. */
+export type LockstepError =
+  | InvalidInputError
+  | InvalidOptionsError
+  | StepFailedError
+  | NeedsAttentionError
+  | InDoubtError
+  | IncompleteError
+  | CancelledError
+  | LeaseLostError
+  | SagaExistsError
+  | SagaNotFoundError
+  | LogFailedError
+  | RecordCorruptError
+  | AtomicityUnavailableError
+  | CapabilityMissingError
+  | ConflictError
+  | WriteFailedError;
+
+/** The errors a saga run can end with. */
+export type SagaError = Extract<
+  LockstepError,
+  {
+    code:
+      | typeof ErrorCode.InvalidInput
+      | typeof ErrorCode.InvalidOptions
+      | typeof ErrorCode.StepFailed
+      | typeof ErrorCode.NeedsAttention
+      | typeof ErrorCode.InDoubt
+      | typeof ErrorCode.Incomplete
+      | typeof ErrorCode.Cancelled
+      | typeof ErrorCode.LeaseLost
+      | typeof ErrorCode.SagaExists
+      | typeof ErrorCode.LogFailed
+      | typeof ErrorCode.RecordCorrupt;
+  }
+>;
+
+/** The errors `runAtomic` can end with. */
+export type AtomicError = Extract<
+  LockstepError,
+  {
+    code:
+      | typeof ErrorCode.InvalidOptions
+      | typeof ErrorCode.AtomicityUnavailable
+      | typeof ErrorCode.CapabilityMissing
+      | typeof ErrorCode.Conflict
+      | typeof ErrorCode.WriteFailed
+      | typeof ErrorCode.NeedsAttention
+      | typeof ErrorCode.InDoubt
+      | typeof ErrorCode.Cancelled;
+  }
+>;
+
+/** Builds a frozen, branded error value. */
+export function lockstepError<E extends LockstepError>(error: E): E {
+  return Object.freeze(Object.defineProperty({ ...error }, ERROR_BRAND, { value: true }));
+}
+
+/** Whether a value is an error value produced by any copy of lockstep (ESM or CJS). */
+export function isLockstepError(value: unknown): value is LockstepError {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[ERROR_BRAND] === true
+  );
+}
+
+const DEFINITION_ERROR_BRAND = Symbol.for("lockstep.definition-error");
+
+/**
+ * Thrown for programmer errors found when something is defined — a malformed saga, a store that
+ * declares a capability it does not implement, an option out of range. Its message is a full
+ * sentence naming the offending value.
+ */
+export class LockstepDefinitionError extends Error {
+  readonly [DEFINITION_ERROR_BRAND] = true;
+
+  constructor(message: string) {
+    super(message);
+    this.name = "LockstepDefinitionError";
+  }
+
+  /** Recognizes a definition error from any copy of lockstep (ESM or CJS). */
+  static is(value: unknown): value is LockstepDefinitionError {
+    return (
+      typeof value === "object" &&
+      value !== null &&
+      (value as Record<symbol, unknown>)[DEFINITION_ERROR_BRAND] === true
+    );
+  }
+}

@@ -1,0 +1,735 @@
+import { EntryType, type NewStepEntry, SagaStatus, type StepEntry } from "../log/records.js";
+import { type SagaChange, type SagaLog, SagaLogError } from "../log/saga-log.js";
+import { type Clock, sleep } from "./clock.js";
+import { type CallOutcome, callWithDeadline } from "./deadline.js";
+import { classifyError, ErrorKind, isProvablyNotApplied } from "./error-kinds.js";
+import { AttentionReason, ErrorCode, lockstepError, type SagaError } from "./errors.js";
+import type { EventListener, Logger, SagaEvent } from "./events.js";
+import { stepKey } from "./ids.js";
+import { type SagaReport, type StepReport, StepStatus } from "./report.js";
+import { backoffDelay, type RetryPolicy, resolveRetry } from "./retry.js";
+import type { Saga } from "./saga.js";
+import { type StepContext, type StepDefinition, StepKind } from "./step.js";
+
+/** Everything an execution needs from its runner. */
+export interface ExecutionEnv {
+  readonly log: SagaLog;
+  readonly clock: Clock;
+  readonly owner: string;
+  readonly leaseTtlMs: number;
+  readonly timeoutMs: number;
+  readonly retry: RetryPolicy;
+  readonly random: () => number;
+  readonly onEvent: EventListener | undefined;
+  readonly logger: Logger | undefined;
+}
+
+interface StepState {
+  status: StepStatus;
+  attempts: number;
+  /** Whether any intent was recorded, i.e. execute may have started. */
+  executed: boolean;
+  raw: unknown;
+  output: unknown;
+  via: "execute" | "probe" | undefined;
+  error: { kind: ErrorKind; message: string } | undefined;
+}
+
+type AttemptResult =
+  | { readonly type: "committed" }
+  | { readonly type: "not_committed"; readonly kind: ErrorKind; readonly error: unknown }
+  | { readonly type: "in_doubt" }
+  | { readonly type: "cancelled"; readonly reason: unknown }
+  | { readonly type: "invalid_output"; readonly message: string };
+
+type ProbeOutcome =
+  | { readonly status: "committed"; readonly raw: unknown; readonly output: unknown }
+  | { readonly status: "not_committed" }
+  | { readonly status: "unknown" }
+  | { readonly status: "invalid"; readonly message: string };
+
+/** The result of driving a saga: its report, or the error it ended with. */
+export type DriveResult =
+  | { readonly ok: true; readonly report: SagaReport }
+  | { readonly ok: false; readonly error: SagaError };
+
+/** A saga event without the fields every event shares. */
+type EventBody = SagaEvent extends infer E
+  ? E extends SagaEvent
+    ? Omit<E, "sagaId" | "saga" | "at">
+    : never
+  : never;
+
+/** Raised internally when the log refuses a write because another runner owns the saga. */
+class LeaseLost extends Error {}
+
+/**
+ * Drives one saga instance: forward through its steps, compensating in reverse when a step before
+ * the point of no return fails, and recording every move in the log before it is made.
+ */
+export class Execution {
+  readonly #env: ExecutionEnv;
+  readonly #saga: Saga;
+  readonly #sagaId: string;
+  readonly #input: unknown;
+  readonly #states: StepState[];
+  readonly #policies: RetryPolicy[];
+  #token: number;
+  #leaseExpiresAt: number;
+  #status: SagaStatus;
+  #attention: SagaReport["attention"];
+  /** Entries not yet durable; they ride along with the next log write. */
+  #pending: NewStepEntry[] = [];
+
+  constructor(
+    env: ExecutionEnv,
+    saga: Saga,
+    sagaId: string,
+    input: unknown,
+    token: number,
+    status: SagaStatus,
+    entries: readonly StepEntry[] = [],
+  ) {
+    this.#env = env;
+    this.#saga = saga;
+    this.#sagaId = sagaId;
+    this.#input = input;
+    this.#token = token;
+    this.#status = status;
+    this.#leaseExpiresAt = env.clock.now() + env.leaseTtlMs;
+    this.#policies = saga.steps.map((s) =>
+      resolveRetry(`step "${s.name}": retry`, s.retry, env.retry),
+    );
+    this.#states = saga.steps.map(() => ({
+      status: StepStatus.Skipped,
+      attempts: 0,
+      executed: false,
+      raw: undefined,
+      output: undefined,
+      via: undefined,
+      error: undefined,
+    }));
+    this.#replay(entries);
+  }
+
+  /** The current report. */
+  report(): SagaReport {
+    const outputs: Record<string, unknown> = {};
+    const steps: StepReport[] = this.#saga.steps.map((step, i) => {
+      const st = this.#states[i] as StepState;
+      if (st.status === StepStatus.Committed) outputs[step.name] = st.output;
+      return {
+        name: step.name,
+        kind: step.kind,
+        store: step.store.id,
+        status: st.status,
+        strategy: "saga",
+        attempts: st.attempts,
+        ...(st.via === undefined || st.status !== StepStatus.Committed
+          ? {}
+          : { committedVia: st.via }),
+        ...(st.error === undefined ? {} : { error: st.error }),
+      };
+    });
+    return {
+      sagaId: this.#sagaId,
+      saga: this.#saga.name,
+      status: this.#status,
+      steps,
+      outputs,
+      ...(this.#attention === undefined ? {} : { attention: this.#attention }),
+    };
+  }
+
+  /** Runs the saga forward from its first unfinished step. */
+  async forward(signal: AbortSignal | undefined): Promise<DriveResult> {
+    return this.#guard(async () => {
+      for (let i = 0; i < this.#saga.steps.length; i++) {
+        const st = this.#states[i] as StepState;
+        if (st.status === StepStatus.Committed) continue;
+        if (signal?.aborted) return this.#cancel(i, signal.reason);
+        if (st.status === StepStatus.Unknown) {
+          const resolved = await this.#resolveUnknown(i);
+          if (resolved.type === "invalid_output") return this.#invalidOutput(i, resolved.message);
+          if (resolved.type === "in_doubt") return this.#park(i, SagaStatus.InDoubt);
+          if (resolved.type === "committed") continue;
+        }
+        const result = await this.#attempt(i, signal);
+        if (result.type === "committed") continue;
+        if (result.type === "invalid_output") return this.#invalidOutput(i, result.message);
+        if (result.type === "cancelled") return this.#cancel(i, result.reason);
+        if (result.type === "in_doubt") return this.#park(i, SagaStatus.InDoubt);
+        if (i >= this.#saga.forwardFrom) return this.#park(i, SagaStatus.Running);
+        return this.#compensateAll(() => this.#stepFailed(i, result.kind, result.error));
+      }
+      await this.#write({ status: SagaStatus.Completed, releaseLease: true });
+      return { ok: true, report: this.report() };
+    });
+  }
+
+  /** Compensates every committed step in reverse, as recovery does for a saga before its pivot. */
+  async compensate(failure: () => SagaError): Promise<DriveResult> {
+    return this.#guard(() => this.#compensateAll(failure));
+  }
+
+  /** Whether the pivot (or, without one, the last compensatable step) has committed. */
+  get pastPivot(): boolean {
+    const from = this.#saga.forwardFrom;
+    if (from === 0) return true;
+    return (this.#states[from - 1] as StepState).status === StepStatus.Committed;
+  }
+
+  /** The index of the first step that is not committed, or the step count. */
+  get nextStep(): number {
+    const i = this.#states.findIndex((s) => s.status !== StepStatus.Committed);
+    return i === -1 ? this.#states.length : i;
+  }
+
+  async #guard(body: () => Promise<DriveResult>): Promise<DriveResult> {
+    try {
+      return await body();
+    } catch (error) {
+      if (error instanceof LeaseLost) {
+        this.#emit({ type: "saga.lease_lost" });
+        return this.#fail({
+          code: ErrorCode.LeaseLost,
+          message: `Saga "${this.#sagaId}" was taken over by another runner after this runner's lease expired; this runner stopped writing.`,
+          sagaId: this.#sagaId,
+        });
+      }
+      return this.#fail({
+        code: ErrorCode.LogFailed,
+        message: `The saga log failed while running saga "${this.#sagaId}": ${messageOf(error)}. Recovery will resume it once its lease expires.`,
+        sagaId: this.#sagaId,
+        cause: error,
+      });
+    }
+  }
+
+  #fail(error: SagaError): DriveResult {
+    return { ok: false, error: lockstepError(error) };
+  }
+
+  async #attempt(i: number, signal: AbortSignal | undefined): Promise<AttemptResult> {
+    const step = this.#saga.steps[i] as StepDefinition;
+    const st = this.#states[i] as StepState;
+    const policy = this.#policies[i] as RetryPolicy;
+    for (;;) {
+      const attempt = st.attempts + 1;
+      // Write-ahead: the intent (with this attempt and the fencing token) is durable before execute.
+      await this.#write({ entries: [this.#entry(step, EntryType.Intent, attempt)] });
+      st.attempts = attempt;
+      st.executed = true;
+      this.#emit({ type: "step.started", step: step.name, attempt });
+      const outcome = await callWithDeadline(
+        this.#env.clock,
+        step.timeoutMs ?? this.#env.timeoutMs,
+        signal,
+        (scope) => step.execute(this.#context(i, attempt, scope)),
+      );
+      let kind: ErrorKind;
+      let error: unknown;
+      if (outcome.status === "ok") {
+        const parsed = step.output.safeParse(outcome.value);
+        if (!parsed.success) return { type: "invalid_output", message: zodMessage(parsed.error) };
+        this.#commit(i, attempt, outcome.value, parsed.data, "execute");
+        return { type: "committed" };
+      }
+      ({ kind, error } = this.#failureOf(step, outcome));
+      if (isProvablyNotApplied(kind)) {
+        this.#notCommitted(i, attempt, kind, error);
+      } else {
+        st.status = StepStatus.Unknown;
+        st.error = { kind, message: messageOf(error) };
+        this.#pending.push(this.#entry(step, EntryType.Unknown, attempt, { error: st.error }));
+        this.#emit({ type: "step.unknown", step: step.name, attempt, kind });
+        const probe = await this.#probe(i, attempt);
+        if (probe.status === "invalid") return { type: "invalid_output", message: probe.message };
+        if (probe.status === "committed") {
+          this.#commit(i, attempt, probe.raw, probe.output, "probe");
+          return { type: "committed" };
+        }
+        if (probe.status === "not_committed") {
+          this.#notCommitted(i, attempt, kind, error);
+        } else if (
+          step.probe !== undefined ||
+          attempt >= policy.attempts ||
+          !policy.retryOn.includes(kind)
+        ) {
+          return { type: "in_doubt" };
+        }
+        // A retriable step without a probe is re-executed with the same key: it is idempotent by it.
+      }
+      if (signal?.aborted) return { type: "cancelled", reason: signal.reason };
+      if (attempt >= policy.attempts || !policy.retryOn.includes(kind)) {
+        return { type: "not_committed", kind, error };
+      }
+      const delayMs = backoffDelay(policy, attempt, this.#env.random);
+      this.#emit({ type: "step.retrying", step: step.name, attempt, delayMs });
+      try {
+        await sleep(this.#env.clock, delayMs, signal);
+      } catch {
+        return { type: "cancelled", reason: signal?.reason };
+      }
+    }
+  }
+
+  /** Resolves a step left `unknown` (by a crash or an earlier run) before anything else is done. */
+  async #resolveUnknown(i: number): Promise<AttemptResult> {
+    const step = this.#saga.steps[i] as StepDefinition;
+    const st = this.#states[i] as StepState;
+    const probe = await this.#probe(i, Math.max(1, st.attempts));
+    if (probe.status === "invalid") return { type: "invalid_output", message: probe.message };
+    if (probe.status === "committed") {
+      this.#commit(i, Math.max(1, st.attempts), probe.raw, probe.output, "probe");
+      return { type: "committed" };
+    }
+    if (probe.status === "not_committed") {
+      this.#notCommitted(i, Math.max(1, st.attempts), ErrorKind.Unknown, undefined);
+      return { type: "not_committed", kind: ErrorKind.Unknown, error: undefined };
+    }
+    // Without a probe, a retriable step is re-executed with its key; the caller treats it as not run.
+    if (step.probe === undefined && step.kind === StepKind.Retriable) {
+      st.status = StepStatus.NotCommitted;
+      return { type: "not_committed", kind: ErrorKind.Unknown, error: undefined };
+    }
+    return { type: "in_doubt" };
+  }
+
+  async #probe(i: number, attempt: number): Promise<ProbeOutcome> {
+    const step = this.#saga.steps[i] as StepDefinition;
+    if (step.probe === undefined) return { status: "unknown" };
+    const probe = step.probe;
+    const outcome = await callWithDeadline(
+      this.#env.clock,
+      step.probeTimeoutMs ?? step.timeoutMs ?? this.#env.timeoutMs,
+      undefined,
+      (scope) => probe(this.#context(i, attempt, scope)),
+    );
+    let result: ProbeOutcome = { status: "unknown" };
+    if (outcome.status === "ok") {
+      const value = outcome.value as { status?: unknown; output?: unknown } | undefined;
+      if (value?.status === "committed") {
+        const parsed = step.output.safeParse(value.output);
+        result = parsed.success
+          ? { status: "committed", raw: value.output, output: parsed.data }
+          : { status: "invalid", message: zodMessage(parsed.error) };
+      } else if (value?.status === "not_committed") {
+        result = { status: "not_committed" };
+      }
+    } else if (outcome.status === "error") {
+      this.#env.logger?.warn(
+        { sagaId: this.#sagaId, step: step.name, error: messageOf(outcome.error) },
+        "lockstep: a probe failed; the step stays in doubt",
+      );
+    }
+    this.#emit({
+      type: "step.probed",
+      step: step.name,
+      result: result.status === "invalid" ? "committed" : result.status,
+    });
+    return result;
+  }
+
+  #commit(
+    i: number,
+    attempt: number,
+    raw: unknown,
+    output: unknown,
+    via: "execute" | "probe",
+  ): void {
+    const step = this.#saga.steps[i] as StepDefinition;
+    const st = this.#states[i] as StepState;
+    st.status = StepStatus.Committed;
+    st.raw = raw;
+    st.output = output;
+    st.via = via;
+    st.error = undefined;
+    this.#pending.push(this.#entry(step, EntryType.Committed, attempt, { output: raw, via }));
+    this.#emit({ type: "step.committed", step: step.name, attempt, via });
+  }
+
+  #notCommitted(i: number, attempt: number, kind: ErrorKind, error: unknown): void {
+    const step = this.#saga.steps[i] as StepDefinition;
+    const st = this.#states[i] as StepState;
+    st.status = StepStatus.NotCommitted;
+    if (error !== undefined) st.error = { kind, message: messageOf(error) };
+    this.#pending.push(
+      this.#entry(
+        step,
+        EntryType.NotCommitted,
+        attempt,
+        st.error === undefined ? {} : { error: st.error },
+      ),
+    );
+    this.#emit({ type: "step.not_committed", step: step.name, attempt, kind });
+  }
+
+  #failureOf(
+    step: StepDefinition,
+    outcome: CallOutcome<unknown>,
+  ): { kind: ErrorKind; error: unknown } {
+    if (outcome.status === "error") {
+      return { kind: classifyError(outcome.error, step.store.classifyError), error: outcome.error };
+    }
+    if (outcome.status === "timeout") {
+      return {
+        kind: ErrorKind.Timeout,
+        error: new Error(`Step "${step.name}" did not finish within its deadline.`),
+      };
+    }
+    // Cancelled mid-call: the write may or may not have landed.
+    return {
+      kind: ErrorKind.Unknown,
+      error: new Error(`Step "${step.name}" was cancelled while running.`),
+    };
+  }
+
+  async #compensateAll(failure: () => SagaError): Promise<DriveResult> {
+    if (this.#status !== SagaStatus.Compensating) {
+      await this.#write({ status: SagaStatus.Compensating });
+    }
+    for (let j = this.#saga.steps.length - 1; j >= 0; j--) {
+      const step = this.#saga.steps[j] as StepDefinition;
+      const st = this.#states[j] as StepState;
+      if (st.status === StepStatus.Unknown) {
+        const resolved = await this.#resolveUnknown(j);
+        if (resolved.type === "in_doubt" || resolved.type === "invalid_output") {
+          // Never compensate an unknown step without a probe: leave it for the recoverer.
+          await this.#write({ releaseLease: true });
+          return this.#fail(
+            lockstepError({
+              code: ErrorCode.InDoubt,
+              message: `Saga "${this.#sagaId}" is compensating but the outcome of step "${step.name}" cannot be determined; the recoverer will probe it again.`,
+              sagaId: this.#sagaId,
+              step: step.name,
+              report: this.report(),
+            }),
+          );
+        }
+      }
+      if (st.status === StepStatus.Committed && step.kind === StepKind.Compensatable) {
+        const done = await this.#runCompensation(j);
+        if (done !== undefined) return done;
+      } else if (st.executed && st.status === StepStatus.NotCommitted) {
+        // Null compensation: the step provably never applied, so undoing it is a recorded no-op.
+        this.#pending.push(
+          this.#entry(step, EntryType.CompensationSkipped, Math.max(1, st.attempts)),
+        );
+        this.#emit({
+          type: "compensation.finished",
+          step: step.name,
+          attempt: 0,
+          result: "skipped",
+        });
+      }
+    }
+    await this.#write({ status: SagaStatus.Compensated, releaseLease: true });
+    return this.#fail(failure());
+  }
+
+  /** Runs one compensation with its retries; returns a final result only if the saga must stop. */
+  async #runCompensation(j: number): Promise<DriveResult | undefined> {
+    const step = this.#saga.steps[j] as StepDefinition;
+    const st = this.#states[j] as StepState;
+    const policy = this.#policies[j] as RetryPolicy;
+    const compensate = step.compensate as NonNullable<StepDefinition["compensate"]>;
+    for (let attempt = 1; attempt <= policy.attempts; attempt++) {
+      await this.#write({ entries: [this.#entry(step, EntryType.CompensationIntent, attempt)] });
+      this.#emit({ type: "compensation.started", step: step.name, attempt });
+      const outcome = await callWithDeadline(
+        this.#env.clock,
+        step.timeoutMs ?? this.#env.timeoutMs,
+        undefined,
+        (scope) =>
+          compensate({ ...this.#context(j, Math.max(1, st.attempts), scope), output: st.output }),
+      );
+      const value =
+        outcome.status === "ok"
+          ? (outcome.value as { status?: unknown; reason?: unknown })
+          : undefined;
+      if (value?.status === "compensated") {
+        st.status = StepStatus.Compensated;
+        this.#pending.push(this.#entry(step, EntryType.Compensated, attempt));
+        this.#emit({
+          type: "compensation.finished",
+          step: step.name,
+          attempt,
+          result: "compensated",
+        });
+        return undefined;
+      }
+      if (value?.status === "guard_failed") {
+        const reason = typeof value.reason === "string" ? value.reason : "the guard failed";
+        this.#pending.push(
+          this.#entry(step, EntryType.GuardFailed, attempt, {
+            error: { kind: ErrorKind.Conflict, message: reason },
+          }),
+        );
+        this.#emit({
+          type: "compensation.finished",
+          step: step.name,
+          attempt,
+          result: "guard_failed",
+        });
+        return this.#needsAttention(
+          j,
+          AttentionReason.GuardFailed,
+          `The compensation of step "${step.name}" found state it did not write and undid nothing: ${reason}.`,
+        );
+      }
+      const error =
+        outcome.status === "error"
+          ? outcome.error
+          : outcome.status === "ok"
+            ? new Error(
+                `The compensation of step "${step.name}" returned ${JSON.stringify(outcome.value)}, not compensated() or guardFailed().`,
+              )
+            : new Error(
+                `The compensation of step "${step.name}" did not finish within its deadline.`,
+              );
+      const kind =
+        outcome.status === "timeout"
+          ? ErrorKind.Timeout
+          : classifyError(error, step.store.classifyError);
+      this.#pending.push(
+        this.#entry(step, EntryType.CompensationFailed, attempt, {
+          error: { kind, message: messageOf(error) },
+        }),
+      );
+      this.#emit({ type: "compensation.finished", step: step.name, attempt, result: "failed" });
+      if (attempt < policy.attempts)
+        await sleep(this.#env.clock, backoffDelay(policy, attempt, this.#env.random));
+    }
+    // Out of attempts: stay compensating, free the lease, and let the recoverer retry later.
+    await this.#write({ releaseLease: true });
+    return this.#compensationStuck(j);
+  }
+
+  #compensationStuck(j: number): DriveResult {
+    const step = this.#saga.steps[j] as StepDefinition;
+    const failed = this.#saga.steps.findIndex(
+      (_, i) => (this.#states[i] as StepState).status === StepStatus.NotCommitted,
+    );
+    const failedStep = this.#saga.steps[failed] as StepDefinition | undefined;
+    const st = failedStep === undefined ? undefined : (this.#states[failed] as StepState);
+    return this.#fail({
+      code: ErrorCode.StepFailed,
+      message: `Step "${failedStep?.name ?? step.name}" of saga "${this.#saga.name}" failed; the compensation of step "${step.name}" has not succeeded yet and the recoverer will retry it.`,
+      sagaId: this.#sagaId,
+      step: failedStep?.name ?? step.name,
+      kind: st?.error?.kind ?? ErrorKind.Unknown,
+      cause: st?.error,
+      report: this.report(),
+    });
+  }
+
+  async #needsAttention(i: number, reason: AttentionReason, message: string): Promise<DriveResult> {
+    const step = this.#saga.steps[i] as StepDefinition;
+    const attention = { reason, step: step.name, message };
+    await this.#write({ status: SagaStatus.NeedsAttention, attention, releaseLease: true });
+    this.#attention = attention;
+    return this.#fail({
+      code: ErrorCode.NeedsAttention,
+      message: `Saga "${this.#sagaId}" needs attention at step "${step.name}": ${message}`,
+      sagaId: this.#sagaId,
+      step: step.name,
+      reason,
+      report: this.report(),
+    });
+  }
+
+  #invalidOutput(i: number, message: string): Promise<DriveResult> {
+    const step = this.#saga.steps[i] as StepDefinition;
+    return this.#needsAttention(
+      i,
+      AttentionReason.InvalidOutput,
+      `The output of step "${step.name}" failed its schema (${message}); its write may be in place.`,
+    );
+  }
+
+  async #park(i: number, status: SagaStatus): Promise<DriveResult> {
+    const step = this.#saga.steps[i] as StepDefinition;
+    await this.#write({ status, releaseLease: true });
+    if (status === SagaStatus.InDoubt) {
+      return this.#fail({
+        code: ErrorCode.InDoubt,
+        message: `The outcome of step "${step.name}" of saga "${this.#sagaId}" cannot be determined; the saga is parked and the recoverer will probe it again.`,
+        sagaId: this.#sagaId,
+        step: step.name,
+        report: this.report(),
+      });
+    }
+    const st = this.#states[i] as StepState;
+    return this.#fail({
+      code: ErrorCode.Incomplete,
+      message: `Saga "${this.#sagaId}" is past its point of no return but step "${step.name}" has not committed yet; the recoverer will finish it.`,
+      sagaId: this.#sagaId,
+      step: step.name,
+      ...(st.error === undefined ? {} : { cause: st.error }),
+      report: this.report(),
+    });
+  }
+
+  async #cancel(i: number, reason: unknown): Promise<DriveResult> {
+    if (this.pastPivot || i >= this.#saga.forwardFrom) return this.#park(i, SagaStatus.Running);
+    return this.#compensateAll(() => ({
+      code: ErrorCode.Cancelled,
+      message: `Saga "${this.#sagaId}" was cancelled; every step it had committed was compensated.`,
+      sagaId: this.#sagaId,
+      reason,
+      report: this.report(),
+    }));
+  }
+
+  #stepFailed(i: number, kind: ErrorKind, error: unknown): SagaError {
+    const step = this.#saga.steps[i] as StepDefinition;
+    return {
+      code: ErrorCode.StepFailed,
+      message: `Step "${step.name}" of saga "${this.#saga.name}" failed (${kind}): ${messageOf(error)}. Every step it had committed was compensated.`,
+      sagaId: this.#sagaId,
+      step: step.name,
+      kind,
+      cause: error,
+      report: this.report(),
+    };
+  }
+
+  /** Writes pending entries plus `change` in one log write, renewing the lease when it runs low. */
+  async #write(change: Omit<SagaChange, "now">): Promise<void> {
+    const now = this.#env.clock.now();
+    if (!change.releaseLease && now >= this.#leaseExpiresAt - this.#env.leaseTtlMs / 2) {
+      const renewed = await this.#env.log.renewLease(
+        this.#sagaId,
+        this.#token,
+        this.#env.leaseTtlMs,
+        now,
+      );
+      if (!renewed) throw new LeaseLost();
+      this.#leaseExpiresAt = now + this.#env.leaseTtlMs;
+    }
+    const entries = [...this.#pending, ...(change.entries ?? [])];
+    try {
+      await this.#env.log.write(this.#sagaId, this.#token, { ...change, entries, now });
+    } catch (error) {
+      if (SagaLogError.is(error) && error.reason === "stale_token") throw new LeaseLost();
+      throw error;
+    }
+    this.#pending = [];
+    if (change.status !== undefined && change.status !== this.#status) {
+      this.#status = change.status;
+      this.#emit(
+        change.attention === undefined
+          ? { type: "saga.status", status: change.status }
+          : { type: "saga.status", status: change.status, reason: change.attention.reason },
+      );
+    }
+  }
+
+  #entry(
+    step: StepDefinition,
+    type: EntryType,
+    attempt: number,
+    extra: Partial<Pick<NewStepEntry, "output" | "error" | "via">> = {},
+  ): NewStepEntry {
+    return { step: step.name, type, attempt, at: this.#env.clock.now(), ...extra };
+  }
+
+  #context(
+    i: number,
+    attempt: number,
+    scope: { signal: AbortSignal; deadline: number },
+  ): StepContext<unknown, unknown, unknown> {
+    const step = this.#saga.steps[i] as StepDefinition;
+    const outputs: Record<string, unknown> = {};
+    for (let k = 0; k < i; k++) {
+      const st = this.#states[k] as StepState;
+      if (st.status === StepStatus.Committed || st.status === StepStatus.Compensated) {
+        outputs[(this.#saga.steps[k] as StepDefinition).name] = st.output;
+      }
+    }
+    return {
+      input: this.#input,
+      outputs: Object.freeze(outputs),
+      sagaId: this.#sagaId,
+      key: stepKey(this.#sagaId, step.name),
+      attempt,
+      handle: step.store.handle,
+      signal: scope.signal,
+      deadline: scope.deadline,
+    };
+  }
+
+  #emit(event: EventBody): void {
+    const listener = this.#env.onEvent;
+    if (listener === undefined) return;
+    try {
+      listener({
+        ...event,
+        sagaId: this.#sagaId,
+        saga: this.#saga.name,
+        at: this.#env.clock.now(),
+      } as SagaEvent);
+    } catch (error) {
+      this.#env.logger?.error(
+        { sagaId: this.#sagaId, error: messageOf(error) },
+        "lockstep: an event listener threw",
+      );
+    }
+  }
+
+  /** Rebuilds step states from the log, for recovery. */
+  #replay(entries: readonly StepEntry[]): void {
+    const index = new Map(this.#saga.steps.map((s, i) => [s.name, i]));
+    for (const entry of entries) {
+      const i = index.get(entry.step);
+      if (i === undefined) continue;
+      const step = this.#saga.steps[i] as StepDefinition;
+      const st = this.#states[i] as StepState;
+      switch (entry.type) {
+        case EntryType.Intent:
+          st.attempts = Math.max(st.attempts, entry.attempt);
+          st.executed = true;
+          st.status = StepStatus.Unknown;
+          break;
+        case EntryType.Committed: {
+          const parsed = step.output.safeParse(entry.output);
+          st.status = parsed.success ? StepStatus.Committed : StepStatus.Unknown;
+          st.raw = entry.output;
+          st.output = parsed.success ? parsed.data : undefined;
+          st.via = entry.via === "probe" ? "probe" : "execute";
+          break;
+        }
+        case EntryType.NotCommitted:
+          st.status = StepStatus.NotCommitted;
+          if (entry.error) st.error = entry.error as StepState["error"];
+          break;
+        case EntryType.Unknown:
+          st.status = StepStatus.Unknown;
+          break;
+        case EntryType.Compensated:
+          st.status = StepStatus.Compensated;
+          break;
+        default:
+          break;
+      }
+    }
+  }
+}
+
+/** A readable message for any thrown value. */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === "object" && error !== null && "message" in error)
+    return String((error as { message: unknown }).message);
+  return String(error);
+}
+
+function zodMessage(error: {
+  issues: readonly { path: readonly PropertyKey[]; message: string }[];
+}): string {
+  const issue = error.issues[0];
+  if (issue === undefined) return "invalid";
+  const path = issue.path.map(String).join(".");
+  return path === "" ? issue.message : `\`${path}\`: ${issue.message}`;
+}

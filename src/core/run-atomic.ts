@@ -1,0 +1,428 @@
+import { errAsync, okAsync, ResultAsync } from "neverthrow";
+import { z } from "zod";
+import { type Clock, systemClock } from "./clock.js";
+import { type CallScope, callWithDeadline } from "./deadline.js";
+import { classifyError, ErrorKind, StoreError } from "./error-kinds.js";
+import { type AtomicError, ErrorCode, lockstepError } from "./errors.js";
+import { messageOf } from "./execution.js";
+import { createRunner, type Runner } from "./runner.js";
+import { defineSaga, type Saga } from "./saga.js";
+import { cannotTell, compensated, guardFailed, type ProbeResult, StepKind } from "./step.js";
+import { isWriteStore, type Store, type WriteStore } from "./store.js";
+import { describeValue, isIntegerAtLeast } from "./validate.js";
+
+/** One write of a `runAtomic` unit of work. */
+export interface AtomicWrite<Handle, Write, WriteResult> {
+  /** A name for reports and errors. */
+  readonly name: string;
+  /**
+   * Builds the store's prepared write from a handle: the transaction's, or the root handle for a
+   * batch. Builders run when the strategy is known, so reads they make are not stale.
+   */
+  readonly build: (handle: Handle) => Write;
+  /**
+   * Whether the write carries its own precondition (`WHERE version = ?`, `If-Match`), so that
+   * affecting nothing means another writer got there first: a conflict.
+   * @default false
+   */
+  readonly guarded?: boolean;
+  /**
+   * The guarded write that undoes this one, for the sequential strategy on a store with neither
+   * transactions nor batches. Affecting nothing means the state moved on and is not undone.
+   */
+  readonly undo?: (handle: Handle, result: WriteResult) => Write;
+  /**
+   * Reads whether the write landed, for the sequential strategy when a write's outcome is unknown.
+   * Without it such a write leaves the work in doubt rather than risk undoing committed state.
+   */
+  readonly probe?: (handle: Handle, scope: CallScope) => Promise<ProbeResult<WriteResult>>;
+}
+
+/** Which strategy `runAtomic` used. */
+export type AtomicStrategy = "transaction" | "batch" | "sequential";
+
+/** Options of {@link runAtomic}. */
+export interface RunAtomicOptions {
+  /**
+   * `"atomic"` refuses, before any write, a store with neither transactions nor atomic batches;
+   * `"any"` falls back to sequential writes undone by each write's `undo`.
+   * @default "any"
+   */
+  readonly require?: "atomic" | "any";
+  /** Cancels the work. */
+  readonly signal?: AbortSignal;
+  /**
+   * Deadline of the whole transaction or batch, or of each sequential write, in milliseconds.
+   * @default 10000
+   */
+  readonly timeoutMs?: number;
+  /** The clock for deadlines. @default the system clock */
+  readonly clock?: Clock;
+  /**
+   * The runner whose log records the sequential strategy's undo steps.
+   * @default a runner with an in-memory log
+   */
+  readonly runner?: Runner;
+}
+
+/** What `runAtomic` did. */
+export interface AtomicReport<WriteResult> {
+  /** The store's id. */
+  readonly store: string;
+  /** The strategy that ran. */
+  readonly strategy: AtomicStrategy;
+  /** Each write's result, by position. */
+  readonly results: readonly WriteResult[];
+}
+
+/**
+ * Applies `writes` to one store all-or-nothing with the strongest strategy the store declares:
+ * one transaction; else one atomic batch; else (unless `require: "atomic"`) sequential writes, each
+ * undone by its `undo` if a later one fails. The report names the strategy that ran.
+ *
+ * @example
+ * ```ts
+ * const result = await runAtomic(store, [
+ *   { name: "debit", guarded: true, build: () => ({ op: "put", key: "a", value: 5, ifVersion: 3 }) },
+ *   { name: "credit", build: () => ({ op: "put", key: "b", value: 15 }) },
+ * ], { require: "atomic" });
+ * ```
+ */
+export function runAtomic<Handle, Write, WriteResult>(
+  store: WriteStore<Handle, Write, WriteResult>,
+  writes: readonly AtomicWrite<Handle, Write, WriteResult>[],
+  options: RunAtomicOptions = {},
+): ResultAsync<AtomicReport<WriteResult>, AtomicError> {
+  const refused = check(store, writes, options);
+  if (refused !== undefined) return errAsync(refused);
+  const clock = options.clock ?? systemClock;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  // The one place capabilities choose a strategy.
+  if (store.capabilities.transactions) {
+    return ResultAsync.fromSafePromise(
+      viaTransaction(store, writes, clock, timeoutMs, options.signal),
+    ).andThen((r) => r);
+  }
+  if (store.capabilities.atomicBatch) {
+    return ResultAsync.fromSafePromise(
+      viaBatch(store, writes, clock, timeoutMs, options.signal),
+    ).andThen((r) => r);
+  }
+  return ResultAsync.fromSafePromise(viaSequence(store, writes, clock, timeoutMs, options)).andThen(
+    (r) => r,
+  );
+}
+
+type Settled<T> = ResultAsync<AtomicReport<T>, AtomicError>;
+
+function check<H, W, R>(
+  store: WriteStore<H, W, R>,
+  writes: readonly AtomicWrite<H, W, R>[],
+  options: RunAtomicOptions,
+): AtomicError | undefined {
+  if (!isWriteStore(store as Store<H, W, R>)) {
+    return lockstepError({
+      code: ErrorCode.CapabilityMissing,
+      message: `Store "${store.id}" cannot apply prepared writes (it has no \`apply\`); runAtomic needs them.`,
+      store: store.id,
+      capability: "apply",
+    });
+  }
+  if (options.require !== undefined && options.require !== "atomic" && options.require !== "any") {
+    return lockstepError({
+      code: ErrorCode.InvalidOptions,
+      message: `Expected \`require\` to be "atomic" or "any", got ${describeValue(options.require)}.`,
+      option: "require",
+    });
+  }
+  if (options.timeoutMs !== undefined && !isIntegerAtLeast(options.timeoutMs, 1)) {
+    return lockstepError({
+      code: ErrorCode.InvalidOptions,
+      message: `Expected \`timeoutMs\` to be an integer >= 1, got ${describeValue(options.timeoutMs)}.`,
+      option: "timeoutMs",
+    });
+  }
+  if (!Array.isArray(writes) || writes.length === 0) {
+    return lockstepError({
+      code: ErrorCode.InvalidOptions,
+      message: `Expected \`writes\` to be a non-empty array of writes, got ${describeValue(writes)}.`,
+      option: "writes",
+    });
+  }
+  const { transactions, atomicBatch, conditionalWrite } = store.capabilities;
+  const guarded = writes.find((w) => w.guarded);
+  if (guarded && !conditionalWrite) {
+    return lockstepError({
+      code: ErrorCode.CapabilityMissing,
+      message: `Write "${guarded.name}" is guarded, but store "${store.id}" does not declare conditionalWrite, so a lost guard could not be detected. Nothing was written.`,
+      store: store.id,
+      capability: "conditionalWrite",
+    });
+  }
+  if (!transactions && !atomicBatch) {
+    if (options.require === "atomic") {
+      return lockstepError({
+        code: ErrorCode.AtomicityUnavailable,
+        message: `Store "${store.id}" declares neither transactions nor atomic batches, and the work requires atomicity; nothing was written.`,
+        store: store.id,
+      });
+    }
+    const missing = writes.slice(0, -1).find((w) => w.undo === undefined);
+    if (missing) {
+      return lockstepError({
+        code: ErrorCode.AtomicityUnavailable,
+        message: `Store "${store.id}" declares neither transactions nor atomic batches, so its writes run one by one, but write "${missing.name}" has no \`undo\` to reverse it if a later write fails; nothing was written.`,
+        store: store.id,
+      });
+    }
+  }
+  return undefined;
+}
+
+function conflict(
+  store: string,
+  index: number,
+  write: string,
+  strategy: AtomicStrategy,
+): AtomicError {
+  return lockstepError({
+    code: ErrorCode.Conflict,
+    message: `Guarded write "${write}" (#${index}) on store "${store}" affected nothing: another writer changed its target first. Nothing of the ${strategy} was applied.`,
+    store,
+    index,
+    write,
+  });
+}
+
+function failed(
+  store: string,
+  index: number,
+  write: string,
+  kind: ErrorKind,
+  cause: unknown,
+): AtomicError {
+  const applied =
+    kind === ErrorKind.Unknown || kind === ErrorKind.Timeout
+      ? "It may have been applied: check the store before retrying."
+      : "Nothing of the work was applied.";
+  return lockstepError({
+    code: ErrorCode.WriteFailed,
+    message: `Write "${write}" (#${index}) on store "${store}" failed (${kind}): ${messageOf(cause)}. ${applied}`,
+    store,
+    index,
+    write,
+    kind,
+    cause,
+  });
+}
+
+class GuardLost extends StoreError {
+  constructor(readonly index: number) {
+    super("conflict", `Guarded write #${index} affected nothing.`);
+  }
+}
+
+async function viaTransaction<H, W, R>(
+  store: WriteStore<H, W, R>,
+  writes: readonly AtomicWrite<H, W, R>[],
+  clock: Clock,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<Settled<R>> {
+  const transaction = store.transaction as NonNullable<typeof store.transaction>;
+  let index = 0;
+  const outcome = await callWithDeadline(clock, timeoutMs, signal, (scope) =>
+    transaction(async (tx) => {
+      const results: R[] = [];
+      for (index = 0; index < writes.length; index++) {
+        const write = writes[index] as AtomicWrite<H, W, R>;
+        const result = await store.apply(tx, write.build(tx), scope);
+        if (write.guarded && store.affected(result) === 0) throw new GuardLost(index);
+        results.push(result);
+      }
+      return results;
+    }, scope),
+  );
+  return settle(store, writes, outcome, index, "transaction");
+}
+
+async function viaBatch<H, W, R>(
+  store: WriteStore<H, W, R>,
+  writes: readonly AtomicWrite<H, W, R>[],
+  clock: Clock,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<Settled<R>> {
+  const batch = store.batch as NonNullable<typeof store.batch>;
+  const outcome = await callWithDeadline(clock, timeoutMs, signal, async (scope) => {
+    const results = await batch(
+      writes.map((w) => w.build(store.handle)),
+      scope,
+    );
+    if (results.length !== writes.length) {
+      throw new StoreError(
+        "unknown",
+        `Store "${store.id}" returned ${results.length} batch results for ${writes.length} writes.`,
+      );
+    }
+    const lost = writes.findIndex((w, i) => w.guarded && store.affected(results[i] as R) === 0);
+    if (lost >= 0) throw new GuardLost(lost);
+    return results;
+  });
+  return settle(store, writes, outcome, 0, "batch");
+}
+
+function settle<H, W, R>(
+  store: WriteStore<H, W, R>,
+  writes: readonly AtomicWrite<H, W, R>[],
+  outcome: Awaited<ReturnType<typeof callWithDeadline<readonly R[]>>>,
+  index: number,
+  strategy: AtomicStrategy,
+): Settled<R> {
+  if (outcome.status === "ok") {
+    return okAsync({ store: store.id, strategy, results: outcome.value });
+  }
+  if (outcome.status === "error") {
+    const lost = findGuardLost(outcome.error);
+    if (lost !== undefined)
+      return errAsync(conflict(store.id, lost.index, nameAt(writes, lost.index), strategy));
+  }
+  const kind =
+    outcome.status === "error"
+      ? classifyError(outcome.error, store.classifyError)
+      : outcome.status === "timeout"
+        ? ErrorKind.Timeout
+        : ErrorKind.Unknown;
+  const cause =
+    outcome.status === "error"
+      ? outcome.error
+      : outcome.status === "timeout"
+        ? new Error(`The ${strategy} did not finish within its deadline.`)
+        : outcome.reason;
+  const at = Math.min(index, writes.length - 1);
+  return errAsync(failed(store.id, at, nameAt(writes, at), kind, cause));
+}
+
+function findGuardLost(error: unknown): GuardLost | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 16 && current !== undefined && current !== null; depth++) {
+    if (current instanceof GuardLost) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function nameAt(writes: readonly { name: string }[], index: number): string {
+  return writes[index]?.name ?? `#${index}`;
+}
+
+const positionSchema = z.object({ index: z.number().int() });
+
+/** The saga builder with step types erased: the steps are generated, so inference has nothing to add. */
+interface ErasedBuilder {
+  step(name: string, config: unknown): ErasedBuilder;
+  build(): Saga<z.ZodNull, Record<string, unknown>>;
+}
+
+async function viaSequence<H, W, R>(
+  store: WriteStore<H, W, R>,
+  writes: readonly AtomicWrite<H, W, R>[],
+  clock: Clock,
+  timeoutMs: number,
+  options: RunAtomicOptions,
+): Promise<Settled<R>> {
+  // The sequence runs as a saga: each write a compensatable step undone by its `undo`, the last one
+  // the pivot. Results stay in memory; the log records positions, since results need not be JSON.
+  const results: R[] = [];
+  let builder = defineSaga(`runAtomic:${store.id}`, {
+    input: z.null(),
+  }) as unknown as ErasedBuilder;
+  writes.forEach((write, index) => {
+    const last = index === writes.length - 1;
+    builder = builder.step(`${index}:${write.name}`, {
+      store,
+      kind: last ? StepKind.Pivot : StepKind.Compensatable,
+      output: positionSchema,
+      timeoutMs,
+      retry: { attempts: 1 },
+      execute: async ({
+        handle,
+        signal,
+        deadline,
+      }: {
+        handle: H;
+        signal: AbortSignal;
+        deadline: number;
+      }) => {
+        const result = await store.apply(handle, write.build(handle), { signal, deadline });
+        if (write.guarded && store.affected(result) === 0) throw new GuardLost(index);
+        results[index] = result;
+        return { index };
+      },
+      probe: async ({
+        handle,
+        signal,
+        deadline,
+      }: {
+        handle: H;
+        signal: AbortSignal;
+        deadline: number;
+      }) => {
+        if (write.probe === undefined) return cannotTell("the write has no probe");
+        const found = await write.probe(handle, { signal, deadline });
+        if (found.status !== "committed") return found;
+        results[index] = found.output;
+        return { status: "committed", output: { index } };
+      },
+      ...(last
+        ? {}
+        : {
+            compensate: async ({
+              handle,
+              signal,
+              deadline,
+            }: {
+              handle: H;
+              signal: AbortSignal;
+              deadline: number;
+            }) => {
+              const undo = write.undo as NonNullable<typeof write.undo>;
+              const result = await store.apply(handle, undo(handle, results[index] as R), {
+                signal,
+                deadline,
+              });
+              return store.affected(result) === 0
+                ? guardFailed(
+                    `the undo of write "${write.name}" found its target changed by another writer`,
+                  )
+                : compensated();
+            },
+          }),
+    });
+  });
+  const saga = builder.build();
+  const runner = options.runner ?? createRunner({ clock, timeoutMs });
+  const run = await runner.run(
+    saga,
+    null,
+    options.signal === undefined ? {} : { signal: options.signal },
+  );
+  if (run.isOk()) return okAsync({ store: store.id, strategy: "sequential", results });
+  const error = run.error;
+  const index = "step" in error ? Number.parseInt(String(error.step), 10) : 0;
+  const at = Number.isNaN(index) ? 0 : index;
+  if (error.code === ErrorCode.StepFailed) {
+    const lost = findGuardLost(error.cause);
+    if (lost !== undefined)
+      return errAsync(conflict(store.id, lost.index, nameAt(writes, lost.index), "sequential"));
+    return errAsync(failed(store.id, at, nameAt(writes, at), error.kind, error.cause));
+  }
+  if (
+    error.code === ErrorCode.NeedsAttention ||
+    error.code === ErrorCode.InDoubt ||
+    error.code === ErrorCode.Cancelled
+  ) {
+    return errAsync(error);
+  }
+  return errAsync(failed(store.id, at, nameAt(writes, at), ErrorKind.Unknown, error));
+}

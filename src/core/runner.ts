@@ -1,0 +1,260 @@
+import { errAsync, ResultAsync } from "neverthrow";
+import type { z } from "zod";
+import { MemorySagaLog } from "../log/memory-log.js";
+import { SagaStatus, SCHEMA_VERSION } from "../log/records.js";
+import { type SagaLog, SagaLogError } from "../log/saga-log.js";
+import { type Clock, systemClock } from "./clock.js";
+import { ErrorCode, type InputIssue, lockstepError, type SagaError } from "./errors.js";
+import type { EventListener, Logger } from "./events.js";
+import { Execution, type ExecutionEnv, messageOf } from "./execution.js";
+import { newSagaId } from "./ids.js";
+import type { CompletedReport } from "./report.js";
+import { DEFAULT_RETRY, type RetryPolicy, resolveRetry } from "./retry.js";
+import type { Saga } from "./saga.js";
+import { assertInteger, assertName, describeValue } from "./validate.js";
+
+/** Options of {@link createRunner}. Every one has a default. */
+export interface RunnerOptions {
+  /**
+   * Where sagas are recorded. Use a durable log (SQLite, Postgres) for anything that must survive a
+   * crash.
+   * @default a new in-memory log
+   */
+  readonly log?: SagaLog;
+  /**
+   * The clock for deadlines, backoff and leases.
+   * @default the system clock
+   */
+  readonly clock?: Clock;
+  /**
+   * This runner's name in lease records.
+   * @default "runner-<ulid>"
+   */
+  readonly owner?: string;
+  /**
+   * How long a lease lasts without renewal, in milliseconds. After it lapses a recoverer may take the
+   * saga over, and this runner's writes are refused. Keep it well above every step's `timeoutMs`.
+   * @default 30000
+   */
+  readonly leaseTtlMs?: number;
+  /**
+   * Deadline of each call into step code, when the step sets none, in milliseconds.
+   * @default 10000
+   */
+  readonly timeoutMs?: number;
+  /** Retry policy for steps that set none; merged over {@link DEFAULT_RETRY}. */
+  readonly retry?: Partial<RetryPolicy>;
+  /** Receives every saga event. */
+  readonly onEvent?: EventListener;
+  /** Receives diagnostics. lockstep itself never prints. */
+  readonly logger?: Logger;
+  /**
+   * Source of randomness for backoff jitter, returning a number in [0, 1).
+   * @default Math.random
+   */
+  readonly random?: () => number;
+}
+
+/** Options of one run. */
+export interface RunOptions {
+  /** Cancels the run: steps that committed before the pivot are compensated. */
+  readonly signal?: AbortSignal;
+  /**
+   * The saga id to use, e.g. derived from a client's request id so a resubmission is recognized.
+   * @default a new ULID
+   */
+  readonly sagaId?: string;
+}
+
+/** Runs sagas against one saga log. */
+export interface Runner {
+  /** This runner's name in lease records. */
+  readonly owner: string;
+  /** The log this runner records to. */
+  readonly log: SagaLog;
+  /**
+   * Validates `input`, records the saga, and runs it. Resolves to the completed report, or to a
+   * {@link SagaError} saying how far it got: compensated, in doubt, needing attention, …
+   *
+   * @example
+   * ```ts
+   * const result = await runner.run(transfer, { amount: 10 });
+   * if (result.isErr()) console.error(result.error.code, result.error.message);
+   * ```
+   */
+  run<Schema extends z.ZodType, Outputs>(
+    saga: Saga<Schema, Outputs>,
+    input: z.input<Schema>,
+    options?: RunOptions,
+  ): ResultAsync<CompletedReport<Outputs>, SagaError>;
+  /** The execution environment, shared with the recoverer. */
+  readonly env: ExecutionEnv;
+}
+
+/**
+ * Creates a runner.
+ *
+ * @example
+ * ```ts
+ * const runner = createRunner({ log: new MemorySagaLog(), leaseTtlMs: 60_000 });
+ * ```
+ */
+export function createRunner(options: RunnerOptions = {}): Runner {
+  const leaseTtlMs = options.leaseTtlMs ?? 30_000;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  assertInteger("leaseTtlMs", leaseTtlMs, 1);
+  assertInteger("timeoutMs", timeoutMs, 1);
+  const owner = options.owner ?? `runner-${newSagaId()}`;
+  assertName("owner", owner);
+  const env: ExecutionEnv = Object.freeze({
+    log: options.log ?? new MemorySagaLog(),
+    clock: options.clock ?? systemClock,
+    owner,
+    leaseTtlMs,
+    timeoutMs,
+    retry: resolveRetry("retry", options.retry, DEFAULT_RETRY),
+    random: options.random ?? Math.random,
+    onEvent: options.onEvent,
+    logger: options.logger,
+  });
+  return Object.freeze({
+    owner,
+    log: env.log,
+    env,
+    run<Schema extends z.ZodType, Outputs>(
+      saga: Saga<Schema, Outputs>,
+      input: z.input<Schema>,
+      runOptions: RunOptions = {},
+    ): ResultAsync<CompletedReport<Outputs>, SagaError> {
+      const erased = saga as unknown as Saga;
+      const prepared = prepare(erased, input, runOptions);
+      if (!prepared.ok) return errAsync(prepared.error);
+      const { sagaId, parsed, raw } = prepared;
+      return ResultAsync.fromSafePromise(
+        start(env, erased, sagaId, raw, parsed, runOptions.signal),
+      ).andThen((result) =>
+        result.ok
+          ? ResultAsync.fromSafePromise(Promise.resolve(result.report as CompletedReport<Outputs>))
+          : errAsync(result.error),
+      );
+    },
+  });
+}
+
+type Prepared =
+  | { ok: true; sagaId: string; parsed: unknown; raw: unknown }
+  | { ok: false; error: SagaError };
+
+function prepare(saga: Saga, input: unknown, options: RunOptions): Prepared {
+  const sagaId = options.sagaId ?? newSagaId();
+  if (typeof sagaId !== "string" || sagaId.length === 0 || sagaId.length > 200) {
+    return {
+      ok: false,
+      error: lockstepError({
+        code: ErrorCode.InvalidOptions,
+        message: `Expected \`sagaId\` to be a non-empty string of at most 200 characters, got ${describeValue(sagaId)}.`,
+        option: "sagaId",
+      }),
+    };
+  }
+  const parsed = saga.input.safeParse(input);
+  if (!parsed.success) {
+    const issues: InputIssue[] = parsed.error.issues.map((issue) => ({
+      path: issue.path.map(String).join("."),
+      message: issue.message,
+    }));
+    const first = issues[0];
+    return {
+      ok: false,
+      error: lockstepError({
+        code: ErrorCode.InvalidInput,
+        message: `The input of saga "${saga.name}" is invalid at \`${first?.path || "(root)"}\`: ${first?.message ?? "invalid"}. Nothing was written.`,
+        saga: saga.name,
+        issues,
+      }),
+    };
+  }
+  // The log keeps the raw input as JSON; recovery validates it again from there.
+  let raw: unknown;
+  try {
+    raw = JSON.parse(JSON.stringify(input ?? null));
+  } catch (error) {
+    return {
+      ok: false,
+      error: lockstepError({
+        code: ErrorCode.InvalidInput,
+        message: `The input of saga "${saga.name}" cannot be stored as JSON (${messageOf(error)}). Nothing was written.`,
+        saga: saga.name,
+        issues: [{ path: "", message: messageOf(error) }],
+      }),
+    };
+  }
+  return { ok: true, sagaId, parsed: parsed.data, raw };
+}
+
+type StartResult = Awaited<ReturnType<Execution["forward"]>>;
+
+async function start(
+  env: ExecutionEnv,
+  saga: Saga,
+  sagaId: string,
+  raw: unknown,
+  parsed: unknown,
+  signal: AbortSignal | undefined,
+): Promise<StartResult> {
+  const now = env.clock.now();
+  try {
+    await env.log.create({
+      schemaVersion: SCHEMA_VERSION,
+      sagaId,
+      definition: saga.definition as never,
+      input: raw,
+      status: SagaStatus.Running,
+      attention: null,
+      fencingToken: 1,
+      leaseOwner: env.owner,
+      leaseExpiresAt: now + env.leaseTtlMs,
+      recoveryAttempts: 0,
+      nextRecoveryAt: 0,
+      createdAt: now,
+      updatedAt: now,
+    });
+  } catch (error) {
+    if (SagaLogError.is(error) && error.reason === "exists") {
+      return {
+        ok: false,
+        error: lockstepError({
+          code: ErrorCode.SagaExists,
+          message: `A saga with id "${sagaId}" already exists in the log; nothing was run.`,
+          sagaId,
+        }),
+      };
+    }
+    return {
+      ok: false,
+      error: lockstepError({
+        code: ErrorCode.LogFailed,
+        message: `The saga log could not record saga "${sagaId}" (${messageOf(error)}); nothing was run.`,
+        sagaId,
+        cause: error,
+      }),
+    };
+  }
+  const execution = new Execution(env, saga, sagaId, parsed, 1, SagaStatus.Running);
+  emitStarted(env, saga, sagaId);
+  return execution.forward(signal);
+}
+
+function emitStarted(env: ExecutionEnv, saga: Saga, sagaId: string): void {
+  try {
+    env.onEvent?.({
+      type: "saga.started",
+      sagaId,
+      saga: saga.name,
+      at: env.clock.now(),
+      recovery: false,
+    });
+  } catch (error) {
+    env.logger?.error({ sagaId, error: messageOf(error) }, "lockstep: an event listener threw");
+  }
+}

@@ -1,0 +1,144 @@
+import type { z } from "zod";
+import type { RetryPolicy } from "./retry.js";
+import type { Store } from "./store.js";
+
+/**
+ * The kinds of step, after Garcia-Molina and Salem: compensatable steps first, then at most one pivot
+ * (the point of no return), then retriable steps. After the pivot commits, the saga only moves forward.
+ */
+export const StepKind = {
+  /** Can be undone by its `compensate`, which must be idempotent and guarded. */
+  Compensatable: "compensatable",
+  /** The point of no return: once committed, the saga never compensates. */
+  Pivot: "pivot",
+  /** Runs after the pivot and is retried until it commits; must be idempotent by its key. */
+  Retriable: "retriable",
+} as const;
+
+/** One of the values of {@link StepKind}. */
+export type StepKind = (typeof StepKind)[keyof typeof StepKind];
+
+/** What every call into a step's code receives. */
+export interface StepContext<Input, Outputs, Handle> {
+  /** The validated saga input. */
+  readonly input: Input;
+  /** The validated outputs of the steps before this one, by step name. */
+  readonly outputs: Outputs;
+  /** The saga's id (a ULID). */
+  readonly sagaId: string;
+  /**
+   * This step's idempotency key: durable before the first attempt and the same on every retry and
+   * every recovery. Pass it to external services (a payment capture) so a retry is a no-op.
+   */
+  readonly key: string;
+  /** Which attempt this is, from 1. */
+  readonly attempt: number;
+  /** The handle to write through: the store's root handle, or a transaction's when co-committed. */
+  readonly handle: Handle;
+  /** Aborts at the deadline or when the run is cancelled. Pass it to every I/O call. */
+  readonly signal: AbortSignal;
+  /** The absolute deadline of this call, in milliseconds since the epoch. */
+  readonly deadline: number;
+}
+
+/** What a compensation receives: the step context plus the output the step committed. */
+export interface CompensateContext<Input, Outputs, Handle, Output>
+  extends StepContext<Input, Outputs, Handle> {
+  /** The output the step committed; the compensation's guard compares the store against it. */
+  readonly output: Output;
+}
+
+/** What a probe found: a fresh read of the authoritative state, never a cache. */
+export type ProbeResult<Output> =
+  | { readonly status: "committed"; readonly output: Output }
+  | { readonly status: "not_committed" }
+  | { readonly status: "unknown"; readonly reason?: string };
+
+/** The probe found the step's write; `output` is what execute would have returned. */
+export function committed<Output>(output: Output): ProbeResult<Output> {
+  return { status: "committed", output };
+}
+/** The probe proved the step's write did not land. */
+export function notCommitted(): ProbeResult<never> {
+  return { status: "not_committed" };
+}
+/** The probe cannot tell; the saga is parked in doubt and probed again by the recoverer. */
+export function cannotTell(reason?: string): ProbeResult<never> {
+  return reason === undefined ? { status: "unknown" } : { status: "unknown", reason };
+}
+
+/** What a compensation did. */
+export type CompensationResult =
+  | { readonly status: "compensated" }
+  | { readonly status: "guard_failed"; readonly reason: string };
+
+/** The compensation undid the step (or found it already undone: compensations are idempotent). */
+export function compensated(): CompensationResult {
+  return { status: "compensated" };
+}
+/**
+ * The compensation's guard found state it did not write (another writer moved on), so it wrote
+ * nothing. The saga ends `needs_attention` naming the step and this reason.
+ */
+export function guardFailed(reason: string): CompensationResult {
+  return { status: "guard_failed", reason };
+}
+
+/** The configuration of one step, as passed to `SagaBuilder.step`. */
+export interface StepConfig<
+  Input,
+  Outputs,
+  Handle,
+  Schema extends z.ZodType,
+  Kind extends StepKind = StepKind,
+> {
+  /** The store this step writes to. Its capabilities decide the step's strategy. */
+  readonly store: Store<Handle, unknown, unknown> | Store<Handle, never, never>;
+  /** Where the step stands relative to the point of no return. */
+  readonly kind: Kind;
+  /** Validates the step's output, from execute and from probe, before it is logged or passed on. */
+  readonly output: Schema;
+  /** Performs the write. Throw (a {@link StoreError} when you know the kind) to fail. */
+  readonly execute: (
+    ctx: StepContext<Input, Outputs, Handle>,
+  ) => Promise<z.input<Schema>> | z.input<Schema>;
+  /**
+   * Reads the authoritative state to decide whether the write landed. Required for compensatable and
+   * pivot steps; optional for retriable ones, which re-execute with the same key instead.
+   */
+  readonly probe?: (
+    ctx: StepContext<Input, Outputs, Handle>,
+  ) => Promise<ProbeResult<z.input<Schema>>> | ProbeResult<z.input<Schema>>;
+  /** Undoes the write, guarded by compare-and-set. Required for, and only for, compensatable steps. */
+  readonly compensate?: (
+    ctx: CompensateContext<Input, Outputs, Handle, z.output<Schema>>,
+  ) => Promise<CompensationResult> | CompensationResult;
+  /** Retry policy for execute and compensate; merged over the runner's defaults. */
+  readonly retry?: Partial<RetryPolicy>;
+  /**
+   * Deadline of each execute and compensate call, in milliseconds.
+   * @default 10000
+   */
+  readonly timeoutMs?: number;
+  /**
+   * Deadline of each probe call, in milliseconds.
+   * @default the step's `timeoutMs`
+   */
+  readonly probeTimeoutMs?: number;
+}
+
+/** A step as stored in a saga definition, with its types erased for the runner. */
+export interface StepDefinition {
+  readonly name: string;
+  readonly kind: StepKind;
+  readonly store: Store<unknown, unknown, unknown>;
+  readonly output: z.ZodType;
+  readonly execute: (ctx: StepContext<unknown, unknown, unknown>) => unknown;
+  readonly probe: ((ctx: StepContext<unknown, unknown, unknown>) => unknown) | undefined;
+  readonly compensate:
+    | ((ctx: CompensateContext<unknown, unknown, unknown, unknown>) => unknown)
+    | undefined;
+  readonly retry: Partial<RetryPolicy> | undefined;
+  readonly timeoutMs: number | undefined;
+  readonly probeTimeoutMs: number | undefined;
+}

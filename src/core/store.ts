@@ -1,0 +1,131 @@
+import { CAPABILITY_NAMES, declareCapabilities, type StoreCapabilities } from "./capabilities.js";
+import type { CallScope } from "./deadline.js";
+import type { ErrorClassifier } from "./error-kinds.js";
+import { LockstepDefinitionError } from "./errors.js";
+import { assertFunction, assertName, describeValue } from "./validate.js";
+
+/**
+ * A store adapter: the user's client for one store, wrapped with a declared capability descriptor.
+ *
+ * `Handle` is what step code writes through (a database handle, a Redis client, an HTTP client).
+ * Inside a transaction the callback receives a transaction-scoped `Handle` that owns its connection,
+ * so no statement from another request can join it. `Write` and `WriteResult` are the store's prepared
+ * writes and their results, used by {@link runAtomic}; a store that only serves saga steps can leave
+ * them `never`.
+ */
+export interface Store<Handle = unknown, Write = never, WriteResult = never> {
+  /**
+   * A stable identity for the underlying database, e.g. `"sqlite:/var/app/main.db"`. Two stores with
+   * the same id are the same database: a saga log with this id can commit its records inside the
+   * step's own transaction.
+   */
+  readonly id: string;
+  /** What the store can do. Read by the core in exactly one place: strategy resolution. */
+  readonly capabilities: StoreCapabilities;
+  /** The root handle steps write through when no transaction is involved. */
+  readonly handle: Handle;
+  /**
+   * Runs `work` in one transaction that owns its connection, committing if `work` resolves and rolling
+   * back if it rejects. Present exactly when `capabilities.transactions` is `true`.
+   */
+  readonly transaction?: <T>(work: (tx: Handle) => Promise<T>, scope: CallScope) => Promise<T>;
+  /**
+   * Applies prepared writes all-or-nothing and returns their results by position. Present exactly when
+   * `capabilities.atomicBatch` is `true`.
+   */
+  readonly batch?: (writes: readonly Write[], scope: CallScope) => Promise<readonly WriteResult[]>;
+  /** Applies one prepared write through `handle` (the root handle or a transaction's). */
+  readonly apply?: (handle: Handle, write: Write, scope: CallScope) => Promise<WriteResult>;
+  /** How many rows or documents a write affected; zero on a guarded write is a conflict. */
+  readonly affected?: (result: WriteResult) => number;
+  /** Recognizes the driver's errors; see {@link classifyError}. Unrecognized errors are `unknown`. */
+  readonly classifyError?: ErrorClassifier;
+}
+
+/** A store that can apply prepared writes, as `runAtomic` needs. */
+export type WriteStore<Handle, Write, WriteResult> = Store<Handle, Write, WriteResult> & {
+  readonly apply: (handle: Handle, write: Write, scope: CallScope) => Promise<WriteResult>;
+  readonly affected: (result: WriteResult) => number;
+};
+
+/** What {@link defineStore} takes: a store whose capabilities may be partial. */
+export type StoreDefinition<Handle, Write, WriteResult> = Omit<
+  Store<Handle, Write, WriteResult>,
+  "capabilities"
+> & {
+  readonly capabilities?: Partial<StoreCapabilities>;
+};
+
+const METHOD_FOR: Partial<Record<keyof StoreCapabilities, "transaction" | "batch">> = {
+  transactions: "transaction",
+  atomicBatch: "batch",
+};
+
+/**
+ * Defines a store adapter: fills in every undeclared capability as `false` and checks that each
+ * declared capability comes with the method that implements it, and that no method is present for a
+ * capability left undeclared (such a method would never be called, which hides a mistake).
+ *
+ * @example
+ * ```ts
+ * const orders = defineStore({
+ *   id: "sqlite:orders.db",
+ *   handle: db,
+ *   capabilities: { transactions: true, conditionalWrite: true },
+ *   transaction: (work) => runInTransaction(db, work),
+ * });
+ * ```
+ */
+export function defineStore<Handle, Write = never, WriteResult = never>(
+  definition: StoreDefinition<Handle, Write, WriteResult>,
+): Store<Handle, Write, WriteResult> {
+  assertName("store.id", definition.id);
+  const declared = definition.capabilities ?? {};
+  for (const key of Object.keys(declared)) {
+    if (!(CAPABILITY_NAMES as readonly string[]).includes(key)) {
+      throw new LockstepDefinitionError(
+        `Store "${definition.id}" declares an unknown capability \`${key}\`; known capabilities are ${CAPABILITY_NAMES.join(", ")}.`,
+      );
+    }
+    const value = (declared as Record<string, unknown>)[key];
+    if (typeof value !== "boolean") {
+      throw new LockstepDefinitionError(
+        `Expected capability \`${key}\` of store "${definition.id}" to be a boolean, got ${describeValue(value)}.`,
+      );
+    }
+  }
+  const capabilities = declareCapabilities(declared);
+  for (const [capability, method] of Object.entries(METHOD_FOR) as [
+    keyof StoreCapabilities,
+    "transaction" | "batch",
+  ][]) {
+    const present = definition[method] !== undefined;
+    if (capabilities[capability] && !present) {
+      throw new LockstepDefinitionError(
+        `Store "${definition.id}" declares \`${capability}\` but has no \`${method}\` method to provide it.`,
+      );
+    }
+    if (!capabilities[capability] && present) {
+      throw new LockstepDefinitionError(
+        `Store "${definition.id}" has a \`${method}\` method but does not declare \`${capability}\`; declare the capability or remove the method.`,
+      );
+    }
+    if (present) assertFunction(`${definition.id}.${method}`, definition[method]);
+  }
+  if (capabilities.savepoints && !capabilities.transactions) {
+    throw new LockstepDefinitionError(
+      `Store "${definition.id}" declares \`savepoints\` without \`transactions\`; savepoints exist only inside transactions.`,
+    );
+  }
+  if ((definition.apply === undefined) !== (definition.affected === undefined)) {
+    throw new LockstepDefinitionError(
+      `Store "${definition.id}" must define \`apply\` and \`affected\` together: prepared writes need both.`,
+    );
+  }
+  return Object.freeze({ ...definition, capabilities });
+}
+
+/** Whether a store can apply prepared writes. */
+export function isWriteStore<H, W, R>(store: Store<H, W, R>): store is WriteStore<H, W, R> {
+  return typeof store.apply === "function" && typeof store.affected === "function";
+}

@@ -1,0 +1,113 @@
+export {
+  CAPABILITY_NAMES,
+  declareCapabilities,
+  NO_CAPABILITIES,
+  type StoreCapabilities,
+} from "./core/capabilities.js";
+export { type Clock, sleep, systemClock } from "./core/clock.js";
+export type { CallOutcome, CallScope } from "./core/deadline.js";
+export {
+  classifyError,
+  ERROR_KINDS,
+  type ErrorClassifier,
+  ErrorKind,
+  isProvablyNotApplied,
+  StoreError,
+} from "./core/error-kinds.js";
+export {
+  type AtomicError,
+  type AtomicityUnavailableError,
+  AttentionReason,
+  type CancelledError,
+  type CapabilityMissingError,
+  type ConflictError,
+  ErrorCode,
+  type IncompleteError,
+  type InDoubtError,
+  type InputIssue,
+  type InvalidInputError,
+  type InvalidOptionsError,
+  isLockstepError,
+  type LeaseLostError,
+  LockstepDefinitionError,
+  type LockstepError,
+  type LogFailedError,
+  type NeedsAttentionError,
+  type RecordCorruptError,
+  type SagaError,
+  type SagaExistsError,
+  type SagaNotFoundError,
+  type StepFailedError,
+  type WriteFailedError,
+} from "./core/errors.js";
+export type { EventListener, Logger, SagaEvent, SagaEventType } from "./core/events.js";
+export { newSagaId, stepKey } from "./core/ids.js";
+export {
+  type CompletedReport,
+  type SagaReport,
+  type StepReport,
+  StepStatus,
+  type StepStrategy,
+} from "./core/report.js";
+export { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from "./core/retry.js";
+export {
+  type AtomicReport,
+  type AtomicStrategy,
+  type AtomicWrite,
+  type RunAtomicOptions,
+  runAtomic,
+} from "./core/run-atomic.js";
+export { createRunner, type Runner, type RunnerOptions, type RunOptions } from "./core/runner.js";
+export {
+  type DefineSagaOptions,
+  defineSaga,
+  type Saga,
+  type SagaBuilder,
+  type SagaDefinitionData,
+  type SagaInput,
+  type SagaOutputs,
+  type SagaRawInput,
+} from "./core/saga.js";
+export {
+  type CompensateContext,
+  type CompensationResult,
+  cannotTell,
+  committed,
+  compensated,
+  guardFailed,
+  notCommitted,
+  type ProbeResult,
+  type StepConfig,
+  type StepContext,
+  StepKind,
+} from "./core/step.js";
+export {
+  defineStore,
+  isWriteStore,
+  type Store,
+  type StoreDefinition,
+  type WriteStore,
+} from "./core/store.js";
+export { MemorySagaLog } from "./log/memory-log.js";
+export {
+  EntryType,
+  type NewStepEntry,
+  RECOVERABLE_STATUSES,
+  type SagaRecord,
+  type SagaSnapshot,
+  SagaStatus,
+  SCHEMA_VERSION,
+  type StepEntry,
+  sagaRecordSchema,
+  stepEntrySchema,
+  TERMINAL_STATUSES,
+} from "./log/records.js";
+export {
+  type ClaimedSaga,
+  type CoCommitLog,
+  LogFailure,
+  type SagaChange,
+  type SagaFilter,
+  type SagaLog,
+  SagaLogError,
+} from "./log/saga-log.js";

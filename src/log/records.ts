@@ -1,0 +1,143 @@
+import { z } from "zod";
+import { ERROR_KINDS } from "../core/error-kinds.js";
+import { AttentionReason } from "../core/errors.js";
+import { StepKind } from "../core/step.js";
+
+/** The schema version written into every record. A record with any other version is quarantined. */
+export const SCHEMA_VERSION = 1;
+
+/** Where a saga stands. */
+export const SagaStatus = {
+  /** Moving forward through its steps. */
+  Running: "running",
+  /** Undoing its committed steps in reverse. */
+  Compensating: "compensating",
+  /** Parked: a step's outcome could not be determined; the recoverer probes it again. */
+  InDoubt: "in_doubt",
+  /** Every step committed. Terminal. */
+  Completed: "completed",
+  /** Every committed step was compensated. Terminal. */
+  Compensated: "compensated",
+  /** Cannot progress without a person; the record says why. Terminal until an operator acts. */
+  NeedsAttention: "needs_attention",
+  /** A record failed validation; recovery leaves the saga alone. Terminal until an operator acts. */
+  Quarantined: "quarantined",
+} as const;
+
+/** One of the values of {@link SagaStatus}. */
+export type SagaStatus = (typeof SagaStatus)[keyof typeof SagaStatus];
+
+/** Statuses a recoverer picks up once the lease is free. */
+export const RECOVERABLE_STATUSES: readonly SagaStatus[] = Object.freeze([
+  SagaStatus.Running,
+  SagaStatus.Compensating,
+  SagaStatus.InDoubt,
+]);
+
+/** Statuses after which nothing more happens to a saga on its own. */
+export const TERMINAL_STATUSES: readonly SagaStatus[] = Object.freeze([
+  SagaStatus.Completed,
+  SagaStatus.Compensated,
+  SagaStatus.NeedsAttention,
+  SagaStatus.Quarantined,
+]);
+
+/** What each log entry records about a step. */
+export const EntryType = {
+  /** Write-ahead: the step is about to execute (attempt, key, fencing token). */
+  Intent: "intent",
+  /** The step committed; carries its raw output. */
+  Committed: "committed",
+  /** The step provably did not apply. */
+  NotCommitted: "not_committed",
+  /** The step may or may not have applied; a probe is owed. */
+  Unknown: "unknown",
+  /** Write-ahead: the step's compensation is about to run. */
+  CompensationIntent: "compensation_intent",
+  /** The compensation undid the step. */
+  Compensated: "compensated",
+  /** The step never executed, so compensating it was a recorded no-op. */
+  CompensationSkipped: "compensation_skipped",
+  /** The compensation failed and will be retried. */
+  CompensationFailed: "compensation_failed",
+  /** The compensation's guard failed; it wrote nothing. */
+  GuardFailed: "guard_failed",
+} as const;
+
+/** One of the values of {@link EntryType}. */
+export type EntryType = (typeof EntryType)[keyof typeof EntryType];
+
+const attentionSchema = z.object({
+  reason: z.enum(Object.values(AttentionReason) as [AttentionReason, ...AttentionReason[]]),
+  step: z.string(),
+  message: z.string(),
+});
+
+const definitionSchema = z.object({
+  name: z.string().min(1),
+  version: z.number().int().min(1),
+  steps: z.array(
+    z.object({
+      name: z.string().min(1),
+      kind: z.enum([StepKind.Compensatable, StepKind.Pivot, StepKind.Retriable]),
+      store: z.string().min(1),
+      probe: z.boolean(),
+      compensate: z.boolean(),
+    }),
+  ),
+});
+
+/** The saga header record. */
+export const sagaRecordSchema = z.object({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  sagaId: z.string().min(1),
+  definition: definitionSchema,
+  input: z.unknown(),
+  status: z.enum(Object.values(SagaStatus) as [SagaStatus, ...SagaStatus[]]),
+  attention: attentionSchema.nullable(),
+  fencingToken: z.number().int().min(1),
+  leaseOwner: z.string().nullable(),
+  leaseExpiresAt: z.number().int().nullable(),
+  recoveryAttempts: z.number().int().min(0),
+  nextRecoveryAt: z.number().int().min(0),
+  createdAt: z.number().int(),
+  updatedAt: z.number().int(),
+});
+
+/** The saga header record. */
+export type SagaRecord = z.infer<typeof sagaRecordSchema>;
+
+/** A step log entry. */
+export const stepEntrySchema = z.object({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  sagaId: z.string().min(1),
+  seq: z.number().int().min(1),
+  step: z.string().min(1),
+  type: z.enum(Object.values(EntryType) as [EntryType, ...EntryType[]]),
+  attempt: z.number().int().min(1),
+  token: z.number().int().min(1),
+  at: z.number().int(),
+  output: z.unknown().optional(),
+  error: z
+    .object({ kind: z.enum(ERROR_KINDS as [string, ...string[]]), message: z.string() })
+    .optional(),
+  via: z.enum(["execute", "probe", "co_commit"]).optional(),
+});
+
+/** A step log entry. */
+export type StepEntry = z.infer<typeof stepEntrySchema>;
+
+/** A step entry as the runner hands it to the log, before the log numbers it. */
+export type NewStepEntry = Omit<StepEntry, "schemaVersion" | "sagaId" | "seq" | "token">;
+
+/** A saga's header and its entries in order. */
+export interface SagaSnapshot {
+  readonly record: SagaRecord;
+  readonly entries: readonly StepEntry[];
+}
+
+/** Names the first invalid field of a zod failure, as a dotted path. */
+export function firstIssuePath(error: z.ZodError): string {
+  const path = error.issues[0]?.path ?? [];
+  return path.length === 0 ? "(record)" : path.map(String).join(".");
+}

@@ -1,0 +1,149 @@
+import type { AttentionReason } from "../core/errors.js";
+import type { NewStepEntry, SagaRecord, SagaSnapshot, SagaStatus } from "./records.js";
+
+/** Why a saga log refused or failed an operation. */
+export const LogFailure = {
+  /** A saga with this id already exists. */
+  Exists: "exists",
+  /** No saga with this id. */
+  NotFound: "not_found",
+  /** The writer's fencing token is not the saga's current one: another runner owns it now. */
+  StaleToken: "stale_token",
+  /** The saga's status was not one the write expected. */
+  StatusMismatch: "status_mismatch",
+  /** A record failed validation or has an unknown schema version. */
+  Corrupt: "corrupt",
+  /** The underlying database failed. */
+  Io: "io",
+} as const;
+
+/** One of the values of {@link LogFailure}. */
+export type LogFailure = (typeof LogFailure)[keyof typeof LogFailure];
+
+const LOG_ERROR_BRAND = Symbol.for("lockstep.saga-log-error");
+
+/** The error every saga log implementation throws, with a `reason` the runner acts on. */
+export class SagaLogError extends Error {
+  readonly [LOG_ERROR_BRAND] = true;
+  /** What went wrong. */
+  readonly reason: LogFailure;
+  /** The saga concerned. */
+  readonly sagaId: string;
+  /** For `corrupt`: the dotted path of the invalid field. */
+  readonly field: string | undefined;
+
+  constructor(
+    reason: LogFailure,
+    sagaId: string,
+    message: string,
+    options?: { cause?: unknown; field?: string },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "SagaLogError";
+    this.reason = reason;
+    this.sagaId = sagaId;
+    this.field = options?.field;
+  }
+
+  /** Recognizes a log error from any copy of lockstep (ESM or CJS). */
+  static is(value: unknown): value is SagaLogError {
+    return (
+      typeof value === "object" &&
+      value !== null &&
+      (value as Record<symbol, unknown>)[LOG_ERROR_BRAND] === true
+    );
+  }
+}
+
+/** A change to one saga, applied atomically by {@link SagaLog.write}. */
+export interface SagaChange {
+  /** Entries to append, in order. */
+  readonly entries?: readonly NewStepEntry[];
+  /** The new status, if the status changes. */
+  readonly status?: SagaStatus;
+  /** Refuse the change (`status_mismatch`) unless the saga is in one of these statuses. */
+  readonly expectStatus?: readonly SagaStatus[];
+  /** Why the saga needs attention, with `status: "needs_attention"`. */
+  readonly attention?: {
+    readonly reason: AttentionReason;
+    readonly step: string;
+    readonly message: string;
+  };
+  /** Releases the lease in the same write. */
+  readonly releaseLease?: boolean;
+  /** Counts a recovery attempt and sets when the next may start. */
+  readonly recovery?: { readonly attempts: number; readonly nextAt: number };
+  /** The time of the change, on the runner's clock. */
+  readonly now: number;
+}
+
+/** A saga claimed for recovery, with the fencing token its claimer must write with. */
+export interface ClaimedSaga {
+  readonly sagaId: string;
+  readonly token: number;
+}
+
+/** Filters for {@link SagaLog.list}. */
+export interface SagaFilter {
+  readonly status?: readonly SagaStatus[];
+  readonly name?: string;
+  readonly limit?: number;
+}
+
+/**
+ * Writes a saga's entries inside a transaction of the store the log lives in, so a step's writes and
+ * its log record commit together.
+ */
+export interface CoCommitLog<Handle = unknown> {
+  /** The id of the store whose transactions can carry log writes. */
+  readonly storeId: string;
+  /** Applies `change` through the transaction handle `tx`; fencing is checked inside the transaction. */
+  write(tx: Handle, sagaId: string, token: number, change: SagaChange): Promise<void>;
+}
+
+/**
+ * The durable record of every saga: write-ahead intents, outcomes, status, and the lease with its
+ * fencing token. Implementations validate records on write and on read, and throw
+ * {@link SagaLogError}.
+ */
+export interface SagaLog {
+  /** Creates a saga record, leased to its creator with fencing token 1. Throws `exists`. */
+  create(record: SagaRecord): Promise<void>;
+  /**
+   * Applies a change atomically: appends entries (numbered in order) and updates the status.
+   * Throws `stale_token` unless `token` is the saga's current fencing token.
+   */
+  write(sagaId: string, token: number, change: SagaChange): Promise<void>;
+  /**
+   * Takes the saga's lease if it is free or expired, by compare-and-set, incrementing the fencing
+   * token. Returns the new token, or `undefined` when another owner holds a live lease.
+   */
+  acquireLease(
+    sagaId: string,
+    owner: string,
+    ttlMs: number,
+    now: number,
+  ): Promise<number | undefined>;
+  /** Extends the lease if `token` is still current. Returns whether it did. */
+  renewLease(sagaId: string, token: number, ttlMs: number, now: number): Promise<boolean>;
+  /** Frees the lease if `token` is still current. */
+  releaseLease(sagaId: string, token: number): Promise<void>;
+  /** Reads a saga and its entries, validated. Throws `corrupt` naming the field. */
+  load(sagaId: string): Promise<SagaSnapshot | undefined>;
+  /**
+   * Claims up to `limit` recoverable sagas (running, compensating or in doubt; lease free or expired;
+   * due for recovery) for `owner`, each by compare-and-set on its lease.
+   */
+  claimRecoverable(
+    owner: string,
+    ttlMs: number,
+    now: number,
+    limit: number,
+  ): Promise<readonly ClaimedSaga[]>;
+  /** Lists saga records, newest first. */
+  list(filter?: SagaFilter): Promise<readonly SagaRecord[]>;
+  /** Deletes terminal sagas last updated before `before`, each with its entries, atomically. */
+  prune(before: number): Promise<number>;
+  /** Present when the log lives in a transactional store and can commit inside its transactions. */
+  readonly coCommit?: CoCommitLog;
+}

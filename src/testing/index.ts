@@ -1,0 +1,12 @@
+export {
+  createMemoryStore,
+  type MemoryDoc,
+  type MemoryFaultPoint,
+  type MemoryHandle,
+  type MemoryStore,
+  type MemoryStoreOptions,
+  type MemoryTier,
+  type MemoryWrite,
+  type MemoryWriteResult,
+} from "./memory-store.js";
+export { VirtualClock } from "./virtual-clock.js";
