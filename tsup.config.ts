@@ -4,6 +4,7 @@ export default defineConfig({
   entry: {
     index: "src/index.ts",
     "testing/index": "src/testing/index.ts",
+    "sqlite/index": "src/adapters/sqlite/index.ts",
   },
   format: ["esm", "cjs"],
   dts: true,
@@ -13,4 +14,5 @@ export default defineConfig({
   platform: "node",
   splitting: true,
   treeshake: true,
+  external: ["better-sqlite3", "pg", "ioredis"],
 });

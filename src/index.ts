@@ -84,6 +84,7 @@ export {
 export {
   defineStore,
   isWriteStore,
+  type StepStore,
   type Store,
   type StoreDefinition,
   type WriteStore,

@@ -30,6 +30,38 @@ export function isProvablyNotApplied(kind: ErrorKind): boolean {
   );
 }
 
+const ERROR_VALUE_BRAND = Symbol.for("lockstep.error");
+
+/**
+ * The kind of a lockstep error value (from `runAtomic` or a nested saga) thrown inside a step, so
+ * that composing lockstep operations keeps their outcome: a lost guard stays a conflict, a failure
+ * before any write stays not committed, anything that may have landed stays unknown.
+ */
+function kindOfErrorValue(value: object): ErrorKind | undefined {
+  if ((value as Record<symbol, unknown>)[ERROR_VALUE_BRAND] !== true) return undefined;
+  const error = value as { code?: unknown; kind?: unknown; report?: { status?: unknown } };
+  switch (error.code) {
+    case "conflict":
+      return ErrorKind.Conflict;
+    case "write_failed":
+      return typeof error.kind === "string" &&
+        (ERROR_KINDS as readonly string[]).includes(error.kind)
+        ? (error.kind as ErrorKind)
+        : ErrorKind.Unknown;
+    case "atomicity_unavailable":
+    case "capability_missing":
+    case "invalid_options":
+    case "invalid_input":
+    case "saga_exists":
+      return ErrorKind.NotCommitted;
+    case "step_failed":
+    case "cancelled":
+      return error.report?.status === "compensated" ? ErrorKind.NotCommitted : ErrorKind.Unknown;
+    default:
+      return ErrorKind.Unknown;
+  }
+}
+
 const STORE_ERROR_BRAND = Symbol.for("lockstep.store-error");
 
 /**
@@ -44,12 +76,15 @@ const STORE_ERROR_BRAND = Symbol.for("lockstep.store-error");
 export class StoreError extends Error {
   /** What happened to the write. */
   readonly kind: ErrorKind;
+  /** For a batch or a unit of work: the position of the write that caused the error. */
+  readonly index: number | undefined;
   readonly [STORE_ERROR_BRAND] = true;
 
-  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown; index?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "StoreError";
     this.kind = kind;
+    this.index = options?.index;
   }
 
   /** Recognizes a `StoreError` from any copy of lockstep (ESM or CJS). */
@@ -82,6 +117,10 @@ export function classifyError(error: unknown, classify?: ErrorClassifier): Error
     if (current === undefined || current === null || seen.has(current)) continue;
     seen.add(current);
     if (StoreError.is(current)) return current.kind;
+    if (typeof current === "object") {
+      const valueKind = kindOfErrorValue(current);
+      if (valueKind !== undefined) return valueKind;
+    }
     const kind = classify?.(current);
     if (kind !== undefined) return kind;
     if (typeof current === "object") {

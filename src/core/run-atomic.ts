@@ -90,7 +90,7 @@ export interface AtomicReport<WriteResult> {
  */
 export function runAtomic<Handle, Write, WriteResult>(
   store: WriteStore<Handle, Write, WriteResult>,
-  writes: readonly AtomicWrite<Handle, Write, WriteResult>[],
+  writes: readonly AtomicWrite<NoInfer<Handle>, NoInfer<Write>, NoInfer<WriteResult>>[],
   options: RunAtomicOptions = {},
 ): ResultAsync<AtomicReport<WriteResult>, AtomicError> {
   const refused = check(store, writes, options);
@@ -216,10 +216,9 @@ function failed(
   });
 }
 
-class GuardLost extends StoreError {
-  constructor(readonly index: number) {
-    super("conflict", `Guarded write #${index} affected nothing.`);
-  }
+/** The error a lost guard becomes inside runAtomic: a conflict carrying the write's position. */
+function guardLost(index: number): StoreError {
+  return new StoreError("conflict", `Guarded write #${index} affected nothing.`, { index });
 }
 
 async function viaTransaction<H, W, R>(
@@ -237,7 +236,7 @@ async function viaTransaction<H, W, R>(
       for (index = 0; index < writes.length; index++) {
         const write = writes[index] as AtomicWrite<H, W, R>;
         const result = await store.apply(tx, write.build(tx), scope);
-        if (write.guarded && store.affected(result) === 0) throw new GuardLost(index);
+        if (write.guarded && store.affected(result) === 0) throw guardLost(index);
         results.push(result);
       }
       return results;
@@ -266,7 +265,7 @@ async function viaBatch<H, W, R>(
       );
     }
     const lost = writes.findIndex((w, i) => w.guarded && store.affected(results[i] as R) === 0);
-    if (lost >= 0) throw new GuardLost(lost);
+    if (lost >= 0) throw guardLost(lost);
     return results;
   });
   return settle(store, writes, outcome, 0, "batch");
@@ -303,10 +302,16 @@ function settle<H, W, R>(
   return errAsync(failed(store.id, at, nameAt(writes, at), kind, cause));
 }
 
-function findGuardLost(error: unknown): GuardLost | undefined {
+function findGuardLost(error: unknown): { index: number } | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 16 && current !== undefined && current !== null; depth++) {
-    if (current instanceof GuardLost) return current;
+    if (
+      StoreError.is(current) &&
+      current.kind === ErrorKind.Conflict &&
+      current.index !== undefined
+    ) {
+      return { index: current.index };
+    }
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;
@@ -355,7 +360,7 @@ async function viaSequence<H, W, R>(
         deadline: number;
       }) => {
         const result = await store.apply(handle, write.build(handle), { signal, deadline });
-        if (write.guarded && store.affected(result) === 0) throw new GuardLost(index);
+        if (write.guarded && store.affected(result) === 0) throw guardLost(index);
         results[index] = result;
         return { index };
       },

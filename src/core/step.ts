@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import type { RetryPolicy } from "./retry.js";
-import type { Store } from "./store.js";
+import type { StepStore } from "./store.js";
 
 /**
  * The kinds of step, after Garcia-Molina and Salem: compensatable steps first, then at most one pivot
@@ -93,7 +93,7 @@ export interface StepConfig<
   Kind extends StepKind = StepKind,
 > {
   /** The store this step writes to. Its capabilities decide the step's strategy. */
-  readonly store: Store<Handle, unknown, unknown> | Store<Handle, never, never>;
+  readonly store: StepStore<Handle>;
   /** Where the step stands relative to the point of no return. */
   readonly kind: Kind;
   /** Validates the step's output, from execute and from probe, before it is logged or passed on. */
@@ -131,7 +131,7 @@ export interface StepConfig<
 export interface StepDefinition {
   readonly name: string;
   readonly kind: StepKind;
-  readonly store: Store<unknown, unknown, unknown>;
+  readonly store: StepStore<unknown>;
   readonly output: z.ZodType;
   readonly execute: (ctx: StepContext<unknown, unknown, unknown>) => unknown;
   readonly probe: ((ctx: StepContext<unknown, unknown, unknown>) => unknown) | undefined;

@@ -42,6 +42,15 @@ export interface Store<Handle = unknown, Write = never, WriteResult = never> {
   readonly classifyError?: ErrorClassifier;
 }
 
+/**
+ * The part of a store a saga step uses: its identity, capabilities, handle and transactions. Any
+ * `Store<Handle, Write, WriteResult>` fits, whatever its prepared-write types.
+ */
+export type StepStore<Handle> = Pick<
+  Store<Handle, never, never>,
+  "id" | "capabilities" | "handle" | "transaction" | "classifyError"
+>;
+
 /** A store that can apply prepared writes, as `runAtomic` needs. */
 export type WriteStore<Handle, Write, WriteResult> = Store<Handle, Write, WriteResult> & {
   readonly apply: (handle: Handle, write: Write, scope: CallScope) => Promise<WriteResult>;
@@ -76,6 +85,13 @@ const METHOD_FOR: Partial<Record<keyof StoreCapabilities, "transaction" | "batch
  * });
  * ```
  */
+export function defineStore<Handle, Write, WriteResult>(
+  definition: StoreDefinition<Handle, Write, WriteResult> &
+    Pick<WriteStore<Handle, Write, WriteResult>, "apply" | "affected">,
+): WriteStore<Handle, Write, WriteResult>;
+export function defineStore<Handle, Write = never, WriteResult = never>(
+  definition: StoreDefinition<Handle, Write, WriteResult>,
+): Store<Handle, Write, WriteResult>;
 export function defineStore<Handle, Write = never, WriteResult = never>(
   definition: StoreDefinition<Handle, Write, WriteResult>,
 ): Store<Handle, Write, WriteResult> {

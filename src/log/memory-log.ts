@@ -21,6 +21,8 @@ import {
 interface Stored {
   record: string;
   entries: string[];
+  /** Set when the saga was quarantined: what was wrong and the body as it was. */
+  quarantined?: { field: string; message: string; at: number; body: string };
 }
 
 /**
@@ -133,6 +135,23 @@ export class MemorySagaLog implements SagaLog {
       if (token !== undefined) claimed.push({ sagaId, token });
     }
     return claimed;
+  }
+
+  async quarantine(
+    sagaId: string,
+    problem: { field: string; message: string },
+    now: number,
+  ): Promise<void> {
+    const stored = this.#sagas.get(sagaId);
+    if (stored === undefined) return;
+    let body: Record<string, unknown> = {};
+    try {
+      body = JSON.parse(stored.record) as Record<string, unknown>;
+    } catch {
+      // The body is not even JSON: keep what can be kept; the quarantine marker is what matters.
+    }
+    stored.quarantined = { ...problem, at: now, body: stored.record };
+    stored.record = JSON.stringify({ ...body, status: "quarantined", updatedAt: now });
   }
 
   async list(filter: SagaFilter = {}): Promise<readonly SagaRecord[]> {

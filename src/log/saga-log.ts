@@ -140,6 +140,15 @@ export interface SagaLog {
     now: number,
     limit: number,
   ): Promise<readonly ClaimedSaga[]>;
+  /**
+   * Marks a saga whose records failed validation as `quarantined` without reading them, so recovery
+   * leaves it alone and an operator can find it. A no-op for an unknown id.
+   */
+  quarantine(
+    sagaId: string,
+    problem: { readonly field: string; readonly message: string },
+    now: number,
+  ): Promise<void>;
   /** Lists saga records, newest first. */
   list(filter?: SagaFilter): Promise<readonly SagaRecord[]>;
   /** Deletes terminal sagas last updated before `before`, each with its entries, atomically. */

@@ -8,5 +8,7 @@ export {
   type MemoryTier,
   type MemoryWrite,
   type MemoryWriteResult,
+  memoryDelete,
+  memoryPut,
 } from "./memory-store.js";
 export { VirtualClock } from "./virtual-clock.js";

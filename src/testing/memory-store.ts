@@ -1,6 +1,6 @@
 import type { CallScope } from "../core/deadline.js";
 import { classifyError, ErrorKind, isProvablyNotApplied, StoreError } from "../core/error-kinds.js";
-import { defineStore, type Store } from "../core/store.js";
+import { defineStore, type WriteStore } from "../core/store.js";
 
 /** A document in a memory store, with the version every write increments. */
 export interface MemoryDoc {
@@ -18,6 +18,16 @@ export type MemoryWrite =
       readonly ifVersion?: number | "absent";
     }
   | { readonly op: "delete"; readonly key: string; readonly ifVersion?: number };
+
+/** Builds a put, guarded by `ifVersion` when given. */
+export function memoryPut(key: string, value: unknown, ifVersion?: number | "absent"): MemoryWrite {
+  return ifVersion === undefined ? { op: "put", key, value } : { op: "put", key, value, ifVersion };
+}
+
+/** Builds a delete, guarded by `ifVersion` when given. */
+export function memoryDelete(key: string, ifVersion?: number): MemoryWrite {
+  return ifVersion === undefined ? { op: "delete", key } : { op: "delete", key, ifVersion };
+}
 
 /** What a memory write did. */
 export interface MemoryWriteResult {
@@ -64,7 +74,7 @@ export interface MemoryStoreOptions {
 }
 
 /** An in-memory store for tests and the testing kit. */
-export interface MemoryStore extends Store<MemoryHandle, MemoryWrite, MemoryWriteResult> {
+export interface MemoryStore extends WriteStore<MemoryHandle, MemoryWrite, MemoryWriteResult> {
   readonly tier: MemoryTier;
   /**
    * Called before and after every write, and after each commit; throw from it to inject a fault
@@ -119,16 +129,19 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
     async (key) => data.get(key),
     () => [...data.entries()],
     async (write) => {
+      // A root write holds the store only while it applies: a request that hangs before it is
+      // applied, or whose response is lost after, does not lock anyone else out.
+      await hook({ phase: "before", write, inTransaction: false });
       const release = await mutex.lock();
+      let result: MemoryWriteResult;
       try {
-        await hook({ phase: "before", write, inTransaction: false });
-        const result = applyTo(data, write);
+        result = applyTo(data, write);
         if (result.affected) writeCount++;
-        await hook({ phase: "after", write, inTransaction: false });
-        return result;
       } finally {
         release();
       }
+      await hook({ phase: "after", write, inTransaction: false });
+      return result;
     },
   );
 
@@ -163,7 +176,9 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
       );
       let value: T;
       try {
-        value = await work(tx);
+        // An abort rolls back at once, even if the work never settles; its later writes hit the
+        // discarded overlay and fail, so a hung transaction never holds the store.
+        value = await untilAborted(work(tx), scope.signal);
         if (scope.signal.aborted)
           throw new StoreError("not_committed", "The transaction was aborted before commit.");
       } catch (error) {
@@ -197,11 +212,20 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
     try {
       if (scope.signal.aborted)
         throw new StoreError("not_committed", "The batch was aborted before it was sent.");
-      for (const write of writes) await hook({ phase: "before", write, inTransaction: false });
-      // All-or-nothing: when any guard fails, nothing is applied and every result affects nothing.
-      const failed = writes.some((w) => !guardHolds(data.get(w.key), w));
-      if (failed) {
-        return writes.map((w) => ({ affected: 0, version: data.get(w.key)?.version ?? null }));
+      await untilAborted(
+        (async () => {
+          for (const write of writes) await hook({ phase: "before", write, inTransaction: false });
+        })(),
+        scope.signal,
+      );
+      // All-or-nothing: when any guard fails, nothing is applied and the conflict names the write.
+      const failed = writes.findIndex((w) => !guardHolds(data.get(w.key), w));
+      if (failed >= 0) {
+        throw new StoreError(
+          "conflict",
+          `The guard of batch write #${failed} (${writes[failed]?.key}) did not hold; nothing was applied.`,
+          { index: failed },
+        );
       }
       const overlay = new Map<string, MemoryDoc | null>();
       const view = (key: string) =>
@@ -234,7 +258,9 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
     apply: (handle, write) => handle.apply(write),
     affected: (result) => result.affected,
   });
-  return Object.assign(Object.create(null) as object, store, {
+  // An object literal (not Object.assign) so the accessors stay accessors.
+  const memory: MemoryStore = {
+    ...(store as WriteStore<MemoryHandle, MemoryWrite, MemoryWriteResult>),
     tier,
     get faults() {
       return state.faults;
@@ -249,7 +275,8 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
     get writeCount() {
       return writeCount;
     },
-  }) as MemoryStore;
+  };
+  return memory;
 }
 
 function makeHandle(
@@ -269,11 +296,30 @@ function makeHandle(
         .map(([key, doc]) => ({ key, value: clone(doc.value), version: doc.version })),
     apply,
     put: (key: string, value: unknown, ifVersion?: number | "absent") =>
-      apply(
-        ifVersion === undefined ? { op: "put", key, value } : { op: "put", key, value, ifVersion },
-      ),
-    delete: (key: string, ifVersion?: number) =>
-      apply(ifVersion === undefined ? { op: "delete", key } : { op: "delete", key, ifVersion }),
+      apply(memoryPut(key, value, ifVersion)),
+    delete: (key: string, ifVersion?: number) => apply(memoryDelete(key, ifVersion)),
+  });
+}
+
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  const aborted = () => new StoreError("not_committed", "Aborted before it was applied.");
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.reject(aborted());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(aborted());
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
   });
 }
 

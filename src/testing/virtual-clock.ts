@@ -68,9 +68,9 @@ export class VirtualClock implements Clock {
    * the program is idle with no timer left and the promise still pending (a deadlock), or after
    * `maxJumps` jumps.
    */
-  async run<T>(promise: Promise<T>, maxJumps = 100_000): Promise<T> {
+  async run<T>(promise: PromiseLike<T>, maxJumps = 100_000): Promise<T> {
     let settled = false;
-    const tracked = promise.finally(() => {
+    const tracked = Promise.resolve(promise).finally(() => {
       settled = true;
     });
     tracked.catch(() => {});
