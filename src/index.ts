@@ -112,3 +112,12 @@ export {
   type SagaLog,
   SagaLogError,
 } from "./log/saga-log.js";
+export {
+  createRecoverer,
+  type RecoveredSaga,
+  type Recoverer,
+  type RecovererOptions,
+  type RecoverOptions,
+  type RecoveryOutcome,
+  type RecoveryReport,
+} from "./recovery/recoverer.js";

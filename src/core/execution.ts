@@ -143,33 +143,65 @@ export class Execution {
 
   /** Runs the saga forward from its first unfinished step. */
   async forward(signal: AbortSignal | undefined): Promise<DriveResult> {
-    return this.#guard(async () => {
-      for (let i = 0; i < this.#saga.steps.length; i++) {
-        const st = this.#states[i] as StepState;
-        if (st.status === StepStatus.Committed) continue;
-        if (signal?.aborted) return this.#cancel(i, signal.reason);
-        if (st.status === StepStatus.Unknown) {
-          const resolved = await this.#resolveUnknown(i);
-          if (resolved.type === "invalid_output") return this.#invalidOutput(i, resolved.message);
-          if (resolved.type === "in_doubt") return this.#park(i, SagaStatus.InDoubt);
-          if (resolved.type === "committed") continue;
-        }
-        const result = await this.#attempt(i, signal);
-        if (result.type === "committed") continue;
-        if (result.type === "invalid_output") return this.#invalidOutput(i, result.message);
-        if (result.type === "cancelled") return this.#cancel(i, result.reason);
-        if (result.type === "in_doubt") return this.#park(i, SagaStatus.InDoubt);
-        if (i >= this.#saga.forwardFrom) return this.#park(i, SagaStatus.Running);
-        return this.#compensateAll(() => this.#stepFailed(i, result.kind, result.error));
+    return this.#guard(() => this.#forwardLoop(signal));
+  }
+
+  async #forwardLoop(signal: AbortSignal | undefined): Promise<DriveResult> {
+    for (let i = 0; i < this.#saga.steps.length; i++) {
+      const st = this.#states[i] as StepState;
+      if (st.status === StepStatus.Committed) continue;
+      if (signal?.aborted) return this.#cancel(i, signal.reason);
+      if (st.status === StepStatus.Unknown) {
+        const resolved = await this.#resolveUnknown(i);
+        if (resolved.type === "invalid_output") return this.#invalidOutput(i, resolved.message);
+        if (resolved.type === "in_doubt") return this.#park(i, SagaStatus.InDoubt);
+        if (resolved.type === "committed") continue;
       }
-      await this.#write({ status: SagaStatus.Completed, releaseLease: true });
-      return { ok: true, report: this.report() };
-    });
+      const result = await this.#attempt(i, signal);
+      if (result.type === "committed") continue;
+      if (result.type === "invalid_output") return this.#invalidOutput(i, result.message);
+      if (result.type === "cancelled") return this.#cancel(i, result.reason);
+      if (result.type === "in_doubt") return this.#park(i, SagaStatus.InDoubt);
+      if (i >= this.#saga.forwardFrom) return this.#park(i, SagaStatus.Running);
+      return this.#compensateAll(() => this.#stepFailed(i, result.kind, result.error));
+    }
+    await this.#write({ status: SagaStatus.Completed, releaseLease: true });
+    return { ok: true, report: this.report() };
   }
 
   /** Compensates every committed step in reverse, as recovery does for a saga before its pivot. */
   async compensate(failure: () => SagaError): Promise<DriveResult> {
     return this.#guard(() => this.#compensateAll(failure));
+  }
+
+  /**
+   * Finishes a saga rebuilt from the log: a compensating saga keeps compensating; otherwise the
+   * pivot's outcome is settled by its probe first, then the saga rolls forward if the pivot
+   * committed and is compensated if it did not.
+   */
+  async recover(): Promise<DriveResult> {
+    return this.#guard(async () => {
+      const failure = (): SagaError => ({
+        code: ErrorCode.StepFailed,
+        message: `Saga "${this.#sagaId}" was interrupted before its point of no return and has been compensated by recovery.`,
+        sagaId: this.#sagaId,
+        step: (
+          this.#saga.steps[Math.min(this.nextStep, this.#saga.steps.length - 1)] as StepDefinition
+        ).name,
+        kind: ErrorKind.Unknown,
+        cause: undefined,
+        report: this.report(),
+      });
+      if (this.#status === SagaStatus.Compensating) return this.#compensateAll(failure);
+      const pivot = this.#saga.forwardFrom - 1;
+      if (pivot >= 0 && (this.#states[pivot] as StepState).status === StepStatus.Unknown) {
+        const resolved = await this.#resolveUnknown(pivot);
+        if (resolved.type === "invalid_output") return this.#invalidOutput(pivot, resolved.message);
+        if (resolved.type === "in_doubt") return this.#park(pivot, SagaStatus.InDoubt);
+      }
+      if (this.pastPivot) return this.#forwardLoop(undefined);
+      return this.#compensateAll(failure);
+    });
   }
 
   /** Whether the pivot (or, without one, the last compensatable step) has committed. */

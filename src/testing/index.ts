@@ -1,3 +1,4 @@
+export { CrashSwitch, SimulatedCrash } from "./crash-switch.js";
 export {
   createMemoryStore,
   type MemoryDoc,

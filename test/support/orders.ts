@@ -67,6 +67,7 @@ export function orderSaga(
   world: OrderWorld,
   clock?: Clock,
   timeouts: { confirm?: number; probe?: number } = {},
+  reserveMode: "runAtomic" | "single" = "runAtomic",
 ) {
   const { funds, orders } = world;
   const input = z.object({
@@ -82,6 +83,16 @@ export function orderSaga(
       retry: { attempts: 3, initialDelayMs: 5 },
       execute: async ({ input, handle, key, signal }) => {
         see(world, "reserve", key);
+        if (reserveMode === "single") {
+          // One guarded write: atomic on every tier, so crash-safe without runAtomic's in-memory undo.
+          const put = await handle.put(
+            `hold:${input.orderId}`,
+            { amount: input.amount, account: input.account, key },
+            "absent",
+          );
+          if (put.affected === 0) throw new StoreError("conflict", `Hold ${input.orderId} exists.`);
+          return { holdVersion: put.version ?? 0, strategy: "single" };
+        }
         const account = await handle.get(`acct:${input.account}`);
         const balance = (account?.value as { balance: number } | undefined)?.balance ?? 0;
         if (account === undefined || balance < input.amount) {
@@ -155,6 +166,12 @@ export function orderSaga(
           return guardFailed(
             `hold ${holdKey} is at version ${doc.version}, not ${output.holdVersion}`,
           );
+        }
+        if (reserveMode === "single") {
+          const released = await handle.delete(holdKey, doc.version);
+          return released.affected === 1
+            ? compensated()
+            : guardFailed(`hold ${holdKey} changed while being released`);
         }
         const account = await handle.get(`acct:${input.account}`);
         const balance = (account?.value as { balance: number } | undefined)?.balance ?? 0;

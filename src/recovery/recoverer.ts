@@ -1,0 +1,409 @@
+import { errAsync, ResultAsync } from "neverthrow";
+import {
+  AttentionReason,
+  ErrorCode,
+  type InvalidOptionsError,
+  type LogFailedError,
+  lockstepError,
+  type RecordCorruptError,
+  type SagaError,
+} from "../core/errors.js";
+import { Execution, type ExecutionEnv, messageOf } from "../core/execution.js";
+import type { SagaReport } from "../core/report.js";
+import { backoffDelay, type RetryPolicy, resolveRetry } from "../core/retry.js";
+import type { Saga } from "../core/saga.js";
+import { assertInteger, integerMessage, isIntegerAtLeast } from "../core/validate.js";
+import { type SagaSnapshot, SagaStatus } from "../log/records.js";
+import { SagaLogError } from "../log/saga-log.js";
+
+/** Options of {@link createRecoverer}. */
+export interface RecovererOptions {
+  /** The runner whose log, clock and defaults recovery uses; obtain it from `createRunner`. */
+  readonly runner: { readonly env: ExecutionEnv };
+  /** Every saga definition recovery may meet in the log; matched by name and version. */
+  // biome-ignore lint/suspicious/noExplicitAny: a registry holds sagas of every input and output type.
+  readonly sagas: readonly Saga<any, any>[];
+  /**
+   * How many times recovery tries one saga before it ends `needs_attention`.
+   * @default 10
+   */
+  readonly maxAttempts?: number;
+  /**
+   * The backoff between recovery attempts on one saga.
+   * @default { initialDelayMs: 1000, maxDelayMs: 300000, factor: 2, jitter: 0.5 }
+   */
+  readonly backoff?: Partial<
+    Pick<RetryPolicy, "initialDelayMs" | "maxDelayMs" | "factor" | "jitter">
+  >;
+}
+
+/** Options of one recovery pass. */
+export interface RecoverOptions {
+  /**
+   * The most sagas one pass claims.
+   * @default 100
+   */
+  readonly limit?: number;
+  /**
+   * How many claimed sagas are driven at once.
+   * @default 1
+   */
+  readonly concurrency?: number;
+}
+
+/** What recovery did with one saga. */
+export type RecoveryOutcome =
+  | "completed"
+  | "compensated"
+  | "needs_attention"
+  | "in_doubt"
+  | "incomplete"
+  | "compensating"
+  | "quarantined"
+  | "lease_lost"
+  | "failed";
+
+/** One saga's part of a recovery report. */
+export interface RecoveredSaga {
+  readonly sagaId: string;
+  /** The saga's name, when its record could be read. */
+  readonly saga: string | undefined;
+  readonly outcome: RecoveryOutcome;
+  /** The saga's report, when it was driven. */
+  readonly report?: SagaReport;
+  /** The error the drive ended with, if any. */
+  readonly error?: SagaError | RecordCorruptError | LogFailedError;
+}
+
+/** What one recovery pass did. */
+export interface RecoveryReport {
+  /** How many sagas the pass claimed. */
+  readonly claimed: number;
+  /** Each claimed saga's outcome, in claim order. */
+  readonly sagas: readonly RecoveredSaga[];
+  /** Outcome counts. */
+  readonly counts: Readonly<Record<RecoveryOutcome, number>>;
+}
+
+/** Finishes or unwinds the sagas a crash, a timeout or a lost lease left behind. */
+export interface Recoverer {
+  /**
+   * One pass: claims recoverable sagas whose lease expired (compare-and-set, fencing token +1),
+   * probes their in-doubt steps, rolls each forward past its pivot or compensates it before, and
+   * reports. Idempotent: a second pass right after changes nothing more. Safe with many recoverers
+   * on one log: a saga is driven only by the holder of its current lease.
+   */
+  recover(
+    options?: RecoverOptions,
+  ): ResultAsync<RecoveryReport, LogFailedError | InvalidOptionsError>;
+}
+
+const OUTCOMES: readonly RecoveryOutcome[] = [
+  "completed",
+  "compensated",
+  "needs_attention",
+  "in_doubt",
+  "incomplete",
+  "compensating",
+  "quarantined",
+  "lease_lost",
+  "failed",
+];
+
+/**
+ * Creates a recoverer over a runner's log.
+ *
+ * @example
+ * ```ts
+ * const recoverer = createRecoverer({ runner, sagas: [createBounty, claimBounty] });
+ * const report = await recoverer.recover();
+ * ```
+ */
+export function createRecoverer(options: RecovererOptions): Recoverer {
+  const env = options.runner.env;
+  const maxAttempts = options.maxAttempts ?? 10;
+  assertInteger("maxAttempts", maxAttempts, 1);
+  const backoff = resolveRetry("backoff", {
+    attempts: maxAttempts,
+    initialDelayMs: 1_000,
+    maxDelayMs: 300_000,
+    factor: 2,
+    jitter: 0.5,
+    ...options.backoff,
+  });
+  const registry = new Map<string, Saga>();
+  for (const saga of options.sagas) registry.set(`${saga.name}@${saga.version}`, saga as Saga);
+
+  const recoverOne = async (sagaId: string, token: number): Promise<RecoveredSaga> => {
+    let snapshot: SagaSnapshot | undefined;
+    try {
+      snapshot = await env.log.load(sagaId);
+    } catch (error) {
+      if (SagaLogError.is(error) && error.reason === "corrupt") {
+        const field = error.field ?? "(record)";
+        await env.log.quarantine(sagaId, { field, message: error.message }, env.clock.now());
+        return {
+          sagaId,
+          saga: undefined,
+          outcome: "quarantined",
+          error: lockstepError({
+            code: ErrorCode.RecordCorrupt,
+            message: `Saga "${sagaId}" has an invalid log record at \`${field}\`; it was quarantined and recovery left it alone. ${error.message}`,
+            sagaId,
+            field,
+          }),
+        };
+      }
+      throw error;
+    }
+    if (snapshot === undefined) return { sagaId, saga: undefined, outcome: "failed" };
+    const { record } = snapshot;
+    const name = record.definition.name;
+    const saga = registry.get(`${name}@${record.definition.version}`);
+    const mismatch =
+      saga === undefined
+        ? `no definition of saga "${name}" version ${record.definition.version} was given to the recoverer`
+        : JSON.stringify(saga.definition) !== JSON.stringify(record.definition)
+          ? `the log's definition of saga "${name}" version ${record.definition.version} differs from the one given to the recoverer`
+          : undefined;
+    if (saga === undefined || mismatch !== undefined) {
+      return attention(sagaId, name, token, AttentionReason.DefinitionMismatch, mismatch ?? "");
+    }
+    const input = saga.input.safeParse(record.input);
+    if (!input.success) {
+      return attention(
+        sagaId,
+        name,
+        token,
+        AttentionReason.CorruptRecord,
+        `its logged input no longer satisfies the input schema (${input.error.issues[0]?.message ?? "invalid"})`,
+      );
+    }
+    emit(sagaId, name);
+    const execution = new Execution(
+      env,
+      saga,
+      sagaId,
+      input.data,
+      token,
+      record.status,
+      snapshot.entries,
+    );
+    const result = await execution.recover();
+    if (result.ok) return { sagaId, saga: name, outcome: "completed", report: result.report };
+    const error = result.error;
+    const report = "report" in error ? error.report : execution.report();
+    switch (error.code) {
+      case ErrorCode.StepFailed:
+      case ErrorCode.Cancelled:
+        if (report.status === SagaStatus.Compensated)
+          return { sagaId, saga: name, outcome: "compensated", report, error };
+        return retryLater(
+          sagaId,
+          name,
+          token,
+          record.recoveryAttempts,
+          "compensating",
+          report,
+          error,
+          AttentionReason.CompensationFailed,
+        );
+      case ErrorCode.InDoubt:
+        return retryLater(
+          sagaId,
+          name,
+          token,
+          record.recoveryAttempts,
+          "in_doubt",
+          report,
+          error,
+          AttentionReason.InDoubtExhausted,
+        );
+      case ErrorCode.Incomplete:
+        return retryLater(
+          sagaId,
+          name,
+          token,
+          record.recoveryAttempts,
+          "incomplete",
+          report,
+          error,
+          AttentionReason.ForwardFailed,
+        );
+      case ErrorCode.NeedsAttention:
+        return { sagaId, saga: name, outcome: "needs_attention", report, error };
+      case ErrorCode.LeaseLost:
+        return { sagaId, saga: name, outcome: "lease_lost", report, error };
+      default:
+        return { sagaId, saga: name, outcome: "failed", report, error };
+    }
+  };
+
+  /** Counts a recovery attempt; after the last one, hands the saga to a person. */
+  const retryLater = async (
+    sagaId: string,
+    name: string,
+    token: number,
+    previous: number,
+    outcome: RecoveryOutcome,
+    report: SagaReport,
+    error: SagaError,
+    reason: AttentionReason,
+  ): Promise<RecoveredSaga> => {
+    const attempts = previous + 1;
+    const now = env.clock.now();
+    try {
+      if (attempts >= maxAttempts) {
+        const step = "step" in error ? String(error.step) : "";
+        const message = `Recovery gave up after ${attempts} attempts: ${error.message}`;
+        await env.log.write(sagaId, token, {
+          status: SagaStatus.NeedsAttention,
+          attention: { reason, step, message },
+          recovery: { attempts, nextAt: now },
+          now,
+        });
+        const final = {
+          ...report,
+          status: SagaStatus.NeedsAttention,
+          attention: { reason, step, message },
+        };
+        return {
+          sagaId,
+          saga: name,
+          outcome: "needs_attention",
+          report: final,
+          error: lockstepError({
+            code: ErrorCode.NeedsAttention,
+            message,
+            sagaId,
+            step,
+            reason,
+            report: final,
+          }),
+        };
+      }
+      const nextAt = now + backoffDelay(backoff, attempts, env.random);
+      await env.log.write(sagaId, token, { recovery: { attempts, nextAt }, now });
+    } catch (failure) {
+      if (!(SagaLogError.is(failure) && failure.reason === "stale_token")) throw failure;
+      // Another recoverer claimed the saga since: its attempt counts, not ours.
+    }
+    return { sagaId, saga: name, outcome, report, error };
+  };
+
+  const attention = async (
+    sagaId: string,
+    name: string,
+    token: number,
+    reason: AttentionReason,
+    detail: string,
+  ): Promise<RecoveredSaga> => {
+    const message = `Saga "${sagaId}" cannot be recovered: ${detail}.`;
+    const now = env.clock.now();
+    await env.log.write(sagaId, token, {
+      status: SagaStatus.NeedsAttention,
+      attention: { reason, step: "", message },
+      releaseLease: true,
+      now,
+    });
+    return {
+      sagaId,
+      saga: name,
+      outcome: "needs_attention",
+      error: lockstepError({
+        code: ErrorCode.NeedsAttention,
+        message,
+        sagaId,
+        step: "",
+        reason,
+        report: {
+          sagaId,
+          saga: name,
+          status: SagaStatus.NeedsAttention,
+          steps: [],
+          outputs: {},
+          attention: { reason, step: "", message },
+        },
+      }),
+    };
+  };
+
+  const emit = (sagaId: string, saga: string) => {
+    try {
+      env.onEvent?.({ type: "saga.started", sagaId, saga, at: env.clock.now(), recovery: true });
+    } catch (error) {
+      env.logger?.error({ sagaId, error: messageOf(error) }, "lockstep: an event listener threw");
+    }
+  };
+
+  const pass = async (limit: number, concurrency: number): Promise<RecoveryReport> => {
+    const claimed = await env.log.claimRecoverable(
+      env.owner,
+      env.leaseTtlMs,
+      env.clock.now(),
+      limit,
+    );
+    const results: RecoveredSaga[] = new Array(claimed.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < claimed.length) {
+        const index = next++;
+        const claim = claimed[index] as (typeof claimed)[number];
+        try {
+          results[index] = await recoverOne(claim.sagaId, claim.token);
+        } catch (error) {
+          // One saga's failure never stops the others; the lease lapses and a later pass retries it.
+          results[index] = {
+            sagaId: claim.sagaId,
+            saga: undefined,
+            outcome:
+              SagaLogError.is(error) && error.reason === "stale_token" ? "lease_lost" : "failed",
+            error: lockstepError({
+              code: ErrorCode.LogFailed,
+              message: `Recovering saga "${claim.sagaId}" failed: ${messageOf(error)}.`,
+              sagaId: claim.sagaId,
+              cause: error,
+            }),
+          };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, claimed.length) }, worker));
+    const counts = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<
+      RecoveryOutcome,
+      number
+    >;
+    for (const r of results) counts[r.outcome]++;
+    return { claimed: claimed.length, sagas: results, counts };
+  };
+
+  return Object.freeze({
+    recover(
+      passOptions: RecoverOptions = {},
+    ): ResultAsync<RecoveryReport, LogFailedError | InvalidOptionsError> {
+      const limit = passOptions.limit ?? 100;
+      const concurrency = passOptions.concurrency ?? 1;
+      for (const [option, value] of [
+        ["limit", limit],
+        ["concurrency", concurrency],
+      ] as const) {
+        if (!isIntegerAtLeast(value, 1)) {
+          return errAsync(
+            lockstepError({
+              code: ErrorCode.InvalidOptions,
+              message: integerMessage(option, 1, value),
+              option,
+            }),
+          );
+        }
+      }
+      return ResultAsync.fromPromise(pass(limit, concurrency), (error) =>
+        lockstepError({
+          code: ErrorCode.LogFailed,
+          message: `A recovery pass could not claim sagas from the log: ${messageOf(error)}.`,
+          cause: error,
+        }),
+      );
+    },
+  });
+}
