@@ -63,7 +63,7 @@ function checkAllOrNothing(
   const hold = funds["hold:o-1"] !== undefined;
   const order = orders["order:o-1"] !== undefined;
   const notice = Object.keys(orders).some((k) => k.startsWith("notice:"));
-  const balance = (funds["acct:alice"]?.value as { balance: number }).balance;
+  const balance = (funds["acct:alice"]?.value as { balance: number } | undefined)?.balance;
   const debited = tier === "plain" ? hold : balance === 70;
   if (hold && order && notice && debited) return "all";
   if (!hold && !order && !notice && (tier === "plain" || balance === 100)) return "nothing";
