@@ -2,7 +2,7 @@ import { EntryType, type NewStepEntry, SagaStatus, type StepEntry } from "../log
 import { type SagaChange, type SagaLog, SagaLogError } from "../log/saga-log.js";
 import { type Clock, sleep } from "./clock.js";
 import { type CallOutcome, callWithDeadline } from "./deadline.js";
-import { classifyError, ErrorKind, isProvablyNotApplied } from "./error-kinds.js";
+import { classifyError, ErrorKind, isProvablyNotApplied, StoreError } from "./error-kinds.js";
 import { AttentionReason, ErrorCode, lockstepError, type SagaError } from "./errors.js";
 import type { EventListener, Logger, SagaEvent } from "./events.js";
 import { stepKey } from "./ids.js";
@@ -33,14 +33,18 @@ interface StepState {
   output: unknown;
   via: "execute" | "probe" | undefined;
   error: { kind: ErrorKind; message: string } | undefined;
+  /** Whether the step's writes commit in one transaction with its log records. */
+  coCommitted: boolean;
 }
 
-type AttemptResult =
+/** How an attempt ended; `at` names the failing step of a co-committed group. */
+type AttemptResult = (
   | { readonly type: "committed" }
   | { readonly type: "not_committed"; readonly kind: ErrorKind; readonly error: unknown }
   | { readonly type: "in_doubt" }
   | { readonly type: "cancelled"; readonly reason: unknown }
-  | { readonly type: "invalid_output"; readonly message: string };
+  | { readonly type: "invalid_output"; readonly message: string }
+) & { readonly at?: number };
 
 type ProbeOutcome =
   | { readonly status: "committed"; readonly raw: unknown; readonly output: unknown }
@@ -108,6 +112,7 @@ export class Execution {
       output: undefined,
       via: undefined,
       error: undefined,
+      coCommitted: false,
     }));
     this.#replay(entries);
   }
@@ -123,7 +128,7 @@ export class Execution {
         kind: step.kind,
         store: step.store.id,
         status: st.status,
-        strategy: "saga",
+        strategy: st.coCommitted ? "co_committed" : "saga",
         attempts: st.attempts,
         ...(st.via === undefined || st.status !== StepStatus.Committed
           ? {}
@@ -157,13 +162,21 @@ export class Execution {
         if (resolved.type === "in_doubt") return this.#park(i, SagaStatus.InDoubt);
         if (resolved.type === "committed") continue;
       }
-      const result = await this.#attempt(i, signal);
-      if (result.type === "committed") continue;
-      if (result.type === "invalid_output") return this.#invalidOutput(i, result.message);
-      if (result.type === "cancelled") return this.#cancel(i, result.reason);
-      if (result.type === "in_doubt") return this.#park(i, SagaStatus.InDoubt);
-      if (i >= this.#saga.forwardFrom) return this.#park(i, SagaStatus.Running);
-      return this.#compensateAll(() => this.#stepFailed(i, result.kind, result.error));
+      const end = this.#coCommitGroup(i);
+      const result =
+        end === undefined
+          ? await this.#attempt(i, signal)
+          : await this.#attemptGroup(i, end, signal);
+      if (result.type === "committed") {
+        if (end !== undefined) i = end - 1;
+        continue;
+      }
+      const at = result.at ?? i;
+      if (result.type === "invalid_output") return this.#invalidOutput(at, result.message);
+      if (result.type === "cancelled") return this.#cancel(at, result.reason);
+      if (result.type === "in_doubt") return this.#park(at, SagaStatus.InDoubt);
+      if (at >= this.#saga.forwardFrom) return this.#park(at, SagaStatus.Running);
+      return this.#compensateAll(() => this.#stepFailed(at, result.kind, result.error));
     }
     await this.#write({ status: SagaStatus.Completed, releaseLease: true });
     return { ok: true, report: this.report() };
@@ -303,6 +316,179 @@ export class Execution {
       } catch {
         return { type: "cancelled", reason: signal?.reason };
       }
+    }
+  }
+
+  /**
+   * The end (exclusive) of the run of steps from `i` that can commit together with their log
+   * records: consecutive, not yet committed, all on the transactional store the log lives in.
+   */
+  #coCommitGroup(i: number): number | undefined {
+    const coCommit = this.#env.log.coCommit;
+    if (coCommit === undefined) return undefined;
+    let end = i;
+    while (end < this.#saga.steps.length) {
+      const step = this.#saga.steps[end] as StepDefinition;
+      const st = this.#states[end] as StepState;
+      const eligible =
+        step.store.id === coCommit.storeId &&
+        step.store.capabilities.transactions &&
+        step.store.transaction !== undefined &&
+        (st.status === StepStatus.Skipped || st.status === StepStatus.NotCommitted);
+      if (!eligible) break;
+      end++;
+    }
+    return end > i ? end : undefined;
+  }
+
+  /**
+   * Runs steps `from`..`end` and their log records in one transaction of the log's own store: they
+   * commit together or not at all, so they have no in-doubt window. If the commit's outcome is lost,
+   * the log itself, written in that same transaction, says whether it happened.
+   */
+  async #attemptGroup(
+    from: number,
+    end: number,
+    signal: AbortSignal | undefined,
+  ): Promise<AttemptResult> {
+    const coCommit = this.#env.log.coCommit as NonNullable<SagaLog["coCommit"]>;
+    const first = this.#saga.steps[from] as StepDefinition;
+    const transaction = first.store.transaction as NonNullable<
+      StepDefinition["store"]["transaction"]
+    >;
+    const steps = this.#saga.steps.slice(from, end);
+    const timeoutMs = steps.reduce((sum, step) => sum + (step.timeoutMs ?? this.#env.timeoutMs), 0);
+    for (;;) {
+      await this.#renewLease();
+      const attempts = steps.map((_, k) => (this.#states[from + k] as StepState).attempts + 1);
+      const outputs: { raw: unknown; output: unknown }[] = [];
+      let running = from;
+      let invalid: { at: number; message: string } | undefined;
+      const carried = this.#pending;
+      const outcome = await callWithDeadline(this.#env.clock, timeoutMs, signal, (scope) =>
+        transaction(async (tx) => {
+          for (let k = 0; k < steps.length; k++) {
+            const step = steps[k] as StepDefinition;
+            const attempt = attempts[k] as number;
+            running = from + k;
+            const intent = this.#entry(step, EntryType.Intent, attempt);
+            await coCommit.write(tx, this.#sagaId, this.#token, {
+              entries: k === 0 ? [...carried, intent] : [intent],
+              now: this.#env.clock.now(),
+            });
+            this.#emit({ type: "step.started", step: step.name, attempt });
+            const raw = await step.execute({
+              ...this.#context(from + k, attempt, scope),
+              handle: tx,
+            });
+            const parsed = step.output.safeParse(raw);
+            if (!parsed.success) {
+              invalid = { at: from + k, message: zodMessage(parsed.error) };
+              throw new StoreError(
+                "not_committed",
+                `The output of step "${step.name}" failed its schema.`,
+              );
+            }
+            outputs.push({ raw, output: parsed.data });
+            await coCommit.write(tx, this.#sagaId, this.#token, {
+              entries: [
+                this.#entry(step, EntryType.Committed, attempt, { output: raw, via: "co_commit" }),
+              ],
+              now: this.#env.clock.now(),
+            });
+          }
+        }, scope),
+      );
+      if (invalid !== undefined) {
+        const { at, message } = invalid;
+        return { type: "invalid_output", message, at };
+      }
+      if (outcome.status === "error" && findStaleToken(outcome.error)) throw new LeaseLost();
+      const failure =
+        outcome.status === "ok"
+          ? undefined
+          : this.#failureOf(this.#saga.steps[running] as StepDefinition, outcome);
+      let landed = failure === undefined;
+      if (failure !== undefined && !isProvablyNotApplied(failure.kind)) {
+        // The commit's fate is unknown; the log, written in that transaction, is the authority.
+        const found = await this.#groupLanded(
+          steps[steps.length - 1] as StepDefinition,
+          attempts[attempts.length - 1] as number,
+        );
+        if (found === undefined) return { type: "in_doubt", at: running };
+        landed = found;
+      }
+      if (landed) {
+        this.#pending = [];
+        steps.forEach((step, k) => {
+          const st = this.#states[from + k] as StepState;
+          const { raw, output } = outputs[k] as { raw: unknown; output: unknown };
+          Object.assign(st, {
+            status: StepStatus.Committed,
+            attempts: attempts[k],
+            executed: true,
+            raw,
+            output,
+            via: "execute",
+            error: undefined,
+            coCommitted: true,
+          });
+          this.#emit({
+            type: "step.committed",
+            step: step.name,
+            attempt: attempts[k] as number,
+            via: "execute",
+          });
+        });
+        return { type: "committed" };
+      }
+      // Rolled back: nothing of the group is durable, so its intents are recorded with the outcome.
+      const { kind, error } = failure as { kind: ErrorKind; error: unknown };
+      for (let k = 0; k <= running - from; k++) {
+        const step = steps[k] as StepDefinition;
+        const st = this.#states[from + k] as StepState;
+        st.attempts = attempts[k] as number;
+        st.executed = true;
+        st.coCommitted = true;
+        this.#pending.push(this.#entry(step, EntryType.Intent, st.attempts));
+        this.#notCommitted(from + k, st.attempts, kind, from + k === running ? error : undefined);
+      }
+      const policy = this.#policies[running] as RetryPolicy;
+      const attempt = (this.#states[running] as StepState).attempts;
+      if (signal?.aborted) return { type: "cancelled", reason: signal.reason, at: running };
+      if (attempt >= policy.attempts || !policy.retryOn.includes(kind)) {
+        return { type: "not_committed", kind, error, at: running };
+      }
+      const delayMs = backoffDelay(policy, attempt, this.#env.random);
+      this.#emit({
+        type: "step.retrying",
+        step: (steps[running - from] as StepDefinition).name,
+        attempt,
+        delayMs,
+      });
+      try {
+        await sleep(this.#env.clock, delayMs, signal);
+      } catch {
+        return { type: "cancelled", reason: signal?.reason, at: running };
+      }
+    }
+  }
+
+  /** Reads the log to learn whether a co-committed group's transaction landed; `undefined` if it cannot. */
+  async #groupLanded(last: StepDefinition, attempt: number): Promise<boolean | undefined> {
+    try {
+      const snapshot = await this.#env.log.load(this.#sagaId);
+      return (
+        snapshot?.entries.some(
+          (e) =>
+            e.step === last.name &&
+            e.type === EntryType.Committed &&
+            e.attempt === attempt &&
+            e.via === "co_commit",
+        ) ?? false
+      );
+    } catch {
+      return undefined;
     }
   }
 
@@ -630,16 +816,7 @@ export class Execution {
   /** Writes pending entries plus `change` in one log write, renewing the lease when it runs low. */
   async #write(change: Omit<SagaChange, "now">): Promise<void> {
     const now = this.#env.clock.now();
-    if (!change.releaseLease && now >= this.#leaseExpiresAt - this.#env.leaseTtlMs / 2) {
-      const renewed = await this.#env.log.renewLease(
-        this.#sagaId,
-        this.#token,
-        this.#env.leaseTtlMs,
-        now,
-      );
-      if (!renewed) throw new LeaseLost();
-      this.#leaseExpiresAt = now + this.#env.leaseTtlMs;
-    }
+    if (!change.releaseLease) await this.#renewLease();
     const entries = [...this.#pending, ...(change.entries ?? [])];
     try {
       await this.#env.log.write(this.#sagaId, this.#token, { ...change, entries, now });
@@ -656,6 +833,20 @@ export class Execution {
           : { type: "saga.status", status: change.status, reason: change.attention.reason },
       );
     }
+  }
+
+  /** Extends the lease once half of it has run out; a refused renewal means another runner owns it. */
+  async #renewLease(): Promise<void> {
+    const now = this.#env.clock.now();
+    if (now < this.#leaseExpiresAt - this.#env.leaseTtlMs / 2) return;
+    const renewed = await this.#env.log.renewLease(
+      this.#sagaId,
+      this.#token,
+      this.#env.leaseTtlMs,
+      now,
+    );
+    if (!renewed) throw new LeaseLost();
+    this.#leaseExpiresAt = now + this.#env.leaseTtlMs;
   }
 
   #entry(
@@ -730,6 +921,7 @@ export class Execution {
           st.raw = entry.output;
           st.output = parsed.success ? parsed.data : undefined;
           st.via = entry.via === "probe" ? "probe" : "execute";
+          st.coCommitted = entry.via === "co_commit";
           break;
         }
         case EntryType.NotCommitted:
@@ -747,6 +939,16 @@ export class Execution {
       }
     }
   }
+}
+
+/** Whether a fencing-token refusal from the log is anywhere in an error's cause chain. */
+function findStaleToken(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 16 && current !== undefined && current !== null; depth++) {
+    if (SagaLogError.is(current) && current.reason === "stale_token") return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** A readable message for any thrown value. */
