@@ -877,6 +877,7 @@ export class Execution {
       sagaId: this.#sagaId,
       key: stepKey(this.#sagaId, step.name),
       attempt,
+      fencingToken: this.#token,
       handle: step.store.handle,
       signal: scope.signal,
       deadline: scope.deadline,

@@ -33,6 +33,12 @@ export interface StepContext<Input, Outputs, Handle> {
   readonly key: string;
   /** Which attempt this is, from 1. */
   readonly attempt: number;
+  /**
+   * The saga's current fencing token: it grows every time another runner takes the saga over. A
+   * store that records it with a write can refuse a later write carrying a smaller one, which stops
+   * a zombie runner's late write after recovery moved on.
+   */
+  readonly fencingToken: number;
   /** The handle to write through: the store's root handle, or a transaction's when co-committed. */
   readonly handle: Handle;
   /** Aborts at the deadline or when the run is cancelled. Pass it to every I/O call. */
