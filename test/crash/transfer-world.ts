@@ -1,0 +1,361 @@
+import { z } from "zod";
+import {
+  openSqlite,
+  type SqliteDatabase,
+  type SqliteHandle,
+  type SqliteWrite,
+  type SqliteWriteResult,
+  sqliteSagaLog,
+  sqliteStore,
+} from "../../src/adapters/sqlite/index.js";
+import {
+  committed,
+  compensated,
+  defineSaga,
+  defineStore,
+  guardFailed,
+  notCommitted,
+  runAtomic,
+  type SagaLog,
+  type Store,
+  StoreError,
+} from "../../src/index.js";
+
+/** The money every scenario starts with; conservation is checked against it. */
+export const INITIAL_TOTAL = 100;
+export const AMOUNT = 30;
+export const SAGA_ID = "crash-saga-1";
+
+type SqlStore = Store<SqliteHandle, SqliteWrite, SqliteWriteResult> & {
+  readonly apply: (
+    h: SqliteHandle,
+    w: SqliteWrite,
+    s: { signal: AbortSignal; deadline: number },
+  ) => Promise<SqliteWriteResult>;
+  readonly affected: (r: SqliteWriteResult) => number;
+};
+
+/**
+ * The world of the crash suite: `main.db` holds the saga log and the funds (so funds steps are
+ * co-committed with their log records); `orders.db` is a second database reached through its own
+ * connection, whose writes are ordinary saga steps with probes.
+ */
+export interface TransferWorld {
+  readonly main: SqliteDatabase;
+  readonly ordersDb: SqliteDatabase;
+  readonly funds: SqlStore;
+  readonly orders: SqlStore;
+  readonly log: SagaLog;
+  close(): void;
+}
+
+/** Hooks the crash child uses to make every durable boundary visible. */
+export interface Instrument {
+  store(store: SqlStore, name: string): SqlStore;
+  log(log: SagaLog): SagaLog;
+}
+
+export function openWorld(dir: string, instrument?: Instrument): TransferWorld {
+  const main = openSqlite(`${dir}/main.db`);
+  const ordersDb = openSqlite(`${dir}/orders.db`);
+  const rawFunds = sqliteStore(main) as SqlStore;
+  const rawOrders = sqliteStore(ordersDb) as SqlStore;
+  const rawLog = sqliteSagaLog(main);
+  return {
+    main,
+    ordersDb,
+    funds: instrument ? instrument.store(rawFunds, "funds") : rawFunds,
+    orders: instrument ? instrument.store(rawOrders, "orders") : rawOrders,
+    log: instrument ? instrument.log(rawLog) : rawLog,
+    close() {
+      main.close();
+      ordersDb.close();
+    },
+  };
+}
+
+/** Creates the tables and the opening balances; for the compensating path, a foreign order. */
+export async function seedWorld(
+  world: TransferWorld,
+  path: "happy" | "compensating",
+): Promise<void> {
+  const f = world.funds.handle;
+  const o = world.orders.handle;
+  await f.run(
+    "CREATE TABLE accounts (id TEXT PRIMARY KEY, balance INTEGER NOT NULL CHECK (balance >= 0))",
+  );
+  await f.run(
+    "CREATE TABLE holds (id TEXT PRIMARY KEY, account TEXT NOT NULL, amount INTEGER NOT NULL, status TEXT NOT NULL)",
+  );
+  await f.run("INSERT INTO accounts (id, balance) VALUES ('alice', ?), ('merchant', 0)", [
+    INITIAL_TOTAL,
+  ]);
+  await o.run(
+    "CREATE TABLE orders (id TEXT PRIMARY KEY, hold_key TEXT NOT NULL, amount INTEGER NOT NULL)",
+  );
+  await o.run("CREATE TABLE notices (key TEXT PRIMARY KEY, order_id TEXT NOT NULL)");
+  if (path === "compensating") {
+    await o.run("INSERT INTO orders (id, hold_key, amount) VALUES ('o-1', 'someone-else', 5)");
+  }
+  // Creates the log's tables now, so the crash points are the saga's own.
+  await world.log.list();
+}
+
+export const transferInput = z.object({
+  orderId: z.string(),
+  account: z.string(),
+  amount: z.number().int().positive(),
+});
+
+/**
+ * reserve (compensatable, funds) → confirm (pivot, orders) → capture (retriable, funds) → notify
+ * (retriable, orders). Capture moves the held amount to the merchant; every step is idempotent by
+ * its key and every compensation is guarded.
+ */
+export function transferSaga(world: TransferWorld) {
+  const { funds, orders } = world;
+  return defineSaga("transfer", { input: transferInput })
+    .step("reserve", {
+      store: funds,
+      kind: "compensatable",
+      output: z.object({ holdId: z.string() }),
+      execute: async ({ input, handle, key }) => {
+        const debit = await handle.run(
+          "UPDATE accounts SET balance = balance - ? WHERE id = ? AND balance >= ?",
+          [input.amount, input.account, input.amount],
+        );
+        if (debit.changes === 0)
+          throw new StoreError("not_committed", `${input.account} cannot cover ${input.amount}.`);
+        await handle.run(
+          "INSERT INTO holds (id, account, amount, status) VALUES (?, ?, ?, 'held')",
+          [key, input.account, input.amount],
+        );
+        return { holdId: key };
+      },
+      probe: async ({ handle, key }) =>
+        (await handle.get("SELECT id FROM holds WHERE id = ?", [key]))
+          ? committed({ holdId: key })
+          : notCommitted(),
+      compensate: async ({ handle, output }) => {
+        const hold = await handle.get<{ status: string }>("SELECT status FROM holds WHERE id = ?", [
+          output.holdId,
+        ]);
+        if (hold === undefined || hold.status === "released") return compensated();
+        if (hold.status !== "held") return guardFailed(`hold ${output.holdId} is ${hold.status}`);
+        const undo = await runAtomic(funds, [
+          {
+            name: "release",
+            guarded: true,
+            build: () => ({
+              sql: "UPDATE holds SET status = 'released' WHERE id = ? AND status = 'held'",
+              params: [output.holdId],
+            }),
+          },
+          {
+            name: "refund",
+            guarded: true,
+            build: () => ({
+              sql: "UPDATE accounts SET balance = balance + (SELECT amount FROM holds WHERE id = ?) WHERE id = (SELECT account FROM holds WHERE id = ?)",
+              params: [output.holdId, output.holdId],
+            }),
+          },
+        ]);
+        if (undo.isErr()) {
+          if (undo.error.code === "conflict") return guardFailed(undo.error.message);
+          throw undo.error;
+        }
+        return compensated();
+      },
+    })
+    .step("confirm", {
+      store: orders,
+      kind: "pivot",
+      output: z.object({ orderId: z.string() }),
+      execute: async ({ input, outputs, handle }) => {
+        await handle.run("INSERT INTO orders (id, hold_key, amount) VALUES (?, ?, ?)", [
+          input.orderId,
+          outputs.reserve.holdId,
+          input.amount,
+        ]);
+        return { orderId: input.orderId };
+      },
+      probe: async ({ input, outputs, handle }) => {
+        const row = await handle.get<{ hold_key: string }>(
+          "SELECT hold_key FROM orders WHERE id = ?",
+          [input.orderId],
+        );
+        return row?.hold_key === outputs.reserve.holdId
+          ? committed({ orderId: input.orderId })
+          : notCommitted();
+      },
+    })
+    .step("capture", {
+      store: funds,
+      kind: "retriable",
+      output: z.object({ captured: z.literal(true) }),
+      execute: async ({ handle, outputs }) => {
+        const moved = await handle.run(
+          "UPDATE holds SET status = 'captured' WHERE id = ? AND status = 'held'",
+          [outputs.reserve.holdId],
+        );
+        if (moved.changes === 1) {
+          await handle.run(
+            "UPDATE accounts SET balance = balance + (SELECT amount FROM holds WHERE id = ?) WHERE id = 'merchant'",
+            [outputs.reserve.holdId],
+          );
+        }
+        return { captured: true as const };
+      },
+    })
+    .step("notify", {
+      store: orders,
+      kind: "retriable",
+      output: z.object({ noticeKey: z.string() }),
+      execute: async ({ handle, key, input }) => {
+        await handle.run("INSERT OR IGNORE INTO notices (key, order_id) VALUES (?, ?)", [
+          key,
+          input.orderId,
+        ]);
+        return { noticeKey: key };
+      },
+    })
+    .build();
+}
+
+/** The real handle behind each hooked one: the log's co-commit accepts only real transaction handles. */
+const unhooked = new WeakMap<SqliteHandle, SqliteHandle>();
+
+/** Wraps a store so a hook sees every statement it runs, before and after, and every commit. */
+export function hookStore(
+  store: SqlStore,
+  onBoundary: (name: string) => void,
+  name: string,
+): SqlStore {
+  const wrap = (handle: SqliteHandle): SqliteHandle => {
+    const hooked: SqliteHandle = {
+      run: async (sql, params) => {
+        const verb = sql.trim().split(/\s+/)[0]?.toLowerCase() ?? "sql";
+        onBoundary(`${name} before ${verb}`);
+        const result = await handle.run(sql, params);
+        onBoundary(`${name} after ${verb}`);
+        return result;
+      },
+      get: (sql, params) => handle.get(sql, params),
+      all: (sql, params) => handle.all(sql, params),
+    };
+    unhooked.set(hooked, handle);
+    return hooked;
+  };
+  const transaction = store.transaction as NonNullable<SqlStore["transaction"]>;
+  return defineStore({
+    id: store.id,
+    handle: wrap(store.handle),
+    capabilities: store.capabilities,
+    transaction: async (work, scope) => {
+      const result = await transaction((tx) => work(wrap(tx)), scope);
+      onBoundary(`${name} after commit`);
+      return result;
+    },
+    apply: (handle, write, scope) => store.apply(handle, write, scope),
+    affected: store.affected,
+    ...(store.classifyError ? { classifyError: store.classifyError } : {}),
+  }) as SqlStore;
+}
+
+/** Wraps a saga log so a hook sees every durable call, before and after. */
+export function hookLog(log: SagaLog, onBoundary: (name: string) => void): SagaLog {
+  const durable = new Set([
+    "create",
+    "write",
+    "acquireLease",
+    "renewLease",
+    "releaseLease",
+    "quarantine",
+    "prune",
+    "claimRecoverable",
+  ]);
+  const inner = log.coCommit;
+  const coCommit = inner && {
+    storeId: inner.storeId,
+    write: async (tx: unknown, ...rest: [string, number, Parameters<typeof inner.write>[3]]) => {
+      onBoundary("before log.coCommit");
+      await inner.write(unhooked.get(tx as SqliteHandle) ?? tx, ...rest);
+      onBoundary("after log.coCommit");
+    },
+  };
+  const wrapped = new Proxy(log, {
+    get(target, property, receiver) {
+      if (property === "coCommit") return coCommit;
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== "function" || typeof property !== "string" || !durable.has(property)) {
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return async (...args: unknown[]) => {
+        onBoundary(`before log.${property}`);
+        const result = await value.apply(target, args);
+        onBoundary(`after log.${property}`);
+        return result;
+      };
+    },
+  });
+  return wrapped;
+}
+
+/** What the stores say happened, judged from the database files alone. */
+export async function judge(
+  world: TransferWorld,
+): Promise<{ state: "all" | "nothing"; total: number }> {
+  const f = world.funds.handle;
+  const o = world.orders.handle;
+  const balances = await f.all<{ id: string; balance: number }>(
+    "SELECT id, balance FROM accounts ORDER BY id",
+  );
+  const held =
+    (await f.get<{ s: number | null }>("SELECT SUM(amount) AS s FROM holds WHERE status = 'held'"))
+      ?.s ?? 0;
+  const total = balances.reduce((sum, row) => sum + row.balance, 0) + held;
+  const holds = await f.all<{ id: string; status: string }>("SELECT id, status FROM holds");
+  const ours = await o.get<{ hold_key: string }>(
+    "SELECT hold_key FROM orders WHERE id = 'o-1' AND hold_key <> 'someone-else'",
+  );
+  const notices = (await o.all("SELECT key FROM notices")).length;
+  const alice = balances.find((b) => b.id === "alice")?.balance;
+  const merchant = balances.find((b) => b.id === "merchant")?.balance;
+  const describe = JSON.stringify({ balances, holds, ours, notices });
+  if (
+    ours &&
+    notices === 1 &&
+    holds.length === 1 &&
+    holds[0]?.status === "captured" &&
+    alice === INITIAL_TOTAL - AMOUNT &&
+    merchant === AMOUNT
+  ) {
+    return { state: "all", total };
+  }
+  if (
+    !ours &&
+    notices === 0 &&
+    holds.every((h) => h.status === "released") &&
+    alice === INITIAL_TOTAL &&
+    merchant === 0
+  ) {
+    return { state: "nothing", total };
+  }
+  throw new Error(`partial state after recovery: ${describe}`);
+}
+
+/** Every row of every table of both databases, for comparing one recovery pass with two. */
+export async function dump(world: TransferWorld): Promise<string> {
+  const out: Record<string, unknown> = {};
+  for (const [name, db] of [
+    ["funds", world.funds.handle],
+    ["orders", world.orders.handle],
+  ] as const) {
+    const tables = await db.all<{ name: string }>(
+      "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+    );
+    for (const { name: table } of tables)
+      out[`${name}.${table}`] = await db.all(`SELECT * FROM "${table}" ORDER BY 1, 2`);
+  }
+  return JSON.stringify(out);
+}
