@@ -235,9 +235,9 @@ export function hookStore(
     const hooked: SqliteHandle = {
       run: async (sql, params) => {
         const verb = sql.trim().split(/\s+/)[0]?.toLowerCase() ?? "sql";
-        onBoundary(`${name} before ${verb}`);
+        await onBoundary(`${name} before ${verb}`);
         const result = await handle.run(sql, params);
-        onBoundary(`${name} after ${verb}`);
+        await onBoundary(`${name} after ${verb}`);
         return result;
       },
       get: (sql, params) => handle.get(sql, params),
@@ -253,7 +253,7 @@ export function hookStore(
     capabilities: store.capabilities,
     transaction: async (work, scope) => {
       const result = await transaction((tx) => work(wrap(tx)), scope);
-      onBoundary(`${name} after commit`);
+      await onBoundary(`${name} after commit`);
       return result;
     },
     apply: (handle, write, scope) => store.apply(handle, write, scope),
