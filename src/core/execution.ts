@@ -80,6 +80,8 @@ export class Execution {
   readonly #policies: RetryPolicy[];
   #token: number;
   #leaseExpiresAt: number;
+  /** Set by the heartbeat when a renewal is refused: another runner owns the saga now. */
+  #leaseLost = false;
   #status: SagaStatus;
   #attention: SagaReport["attention"];
   /** Entries not yet durable; they ride along with the next log write. */
@@ -188,23 +190,46 @@ export class Execution {
   }
 
   /**
+   * Continues a saga rebuilt from the log because its caller submitted it again: a compensating saga
+   * keeps compensating; any other moves forward, settling unknown steps by their probes first.
+   */
+  async resume(signal: AbortSignal | undefined): Promise<DriveResult> {
+    return this.#guard(() =>
+      this.#status === SagaStatus.Compensating
+        ? this.#compensateAll(() => this.#interrupted())
+        : this.#forwardLoop(signal),
+    );
+  }
+
+  /** The error of a saga that was unwound before its pivot, for a caller asking after it again. */
+  interruptedError(): SagaError {
+    return this.#interrupted();
+  }
+
+  /** The error of a saga that was unwound because it was interrupted before its pivot. */
+  #interrupted(): SagaError {
+    const failed = this.#states.findIndex((s) => s.status === StepStatus.NotCommitted);
+    const at = failed >= 0 ? failed : Math.min(this.nextStep, this.#saga.steps.length - 1);
+    const st = this.#states[at] as StepState;
+    return {
+      code: ErrorCode.StepFailed,
+      message: `Saga "${this.#sagaId}" did not reach its point of no return (step "${(this.#saga.steps[at] as StepDefinition).name}") and has been compensated.`,
+      sagaId: this.#sagaId,
+      step: (this.#saga.steps[at] as StepDefinition).name,
+      kind: st.error?.kind ?? ErrorKind.Unknown,
+      cause: st.error,
+      report: this.report(),
+    };
+  }
+
+  /**
    * Finishes a saga rebuilt from the log: a compensating saga keeps compensating; otherwise the
    * pivot's outcome is settled by its probe first, then the saga rolls forward if the pivot
    * committed and is compensated if it did not.
    */
   async recover(): Promise<DriveResult> {
     return this.#guard(async () => {
-      const failure = (): SagaError => ({
-        code: ErrorCode.StepFailed,
-        message: `Saga "${this.#sagaId}" was interrupted before its point of no return and has been compensated by recovery.`,
-        sagaId: this.#sagaId,
-        step: (
-          this.#saga.steps[Math.min(this.nextStep, this.#saga.steps.length - 1)] as StepDefinition
-        ).name,
-        kind: ErrorKind.Unknown,
-        cause: undefined,
-        report: this.report(),
-      });
+      const failure = () => this.#interrupted();
       if (this.#status === SagaStatus.Compensating) return this.#compensateAll(failure);
       const pivot = this.#saga.forwardFrom - 1;
       if (pivot >= 0 && (this.#states[pivot] as StepState).status === StepStatus.Unknown) {
@@ -231,6 +256,7 @@ export class Execution {
   }
 
   async #guard(body: () => Promise<DriveResult>): Promise<DriveResult> {
+    const stopHeartbeat = this.#heartbeat();
     try {
       return await body();
     } catch (error) {
@@ -248,7 +274,41 @@ export class Execution {
         sagaId: this.#sagaId,
         cause: error,
       });
+    } finally {
+      stopHeartbeat();
     }
+  }
+
+  /**
+   * Renews the lease every third of its time-to-live while this execution drives the saga, so a step
+   * that runs longer than the lease does not lose it. A refused renewal means another runner owns the
+   * saga: the next log write stops this one.
+   */
+  #heartbeat(): () => void {
+    const { clock, log, leaseTtlMs } = this.#env;
+    const every = Math.max(1, Math.floor(leaseTtlMs / 3));
+    let stopped = false;
+    let cancel = () => {};
+    const tick = () => {
+      if (stopped) return;
+      const now = clock.now();
+      log.renewLease(this.#sagaId, this.#token, leaseTtlMs, now).then(
+        (renewed) => {
+          if (renewed) this.#leaseExpiresAt = Math.max(this.#leaseExpiresAt, now + leaseTtlMs);
+          else if (!stopped) this.#leaseLost = true;
+          if (!stopped) cancel = clock.setTimer(tick, every);
+        },
+        () => {
+          // A failed renewal is tried again at the next beat; if the log stays down the lease lapses.
+          if (!stopped) cancel = clock.setTimer(tick, every);
+        },
+      );
+    };
+    cancel = clock.setTimer(tick, every);
+    return () => {
+      stopped = true;
+      cancel();
+    };
   }
 
   #fail(error: SagaError): DriveResult {
@@ -837,6 +897,7 @@ export class Execution {
 
   /** Extends the lease once half of it has run out; a refused renewal means another runner owns it. */
   async #renewLease(): Promise<void> {
+    if (this.#leaseLost) throw new LeaseLost();
     const now = this.#env.clock.now();
     if (now < this.#leaseExpiresAt - this.#env.leaseTtlMs / 2) return;
     const renewed = await this.#env.log.renewLease(

@@ -1,10 +1,16 @@
 import { errAsync, ResultAsync } from "neverthrow";
 import type { z } from "zod";
 import { MemorySagaLog } from "../log/memory-log.js";
-import { SagaStatus, SCHEMA_VERSION } from "../log/records.js";
+import { type SagaSnapshot, SagaStatus, SCHEMA_VERSION } from "../log/records.js";
 import { type SagaLog, SagaLogError } from "../log/saga-log.js";
 import { type Clock, systemClock } from "./clock.js";
-import { ErrorCode, type InputIssue, lockstepError, type SagaError } from "./errors.js";
+import {
+  AttentionReason,
+  ErrorCode,
+  type InputIssue,
+  lockstepError,
+  type SagaError,
+} from "./errors.js";
 import type { EventListener, Logger } from "./events.js";
 import { Execution, type ExecutionEnv, messageOf } from "./execution.js";
 import { newSagaId } from "./ids.js";
@@ -221,14 +227,7 @@ async function start(
     });
   } catch (error) {
     if (SagaLogError.is(error) && error.reason === "exists") {
-      return {
-        ok: false,
-        error: lockstepError({
-          code: ErrorCode.SagaExists,
-          message: `A saga with id "${sagaId}" already exists in the log; nothing was run.`,
-          sagaId,
-        }),
-      };
+      return resume(env, saga, sagaId, raw, parsed, signal);
     }
     return {
       ok: false,
@@ -243,6 +242,95 @@ async function start(
   const execution = new Execution(env, saga, sagaId, parsed, 1, SagaStatus.Running);
   emitStarted(env, saga, sagaId);
   return execution.forward(signal);
+}
+
+/**
+ * A run submitted again with the id of an existing saga: the same input resumes it (or returns the
+ * outcome already recorded), so a client's retry never does the work twice; another input is refused.
+ */
+async function resume(
+  env: ExecutionEnv,
+  saga: Saga,
+  sagaId: string,
+  raw: unknown,
+  parsed: unknown,
+  signal: AbortSignal | undefined,
+): Promise<StartResult> {
+  const fail = (error: SagaError): StartResult => ({ ok: false, error: lockstepError(error) });
+  let snapshot: SagaSnapshot | undefined;
+  try {
+    snapshot = await env.log.load(sagaId);
+  } catch (error) {
+    if (SagaLogError.is(error) && error.reason === "corrupt") {
+      return fail({
+        code: ErrorCode.RecordCorrupt,
+        message: `Saga "${sagaId}" exists but its log record is invalid: ${error.message}`,
+        sagaId,
+        field: error.field ?? "(record)",
+      });
+    }
+    return fail({
+      code: ErrorCode.LogFailed,
+      message: `The saga log could not read saga "${sagaId}": ${messageOf(error)}.`,
+      sagaId,
+      cause: error,
+    });
+  }
+  const record = snapshot?.record;
+  if (record === undefined || snapshot === undefined) {
+    return fail({
+      code: ErrorCode.LogFailed,
+      message: `Saga "${sagaId}" vanished from the log while being resubmitted.`,
+      sagaId,
+      cause: undefined,
+    });
+  }
+  const sameSaga = JSON.stringify(record.definition) === JSON.stringify(saga.definition);
+  if (!sameSaga || JSON.stringify(record.input) !== JSON.stringify(raw)) {
+    return fail({
+      code: ErrorCode.SagaExists,
+      message: `A saga with id "${sagaId}" already exists with ${sameSaga ? "different input" : `another definition (${record.definition.name} v${record.definition.version})`}; nothing was run.`,
+      sagaId,
+    });
+  }
+  const replay = (token: number) =>
+    new Execution(env, saga, sagaId, parsed, token, record.status, snapshot.entries);
+  switch (record.status) {
+    case SagaStatus.Completed:
+      return { ok: true, report: replay(record.fencingToken).report() };
+    case SagaStatus.Compensated:
+      return fail(replay(record.fencingToken).interruptedError());
+    case SagaStatus.NeedsAttention:
+    case SagaStatus.Quarantined: {
+      const attention = record.attention ?? {
+        reason: AttentionReason.CorruptRecord,
+        step: "",
+        message: "the saga is quarantined",
+      };
+      return fail({
+        code: ErrorCode.NeedsAttention,
+        message: `Saga "${sagaId}" needs attention at step "${attention.step}": ${attention.message}`,
+        sagaId,
+        step: attention.step,
+        reason: attention.reason,
+        report: replay(record.fencingToken).report(),
+      });
+    }
+    default: {
+      const token = await env.log
+        .acquireLease(sagaId, env.owner, env.leaseTtlMs, env.clock.now())
+        .catch(() => undefined);
+      if (token === undefined) {
+        return fail({
+          code: ErrorCode.SagaExists,
+          message: `Saga "${sagaId}" is being run by ${record.leaseOwner ?? "another runner"} right now; try again after its lease (${env.leaseTtlMs} ms) lapses.`,
+          sagaId,
+        });
+      }
+      emitStarted(env, saga, sagaId);
+      return replay(token).resume(signal);
+    }
+  }
 }
 
 function emitStarted(env: ExecutionEnv, saga: Saga, sagaId: string): void {
