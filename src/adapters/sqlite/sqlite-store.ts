@@ -1,0 +1,81 @@
+import type { CallScope } from "../../core/deadline.js";
+import { StoreError } from "../../core/error-kinds.js";
+import { defineStore, type WriteStore } from "../../core/store.js";
+import { classifySqliteError } from "./classify-sqlite-error.js";
+import { engineOf, type SqliteDatabase } from "./open-sqlite.js";
+import type {
+  SqliteHandle,
+  SqliteRunResult,
+  SqliteTransactionHandle,
+  SqliteWrite,
+  SqliteWriteResult,
+} from "./sqlite-handle.js";
+
+/**
+ * A SQLite store: transactions that own their connection, guarded writes (`UPDATE … WHERE
+ * version = ?` reports zero changes when it loses) and savepoints. Its transaction callback receives
+ * a {@link SqliteTransactionHandle}.
+ */
+export interface SqliteStore extends WriteStore<SqliteHandle, SqliteWrite, SqliteWriteResult> {
+  /**
+   * Runs `work` in one `BEGIN IMMEDIATE` transaction on the writer connection, holding the
+   * database's write gate until it commits or rolls back, so no other statement can join it. If
+   * `work` rejects or `scope.signal` aborts, the transaction rolls back and the call rejects with a
+   * {@link StoreError} whose kind says nothing was applied (the error's own kind when it already says
+   * so, `not_committed` otherwise), with the original error as its `cause`. A failing `COMMIT` is
+   * classified: `transient` when SQLite was busy, `unknown` when the disk failed.
+   */
+  readonly transaction: <T>(
+    work: (tx: SqliteTransactionHandle) => Promise<T>,
+    scope: CallScope,
+  ) => Promise<T>;
+}
+
+/**
+ * Wraps a database from `openSqlite` as a lockstep store with `transactions`, `conditionalWrite`
+ * and `savepoints`. Its id is the database's id, so a saga log on the same database can commit its
+ * records inside the store's transactions.
+ *
+ * Through the root handle, reads of a file database run at once on their own connection and see only
+ * committed data; writes wait on the write gate behind any open transaction, then commit on their
+ * own. On an in-memory database everything waits on the gate. A root-handle write issued from inside
+ * that database's own transaction is refused, because it would wait for itself.
+ *
+ * @example
+ * ```ts
+ * const store = sqliteStore(openSqlite("app.db"));
+ * await store.transaction(async (tx) => {
+ *   await tx.run("UPDATE accounts SET balance = balance - ? WHERE id = ?", [10, "alice"]);
+ *   await tx.run("UPDATE accounts SET balance = balance + ? WHERE id = ?", [10, "bob"]);
+ * }, { signal: AbortSignal.timeout(5000), deadline: Date.now() + 5000 });
+ * ```
+ */
+export function sqliteStore(db: SqliteDatabase): SqliteStore {
+  const engine = engineOf(db);
+  const handle: SqliteHandle = Object.freeze({
+    run: (sql: string, params?: readonly unknown[]) =>
+      engine.rootStatement(sql, params, "run") as Promise<SqliteRunResult>,
+    get: <T>(sql: string, params?: readonly unknown[]) =>
+      engine.rootStatement(sql, params, "get") as Promise<T | undefined>,
+    all: <T>(sql: string, params?: readonly unknown[]) =>
+      engine.rootStatement(sql, params, "all") as Promise<T[]>,
+  });
+  const transaction = <T>(work: (tx: SqliteTransactionHandle) => Promise<T>, scope: CallScope) =>
+    engine.transaction(work, scope.signal);
+  return defineStore<SqliteHandle, SqliteWrite, SqliteWriteResult>({
+    id: engine.id,
+    handle,
+    capabilities: { transactions: true, conditionalWrite: true, savepoints: true },
+    transaction,
+    apply: async (target, write, scope) => {
+      if (scope.signal.aborted) {
+        throw new StoreError("not_committed", "The write was aborted before it was sent.", {
+          cause: scope.signal.reason,
+        });
+      }
+      return target.run(write.sql, write.params);
+    },
+    affected: (result) => result.changes,
+    classifyError: classifySqliteError,
+  }) as SqliteStore;
+}

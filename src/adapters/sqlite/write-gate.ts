@@ -1,0 +1,96 @@
+import { StoreError } from "../../core/error-kinds.js";
+
+/**
+ * An async FIFO mutex. Every write to one SQLite file from this process passes through the same
+ * gate, so a writer waits on a promise instead of inside `busy_timeout`, which would block the event
+ * loop while the connection that holds the lock can never get to run.
+ */
+export class WriteGate {
+  #held = false;
+  readonly #waiters: Array<() => void> = [];
+
+  /**
+   * Resolves with a release function once the gate is free. Rejects with a `not_committed`
+   * {@link StoreError} if `signal` aborts first, because nothing was written while waiting.
+   */
+  acquire(signal?: AbortSignal): Promise<() => void> {
+    if (signal?.aborted) return Promise.reject(abortedWhileWaiting());
+    if (!this.#held) {
+      this.#held = true;
+      return Promise.resolve(this.#releaser());
+    }
+    return new Promise((resolve, reject) => {
+      const grant = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve(this.#releaser());
+      };
+      const onAbort = () => {
+        const index = this.#waiters.indexOf(grant);
+        if (index >= 0) this.#waiters.splice(index, 1);
+        reject(abortedWhileWaiting());
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.push(grant);
+    });
+  }
+
+  #releaser(): () => void {
+    let released = false;
+    return () => {
+      // Releasing twice would hand the gate to two holders at once.
+      if (released) return;
+      released = true;
+      const next = this.#waiters.shift();
+      if (next === undefined) this.#held = false;
+      else next();
+    };
+  }
+}
+
+function abortedWhileWaiting(): StoreError {
+  return new StoreError(
+    "not_committed",
+    "The write was aborted while waiting for the SQLite write gate; nothing was written.",
+  );
+}
+
+interface GateEntry {
+  readonly gate: WriteGate;
+  refs: number;
+}
+
+// Kept on globalThis under a registered symbol so the ESM and CJS copies of lockstep in one process
+// share one gate per file; two gates for one file would let them block each other in busy_timeout.
+const REGISTRY_KEY = Symbol.for("lockstep.sqlite.write-gates");
+
+function registry(): Map<string, GateEntry> {
+  const holder = globalThis as Record<symbol, unknown>;
+  let map = holder[REGISTRY_KEY] as Map<string, GateEntry> | undefined;
+  if (map === undefined) {
+    map = new Map();
+    holder[REGISTRY_KEY] = map;
+  }
+  return map;
+}
+
+/** The gate of the file at `realPath`, shared with every other opener in this process. */
+export function retainGate(realPath: string): WriteGate {
+  const map = registry();
+  const entry = map.get(realPath);
+  if (entry !== undefined) {
+    entry.refs++;
+    return entry.gate;
+  }
+  const gate = new WriteGate();
+  map.set(realPath, { gate, refs: 1 });
+  return gate;
+}
+
+/** Drops one reference to the gate of `realPath`, forgetting it when nobody holds the file open. */
+export function releaseGate(realPath: string): void {
+  const map = registry();
+  const entry = map.get(realPath);
+  if (entry === undefined) return;
+  entry.refs--;
+  if (entry.refs <= 0) map.delete(realPath);
+}
