@@ -178,6 +178,9 @@ export class Execution {
       if (result.type === "cancelled") return this.#cancel(at, result.reason);
       if (result.type === "in_doubt") return this.#park(at, SagaStatus.InDoubt);
       if (at >= this.#saga.forwardFrom) return this.#park(at, SagaStatus.Running);
+      if (this.#saga.recovery === "roll_forward" && !isDefinitiveRefusal(result.kind)) {
+        return this.#park(at, SagaStatus.Running);
+      }
       return this.#compensateAll(() => this.#stepFailed(at, result.kind, result.error));
     }
     await this.#write({ status: SagaStatus.Completed, releaseLease: true });
@@ -237,7 +240,8 @@ export class Execution {
         if (resolved.type === "invalid_output") return this.#invalidOutput(pivot, resolved.message);
         if (resolved.type === "in_doubt") return this.#park(pivot, SagaStatus.InDoubt);
       }
-      if (this.pastPivot) return this.#forwardLoop(undefined);
+      if (this.pastPivot || this.#saga.recovery === "roll_forward")
+        return this.#forwardLoop(undefined);
       return this.#compensateAll(failure);
     });
   }
@@ -841,7 +845,9 @@ export class Execution {
     const st = this.#states[i] as StepState;
     return this.#fail({
       code: ErrorCode.Incomplete,
-      message: `Saga "${this.#sagaId}" is past its point of no return but step "${step.name}" has not committed yet; the recoverer will finish it.`,
+      message: this.pastPivot
+        ? `Saga "${this.#sagaId}" is past its point of no return but step "${step.name}" has not committed yet; the recoverer will finish it.`
+        : `Saga "${this.#sagaId}" has not finished: step "${step.name}" has not committed yet and the saga rolls forward, so the recoverer will retry it.`,
       sagaId: this.#sagaId,
       step: step.name,
       ...(st.error === undefined ? {} : { cause: st.error }),
@@ -1001,6 +1007,11 @@ export class Execution {
       }
     }
   }
+}
+
+/** Whether an error kind says the write will never be accepted as it is, so retrying is pointless. */
+function isDefinitiveRefusal(kind: ErrorKind): boolean {
+  return kind === ErrorKind.NotCommitted || kind === ErrorKind.Conflict;
 }
 
 /** Whether a fencing-token refusal from the log is anywhere in an error's cause chain. */

@@ -36,6 +36,8 @@ export interface Saga<Schema extends z.ZodType = z.ZodType, Outputs = Record<str
   readonly forwardFrom: number;
   /** The saga's shape as plain data. */
   readonly definition: SagaDefinitionData;
+  /** What happens to the saga when it stops before its pivot; see {@link DefineSagaOptions.recovery}. */
+  readonly recovery: SagaRecoveryPolicy;
   /** Carries the outputs type; never present at run time. */
   readonly [OUTPUTS]?: Outputs;
 }
@@ -64,6 +66,14 @@ export interface SagaBuilder<Schema extends z.ZodType, Outputs> {
   build(): Saga<Schema, Outputs>;
 }
 
+/**
+ * What happens to a saga that stops before its pivot without a definitive refusal (a transient
+ * failure that outlived its retries, a crash): `"compensate"` unwinds it; `"roll_forward"` keeps
+ * its committed steps and has the recoverer retry forward, compensating only when a step is
+ * definitively refused (`not_committed` or `conflict`).
+ */
+export type SagaRecoveryPolicy = "compensate" | "roll_forward";
+
 /** Options of {@link defineSaga}. */
 export interface DefineSagaOptions<Schema extends z.ZodType> {
   /** The schema the saga input must satisfy. */
@@ -73,6 +83,12 @@ export interface DefineSagaOptions<Schema extends z.ZodType> {
    * @default 1
    */
   readonly version?: number;
+  /**
+   * What happens to the saga when it stops before its pivot.
+   * @default "compensate"
+   * @example "roll_forward" // a settlement whose capture is only delayed must not be unwound
+   */
+  readonly recovery?: SagaRecoveryPolicy;
 }
 
 /**
@@ -103,7 +119,13 @@ export function defineSaga<Schema extends z.ZodType>(
   }
   const version = options.version ?? 1;
   assertInteger(`saga "${name}" version`, version, 1);
-  return builder(name, version, options.input, []);
+  const recovery = options.recovery ?? "compensate";
+  if (recovery !== "compensate" && recovery !== "roll_forward") {
+    throw new LockstepDefinitionError(
+      `Expected the recovery of saga "${name}" to be "compensate" or "roll_forward", got ${describeValue(recovery)}.`,
+    );
+  }
+  return builder(name, version, options.input, recovery, []);
 }
 
 const KINDS: readonly string[] = Object.values(StepKind);
@@ -112,12 +134,13 @@ function builder<Schema extends z.ZodType, Outputs>(
   sagaName: string,
   version: number,
   input: Schema,
+  recovery: SagaRecoveryPolicy,
   steps: readonly StepDefinition[],
 ): SagaBuilder<Schema, Outputs> {
   return {
     step(name, config) {
       const step = checkStep(sagaName, steps, name, config as unknown as Record<string, unknown>);
-      return builder(sagaName, version, input, [...steps, step]);
+      return builder(sagaName, version, input, recovery, [...steps, step]);
     },
     build() {
       if (steps.length === 0) {
@@ -125,7 +148,7 @@ function builder<Schema extends z.ZodType, Outputs>(
           `Saga "${sagaName}" has no steps; add at least one with .step().`,
         );
       }
-      return freezeSaga<Schema, Outputs>(sagaName, version, input, steps);
+      return freezeSaga<Schema, Outputs>(sagaName, version, input, recovery, steps);
     },
   };
 }
@@ -134,6 +157,7 @@ function freezeSaga<Schema extends z.ZodType, Outputs>(
   name: string,
   version: number,
   input: Schema,
+  recovery: SagaRecoveryPolicy,
   steps: readonly StepDefinition[],
 ): Saga<Schema, Outputs> {
   const pivot = steps.findIndex((s) => s.kind === StepKind.Pivot);
@@ -161,6 +185,7 @@ function freezeSaga<Schema extends z.ZodType, Outputs>(
     steps: Object.freeze([...steps]),
     forwardFrom,
     definition,
+    recovery,
   });
 }
 

@@ -54,22 +54,20 @@ describe("two recoverers racing on one log", () => {
           const saga = orderSaga(world, clock);
           const instrumented = {
             ...saga,
-            steps: saga.steps.map((step) => ({
-              ...step,
-              execute: (ctx: { sagaId: string }) => (
-                mark(drivers, ctx.sagaId, owner), step.execute(ctx as never)
-              ),
-              probe:
-                step.probe &&
-                ((ctx: { sagaId: string }) => (
-                  mark(drivers, ctx.sagaId, owner), step.probe?.(ctx as never)
-                )),
-              compensate:
-                step.compensate &&
-                ((ctx: { sagaId: string }) => (
-                  mark(drivers, ctx.sagaId, owner), step.compensate?.(ctx as never)
-                )),
-            })),
+            steps: saga.steps.map((step) => {
+              const spy = <F extends ((ctx: never) => unknown) | undefined>(fn: F): F =>
+                (fn &&
+                  ((ctx: { sagaId: string }) => {
+                    mark(drivers, ctx.sagaId, owner);
+                    return fn(ctx as never);
+                  })) as F;
+              return {
+                ...step,
+                execute: spy(step.execute),
+                probe: spy(step.probe),
+                compensate: spy(step.compensate),
+              };
+            }),
           } as typeof saga;
           const runner = createRunner({ clock, log: scheduledLog(log, s), owner, leaseTtlMs: TTL });
           return createRecoverer({ runner, sagas: [instrumented] });
