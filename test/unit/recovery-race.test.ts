@@ -60,7 +60,7 @@ describe("two recoverers racing on one log", () => {
                   ((ctx: { sagaId: string }) => {
                     mark(drivers, ctx.sagaId, owner);
                     return fn(ctx as never);
-                  })) as F;
+                  })) as unknown as F;
               return {
                 ...step,
                 execute: spy(step.execute),
