@@ -8,6 +8,8 @@ export default defineConfig({
     "postgres/index": "src/adapters/postgres/index.ts",
     "redis/index": "src/adapters/redis/index.ts",
     "http/index": "src/adapters/http/index.ts",
+    "bounty/index": "src/recipes/bounty/index.ts",
+    "contribution/index": "src/recipes/contribution/index.ts",
   },
   format: ["esm", "cjs"],
   dts: true,

@@ -32,6 +32,7 @@ export {
   LockstepDefinitionError,
   type LockstepError,
   type LogFailedError,
+  lockstepError,
   type NeedsAttentionError,
   type RecordCorruptError,
   type SagaError,

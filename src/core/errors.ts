@@ -227,7 +227,10 @@ export type AtomicError = Extract<
   }
 >;
 
-/** Builds a frozen, branded error value. */
+/**
+ * Builds a frozen, branded error value, recognized by {@link isLockstepError} in any copy of
+ * lockstep. For adapters and recipes that return lockstep errors of their own.
+ */
 export function lockstepError<E extends LockstepError>(error: E): E {
   return Object.freeze(Object.defineProperty({ ...error }, ERROR_BRAND, { value: true }));
 }

@@ -1,0 +1,43 @@
+export {
+  type BountyInvariantOptions,
+  checkBountyInvariants,
+  type Violation,
+} from "./invariants.js";
+export {
+  applyTransition,
+  memoryBountyStore,
+  memoryClaimStore,
+  memoryCredits,
+} from "./memory-ports.js";
+export { createMemoryBountyPorts, type MemoryBountyPorts } from "./memory-world.js";
+export {
+  type Balance,
+  BOUNTY_TRANSITIONS,
+  type Bounty,
+  BountyStatus,
+  bountySchema,
+  bountyTarget,
+  type Claim,
+  type ClaimStatus,
+  claimSchema,
+  type Reservation,
+  type ReservationStatus,
+  reservationSchema,
+  TERMINAL_BOUNTY_STATUSES,
+} from "./model.js";
+export {
+  type BountyPorts,
+  type BountySagaOptions,
+  type BountySagas,
+  bountySagas,
+  defaultBountyId,
+} from "./operations.js";
+export type {
+  BountyStore,
+  BountyTransition,
+  ClaimOutcome,
+  ClaimStore,
+  CreditsService,
+  PortRefusal,
+} from "./ports.js";
+export { type ReconcileReport, reconcileBounties } from "./reconciler.js";

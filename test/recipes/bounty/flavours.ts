@@ -1,0 +1,4 @@
+import { type Flavour, memoryFlavour } from "./harness.js";
+
+/** Every store flavour the bounty scenarios run on. */
+export const FLAVOURS: readonly Flavour[] = [memoryFlavour];

@@ -1,0 +1,216 @@
+import {
+  createRunner,
+  MemorySagaLog,
+  type Runner,
+  type SagaLog,
+  StoreError,
+} from "../../../src/index.js";
+import {
+  type BountyPorts,
+  type BountySagas,
+  bountySagas,
+  checkBountyInvariants,
+  reconcileBounties,
+} from "../../../src/recipes/bounty/index.js";
+import { createMemoryBountyPorts } from "../../../src/recipes/bounty/memory-world.js";
+import { SimulatedCrash } from "../../../src/testing/crash-switch.js";
+import { VirtualClock } from "../../../src/testing/virtual-clock.js";
+
+export type PortName = "bounties" | "claims" | "credits";
+export const BALANCES = { alice: 100, bob: 50, carol: 0 } as const;
+export const TOTAL = 150;
+export const LEASE_TTL = 5_000;
+
+/** A fault on one port method: `pre` fails before the effect; `post` lets it land, then fails. */
+export interface Fault {
+  readonly port: PortName;
+  readonly method: string;
+  readonly when: "pre" | "post";
+  readonly error?: unknown;
+  /** How many times it fires. @default 1 */
+  readonly times?: number;
+}
+
+/** Hooks around every port call, before and after its effect. */
+interface PortHooks {
+  before(port: PortName, method: string, handle: unknown): Promise<void>;
+  after(port: PortName, method: string, handle: unknown): Promise<void>;
+}
+
+function hookPorts(raw: BountyPorts, hooks: PortHooks): BountyPorts {
+  const hook = <P extends object>(name: PortName, port: P): P =>
+    new Proxy(port, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== "function" || typeof property !== "string") return value;
+        return async (handle: unknown, ...rest: unknown[]) => {
+          await hooks.before(name, property, handle);
+          const result = await value.call(target, handle, ...rest);
+          await hooks.after(name, property, handle);
+          return result;
+        };
+      },
+    });
+  return {
+    bounties: hook("bounties", raw.bounties),
+    claims: hook("claims", raw.claims),
+    credits: hook("credits", raw.credits),
+  };
+}
+
+/** One store flavour's world: hooked ports, a log, a virtual clock, faults and crashes. */
+export class BountyWorld {
+  readonly clock = new VirtualClock();
+  readonly ports: BountyPorts;
+  readonly sagas: BountySagas;
+  /** The boundary the simulated process dies at: a name like `"after credits.reserve"`, or a count. */
+  crashAt: string | number | undefined;
+  /** Whether the simulated process has died; from then on every boundary throws. */
+  crashed = false;
+  /** Every boundary passed, in order. */
+  readonly boundaries: string[] = [];
+  readonly #faults: { fault: Fault; fired: number }[] = [];
+  /** Calls that are only counted, e.g. how many captures ran. */
+  readonly calls = new Map<string, number>();
+
+  constructor(
+    readonly flavour: string,
+    readonly raw: BountyPorts,
+    readonly log: SagaLog,
+    /** How a `post` fault shows itself on this flavour; by default, the call fails after landing. */
+    private readonly postFault: (handle: unknown, error: unknown) => Promise<void> = async (
+      _h,
+      error,
+    ) => {
+      throw error;
+    },
+    readonly close: () => Promise<void> = async () => {},
+  ) {
+    this.ports = hookPorts(raw, {
+      before: async (port, method) => {
+        this.#boundary(`before ${port}.${method}`);
+        this.calls.set(`${port}.${method}`, (this.calls.get(`${port}.${method}`) ?? 0) + 1);
+        const hit = this.#take(port, method, "pre");
+        if (hit) throw hit;
+      },
+      after: async (port, method, handle) => {
+        this.#boundary(`after ${port}.${method}`);
+        const hit = this.#take(port, method, "post");
+        if (hit) await this.postFault(handle, hit);
+      },
+    });
+    this.sagas = bountySagas(this.ports, { clock: this.clock, claimLeaseMs: 3_600_000 });
+  }
+
+  /** Installs a fault; returns how often it fired. */
+  fault(fault: Fault): { readonly fired: () => number } {
+    const entry = { fault, fired: 0 };
+    this.#faults.push(entry);
+    return { fired: () => entry.fired };
+  }
+
+  /** Removes every fault. */
+  clearFaults(): void {
+    this.#faults.length = 0;
+  }
+
+  /** A runner on this world's log and clock; its log calls are crash points too. */
+  runner(owner?: string): Runner {
+    const log = new Proxy(this.log, {
+      get: (target, property, receiver) => {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== "function" || typeof property !== "string") return value;
+        return async (...args: unknown[]) => {
+          this.#boundary(`before log.${property}`);
+          const result = await value.apply(target, args);
+          this.#boundary(`after log.${property}`);
+          return result;
+        };
+      },
+    });
+    return createRunner({
+      log,
+      clock: this.clock,
+      leaseTtlMs: LEASE_TTL,
+      random: () => 0.5,
+      ...(owner ? { owner } : {}),
+    });
+  }
+
+  /** Runs a promise on the virtual clock. */
+  run<T>(promise: PromiseLike<T>): Promise<T> {
+    return this.clock.run(promise);
+  }
+
+  /** A fresh process's reconciliation: no faults, no crash switch, every lease lapsed. */
+  async reconcile() {
+    this.clearFaults();
+    this.crashAt = undefined;
+    this.crashed = false;
+    this.clock.advance(LEASE_TTL + 1);
+    const runner = createRunner({
+      log: this.log,
+      clock: this.clock,
+      leaseTtlMs: LEASE_TTL,
+      random: () => 0.5,
+    });
+    return (
+      await this.run(
+        reconcileBounties({
+          runner,
+          sagas: bountySagas(this.raw, { clock: this.clock }),
+          ports: this.raw,
+        }),
+      )
+    )._unsafeUnwrap();
+  }
+
+  /** Every invariant over the authoritative state. */
+  violations(afterRecovery = true) {
+    return checkBountyInvariants(this.raw, { expectedTotal: TOTAL, afterRecovery });
+  }
+
+  #boundary(name: string): void {
+    if (this.crashed) throw new SimulatedCrash(name);
+    this.boundaries.push(name);
+    if (name === this.crashAt || this.boundaries.length === this.crashAt) {
+      this.crashed = true;
+      throw new SimulatedCrash(name);
+    }
+  }
+
+  #take(port: PortName, method: string, when: "pre" | "post"): unknown {
+    const entry = this.#faults.find(
+      (f) =>
+        f.fault.port === port &&
+        f.fault.method === method &&
+        f.fault.when === when &&
+        f.fired < (f.fault.times ?? 1),
+    );
+    if (entry === undefined) return undefined;
+    entry.fired++;
+    return (
+      entry.fault.error ??
+      (when === "pre"
+        ? new StoreError("not_committed", `${port}.${method} refused (injected)`)
+        : new Error(`${port}.${method}: response lost (injected)`))
+    );
+  }
+}
+
+/** How to build each store flavour's world. */
+export interface Flavour {
+  readonly name: string;
+  /** Whether a write through this flavour can land and the call still fail without a transaction. */
+  readonly setup: () => Promise<BountyWorld>;
+}
+
+export const memoryFlavour: Flavour = {
+  name: "memory",
+  setup: async () =>
+    new BountyWorld(
+      "memory",
+      await createMemoryBountyPorts({ balances: BALANCES }),
+      new MemorySagaLog(),
+    ),
+};

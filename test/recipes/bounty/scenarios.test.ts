@@ -1,0 +1,364 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ErrorCode, StoreError } from "../../../src/index.js";
+import { FLAVOURS } from "./flavours.js";
+import type { BountyWorld } from "./harness.js";
+
+const DAY = 86_400_000;
+
+for (const flavour of FLAVOURS) {
+  describe(`bounty scenarios on ${flavour.name}`, () => {
+    let world: BountyWorld;
+    beforeEach(async () => {
+      world = await flavour.setup();
+    });
+    afterEach(async () => {
+      await world.close();
+    });
+
+    const h = {
+      bounties: () => world.raw.bounties.store.handle,
+      credits: () => world.raw.credits.store.handle,
+      claims: () => world.raw.claims.store.handle,
+    };
+    const balance = (agent: string) => world.raw.credits.balance(h.credits(), agent);
+    const bounty = (id: string) => world.raw.bounties.get(h.bounties(), id);
+    const create = (bountyId = "b-1", amount = 30) =>
+      world.run(
+        world
+          .runner()
+          .run(world.sagas.create, {
+            bountyId,
+            title: "Fix the parser",
+            amount,
+            creator: "alice",
+            deadline: world.clock.now() + DAY,
+          }),
+      );
+    const claim = (bountyId = "b-1", agentId = "bob") =>
+      world.run(world.runner().run(world.sagas.claim, { bountyId, agentId }));
+    const settle = (bountyId = "b-1", agentId = "bob", contributionId = "c-1", sagaId?: string) =>
+      world.run(
+        world
+          .runner()
+          .run(world.sagas.settle, { bountyId, agentId, contributionId }, sagaId ? { sagaId } : {}),
+      );
+    const expectClean = async (afterRecovery = true) =>
+      expect(await world.violations(afterRecovery)).toEqual([]);
+
+    describe("create", () => {
+      it("reserve fails pre: no bounty, balance unchanged, the error is returned", async () => {
+        const fault = world.fault({ port: "credits", method: "reserve", when: "pre" });
+        const result = await create();
+        expect(fault.fired()).toBe(1);
+        expect(result._unsafeUnwrapErr().code).toBe(ErrorCode.StepFailed);
+        expect(await bounty("b-1")).toBeUndefined();
+        expect(await balance("alice")).toEqual({ available: 100, reserved: 0 });
+        await expectClean();
+      });
+
+      it("reserve post: the response is lost, the probe finds the hold, nothing is held twice", async () => {
+        const fault = world.fault({ port: "credits", method: "reserve", when: "post" });
+        const report = (await create())._unsafeUnwrap();
+        expect(fault.fired()).toBe(1);
+        expect(report.steps[0]).toMatchObject({ status: "committed", attempts: 1 });
+        expect(await balance("alice")).toEqual({ available: 70, reserved: 30 });
+        expect((await bounty("b-1"))?.status).toBe("open");
+        await expectClean();
+      });
+
+      it("reserve post and then the saga gives up: the reservation is voided", async () => {
+        world.fault({ port: "credits", method: "reserve", when: "post" });
+        world.fault({ port: "bounties", method: "create", when: "pre" });
+        const error = (await create())._unsafeUnwrapErr();
+        expect(error.code).toBe(ErrorCode.StepFailed);
+        expect(await balance("alice")).toEqual({ available: 100, reserved: 0 });
+        expect((await world.raw.credits.list(h.credits())).map((r) => r.status)).toEqual([
+          "voided",
+        ]);
+        await expectClean();
+      });
+
+      it("createBounty fails pre: no bounty and no live reservation", async () => {
+        world.fault({ port: "bounties", method: "create", when: "pre" });
+        expect((await create())._unsafeUnwrapErr().code).toBe(ErrorCode.StepFailed);
+        expect(await bounty("b-1")).toBeUndefined();
+        expect(
+          (await world.raw.credits.list(h.credits())).filter((r) => r.status === "held"),
+        ).toEqual([]);
+        await expectClean();
+      });
+
+      it("createBounty post: the bounty is open, its reservation live, and nothing is voided", async () => {
+        const fault = world.fault({ port: "bounties", method: "create", when: "post" });
+        const report = (await create())._unsafeUnwrap();
+        expect(fault.fired()).toBe(1);
+        expect(report.steps[1]).toMatchObject({ status: "committed", committedVia: "probe" });
+        expect((await bounty("b-1"))?.status).toBe("open");
+        expect(await balance("alice")).toEqual({ available: 70, reserved: 30 });
+        expect((await world.raw.credits.list(h.credits())).map((r) => r.status)).toEqual(["held"]);
+        const reconciled = await world.reconcile();
+        expect(reconciled.recovery.claimed).toBe(0);
+        await expectClean();
+      });
+
+      it("a crash between reserve and createBounty: recovery voids, never a hold without a bounty", async () => {
+        world.crashAt = "after credits.reserve";
+        expect((await create()).isErr()).toBe(true);
+        expect(world.crashed).toBe(true);
+        expect(await balance("alice")).toEqual({ available: 70, reserved: 30 });
+        const reconciled = await world.reconcile();
+        expect(reconciled.recovery.counts.compensated).toBe(1);
+        expect(await bounty("b-1")).toBeUndefined();
+        expect(await balance("alice")).toEqual({ available: 100, reserved: 0 });
+        await expectClean();
+      });
+    });
+
+    describe("claim", () => {
+      beforeEach(async () => {
+        (await create())._unsafeUnwrap();
+      });
+
+      it("claimBounty fails pre (CAS lost): our claim is released, the bounty unchanged, another agent can claim", async () => {
+        world.fault({
+          port: "bounties",
+          method: "transition",
+          when: "pre",
+          error: new StoreError("conflict", "version moved"),
+        });
+        const error = (await claim())._unsafeUnwrapErr();
+        expect(error.code).toBe(ErrorCode.StepFailed);
+        expect((await bounty("b-1"))?.status).toBe("open");
+        expect((await world.raw.claims.list(h.claims())).map((c) => c.status)).toEqual([
+          "released",
+        ]);
+        const other = (await claim("b-1", "carol"))._unsafeUnwrap();
+        expect(other.status).toBe("completed");
+        expect((await bounty("b-1"))?.claimedBy).toBe("carol");
+        await expectClean();
+      });
+
+      it("claimBounty post: the claim is not released, the bounty is claimed with it, and a retry renews", async () => {
+        world.fault({ port: "bounties", method: "transition", when: "post" });
+        const report = (await claim())._unsafeUnwrap();
+        expect(report.steps[1]).toMatchObject({ status: "committed", committedVia: "probe" });
+        const claimed = await bounty("b-1");
+        expect(claimed?.status).toBe("claimed");
+        expect(claimed?.claimId).toBe(report.outputs.claim.claimId);
+        const again = (await claim())._unsafeUnwrap();
+        expect(again.outputs.claim).toEqual({
+          claimId: report.outputs.claim.claimId,
+          renewed: true,
+        });
+        expect((await world.raw.claims.list(h.claims())).map((c) => c.status)).toEqual(["active"]);
+        await expectClean();
+      });
+
+      it("a crash after claimOrRenew before claimBounty: the bounty stays open and recovery releases the orphan", async () => {
+        world.crashAt = "after claims.claimOrRenew";
+        expect((await claim()).isErr()).toBe(true);
+        expect(world.crashed).toBe(true);
+        expect(await world.violations(false)).toEqual([]);
+        await world.reconcile();
+        expect((await bounty("b-1"))?.status).toBe("open");
+        expect((await world.raw.claims.list(h.claims())).map((c) => c.status)).toEqual([
+          "released",
+        ]);
+        await expectClean();
+      });
+    });
+
+    describe("settle", () => {
+      beforeEach(async () => {
+        (await create())._unsafeUnwrap();
+        (await claim())._unsafeUnwrap();
+      });
+
+      it("a contribution failing the criteria changes nothing and captures nothing", async () => {
+        const strict = (await import("../../../src/recipes/bounty/index.js")).bountySagas(
+          world.ports,
+          {
+            clock: world.clock,
+            verifyContribution: async (_b, id) =>
+              id === "c-good" ? undefined : "it does not pass the bounty's tests",
+          },
+        );
+        const error = (
+          await world.run(
+            world
+              .runner()
+              .run(strict.settle, { bountyId: "b-1", agentId: "bob", contributionId: "c-bad" }),
+          )
+        )._unsafeUnwrapErr();
+        expect(error.code).toBe(ErrorCode.StepFailed);
+        expect(error.message).toContain("does not fulfil");
+        expect((await bounty("b-1"))?.status).toBe("claimed");
+        expect(world.calls.get("credits.capture") ?? 0).toBe(0);
+        await expectClean();
+      });
+
+      it("completes: captured to the worker, settled, the claim completed", async () => {
+        const report = (await settle())._unsafeUnwrap();
+        expect(report.status).toBe("completed");
+        expect((await bounty("b-1"))?.status).toBe("settled");
+        expect(await balance("alice")).toEqual({ available: 70, reserved: 0 });
+        expect(await balance("bob")).toEqual({ available: 80, reserved: 0 });
+        expect((await world.raw.claims.list(h.claims())).map((c) => c.status)).toEqual([
+          "completed",
+        ]);
+        await expectClean();
+      });
+
+      it("beginSettlement fails pre: the bounty stays claimed and nothing is captured", async () => {
+        world.fault({ port: "bounties", method: "transition", when: "pre" });
+        expect((await settle())._unsafeUnwrapErr().code).toBe(ErrorCode.StepFailed);
+        expect((await bounty("b-1"))?.status).toBe("claimed");
+        expect(world.calls.get("credits.capture") ?? 0).toBe(0);
+        await expectClean();
+      });
+
+      it("beginSettlement post: a retry resumes from pending_settlement with the contribution frozen, one capture", async () => {
+        world.fault({ port: "bounties", method: "transition", when: "post" });
+        world.fault({
+          port: "credits",
+          method: "capture",
+          when: "pre",
+          error: new StoreError("transient", "payments busy"),
+          times: 5,
+        });
+        const first = (await settle("b-1", "bob", "c-1", "settle-1"))._unsafeUnwrapErr();
+        expect(first.code).toBe(ErrorCode.Incomplete);
+        expect((await bounty("b-1"))?.status).toBe("pending_settlement");
+        const other = (await settle("b-1", "bob", "c-other"))._unsafeUnwrapErr();
+        expect(other.message).toContain("being settled with contribution c-1");
+        const resumed = (await settle("b-1", "bob", "c-1", "settle-1"))._unsafeUnwrap();
+        expect(resumed.status).toBe("completed");
+        expect((await bounty("b-1"))?.status).toBe("settled");
+        expect(await balance("bob")).toEqual({ available: 80, reserved: 0 });
+        await expectClean();
+      });
+
+      it("capture fails pre: pending_settlement, never settled; recovery captures and settles", async () => {
+        world.fault({
+          port: "credits",
+          method: "capture",
+          when: "pre",
+          error: new StoreError("transient", "payments down"),
+          times: 5,
+        });
+        expect((await settle())._unsafeUnwrapErr().code).toBe(ErrorCode.Incomplete);
+        expect((await bounty("b-1"))?.status).toBe("pending_settlement");
+        await expectClean(false);
+        const reconciled = await world.reconcile();
+        expect(reconciled.recovery.counts.completed).toBe(1);
+        expect((await bounty("b-1"))?.status).toBe("settled");
+        expect(await balance("bob")).toEqual({ available: 80, reserved: 0 });
+        await expectClean();
+      });
+
+      it("capture failing permanently (reservation voided) ends needs_attention naming the bounty, never settled", async () => {
+        const b = await bounty("b-1");
+        await world.raw.credits.void(h.credits(), b?.reservationId as string);
+        const error = (await settle())._unsafeUnwrapErr();
+        expect(error.code).toBe(ErrorCode.NeedsAttention);
+        expect(error.message).toContain("bounty b-1");
+        expect((await bounty("b-1"))?.status).toBe("pending_settlement");
+        expect(world.calls.get("credits.capture")).toBe(1);
+      });
+
+      it("capture post: the retry is an idempotent no-op; one capture", async () => {
+        world.fault({ port: "credits", method: "capture", when: "post" });
+        const report = (await settle())._unsafeUnwrap();
+        expect(report.steps[1]).toMatchObject({ status: "committed", committedVia: "probe" });
+        expect(await balance("bob")).toEqual({ available: 80, reserved: 0 });
+        expect(await balance("alice")).toEqual({ available: 70, reserved: 0 });
+        await expectClean();
+      });
+
+      for (const when of ["pre", "post"] as const) {
+        it(`completeBounty and settleBounty failing ${when} after capture converge to settled`, async () => {
+          const error = when === "pre" ? new StoreError("transient", "busy") : undefined;
+          // begin is transition #1; complete is #2 and settle #3 (each fails once, then its retry runs).
+          world.fault({
+            port: "bounties",
+            method: "transition",
+            when,
+            ...(error ? { error } : {}),
+            times: 1,
+          });
+          const calls = () => world.calls.get("bounties.transition") ?? 0;
+          const settled = await settle();
+          expect(calls()).toBeGreaterThanOrEqual(3);
+          if (settled.isErr()) await world.reconcile();
+          expect((await bounty("b-1"))?.status).toBe("settled");
+          expect(await balance("bob")).toEqual({ available: 80, reserved: 0 });
+          await expectClean();
+        });
+      }
+    });
+
+    it("a compensation that fails is recorded, retried by recovery, never applied twice; the caller gets the original error", async () => {
+      world.fault({
+        port: "bounties",
+        method: "create",
+        when: "pre",
+        error: new StoreError("not_committed", "duplicate title"),
+      });
+      world.fault({
+        port: "credits",
+        method: "void",
+        when: "pre",
+        error: new StoreError("transient", "ledger busy"),
+        times: 3,
+      });
+      const error = (await create())._unsafeUnwrapErr();
+      expect(error.code).toBe(ErrorCode.StepFailed);
+      if (error.code === ErrorCode.StepFailed) {
+        expect(error.step).toBe("open");
+        expect(error.message).toContain("open");
+        expect(error.report.status).toBe("compensating");
+      }
+      expect(await balance("alice")).toEqual({ available: 70, reserved: 30 });
+      const reconciled = await world.reconcile();
+      expect(reconciled.recovery.counts.compensated).toBe(1);
+      expect(await balance("alice")).toEqual({ available: 100, reserved: 0 });
+      const snapshot =
+        (await world.log.load((await world.log.list())[0]?.sagaId as string))?.entries ?? [];
+      expect(snapshot.filter((e) => e.type === "compensated")).toHaveLength(1);
+      expect(snapshot.filter((e) => e.type === "compensation_failed")).toHaveLength(3);
+      await expectClean();
+    });
+
+    it("expire and cancel cannot race a settlement past its pivot", async () => {
+      (await create())._unsafeUnwrap();
+      (await claim())._unsafeUnwrap();
+      (await settle())._unsafeUnwrap();
+      world.clock.advance(2 * DAY);
+      const expire = (
+        await world.run(world.runner().run(world.sagas.expire, { bountyId: "b-1" }))
+      )._unsafeUnwrapErr();
+      expect(expire.code).toBe(ErrorCode.StepFailed);
+      const cancel = (
+        await world.run(world.runner().run(world.sagas.cancel, { bountyId: "b-1" }))
+      )._unsafeUnwrapErr();
+      expect(cancel.code).toBe(ErrorCode.StepFailed);
+      expect((await bounty("b-1"))?.status).toBe("settled");
+      await expectClean();
+    });
+
+    it("expiring a claimed bounty voids its escrow and releases the claim", async () => {
+      (await create())._unsafeUnwrap();
+      (await claim())._unsafeUnwrap();
+      world.clock.advance(2 * DAY);
+      (
+        await world.run(world.runner().run(world.sagas.expire, { bountyId: "b-1" }))
+      )._unsafeUnwrap();
+      expect((await bounty("b-1"))?.status).toBe("expired");
+      expect(await balance("alice")).toEqual({ available: 100, reserved: 0 });
+      expect((await world.raw.claims.list(h.claims())).map((c) => c.status)).toEqual(["released"]);
+      const late = (await settle())._unsafeUnwrapErr();
+      expect(late.code).toBe(ErrorCode.StepFailed);
+      await expectClean();
+    });
+  });
+}
