@@ -23,7 +23,7 @@ function fail(what: string): never {
   throw new Error(`setting up: ${what} failed`);
 }
 
-function input(world: BountyWorld, operation: Operation) {
+function input(_world: BountyWorld, operation: Operation) {
   if (operation === "create")
     return {
       bountyId: "b-1",

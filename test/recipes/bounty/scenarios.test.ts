@@ -24,15 +24,13 @@ for (const flavour of FLAVOURS) {
     const bounty = (id: string) => world.raw.bounties.get(h.bounties(), id);
     const create = (bountyId = "b-1", amount = 30) =>
       world.run(
-        world
-          .runner()
-          .run(world.sagas.create, {
-            bountyId,
-            title: "Fix the parser",
-            amount,
-            creator: "alice",
-            deadline: world.clock.now() + DAY,
-          }),
+        world.runner().run(world.sagas.create, {
+          bountyId,
+          title: "Fix the parser",
+          amount,
+          creator: "alice",
+          deadline: world.clock.now() + DAY,
+        }),
       );
     const claim = (bountyId = "b-1", agentId = "bob") =>
       world.run(world.runner().run(world.sagas.claim, { bountyId, agentId }));
