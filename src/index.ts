@@ -75,6 +75,8 @@ export {
   cannotTell,
   committed,
   compensated,
+  EscalationError,
+  escalate,
   guardFailed,
   notCommitted,
   type ProbeResult,

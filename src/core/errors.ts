@@ -59,6 +59,8 @@ export const AttentionReason = {
   DefinitionMismatch: "definition_mismatch",
   /** A step stayed in doubt after every probe the recoverer was allowed. */
   InDoubtExhausted: "in_doubt_exhausted",
+  /** A step found the world in a state only a person can resolve, and escalated. */
+  Escalated: "escalated",
 } as const;
 
 /** One of the values of {@link AttentionReason}. */

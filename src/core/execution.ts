@@ -9,7 +9,7 @@ import { stepKey } from "./ids.js";
 import { type SagaReport, type StepReport, StepStatus } from "./report.js";
 import { backoffDelay, type RetryPolicy, resolveRetry } from "./retry.js";
 import type { Saga } from "./saga.js";
-import { type StepContext, type StepDefinition, StepKind } from "./step.js";
+import { EscalationError, type StepContext, type StepDefinition, StepKind } from "./step.js";
 
 /** Everything an execution needs from its runner. */
 export interface ExecutionEnv {
@@ -44,6 +44,7 @@ type AttemptResult = (
   | { readonly type: "in_doubt" }
   | { readonly type: "cancelled"; readonly reason: unknown }
   | { readonly type: "invalid_output"; readonly message: string }
+  | { readonly type: "escalated"; readonly message: string }
 ) & { readonly at?: number };
 
 type ProbeOutcome =
@@ -175,6 +176,8 @@ export class Execution {
       }
       const at = result.at ?? i;
       if (result.type === "invalid_output") return this.#invalidOutput(at, result.message);
+      if (result.type === "escalated")
+        return this.#needsAttention(at, AttentionReason.Escalated, result.message);
       if (result.type === "cancelled") return this.#cancel(at, result.reason);
       if (result.type === "in_doubt") return this.#park(at, SagaStatus.InDoubt);
       if (at >= this.#saga.forwardFrom) return this.#park(at, SagaStatus.Running);
@@ -345,6 +348,11 @@ export class Execution {
         return { type: "committed" };
       }
       ({ kind, error } = this.#failureOf(step, outcome));
+      const escalation = outcome.status === "error" ? findEscalation(outcome.error) : undefined;
+      if (escalation !== undefined) {
+        this.#notCommitted(i, attempt, ErrorKind.NotCommitted, escalation);
+        return { type: "escalated", message: escalation.message };
+      }
       if (isProvablyNotApplied(kind)) {
         this.#notCommitted(i, attempt, kind, error);
       } else {
@@ -441,8 +449,11 @@ export class Execution {
               now: this.#env.clock.now(),
             });
             this.#emit({ type: "step.started", step: step.name, attempt });
+            const earlier = Object.fromEntries(
+              outputs.map((o, n) => [(steps[n] as StepDefinition).name, o.output]),
+            );
             const raw = await step.execute({
-              ...this.#context(from + k, attempt, scope),
+              ...this.#context(from + k, attempt, scope, earlier),
               handle: tx,
             });
             const parsed = step.output.safeParse(raw);
@@ -468,6 +479,7 @@ export class Execution {
         return { type: "invalid_output", message, at };
       }
       if (outcome.status === "error" && findStaleToken(outcome.error)) throw new LeaseLost();
+      const escalation = outcome.status === "error" ? findEscalation(outcome.error) : undefined;
       const failure =
         outcome.status === "ok"
           ? undefined
@@ -517,6 +529,8 @@ export class Execution {
         this.#pending.push(this.#entry(step, EntryType.Intent, st.attempts));
         this.#notCommitted(from + k, st.attempts, kind, from + k === running ? error : undefined);
       }
+      if (escalation !== undefined)
+        return { type: "escalated", message: escalation.message, at: running };
       const policy = this.#policies[running] as RetryPolicy;
       const attempt = (this.#states[running] as StepState).attempts;
       if (signal?.aborted) return { type: "cancelled", reason: signal.reason, at: running };
@@ -929,9 +943,12 @@ export class Execution {
     i: number,
     attempt: number,
     scope: { signal: AbortSignal; deadline: number },
+    pending: Readonly<Record<string, unknown>> = {},
   ): StepContext<unknown, unknown, unknown> {
     const step = this.#saga.steps[i] as StepDefinition;
-    const outputs: Record<string, unknown> = {};
+    // Earlier steps of a co-committed group are not committed until their transaction is: their
+    // outputs come in `pending`.
+    const outputs: Record<string, unknown> = { ...pending };
     for (let k = 0; k < i; k++) {
       const st = this.#states[k] as StepState;
       if (st.status === StepStatus.Committed || st.status === StepStatus.Compensated) {
@@ -1007,6 +1024,16 @@ export class Execution {
       }
     }
   }
+}
+
+/** The escalation anywhere in an error's cause chain (a transaction wraps what its work threw). */
+function findEscalation(error: unknown): EscalationError | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 16 && current !== undefined && current !== null; depth++) {
+    if (EscalationError.is(current)) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 /** Whether an error kind says the write will never be accepted as it is, so retrying is pointless. */

@@ -90,6 +90,43 @@ export function guardFailed(reason: string): CompensationResult {
   return { status: "guard_failed", reason };
 }
 
+const ESCALATION_BRAND = Symbol.for("lockstep.escalation");
+
+/**
+ * Thrown by {@link escalate}: a step found the world in a state no retry or compensation can put
+ * right (an escrow voided under a live bounty), so the saga stops, undoes nothing, and ends
+ * `needs_attention` with this message.
+ */
+export class EscalationError extends Error {
+  readonly [ESCALATION_BRAND] = true;
+  constructor(message: string) {
+    super(message);
+    this.name = "EscalationError";
+  }
+  /** Recognizes an escalation from any copy of lockstep (ESM or CJS). */
+  static is(value: unknown): value is EscalationError {
+    return (
+      typeof value === "object" &&
+      value !== null &&
+      (value as Record<symbol, unknown>)[ESCALATION_BRAND] === true
+    );
+  }
+}
+
+/**
+ * Stops the saga for a person: call it from `execute` when the step finds state that neither a retry
+ * nor a compensation can repair. Nothing is compensated; the saga ends `needs_attention` (reason
+ * `escalated`) with `message`, which should name the records involved.
+ *
+ * @example
+ * ```ts
+ * if (reservation.status !== "held") escalate(`bounty ${id} cannot be settled: its escrow is ${reservation.status}`);
+ * ```
+ */
+export function escalate(message: string): never {
+  throw new EscalationError(message);
+}
+
 /** The configuration of one step, as passed to `SagaBuilder.step`. */
 export interface StepConfig<
   Input,

@@ -4,6 +4,7 @@ import {
   committed,
   compensated,
   defineSaga,
+  escalate,
   guardFailed,
   notCommitted,
   StoreError,
@@ -272,6 +273,16 @@ export function bountySagas(ports: BountyPorts, options: BountySagaOptions = {})
           throw new StoreError(
             "not_committed",
             `Bounty "${input.bountyId}" is ${bounty.status}${bounty.claimedBy ? ` by ${bounty.claimedBy}` : ""}, not claimed by ${input.agentId}.`,
+          );
+        }
+        const reservation =
+          bounty.reservationId === undefined
+            ? undefined
+            : await credits.get(credits.store.handle, bounty.reservationId);
+        if (reservation?.status !== "held") {
+          // The escrow is gone under a live bounty: no retry or compensation can make this right.
+          escalate(
+            `bounty ${input.bountyId} cannot be settled: its reservation ${bounty.reservationId ?? "(none)"} is ${reservation?.status ?? "missing"}`,
           );
         }
         const refusal = await verify(bounty, input.contributionId, input.agentId);

@@ -29,6 +29,8 @@ export interface Fault {
   readonly error?: unknown;
   /** How many times it fires. @default 1 */
   readonly times?: number;
+  /** Runs when it fires, before the error is thrown: another writer acting at that moment. */
+  readonly meanwhile?: () => Promise<void>;
 }
 
 /** Hooks around every port call, before and after its effect. */
@@ -91,12 +93,18 @@ export class BountyWorld {
         this.#boundary(`before ${port}.${method}`);
         this.calls.set(`${port}.${method}`, (this.calls.get(`${port}.${method}`) ?? 0) + 1);
         const hit = this.#take(port, method, "pre");
-        if (hit) throw hit;
+        if (hit) {
+          await hit.meanwhile?.();
+          throw hit.error;
+        }
       },
       after: async (port, method, handle) => {
         this.#boundary(`after ${port}.${method}`);
         const hit = this.#take(port, method, "post");
-        if (hit) await this.postFault(handle, hit);
+        if (hit) {
+          await hit.meanwhile?.();
+          await this.postFault(handle, hit.error);
+        }
       },
     });
     this.sagas = bountySagas(this.ports, { clock: this.clock, claimLeaseMs: 3_600_000 });
@@ -179,7 +187,11 @@ export class BountyWorld {
     }
   }
 
-  #take(port: PortName, method: string, when: "pre" | "post"): unknown {
+  #take(
+    port: PortName,
+    method: string,
+    when: "pre" | "post",
+  ): { error: unknown; meanwhile?: () => Promise<void> } | undefined {
     const entry = this.#faults.find(
       (f) =>
         f.fault.port === port &&
@@ -189,24 +201,30 @@ export class BountyWorld {
     );
     if (entry === undefined) return undefined;
     entry.fired++;
-    return (
+    const error =
       entry.fault.error ??
       (when === "pre"
         ? new StoreError("not_committed", `${port}.${method} refused (injected)`)
-        : new Error(`${port}.${method}: response lost (injected)`))
-    );
+        : new Error(`${port}.${method}: response lost (injected)`));
+    return entry.fault.meanwhile ? { error, meanwhile: entry.fault.meanwhile } : { error };
   }
 }
 
 /** How to build each store flavour's world. */
 export interface Flavour {
   readonly name: string;
+  /**
+   * `"transaction"` when every port and the log share one transactional database, so each
+   * operation commits as one transaction and nothing is ever compensated; `"saga"` otherwise.
+   */
+  readonly strategy: "transaction" | "saga";
   /** Whether a write through this flavour can land and the call still fail without a transaction. */
   readonly setup: () => Promise<BountyWorld>;
 }
 
 export const memoryFlavour: Flavour = {
   name: "memory",
+  strategy: "saga",
   setup: async () =>
     new BountyWorld(
       "memory",

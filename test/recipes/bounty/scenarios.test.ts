@@ -42,6 +42,13 @@ for (const flavour of FLAVOURS) {
       );
     const expectClean = async (afterRecovery = true) =>
       expect(await world.violations(afterRecovery)).toEqual([]);
+    const saga = flavour.strategy === "saga";
+    /** A write whose response was lost is found by its step's probe, or in one transaction by the log. */
+    const landed = saga ? { status: "committed", committedVia: "probe" } : { status: "committed" };
+    const claimStatuses = async () =>
+      (await world.raw.claims.list(h.claims())).map((c) => c.status);
+    const heldReservations = async () =>
+      (await world.raw.credits.list(h.credits())).filter((r) => r.status === "held");
 
     describe("create", () => {
       it("reserve fails pre: no bounty, balance unchanged, the error is returned", async () => {
@@ -70,9 +77,11 @@ for (const flavour of FLAVOURS) {
         const error = (await create())._unsafeUnwrapErr();
         expect(error.code).toBe(ErrorCode.StepFailed);
         expect(await balance("alice")).toEqual({ available: 100, reserved: 0 });
-        expect((await world.raw.credits.list(h.credits())).map((r) => r.status)).toEqual([
-          "voided",
-        ]);
+        expect(await heldReservations()).toEqual([]);
+        // Separate writes leave a voided hold behind; one transaction leaves none at all.
+        expect((await world.raw.credits.list(h.credits())).map((r) => r.status)).toEqual(
+          saga ? ["voided"] : [],
+        );
         await expectClean();
       });
 
@@ -90,7 +99,7 @@ for (const flavour of FLAVOURS) {
         const fault = world.fault({ port: "bounties", method: "create", when: "post" });
         const report = (await create())._unsafeUnwrap();
         expect(fault.fired()).toBe(1);
-        expect(report.steps[1]).toMatchObject({ status: "committed", committedVia: "probe" });
+        expect(report.steps[1]).toMatchObject(landed);
         expect((await bounty("b-1"))?.status).toBe("open");
         expect(await balance("alice")).toEqual({ available: 70, reserved: 30 });
         expect((await world.raw.credits.list(h.credits())).map((r) => r.status)).toEqual(["held"]);
@@ -103,7 +112,10 @@ for (const flavour of FLAVOURS) {
         world.crashAt = "after credits.reserve";
         expect((await create()).isErr()).toBe(true);
         expect(world.crashed).toBe(true);
-        expect(await balance("alice")).toEqual({ available: 70, reserved: 30 });
+        // Separate writes leave the hold in place until recovery; one transaction rolled it back.
+        expect(await balance("alice")).toEqual(
+          saga ? { available: 70, reserved: 30 } : { available: 100, reserved: 0 },
+        );
         const reconciled = await world.reconcile();
         expect(reconciled.recovery.counts.compensated).toBe(1);
         expect(await bounty("b-1")).toBeUndefined();
@@ -127,9 +139,7 @@ for (const flavour of FLAVOURS) {
         const error = (await claim())._unsafeUnwrapErr();
         expect(error.code).toBe(ErrorCode.StepFailed);
         expect((await bounty("b-1"))?.status).toBe("open");
-        expect((await world.raw.claims.list(h.claims())).map((c) => c.status)).toEqual([
-          "released",
-        ]);
+        expect(await claimStatuses()).toEqual(saga ? ["released"] : []);
         const other = (await claim("b-1", "carol"))._unsafeUnwrap();
         expect(other.status).toBe("completed");
         expect((await bounty("b-1"))?.claimedBy).toBe("carol");
@@ -139,7 +149,7 @@ for (const flavour of FLAVOURS) {
       it("claimBounty post: the claim is not released, the bounty is claimed with it, and a retry renews", async () => {
         world.fault({ port: "bounties", method: "transition", when: "post" });
         const report = (await claim())._unsafeUnwrap();
-        expect(report.steps[1]).toMatchObject({ status: "committed", committedVia: "probe" });
+        expect(report.steps[1]).toMatchObject(landed);
         const claimed = await bounty("b-1");
         expect(claimed?.status).toBe("claimed");
         expect(claimed?.claimId).toBe(report.outputs.claim.claimId);
@@ -159,9 +169,7 @@ for (const flavour of FLAVOURS) {
         expect(await world.violations(false)).toEqual([]);
         await world.reconcile();
         expect((await bounty("b-1"))?.status).toBe("open");
-        expect((await world.raw.claims.list(h.claims())).map((c) => c.status)).toEqual([
-          "released",
-        ]);
+        expect(await claimStatuses()).toEqual(saga ? ["released"] : []);
         await expectClean();
       });
     });
@@ -217,26 +225,35 @@ for (const flavour of FLAVOURS) {
 
       it("beginSettlement post: a retry resumes from pending_settlement with the contribution frozen, one capture", async () => {
         world.fault({ port: "bounties", method: "transition", when: "post" });
-        world.fault({
-          port: "credits",
-          method: "capture",
-          when: "pre",
-          error: new StoreError("transient", "payments busy"),
-          times: 5,
-        });
-        const first = (await settle("b-1", "bob", "c-1", "settle-1"))._unsafeUnwrapErr();
-        expect(first.code).toBe(ErrorCode.Incomplete);
-        expect((await bounty("b-1"))?.status).toBe("pending_settlement");
-        const other = (await settle("b-1", "bob", "c-other"))._unsafeUnwrapErr();
-        expect(other.message).toContain("being settled with contribution c-1");
-        const resumed = (await settle("b-1", "bob", "c-1", "settle-1"))._unsafeUnwrap();
-        expect(resumed.status).toBe("completed");
+        if (saga) {
+          world.fault({
+            port: "credits",
+            method: "capture",
+            when: "pre",
+            error: new StoreError("transient", "payments busy"),
+            times: 5,
+          });
+          const first = (await settle("b-1", "bob", "c-1", "settle-1"))._unsafeUnwrapErr();
+          expect(first.code).toBe(ErrorCode.Incomplete);
+          expect((await bounty("b-1"))?.status).toBe("pending_settlement");
+          const other = (await settle("b-1", "bob", "c-other"))._unsafeUnwrapErr();
+          expect(other.message).toContain("being settled with contribution c-1");
+          const resumed = (await settle("b-1", "bob", "c-1", "settle-1"))._unsafeUnwrap();
+          expect(resumed.status).toBe("completed");
+        } else {
+          // One transaction: the begin's commit landed with everything after it; the log says so.
+          const report = (await settle("b-1", "bob", "c-1", "settle-1"))._unsafeUnwrap();
+          expect(report.steps[0]).toMatchObject({ status: "committed", strategy: "co_committed" });
+          const other = (await settle("b-1", "bob", "c-other"))._unsafeUnwrapErr();
+          expect(other.message).toContain("being settled with contribution c-1");
+        }
         expect((await bounty("b-1"))?.status).toBe("settled");
+        expect(world.calls.get("credits.capture")).toBe(saga ? 6 : 1);
         expect(await balance("bob")).toEqual({ available: 80, reserved: 0 });
         await expectClean();
       });
 
-      it("capture fails pre: pending_settlement, never settled; recovery captures and settles", async () => {
+      it("capture fails pre: never settled before capture; recovery captures and settles", async () => {
         world.fault({
           port: "credits",
           method: "capture",
@@ -245,7 +262,8 @@ for (const flavour of FLAVOURS) {
           times: 5,
         });
         expect((await settle())._unsafeUnwrapErr().code).toBe(ErrorCode.Incomplete);
-        expect((await bounty("b-1"))?.status).toBe("pending_settlement");
+        // With separate writes the bounty waits in pending_settlement; in one transaction nothing moved.
+        expect((await bounty("b-1"))?.status).toBe(saga ? "pending_settlement" : "claimed");
         await expectClean(false);
         const reconciled = await world.reconcile();
         expect(reconciled.recovery.counts.completed).toBe(1);
@@ -254,20 +272,40 @@ for (const flavour of FLAVOURS) {
         await expectClean();
       });
 
-      it("capture failing permanently (reservation voided) ends needs_attention naming the bounty, never settled", async () => {
+      it("a reservation voided before settlement ends needs_attention naming the bounty, never settled", async () => {
         const b = await bounty("b-1");
         await world.raw.credits.void(h.credits(), b?.reservationId as string);
         const error = (await settle())._unsafeUnwrapErr();
         expect(error.code).toBe(ErrorCode.NeedsAttention);
+        if (error.code === ErrorCode.NeedsAttention) expect(error.reason).toBe("escalated");
         expect(error.message).toContain("bounty b-1");
-        expect((await bounty("b-1"))?.status).toBe("pending_settlement");
-        expect(world.calls.get("credits.capture")).toBe(1);
+        expect((await bounty("b-1"))?.status).toBe("claimed");
+        expect(world.calls.get("credits.capture") ?? 0).toBe(0);
+      });
+
+      it("capture failing permanently mid-settlement ends needs_attention naming the bounty, never settled", async () => {
+        const b = await bounty("b-1");
+        // The escrow is voided by someone else just as the capture is sent.
+        world.fault({
+          port: "credits",
+          method: "capture",
+          when: "pre",
+          meanwhile: async () => {
+            await world.raw.credits.void(h.credits(), b?.reservationId as string);
+          },
+          error: new StoreError("not_committed", "reservation voided"),
+        });
+        const error = (await settle())._unsafeUnwrapErr();
+        expect(error.code).toBe(saga ? ErrorCode.NeedsAttention : ErrorCode.StepFailed);
+        expect(error.message).toContain(saga ? "bounty b-1" : "capture");
+        expect((await bounty("b-1"))?.status).not.toBe("settled");
+        expect(await balance("bob")).toEqual({ available: 50, reserved: 0 });
       });
 
       it("capture post: the retry is an idempotent no-op; one capture", async () => {
         world.fault({ port: "credits", method: "capture", when: "post" });
         const report = (await settle())._unsafeUnwrap();
-        expect(report.steps[1]).toMatchObject({ status: "committed", committedVia: "probe" });
+        expect(report.steps[1]).toMatchObject(landed);
         expect(await balance("bob")).toEqual({ available: 80, reserved: 0 });
         expect(await balance("alice")).toEqual({ available: 70, reserved: 0 });
         await expectClean();
@@ -295,37 +333,55 @@ for (const flavour of FLAVOURS) {
       }
     });
 
-    it("a compensation that fails is recorded, retried by recovery, never applied twice; the caller gets the original error", async () => {
-      world.fault({
-        port: "bounties",
-        method: "create",
-        when: "pre",
-        error: new StoreError("not_committed", "duplicate title"),
+    if (flavour.strategy === "saga") {
+      it("a compensation that fails is recorded, retried by recovery, never applied twice; the caller gets the original error", async () => {
+        world.fault({
+          port: "bounties",
+          method: "create",
+          when: "pre",
+          error: new StoreError("not_committed", "duplicate title"),
+        });
+        world.fault({
+          port: "credits",
+          method: "void",
+          when: "pre",
+          error: new StoreError("transient", "ledger busy"),
+          times: 3,
+        });
+        const error = (await create())._unsafeUnwrapErr();
+        expect(error.code).toBe(ErrorCode.StepFailed);
+        if (error.code === ErrorCode.StepFailed) {
+          expect(error.step).toBe("open");
+          expect(error.message).toContain("open");
+          expect(error.report.status).toBe("compensating");
+        }
+        expect(await balance("alice")).toEqual({ available: 70, reserved: 30 });
+        const reconciled = await world.reconcile();
+        expect(reconciled.recovery.counts.compensated).toBe(1);
+        expect(await balance("alice")).toEqual({ available: 100, reserved: 0 });
+        const snapshot =
+          (await world.log.load((await world.log.list())[0]?.sagaId as string))?.entries ?? [];
+        expect(snapshot.filter((e) => e.type === "compensated")).toHaveLength(1);
+        expect(snapshot.filter((e) => e.type === "compensation_failed")).toHaveLength(3);
+        await expectClean();
       });
-      world.fault({
-        port: "credits",
-        method: "void",
-        when: "pre",
-        error: new StoreError("transient", "ledger busy"),
-        times: 3,
+    } else {
+      it("a failure anywhere in a co-committed operation leaves nothing, so nothing needs compensating", async () => {
+        world.fault({
+          port: "bounties",
+          method: "create",
+          when: "pre",
+          error: new StoreError("not_committed", "duplicate title"),
+        });
+        const error = (await create())._unsafeUnwrapErr();
+        expect(error.code).toBe(ErrorCode.StepFailed);
+        if (error.code === ErrorCode.StepFailed) expect(error.report.status).toBe("compensated");
+        expect(world.calls.get("credits.void") ?? 0).toBe(0);
+        expect(await world.raw.credits.list(h.credits())).toEqual([]);
+        expect(await balance("alice")).toEqual({ available: 100, reserved: 0 });
+        await expectClean();
       });
-      const error = (await create())._unsafeUnwrapErr();
-      expect(error.code).toBe(ErrorCode.StepFailed);
-      if (error.code === ErrorCode.StepFailed) {
-        expect(error.step).toBe("open");
-        expect(error.message).toContain("open");
-        expect(error.report.status).toBe("compensating");
-      }
-      expect(await balance("alice")).toEqual({ available: 70, reserved: 30 });
-      const reconciled = await world.reconcile();
-      expect(reconciled.recovery.counts.compensated).toBe(1);
-      expect(await balance("alice")).toEqual({ available: 100, reserved: 0 });
-      const snapshot =
-        (await world.log.load((await world.log.list())[0]?.sagaId as string))?.entries ?? [];
-      expect(snapshot.filter((e) => e.type === "compensated")).toHaveLength(1);
-      expect(snapshot.filter((e) => e.type === "compensation_failed")).toHaveLength(3);
-      await expectClean();
-    });
+    }
 
     it("expire and cancel cannot race a settlement past its pivot", async () => {
       (await create())._unsafeUnwrap();

@@ -1,0 +1,427 @@
+import { LockstepDefinitionError, type StepStore, StoreError } from "../../index.js";
+import { conflict, rejected } from "./cas-document.js";
+import { applyTransition } from "./memory-ports.js";
+import type { Balance, Bounty, Claim, Reservation } from "./model.js";
+import type { BountyStore, ClaimOutcome, ClaimStore, CreditsService } from "./ports.js";
+import type { SqlClient, SqlDialect } from "./sql-client.js";
+
+/** Options shared by the SQL ports. */
+export interface SqlPortOptions {
+  /**
+   * Prefix of every table the ports create.
+   * @default "bounty_"
+   */
+  readonly prefix?: string;
+}
+
+function tables(options: SqlPortOptions = {}) {
+  const prefix = options.prefix ?? "bounty_";
+  if (!/^[a-z_][a-z0-9_]*$/i.test(prefix)) {
+    throw new LockstepDefinitionError(
+      `Expected \`prefix\` to be letters, digits and underscores, got "${prefix}".`,
+    );
+  }
+  return {
+    bounties: `${prefix}bounties`,
+    claims: `${prefix}claims`,
+    balances: `${prefix}balances`,
+    reservations: `${prefix}reservations`,
+  };
+}
+
+/**
+ * Creates the tables of the SQL bounty ports if they do not exist. Safe to run at every start.
+ * Timestamps are milliseconds in 64-bit integers; a partial unique index allows one active claim per
+ * target, so concurrent claimers cannot both win.
+ */
+export async function createBountyTables<Handle>(
+  dialect: SqlDialect<Handle>,
+  handle: Handle,
+  options: SqlPortOptions = {},
+): Promise<void> {
+  const t = tables(options);
+  const sql = dialect.client(handle);
+  const statements = [
+    `CREATE TABLE IF NOT EXISTS ${t.bounties} (bounty_id TEXT PRIMARY KEY, title TEXT NOT NULL, amount BIGINT NOT NULL, creator TEXT NOT NULL, status TEXT NOT NULL, deadline BIGINT NOT NULL, reservation_id TEXT, claim_id TEXT, claimed_by TEXT, fulfilled_by TEXT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, version BIGINT NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS ${t.claims} (claim_id TEXT PRIMARY KEY, target_ref TEXT NOT NULL, agent_id TEXT NOT NULL, status TEXT NOT NULL, lease_expires_at BIGINT NOT NULL)`,
+    `CREATE UNIQUE INDEX IF NOT EXISTS ${t.claims}_one_active ON ${t.claims} (target_ref) WHERE status = 'active'`,
+    `CREATE TABLE IF NOT EXISTS ${t.balances} (agent_id TEXT PRIMARY KEY, available BIGINT NOT NULL CHECK (available >= 0), reserved BIGINT NOT NULL CHECK (reserved >= 0))`,
+    `CREATE TABLE IF NOT EXISTS ${t.reservations} (reservation_id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, amount BIGINT NOT NULL, status TEXT NOT NULL, expires_at BIGINT NOT NULL, captured_to TEXT, capture_key TEXT)`,
+  ];
+  for (const statement of statements) await sql.exec(statement);
+}
+
+/**
+ * Runs `work` atomically: directly when `handle` is already a transaction's (a co-committed step),
+ * else in a transaction of its own.
+ */
+async function atomically<Handle, T>(
+  store: StepStore<Handle>,
+  dialect: SqlDialect<Handle>,
+  handle: Handle,
+  work: (sql: SqlClient) => Promise<T>,
+): Promise<T> {
+  if (handle !== store.handle) return work(dialect.client(handle));
+  const transaction = store.transaction;
+  if (transaction === undefined) {
+    throw new LockstepDefinitionError(
+      `The SQL bounty ports need a store with transactions; "${store.id}" declares none.`,
+    );
+  }
+  const controller = new AbortController();
+  return transaction((tx) => work(dialect.client(tx)), {
+    signal: controller.signal,
+    deadline: Number.MAX_SAFE_INTEGER,
+  });
+}
+
+interface BountyRow {
+  bounty_id: string;
+  title: string;
+  amount: number | string;
+  creator: string;
+  status: string;
+  deadline: number | string;
+  reservation_id: string | null;
+  claim_id: string | null;
+  claimed_by: string | null;
+  fulfilled_by: string | null;
+  created_at: number | string;
+  updated_at: number | string;
+  version: number | string;
+}
+
+function bountyOf(row: BountyRow): Bounty {
+  return {
+    bountyId: row.bounty_id,
+    title: row.title,
+    amount: Number(row.amount),
+    creator: row.creator,
+    status: row.status as Bounty["status"],
+    deadline: Number(row.deadline),
+    ...(row.reservation_id === null ? {} : { reservationId: row.reservation_id }),
+    ...(row.claim_id === null ? {} : { claimId: row.claim_id }),
+    ...(row.claimed_by === null ? {} : { claimedBy: row.claimed_by }),
+    ...(row.fulfilled_by === null ? {} : { fulfilledByContributionId: row.fulfilled_by }),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    version: Number(row.version),
+  };
+}
+
+/** Bounties in a SQL table; every transition is an `UPDATE … WHERE version = ?`. */
+export function sqlBountyStore<Handle>(
+  store: StepStore<Handle>,
+  dialect: SqlDialect<Handle>,
+  options: SqlPortOptions = {},
+): BountyStore<Handle> {
+  const t = tables(options);
+  const get = async (sql: SqlClient, id: string) => {
+    const row = await sql.one<BountyRow>(`SELECT * FROM ${t.bounties} WHERE bounty_id = ?`, [id]);
+    return row === undefined ? undefined : bountyOf(row);
+  };
+  return {
+    store,
+    get: (handle, bountyId) => get(dialect.client(handle), bountyId),
+    create: (handle, b) =>
+      atomically(store, dialect, handle, async (sql) => {
+        const inserted = await sql.exec(
+          `INSERT INTO ${t.bounties} (bounty_id, title, amount, creator, status, deadline, reservation_id, claim_id, claimed_by, fulfilled_by, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bounty_id) DO NOTHING`,
+          [
+            b.bountyId,
+            b.title,
+            b.amount,
+            b.creator,
+            b.status,
+            b.deadline,
+            b.reservationId ?? null,
+            b.claimId ?? null,
+            b.claimedBy ?? null,
+            b.fulfilledByContributionId ?? null,
+            b.createdAt,
+            b.updatedAt,
+            b.version,
+          ],
+        );
+        if (inserted === 1) return b;
+        const existing = await get(sql, b.bountyId);
+        if (existing?.reservationId === b.reservationId && existing !== undefined) return existing;
+        return conflict(`Bounty "${b.bountyId}" already exists with another reservation.`);
+      }),
+    transition: (handle, bountyId, change) =>
+      atomically(store, dialect, handle, async (sql) => {
+        const current = await get(sql, bountyId);
+        const next = applyTransition(current, bountyId, change);
+        const updated = await sql.exec(
+          `UPDATE ${t.bounties} SET status = ?, claim_id = ?, claimed_by = ?, fulfilled_by = ?, updated_at = ?, version = ? WHERE bounty_id = ? AND version = ?`,
+          [
+            next.status,
+            next.claimId ?? null,
+            next.claimedBy ?? null,
+            next.fulfilledByContributionId ?? null,
+            next.updatedAt,
+            next.version,
+            bountyId,
+            current?.version,
+          ],
+        );
+        if (updated === 0)
+          return conflict(`Bounty "${bountyId}" changed while it was being moved to ${change.to}.`);
+        return next;
+      }),
+    list: async (handle) =>
+      (
+        await dialect
+          .client(handle)
+          .many<BountyRow>(`SELECT * FROM ${t.bounties} ORDER BY bounty_id`)
+      ).map(bountyOf),
+    repairIndexes: async () => 0,
+    indexDrift: async () => [],
+  };
+}
+
+interface ClaimRow {
+  claim_id: string;
+  target_ref: string;
+  agent_id: string;
+  status: string;
+  lease_expires_at: number | string;
+}
+
+function claimOf(row: ClaimRow): Claim {
+  return {
+    claimId: row.claim_id,
+    targetRef: row.target_ref,
+    agentId: row.agent_id,
+    status: row.status as Claim["status"],
+    leaseExpiresAt: Number(row.lease_expires_at),
+  };
+}
+
+/** Claims in a SQL table, with at most one active claim per target enforced by a unique index. */
+export function sqlClaimStore<Handle>(
+  store: StepStore<Handle>,
+  dialect: SqlDialect<Handle>,
+  options: SqlPortOptions = {},
+): ClaimStore<Handle> {
+  const t = tables(options);
+  const get = async (sql: SqlClient, claimId: string) => {
+    const row = await sql.one<ClaimRow>(`SELECT * FROM ${t.claims} WHERE claim_id = ?`, [claimId]);
+    return row === undefined ? undefined : claimOf(row);
+  };
+  return {
+    store,
+    claimOrRenew: (handle, { claimId, targetRef, agentId, leaseMs, now }) =>
+      atomically(store, dialect, handle, async (sql): Promise<ClaimOutcome> => {
+        await sql.exec(
+          `UPDATE ${t.claims} SET status = 'expired' WHERE target_ref = ? AND status = 'active' AND lease_expires_at <= ?`,
+          [targetRef, now],
+        );
+        const mine = await get(sql, claimId);
+        if (mine?.status === "active") return { claim: mine, renewed: false };
+        if (mine !== undefined)
+          return rejected(`Claim "${claimId}" is ${mine.status} and cannot be taken again.`);
+        const liveRow = await sql.one<ClaimRow>(
+          `SELECT * FROM ${t.claims} WHERE target_ref = ? AND status = 'active'`,
+          [targetRef],
+        );
+        const live = liveRow === undefined ? undefined : claimOf(liveRow);
+        if (live !== undefined && live.agentId !== agentId) {
+          return conflict(
+            `Target "${targetRef}" is claimed by ${live.agentId} until ${live.leaseExpiresAt}.`,
+          );
+        }
+        if (live !== undefined) {
+          await sql.exec(
+            `UPDATE ${t.claims} SET lease_expires_at = ? WHERE claim_id = ? AND status = 'active'`,
+            [now + leaseMs, live.claimId],
+          );
+          return { claim: { ...live, leaseExpiresAt: now + leaseMs }, renewed: true };
+        }
+        const claim: Claim = {
+          claimId,
+          targetRef,
+          agentId,
+          status: "active",
+          leaseExpiresAt: now + leaseMs,
+        };
+        await sql.exec(
+          `INSERT INTO ${t.claims} (claim_id, target_ref, agent_id, status, lease_expires_at) VALUES (?, ?, ?, 'active', ?)`,
+          [claimId, targetRef, agentId, claim.leaseExpiresAt],
+        );
+        return { claim, renewed: false };
+      }),
+    get: (handle, claimId) => get(dialect.client(handle), claimId),
+    release: async (handle, claimId) =>
+      (await dialect
+        .client(handle)
+        .exec(
+          `UPDATE ${t.claims} SET status = 'released' WHERE claim_id = ? AND status = 'active'`,
+          [claimId],
+        )) === 1,
+    complete: (handle, claimId) =>
+      atomically(store, dialect, handle, async (sql) => {
+        await sql.exec(
+          `UPDATE ${t.claims} SET status = 'completed' WHERE claim_id = ? AND status <> 'completed'`,
+          [claimId],
+        );
+        const claim = await get(sql, claimId);
+        return claim ?? rejected(`Claim "${claimId}" does not exist.`);
+      }),
+    list: async (handle) =>
+      (
+        await dialect.client(handle).many<ClaimRow>(`SELECT * FROM ${t.claims} ORDER BY claim_id`)
+      ).map(claimOf),
+  };
+}
+
+interface ReservationRow {
+  reservation_id: string;
+  agent_id: string;
+  amount: number | string;
+  status: string;
+  expires_at: number | string;
+  captured_to: string | null;
+}
+
+function reservationOf(row: ReservationRow): Reservation {
+  return {
+    reservationId: row.reservation_id,
+    agentId: row.agent_id,
+    amount: Number(row.amount),
+    status: row.status as Reservation["status"],
+    expiresAt: Number(row.expires_at),
+    ...(row.captured_to === null ? {} : { capturedTo: row.captured_to }),
+  };
+}
+
+/** A credits ledger in SQL tables: balances and reservations move together in one transaction. */
+export function sqlCredits<Handle>(
+  store: StepStore<Handle>,
+  dialect: SqlDialect<Handle>,
+  options: SqlPortOptions = {},
+): CreditsService<Handle> & {
+  seed(handle: Handle, balances: Readonly<Record<string, number>>): Promise<void>;
+} {
+  const t = tables(options);
+  const get = async (sql: SqlClient, id: string) => {
+    const row = await sql.one<ReservationRow>(
+      `SELECT * FROM ${t.reservations} WHERE reservation_id = ?`,
+      [id],
+    );
+    return row === undefined ? undefined : reservationOf(row);
+  };
+  const credit = (sql: SqlClient, agentId: string, amount: number) =>
+    sql.exec(
+      `INSERT INTO ${t.balances} (agent_id, available, reserved) VALUES (?, ?, 0) ON CONFLICT (agent_id) DO UPDATE SET available = ${t.balances}.available + excluded.available`,
+      [agentId, amount],
+    );
+  return {
+    store,
+    seed: (handle, balances) =>
+      atomically(store, dialect, handle, async (sql) => {
+        for (const [agent, available] of Object.entries(balances)) {
+          await sql.exec(
+            `INSERT INTO ${t.balances} (agent_id, available, reserved) VALUES (?, ?, 0) ON CONFLICT (agent_id) DO UPDATE SET available = excluded.available`,
+            [agent, available],
+          );
+        }
+      }),
+    reserve: (handle, { reservationId, agentId, amount, timeoutMs, now }) =>
+      atomically(store, dialect, handle, async (sql) => {
+        const existing = await get(sql, reservationId);
+        if (existing !== undefined) {
+          if (existing.agentId === agentId && existing.amount === amount) return existing;
+          return rejected(`Reservation "${reservationId}" exists with other parameters.`);
+        }
+        const held = await sql.exec(
+          `UPDATE ${t.balances} SET available = available - ?, reserved = reserved + ? WHERE agent_id = ? AND available >= ?`,
+          [amount, amount, agentId, amount],
+        );
+        if (held === 0) return rejected(`${agentId} does not have ${amount} credits available.`);
+        await sql.exec(
+          `INSERT INTO ${t.reservations} (reservation_id, agent_id, amount, status, expires_at, captured_to, capture_key) VALUES (?, ?, ?, 'held', ?, NULL, NULL)`,
+          [reservationId, agentId, amount, now + timeoutMs],
+        );
+        return {
+          reservationId,
+          agentId,
+          amount,
+          status: "held" as const,
+          expiresAt: now + timeoutMs,
+        };
+      }),
+    capture: (handle, { reservationId, toAgentId, idempotencyKey, now }) =>
+      atomically(store, dialect, handle, async (sql) => {
+        const r = await get(sql, reservationId);
+        if (r === undefined) return rejected(`Reservation "${reservationId}" does not exist.`);
+        if (r.status === "captured") {
+          if (r.capturedTo === toAgentId) return r;
+          return rejected(
+            `Reservation "${reservationId}" was captured to ${r.capturedTo}, not ${toAgentId}.`,
+          );
+        }
+        if (r.status !== "held" || r.expiresAt <= now) {
+          return rejected(
+            `Reservation "${reservationId}" is ${r.status === "held" ? "expired" : r.status} and cannot be captured.`,
+          );
+        }
+        const moved = await sql.exec(
+          `UPDATE ${t.reservations} SET status = 'captured', captured_to = ?, capture_key = ? WHERE reservation_id = ? AND status = 'held'`,
+          [toAgentId, idempotencyKey, reservationId],
+        );
+        if (moved === 0)
+          throw new StoreError(
+            "conflict",
+            `Reservation "${reservationId}" changed while being captured.`,
+          );
+        await sql.exec(`UPDATE ${t.balances} SET reserved = reserved - ? WHERE agent_id = ?`, [
+          r.amount,
+          r.agentId,
+        ]);
+        await credit(sql, toAgentId, r.amount);
+        return { ...r, status: "captured" as const, capturedTo: toAgentId };
+      }),
+    void: (handle, reservationId) =>
+      atomically(store, dialect, handle, async (sql) => {
+        const r = await get(sql, reservationId);
+        if (r === undefined) return rejected(`Reservation "${reservationId}" does not exist.`);
+        if (r.status !== "held") return r;
+        const voided = await sql.exec(
+          `UPDATE ${t.reservations} SET status = 'voided' WHERE reservation_id = ? AND status = 'held'`,
+          [reservationId],
+        );
+        if (voided === 1) {
+          await sql.exec(
+            `UPDATE ${t.balances} SET available = available + ?, reserved = reserved - ? WHERE agent_id = ?`,
+            [r.amount, r.amount, r.agentId],
+          );
+        }
+        return { ...r, status: "voided" as const };
+      }),
+    get: (handle, reservationId) => get(dialect.client(handle), reservationId),
+    list: async (handle) =>
+      (
+        await dialect
+          .client(handle)
+          .many<ReservationRow>(`SELECT * FROM ${t.reservations} ORDER BY reservation_id`)
+      ).map(reservationOf),
+    balance: async (handle, agentId): Promise<Balance> => {
+      const row = await dialect
+        .client(handle)
+        .one<{ available: number | string; reserved: number | string }>(
+          `SELECT available, reserved FROM ${t.balances} WHERE agent_id = ?`,
+          [agentId],
+        );
+      return { available: Number(row?.available ?? 0), reserved: Number(row?.reserved ?? 0) };
+    },
+    total: async (handle) => {
+      const row = await dialect
+        .client(handle)
+        .one<{ total: number | string | null }>(
+          `SELECT SUM(available + reserved) AS total FROM ${t.balances}`,
+        );
+      return Number(row?.total ?? 0);
+    },
+  };
+}
