@@ -1,3 +1,4 @@
+export { postgresDialect, type SqlClient, type SqlDialect, sqliteDialect } from "../sql-client.js";
 export {
   type BountyInvariantOptions,
   checkBountyInvariants,
@@ -41,3 +42,10 @@ export type {
   PortRefusal,
 } from "./ports.js";
 export { type ReconcileReport, reconcileBounties } from "./reconciler.js";
+export {
+  createBountyTables,
+  type SqlPortOptions,
+  sqlBountyStore,
+  sqlClaimStore,
+  sqlCredits,
+} from "./sql-ports.js";

@@ -1,9 +1,9 @@
 import { LockstepDefinitionError, type StepStore, StoreError } from "../../index.js";
+import type { SqlClient, SqlDialect } from "../sql-client.js";
 import { conflict, rejected } from "./cas-document.js";
 import { applyTransition } from "./memory-ports.js";
 import type { Balance, Bounty, Claim, Reservation } from "./model.js";
 import type { BountyStore, ClaimOutcome, ClaimStore, CreditsService } from "./ports.js";
-import type { SqlClient, SqlDialect } from "./sql-client.js";
 
 /** Options shared by the SQL ports. */
 export interface SqlPortOptions {

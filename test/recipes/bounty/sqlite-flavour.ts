@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openSqlite, sqliteSagaLog, sqliteStore } from "../../../src/adapters/sqlite/index.js";
 import { defineStore } from "../../../src/index.js";
-import { sqliteDialect } from "../../../src/recipes/bounty/sql-client.js";
+import { sqliteDialect } from "../../../src/recipes/sql-client.js";
 import {
   createBountyTables,
   sqlBountyStore,

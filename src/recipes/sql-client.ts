@@ -1,5 +1,5 @@
-import type { PostgresHandle } from "../../adapters/postgres/index.js";
-import type { SqliteHandle } from "../../adapters/sqlite/index.js";
+import type { PostgresHandle } from "../adapters/postgres/index.js";
+import type { SqliteHandle } from "../adapters/sqlite/index.js";
 
 /** The few things the SQL ports ask of a database handle; placeholders are written `?`. */
 export interface SqlClient {

@@ -1,0 +1,49 @@
+import { StoreError } from "../../index.js";
+import type { MemoryStore } from "../../testing/index.js";
+import type { Contribution, Handoff } from "./model.js";
+import type { ContributionStore, HandoffStore } from "./ports.js";
+
+/** Contributions in a memory store, one document each, written only if absent. */
+export function memoryContributionStore(store: MemoryStore): ContributionStore {
+  const key = (cid: string) => `contribution:${cid}`;
+  return {
+    store,
+    put: async (handle, contribution) => {
+      const h = handle as MemoryStore["handle"];
+      const written = await h.put(key(contribution.cid), contribution, "absent");
+      if (written.affected === 1) return contribution;
+      return (await h.get(key(contribution.cid)))?.value as Contribution;
+    },
+    get: async (handle, cid) =>
+      (await (handle as MemoryStore["handle"]).get(key(cid)))?.value as Contribution | undefined,
+    list: async (handle) =>
+      (await (handle as MemoryStore["handle"]).list("contribution:")).map(
+        (d) => d.value as Contribution,
+      ),
+  };
+}
+
+/** Handoffs in a memory store, one document each, written only if absent. */
+export function memoryHandoffStore(store: MemoryStore): HandoffStore {
+  const key = (id: string) => `handoff:${id}`;
+  const all = async (handle: unknown) =>
+    (await (handle as MemoryStore["handle"]).list("handoff:")).map((d) => d.value as Handoff);
+  return {
+    store,
+    put: async (handle, handoff) => {
+      const h = handle as MemoryStore["handle"];
+      const written = await h.put(key(handoff.handoffId), handoff, "absent");
+      if (written.affected === 1) return handoff;
+      const existing = (await h.get(key(handoff.handoffId)))?.value as Handoff;
+      if (existing.sourceCid !== handoff.sourceCid || existing.toRole !== handoff.toRole) {
+        throw new StoreError(
+          "conflict",
+          `Handoff "${handoff.handoffId}" exists for another contribution or role.`,
+        );
+      }
+      return existing;
+    },
+    listBySource: async (handle, cid) => (await all(handle)).filter((h) => h.sourceCid === cid),
+    list: all,
+  };
+}

@@ -1,0 +1,147 @@
+import { LockstepDefinitionError, type StepStore, StoreError } from "../../index.js";
+import type { SqlDialect } from "../sql-client.js";
+import type { Contribution, Handoff } from "./model.js";
+import type { ContributionStore, HandoffStore } from "./ports.js";
+
+/** Options of the SQL contribution ports. */
+export interface ContributionSqlOptions {
+  /** Prefix of the tables. @default "contribution_" */
+  readonly prefix?: string;
+}
+
+function tables(options: ContributionSqlOptions = {}) {
+  const prefix = options.prefix ?? "contribution_";
+  if (!/^[a-z_][a-z0-9_]*$/i.test(prefix)) {
+    throw new LockstepDefinitionError(
+      `Expected \`prefix\` to be letters, digits and underscores, got "${prefix}".`,
+    );
+  }
+  return { contributions: `${prefix}contributions`, handoffs: `${prefix}handoffs` };
+}
+
+/** Creates the contribution tables if they do not exist; one handoff per (source, role) is enforced. */
+export async function createContributionTables<Handle>(
+  dialect: SqlDialect<Handle>,
+  handle: Handle,
+  options: ContributionSqlOptions = {},
+): Promise<void> {
+  const t = tables(options);
+  const sql = dialect.client(handle);
+  await sql.exec(
+    `CREATE TABLE IF NOT EXISTS ${t.contributions} (cid TEXT PRIMARY KEY, author TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL, routes TEXT NOT NULL, created_at BIGINT NOT NULL)`,
+  );
+  await sql.exec(
+    `CREATE TABLE IF NOT EXISTS ${t.handoffs} (handoff_id TEXT PRIMARY KEY, source_cid TEXT NOT NULL, to_role TEXT NOT NULL, status TEXT NOT NULL, created_at BIGINT NOT NULL, UNIQUE (source_cid, to_role))`,
+  );
+}
+
+interface ContributionRow {
+  cid: string;
+  author: string;
+  kind: string;
+  body: string;
+  routes: string;
+  created_at: number | string;
+}
+
+const contributionOf = (row: ContributionRow): Contribution => ({
+  cid: row.cid,
+  author: row.author,
+  kind: row.kind,
+  body: JSON.parse(row.body),
+  routes: JSON.parse(row.routes),
+  createdAt: Number(row.created_at),
+});
+
+/** Contributions in a SQL table, inserted only if their cid is new. */
+export function sqlContributionStore<Handle>(
+  store: StepStore<Handle>,
+  dialect: SqlDialect<Handle>,
+  options: ContributionSqlOptions = {},
+): ContributionStore<Handle> {
+  const t = tables(options);
+  const get = async (handle: Handle, cid: string) => {
+    const row = await dialect
+      .client(handle)
+      .one<ContributionRow>(`SELECT * FROM ${t.contributions} WHERE cid = ?`, [cid]);
+    return row === undefined ? undefined : contributionOf(row);
+  };
+  return {
+    store,
+    put: async (handle, c) => {
+      await dialect
+        .client(handle)
+        .exec(
+          `INSERT INTO ${t.contributions} (cid, author, kind, body, routes, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (cid) DO NOTHING`,
+          [c.cid, c.author, c.kind, JSON.stringify(c.body), JSON.stringify(c.routes), c.createdAt],
+        );
+      return (await get(handle, c.cid)) ?? c;
+    },
+    get,
+    list: async (handle) =>
+      (
+        await dialect
+          .client(handle)
+          .many<ContributionRow>(`SELECT * FROM ${t.contributions} ORDER BY cid`)
+      ).map(contributionOf),
+  };
+}
+
+interface HandoffRow {
+  handoff_id: string;
+  source_cid: string;
+  to_role: string;
+  status: string;
+  created_at: number | string;
+}
+
+const handoffOf = (row: HandoffRow): Handoff => ({
+  handoffId: row.handoff_id,
+  sourceCid: row.source_cid,
+  toRole: row.to_role,
+  status: row.status as Handoff["status"],
+  createdAt: Number(row.created_at),
+});
+
+/** Handoffs in a SQL table, inserted only if new; a second handoff for one (source, role) is refused. */
+export function sqlHandoffStore<Handle>(
+  store: StepStore<Handle>,
+  dialect: SqlDialect<Handle>,
+  options: ContributionSqlOptions = {},
+): HandoffStore<Handle> {
+  const t = tables(options);
+  return {
+    store,
+    put: async (handle, h) => {
+      const sql = dialect.client(handle);
+      await sql.exec(
+        `INSERT INTO ${t.handoffs} (handoff_id, source_cid, to_role, status, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (handoff_id) DO NOTHING`,
+        [h.handoffId, h.sourceCid, h.toRole, h.status, h.createdAt],
+      );
+      const row = await sql.one<HandoffRow>(`SELECT * FROM ${t.handoffs} WHERE handoff_id = ?`, [
+        h.handoffId,
+      ]);
+      if (row === undefined || row.source_cid !== h.sourceCid || row.to_role !== h.toRole) {
+        throw new StoreError(
+          "conflict",
+          `Handoff "${h.handoffId}" exists for another contribution or role.`,
+        );
+      }
+      return handoffOf(row);
+    },
+    listBySource: async (handle, cid) =>
+      (
+        await dialect
+          .client(handle)
+          .many<HandoffRow>(`SELECT * FROM ${t.handoffs} WHERE source_cid = ? ORDER BY to_role`, [
+            cid,
+          ])
+      ).map(handoffOf),
+    list: async (handle) =>
+      (
+        await dialect
+          .client(handle)
+          .many<HandoffRow>(`SELECT * FROM ${t.handoffs} ORDER BY handoff_id`)
+      ).map(handoffOf),
+  };
+}
