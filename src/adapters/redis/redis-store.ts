@@ -1,0 +1,136 @@
+import type { Redis } from "ioredis";
+import type { CallScope } from "../../core/deadline.js";
+import { LockstepDefinitionError } from "../../core/errors.js";
+import { defineStore, type WriteStore } from "../../core/store.js";
+import { assertInteger, assertName, describeValue } from "../../core/validate.js";
+import { classifyRedisError } from "./classify-redis-error.js";
+import { DedicatedConnection } from "./dedicated-connection.js";
+import { createRedisHandle, type RedisHandle } from "./redis-handle.js";
+import type { RedisWrite, RedisWriteResult } from "./redis-write.js";
+import { WatchPool } from "./watch-pool.js";
+
+/** Options of {@link redisStore}. */
+export interface RedisStoreOptions {
+  /**
+   * The store's identity in saga logs and reports.
+   * @default "redis://<host>:<port>/<db>" from the client's options
+   */
+  readonly id?: string;
+  /**
+   * How long lockstep waits for Redis to answer one command before failing it as `unknown` (it may
+   * still be applied), in milliseconds. Set on lockstep's own connections only.
+   * @default 10000
+   */
+  readonly commandTimeoutMs?: number;
+  /**
+   * How many dedicated connections {@link RedisHandle.update} may hold at once for `WATCH`; more
+   * concurrent updates wait for one to be free.
+   * @default 4
+   */
+  readonly watchConnections?: number;
+}
+
+/**
+ * A Redis store: atomic batches and guarded writes, no transactions (Redis cannot roll back an
+ * interactive transaction, so `runAtomic` uses {@link RedisStore.batch} instead).
+ */
+export interface RedisStore extends WriteStore<RedisHandle, RedisWrite, RedisWriteResult> {
+  /**
+   * Applies prepared writes all-or-nothing, results by position; see {@link RedisHandle.batch}.
+   *
+   * Redis's own `MULTI`/`EXEC` is not all-or-nothing: a command that fails when `EXEC` runs it (e.g.
+   * `WRONGTYPE`) fails alone while the others apply. lockstep therefore runs a batch as one Lua
+   * script — executed atomically, like `MULTI`/`EXEC` — that checks every write's guard, key type,
+   * document format and integer range against the state the writes before it leave, and writes
+   * nothing unless all pass. A failure Redis raises while writing despite those checks is reported
+   * with its position as a {@link RedisPartialBatchError} (kind `unknown`), never as "nothing applied".
+   */
+  readonly batch: (
+    writes: readonly RedisWrite[],
+    scope: CallScope,
+  ) => Promise<readonly RedisWriteResult[]>;
+  /**
+   * Disconnects lockstep's own connections at once; calls still waiting for a reply end as
+   * `unknown`, later calls are refused as `not_committed`. The client passed to {@link redisStore}
+   * stays open.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Wraps an ioredis client as a lockstep store declaring `atomicBatch` and `conditionalWrite`.
+ *
+ * lockstep never sends commands on `client` itself: it duplicates it into connections of its own
+ * (one for scripts, a small pool for `WATCH`), configured so the fate of each command is knowable —
+ * no offline queue, no automatic resend after a reconnect, no reconnect loop. So:
+ * - Redis unreachable before a command is sent: `transient` (nothing was sent);
+ * - connection lost mid-command, command timeout, or `signal` aborting after the send: `unknown`;
+ * - a guard that does not hold: `affected: 0` (a `conflict` naming the write inside a batch);
+ * - `WRONGTYPE`, a non-integer field, a malformed write: `not_committed`.
+ *
+ * Keys of one batch must live on one node: pass a standalone or Sentinel client, not a `Cluster`.
+ * Call {@link RedisStore.close} when done.
+ *
+ * @example
+ * ```ts
+ * const store = redisStore(new Redis(process.env.REDIS_URL));
+ * const result = await runAtomic(store, [
+ *   { name: "debit", guarded: true, build: () => redisHincrby("acct:a", "balance", -5, { min: 0 }) },
+ *   { name: "credit", build: () => redisHincrby("acct:b", "balance", 5) },
+ * ]);
+ * ```
+ */
+export function redisStore(client: Redis, options: RedisStoreOptions = {}): RedisStore {
+  if (typeof client !== "object" || client === null || typeof client.duplicate !== "function") {
+    throw new LockstepDefinitionError(
+      `Expected \`client\` to be an ioredis Redis client, got ${describeValue(client)}.`,
+    );
+  }
+  if ((client as { isCluster?: unknown }).isCluster === true) {
+    throw new LockstepDefinitionError(
+      "redisStore does not support an ioredis Cluster: a batch's script must see all its keys on one node. Pass a standalone or Sentinel client.",
+    );
+  }
+  const commandTimeoutMs = options.commandTimeoutMs ?? 10_000;
+  assertInteger("commandTimeoutMs", commandTimeoutMs, 1);
+  const watchConnections = options.watchConnections ?? 4;
+  assertInteger("watchConnections", watchConnections, 1);
+  const id = options.id ?? defaultId(client);
+  assertName("id", id);
+
+  const overrides = { commandTimeout: commandTimeoutMs };
+  const writer = new DedicatedConnection(client, overrides);
+  const watchers = new WatchPool(client, overrides, watchConnections);
+  const handle = createRedisHandle({ writer, watchers });
+  const batch = (writes: readonly RedisWrite[], scope: CallScope) =>
+    handle.batch(writes, { signal: scope.signal });
+
+  const store = defineStore<RedisHandle, RedisWrite, RedisWriteResult>({
+    id,
+    handle,
+    capabilities: { atomicBatch: true, conditionalWrite: true },
+    batch,
+    apply: (target, write, scope) => target.apply(write, { signal: scope.signal }),
+    affected: (result) => result.affected,
+    classifyError: classifyRedisError,
+  });
+  return Object.freeze({
+    ...(store as WriteStore<RedisHandle, RedisWrite, RedisWriteResult>),
+    batch,
+    close: async () => {
+      writer.close();
+      watchers.close();
+    },
+  });
+}
+
+function defaultId(client: Redis): string {
+  const { host, port, db, path } = (client.options ?? {}) as {
+    host?: string;
+    port?: number;
+    db?: number;
+    path?: string;
+  };
+  const where = path ? `unix:${path}` : `${host ?? "localhost"}:${port ?? 6379}`;
+  return `redis://${where}/${db ?? 0}`;
+}
