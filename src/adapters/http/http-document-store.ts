@@ -1,0 +1,195 @@
+import { ErrorKind } from "../../core/error-kinds.js";
+import { LockstepDefinitionError } from "../../core/errors.js";
+import { defineStore, type WriteStore } from "../../core/store.js";
+import { assertInteger, assertName, describeValue } from "../../core/validate.js";
+import { classifyHttpError } from "./classify-http-error.js";
+import { normalizeBaseUrl, pathProblem } from "./document-path.js";
+import {
+  createDocumentClient,
+  type HttpDocumentClient,
+  type ResolvedIndex,
+} from "./http-document-client.js";
+import type { FetchFunction } from "./http-exchange.js";
+import { HttpStoreError } from "./http-store-error.js";
+import { type HttpWrite, type HttpWriteResult, httpWriteProblem } from "./http-write.js";
+
+/** Where a store keeps the status-index marker of each document. */
+export interface HttpStatusIndexOptions {
+  /** The top-level field of each document body the index records, e.g. `"status"`. */
+  readonly field: string;
+  /**
+   * The path of a document's marker, under the same base URL.
+   * @default (path) => `_index/<field>/<path>`
+   */
+  readonly path?: (documentPath: string) => string;
+}
+
+/** Options of {@link httpDocumentStore}. */
+export interface HttpDocumentStoreOptions {
+  /**
+   * The base URL documents live under; a document path is resolved below it and can never leave it.
+   * Redirects are not followed.
+   */
+  readonly baseUrl: string | URL;
+  /**
+   * The `fetch` every request goes through: the only way the store reaches the network.
+   * @default globalThis.fetch
+   */
+  readonly fetch?: FetchFunction;
+  /**
+   * Headers sent with every request, e.g. `{ authorization: "Bearer …" }`.
+   * @default {}
+   */
+  readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Deadline of each request, response body included, in milliseconds. A write past it is
+   * `timeout`: it may have been applied.
+   * @default 10000
+   */
+  readonly timeoutMs?: number;
+  /**
+   * The store's identity in saga logs and reports.
+   * @default "http:<baseUrl without credentials>"
+   */
+  readonly id?: string;
+  /**
+   * Keep a secondary status index: after each document write, a separate request writes (or, after
+   * a delete, removes) a marker recording the document's `field`. The document write can then
+   * commit while the call still fails; see {@link HttpStoreError.documentCommitted}.
+   * @default no index
+   */
+  readonly statusIndex?: HttpStatusIndexOptions;
+}
+
+/** An HTTP JSON document store with ETag compare-and-set. */
+export type HttpDocumentStore = WriteStore<HttpDocumentClient, HttpWrite, HttpWriteResult>;
+
+/**
+ * Wraps a JSON document service as a lockstep store declaring `conditionalWrite` only: each write is
+ * one request guarded by its ETag, with neither transactions nor batches, so `runAtomic` runs its
+ * writes in sequence with guarded undo and saga steps rely on probes.
+ *
+ * The protocol: `GET <baseUrl><path>` answers 200 with the JSON body and an `ETag`, or 404;
+ * `PUT` with `If-None-Match: *` creates, with `If-Match: <etag>` replaces that version, and answers
+ * 412 when the precondition fails; `DELETE` honours `If-Match` the same way. An error response may
+ * carry `lockstep-applied: false` to say the write was not applied.
+ *
+ * As a prepared write, a failed precondition is `affected: 0` (the core then reports a conflict);
+ * through the handle it rejects with a `conflict` {@link HttpStoreError}.
+ *
+ * @example
+ * ```ts
+ * const bounties = httpDocumentStore({
+ *   baseUrl: "https://docs.internal/v1/",
+ *   headers: { authorization: `Bearer ${token}` },
+ *   statusIndex: { field: "status" },
+ * });
+ * const doc = await bounties.handle.get("bounties/b1");
+ * ```
+ */
+export function httpDocumentStore(options: HttpDocumentStoreOptions): HttpDocumentStore {
+  if (typeof options !== "object" || options === null) {
+    throw new LockstepDefinitionError(
+      `Expected httpDocumentStore options to be an object, got ${describeValue(options)}.`,
+    );
+  }
+  const base = normalizeBaseUrl(options.baseUrl);
+  const fetchFunction = options.fetch ?? (globalThis.fetch as FetchFunction | undefined);
+  if (typeof fetchFunction !== "function") {
+    throw new LockstepDefinitionError(
+      `Expected \`fetch\` to be a function, got ${describeValue(fetchFunction)}; pass one when the platform has no global fetch.`,
+    );
+  }
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  assertInteger("timeoutMs", timeoutMs, 1);
+  const headers = options.headers ?? {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value !== "string") {
+      throw new LockstepDefinitionError(
+        `Expected header \`${name}\` to be a string, got ${describeValue(value)}.`,
+      );
+    }
+  }
+  const id = options.id ?? `http:${base.origin}${base.pathname}`;
+  assertName("id", id);
+  const client = createDocumentClient(
+    { base, fetch: fetchFunction, headers, timeoutMs },
+    resolveIndex(options.statusIndex),
+  );
+  return defineStore<HttpDocumentClient, HttpWrite, HttpWriteResult>({
+    id,
+    handle: client,
+    capabilities: { conditionalWrite: true },
+    apply: async (handle, write, scope) => {
+      const problem = httpWriteProblem(write);
+      if (problem !== undefined) {
+        throw new HttpStoreError(ErrorKind.NotCommitted, problem, {
+          method: write?.op === "delete" ? "DELETE" : "PUT",
+          path: String((write as { path?: unknown } | null)?.path),
+          cause: new LockstepDefinitionError(problem),
+        });
+      }
+      try {
+        return write.op === "put"
+          ? await handle.put(write.path, write.body, {
+              ...guardOf(write),
+              signal: scope.signal,
+            })
+          : await handle.delete(write.path, {
+              ...(write.ifMatch === undefined ? {} : { ifMatch: write.ifMatch }),
+              signal: scope.signal,
+            });
+      } catch (error) {
+        // A prepared write reports a lost precondition as affecting nothing; the core decides.
+        if (
+          error instanceof HttpStoreError &&
+          error.kind === ErrorKind.Conflict &&
+          error.phase === "document"
+        ) {
+          return { affected: 0, etag: null };
+        }
+        throw error;
+      }
+    },
+    affected: (result) => result.affected,
+    classifyError: classifyHttpError,
+  });
+}
+
+function guardOf(write: Extract<HttpWrite, { op: "put" }>) {
+  if (write.ifMatch !== undefined) return { ifMatch: write.ifMatch };
+  if (write.ifNoneMatch !== undefined) return { ifNoneMatch: write.ifNoneMatch };
+  return {};
+}
+
+function resolveIndex(index: HttpStatusIndexOptions | undefined): ResolvedIndex | undefined {
+  if (index === undefined) return undefined;
+  if (typeof index !== "object" || index === null) {
+    throw new LockstepDefinitionError(
+      `Expected \`statusIndex\` to be an object, got ${describeValue(index)}.`,
+    );
+  }
+  const { field } = index;
+  if (typeof field !== "string" || field.length === 0) {
+    throw new LockstepDefinitionError(
+      `Expected \`statusIndex.field\` to be a non-empty string, got ${describeValue(field)}.`,
+    );
+  }
+  const custom = index.path;
+  if (custom !== undefined && typeof custom !== "function") {
+    throw new LockstepDefinitionError(
+      `Expected \`statusIndex.path\` to be a function, got ${describeValue(custom)}.`,
+    );
+  }
+  const path = (documentPath: string) => {
+    const target = custom === undefined ? `_index/${field}/${documentPath}` : custom(documentPath);
+    const problem = pathProblem(target);
+    if (problem !== undefined) {
+      throw new LockstepDefinitionError(
+        `The status-index path for "${documentPath}" is invalid: ${problem}`,
+      );
+    }
+    return target;
+  };
+  return { field, path };
+}
