@@ -107,6 +107,7 @@ export {
   TERMINAL_STATUSES,
 } from "./log/records.js";
 export {
+  type ClaimFilter,
   type ClaimedSaga,
   type CoCommitLog,
   LogFailure,

@@ -640,7 +640,8 @@ export class Execution {
     st.raw = raw;
     st.output = output;
     st.via = via;
-    st.error = undefined;
+    // A commit found by the probe keeps the error that made the probe necessary, for the report.
+    if (via === "execute") st.error = undefined;
     this.#pending.push(this.#entry(step, EntryType.Committed, attempt, { output: raw, via }));
     this.#emit({ type: "step.committed", step: step.name, attempt, via });
   }

@@ -12,6 +12,7 @@ import {
 } from "./records.js";
 import {
   type ClaimedSaga,
+  type ClaimFilter,
   type SagaChange,
   type SagaFilter,
   type SagaLog,
@@ -120,6 +121,7 @@ export class MemorySagaLog implements SagaLog {
     ttlMs: number,
     now: number,
     limit: number,
+    filter: ClaimFilter = {},
   ): Promise<readonly ClaimedSaga[]> {
     const claimed: ClaimedSaga[] = [];
     for (const [sagaId, stored] of this.#sagas) {
@@ -131,6 +133,7 @@ export class MemorySagaLog implements SagaLog {
         continue;
       }
       if (!RECOVERABLE_STATUSES.includes(record.status) || record.nextRecoveryAt > now) continue;
+      if (filter.names !== undefined && !filter.names.includes(record.definition.name)) continue;
       const token = await this.acquireLease(sagaId, owner, ttlMs, now);
       if (token !== undefined) claimed.push({ sagaId, token });
     }

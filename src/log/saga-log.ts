@@ -83,6 +83,15 @@ export interface ClaimedSaga {
   readonly token: number;
 }
 
+/** Which sagas {@link SagaLog.claimRecoverable} may claim. */
+export interface ClaimFilter {
+  /**
+   * Only sagas with one of these names: a recoverer claims only what it has definitions for, so
+   * recoverers of different saga types can share one log.
+   */
+  readonly names?: readonly string[];
+}
+
 /** Filters for {@link SagaLog.list}. */
 export interface SagaFilter {
   readonly status?: readonly SagaStatus[];
@@ -132,13 +141,15 @@ export interface SagaLog {
   load(sagaId: string): Promise<SagaSnapshot | undefined>;
   /**
    * Claims up to `limit` recoverable sagas (running, compensating or in doubt; lease free or expired;
-   * due for recovery) for `owner`, each by compare-and-set on its lease.
+   * due for recovery) for `owner`, each by compare-and-set on its lease; with `filter.names`, only
+   * sagas of those names.
    */
   claimRecoverable(
     owner: string,
     ttlMs: number,
     now: number,
     limit: number,
+    filter?: ClaimFilter,
   ): Promise<readonly ClaimedSaga[]>;
   /**
    * Marks a saga whose records failed validation as `quarantined` without reading them, so recovery

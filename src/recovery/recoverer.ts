@@ -337,11 +337,15 @@ export function createRecoverer(options: RecovererOptions): Recoverer {
   };
 
   const pass = async (limit: number, concurrency: number): Promise<RecoveryReport> => {
+    const names = [...new Set(options.sagas.map((saga) => saga.name as string))];
     const claimed = await env.log.claimRecoverable(
       env.owner,
       env.leaseTtlMs,
       env.clock.now(),
       limit,
+      {
+        names,
+      },
     );
     const results: RecoveredSaga[] = new Array(claimed.length);
     let next = 0;

@@ -218,19 +218,21 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
         })(),
         scope.signal,
       );
-      // All-or-nothing: when any guard fails, nothing is applied and the conflict names the write.
-      const failed = writes.findIndex((w) => !guardHolds(data.get(w.key), w));
-      if (failed >= 0) {
-        throw new StoreError(
-          "conflict",
-          `The guard of batch write #${failed} (${writes[failed]?.key}) did not hold; nothing was applied.`,
-          { index: failed },
-        );
-      }
       const overlay = new Map<string, MemoryDoc | null>();
       const view = (key: string) =>
         overlay.has(key) ? (overlay.get(key) ?? undefined) : data.get(key);
-      const results = writes.map((w) => applyToView(view, overlay, w));
+      // Guards are checked in order against the state the earlier writes leave, as Redis and D1 do.
+      const results: MemoryWriteResult[] = [];
+      for (const [index, write] of writes.entries()) {
+        if (!guardHolds(view(write.key), write)) {
+          throw new StoreError(
+            "conflict",
+            `The guard of batch write #${index} (${write.key}) did not hold; nothing was applied.`,
+            { index },
+          );
+        }
+        results.push(applyToView(view, overlay, write));
+      }
       for (const [key, doc] of overlay) {
         if (doc === null) data.delete(key);
         else data.set(key, doc);

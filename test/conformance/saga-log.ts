@@ -278,6 +278,17 @@ export function sagaLogConformance(name: string, factory: SagaLogFactory): void 
       await expect(log.releaseLease("missing", 1)).resolves.toBeUndefined();
     });
 
+    it("claimRecoverable claims only sagas of the names it is given", async () => {
+      await log.create(sagaRecord("saga-order", { leaseOwner: null, leaseExpiresAt: null }));
+      const other = sagaRecord("saga-refund", { leaseOwner: null, leaseExpiresAt: null });
+      await log.create({ ...other, definition: { ...other.definition, name: "refund" } });
+      expect(await log.claimRecoverable("recoverer", TTL, T0, 100, { names: [] })).toEqual([]);
+      const refunds = await log.claimRecoverable("recoverer", TTL, T0, 100, { names: ["refund"] });
+      expect(refunds.map((c) => c.sagaId)).toEqual(["saga-refund"]);
+      const rest = await log.claimRecoverable("recoverer", TTL, T0, 100);
+      expect(rest.map((c) => c.sagaId)).toEqual(["saga-order"]);
+    });
+
     it("claimRecoverable picks only running, compensating and in-doubt sagas", async () => {
       const statuses = Object.values(SagaStatus);
       expect(statuses, "every saga status is enumerated").toHaveLength(7);

@@ -148,13 +148,15 @@ export class SagaLogOperations {
     ttlMs: number,
     now: number,
     limit: number,
+    names?: readonly string[],
   ): ClaimedSaga[] {
-    if (limit === 0) return [];
+    if (limit === 0 || names?.length === 0) return [];
+    const byName = names === undefined ? "" : ` AND name IN (${placeholders(names.length)})`;
     const candidates = sql.all<{ saga_id: string; fencing_token: number }>(
       `SELECT saga_id, fencing_token FROM ${this.#t.sagas}
-       WHERE status IN (${placeholders(RECOVERABLE_STATUSES.length)}) AND next_recovery_at <= ? AND ${LEASE_FREE}
+       WHERE status IN (${placeholders(RECOVERABLE_STATUSES.length)}) AND next_recovery_at <= ? AND ${LEASE_FREE}${byName}
        ORDER BY next_recovery_at, saga_id LIMIT ?`,
-      [...RECOVERABLE_STATUSES, now, now, limit],
+      [...RECOVERABLE_STATUSES, now, now, ...(names ?? []), limit],
     );
     const claimed: ClaimedSaga[] = [];
     for (const candidate of candidates) {

@@ -4,6 +4,7 @@ import { validate } from "../../log/memory-log.js";
 import { type SagaRecord, type SagaSnapshot, sagaRecordSchema } from "../../log/records.js";
 import {
   type ClaimedSaga,
+  type ClaimFilter,
   type CoCommitLog,
   type SagaChange,
   type SagaFilter,
@@ -149,13 +150,14 @@ class SqliteSagaLogImpl implements SqliteSagaLog {
     ttlMs: number,
     now: number,
     limit: number,
+    filter: ClaimFilter = {},
   ): Promise<readonly ClaimedSaga[]> {
     assertName("owner", owner);
     assertInteger("ttlMs", ttlMs, 0);
     assertInteger("now", now, 0);
     assertInteger("limit", limit, 0);
     return this.#write("", (sql) =>
-      this.#operations.claimRecoverable(sql, owner, ttlMs, now, limit),
+      this.#operations.claimRecoverable(sql, owner, ttlMs, now, limit, filter.names),
     );
   }
 
