@@ -1,0 +1,170 @@
+import { type ErrorKind, ErrorKind as Kind } from "../../core/error-kinds.js";
+
+// SQLSTATE classes are two digits, or one of the few letter classes; node's errno codes ("EPIPE")
+// are also five capital letters, so the shape alone would mistake them for SQLSTATEs.
+const SQLSTATE = /^(?:[0-9][0-9A-Z]|F0|HV|P0|XX)[0-9A-Z]{3}$/;
+
+/**
+ * The SQLSTATE of a `pg` `DatabaseError` (e.g. `"23505"`), or `undefined` for anything else,
+ * including node's socket error codes such as `"EPIPE"`. It looks at `error` itself, not its causes.
+ *
+ * @example
+ * ```ts
+ * if (sqlstateOf(error) === "23505") return { status: "duplicate" };
+ * ```
+ */
+export function sqlstateOf(error: unknown): string | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && SQLSTATE.test(code) ? code : undefined;
+}
+
+/** Socket errors that mean the connection was never made, so nothing was sent. */
+const NEVER_CONNECTED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN"]);
+
+/** Socket errors on an established connection: a statement in flight may have been applied. */
+const CONNECTION_LOST = new Set([
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ECONNABORTED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+]);
+
+/** `pg` and `pg-pool` messages for a statement refused before anything was written to the socket. */
+const NOT_SENT_MESSAGES = [
+  "Client has encountered a connection error and is not queryable",
+  "Client was closed and is not queryable",
+  "timeout exceeded when trying to connect",
+  "Connection terminated due to connection timeout",
+];
+
+/** `pg` messages for a connection that ended while a statement may have been in flight. */
+const LOST_MESSAGES = [
+  "Connection terminated unexpectedly",
+  "Connection terminated",
+  "Query read timeout",
+];
+
+// Classes whose errors are the server refusing one statement outright; a Postgres statement is
+// atomic, so nothing of it applied: data exceptions, integrity violations, syntax and access rules,
+// unsupported features, invalid authorization, unknown database or schema, PL/pgSQL RAISE.
+const REFUSED_CLASSES = new Set(["22", "23", "42", "0A", "28", "3D", "3F", "P0"]);
+
+function errnoOf(error: object): string | undefined {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && !SQLSTATE.test(code) ? code : undefined;
+}
+
+function messageIs(error: object, messages: readonly string[]): boolean {
+  const message = (error as { message?: unknown }).message;
+  return typeof message === "string" && messages.includes(message);
+}
+
+/**
+ * Recognizes `pg` driver and server errors, as a store's `classifyError`. Postgres reports a failed
+ * statement with a SQLSTATE; `pg` reports a failed socket with a node error code or a message.
+ *
+ * - `not_committed`: integrity violations (class `23`) and the other outright refusals of a
+ *   statement — data exceptions (`22`), syntax and access rules (`42`), unsupported features (`0A`),
+ *   invalid authorization (`28`), an unknown database (`3D`) or schema (`3F`), a PL/pgSQL `RAISE`
+ *   (`P0`), `25P02` (a statement sent to an already failed transaction) and `40002`;
+ * - `transient` (nothing applied, a retry may work): serialization failures and deadlocks (`40001`,
+ *   `40P01`), insufficient resources (`53…`), a server not accepting connections yet (`57P03`), a
+ *   connection that could not be established (`08001`, `08004`, `ECONNREFUSED`, `ENOTFOUND`,
+ *   `EAI_AGAIN`, a pool connect timeout), and a statement `pg` refused before sending because its
+ *   client had already failed ("… is not queryable");
+ * - `unknown` (it may have applied): a cancelled statement (`57014`), every other connection
+ *   exception (`08…`), an administrator or crash shutdown of the backend (`57P01`, `57P02`, …), a
+ *   socket that failed while connected (`ECONNRESET`, `EPIPE`, `ETIMEDOUT`, …), "Connection
+ *   terminated", and `40003` (statement completion unknown);
+ * - anything else is left unrecognized (`undefined`), so the core treats it as `unknown`.
+ *
+ * Outside a transaction this cannot know whether a lost connection was carrying a `COMMIT`, so it
+ * says `unknown`; inside `store.transaction` lockstep knows the phase and reports a loss before
+ * `COMMIT` was sent as not applied. The core walks `.cause` chains, so a wrapped `pg` error is still
+ * recognized.
+ *
+ * @example
+ * ```ts
+ * classifyError(new Error("insert failed", { cause: pgError }), classifyPostgresError);
+ * // "not_committed" for a unique violation (23505)
+ * ```
+ */
+export function classifyPostgresError(error: unknown): ErrorKind | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const sqlstate = sqlstateOf(error);
+  if (sqlstate !== undefined) return classifySqlstate(sqlstate);
+  const errno = errnoOf(error);
+  if (errno !== undefined && NEVER_CONNECTED.has(errno)) return Kind.Transient;
+  if (errno !== undefined && CONNECTION_LOST.has(errno)) return Kind.Unknown;
+  if (messageIs(error, NOT_SENT_MESSAGES)) return Kind.Transient;
+  if (messageIs(error, LOST_MESSAGES)) return Kind.Unknown;
+  if (messageIs(error, ["Cannot use a pool after calling end on the pool"])) {
+    return Kind.NotCommitted;
+  }
+  return undefined;
+}
+
+function classifySqlstate(sqlstate: string): ErrorKind | undefined {
+  const cls = sqlstate.slice(0, 2);
+  if (REFUSED_CLASSES.has(cls)) return Kind.NotCommitted;
+  switch (sqlstate) {
+    case "40001":
+    case "40P01":
+    case "57P03":
+    case "08001":
+    case "08004":
+      return Kind.Transient;
+    case "40002":
+    case "25P02":
+      return Kind.NotCommitted;
+    case "40003":
+    case "57014":
+      return Kind.Unknown;
+    default:
+      break;
+  }
+  if (cls === "53") return Kind.Transient;
+  if (cls === "08" || cls === "57") return Kind.Unknown;
+  return undefined;
+}
+
+/**
+ * Whether an error, or any link of its `.cause` chain, says the connection failed (as opposed to the
+ * server refusing a statement): a connection exception (`08…`), an operator or crash shutdown of the
+ * backend (`57P01`, `57P02`), a socket error, or `pg`'s "Connection terminated" and "not queryable"
+ * messages. Inside a transaction whose `COMMIT` was not yet sent, such a failure means Postgres
+ * rolled the transaction back.
+ *
+ * @example
+ * ```ts
+ * if (isConnectionLoss(error)) scheduleRetry(); // the pool opens a fresh connection next time
+ * ```
+ */
+export function isConnectionLoss(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 16 && typeof current === "object" && current !== null; depth++) {
+    const sqlstate = sqlstateOf(current);
+    if (sqlstate?.startsWith("08") || sqlstate === "57P01" || sqlstate === "57P02") return true;
+    const errno = errnoOf(current);
+    if (errno !== undefined && (NEVER_CONNECTED.has(errno) || CONNECTION_LOST.has(errno))) {
+      return true;
+    }
+    if (messageIs(current, NOT_SENT_MESSAGES) || messageIs(current, LOST_MESSAGES)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** Whether the error chain holds a serialization failure or deadlock (`40001`, `40P01`). */
+export function isSerializationFailure(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 16 && typeof current === "object" && current !== null; depth++) {
+    const sqlstate = sqlstateOf(current);
+    if (sqlstate === "40001" || sqlstate === "40P01") return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}

@@ -1,0 +1,309 @@
+import { applyChange, checkWrite, validate } from "../../log/memory-log.js";
+import {
+  RECOVERABLE_STATUSES,
+  type SagaRecord,
+  type SagaSnapshot,
+  SCHEMA_VERSION,
+  sagaRecordSchema,
+  stepEntrySchema,
+  TERMINAL_STATUSES,
+} from "../../log/records.js";
+import {
+  type ClaimedSaga,
+  type SagaChange,
+  type SagaFilter,
+  SagaLogError,
+} from "../../log/saga-log.js";
+import {
+  entriesOf,
+  HEADER_COLUMNS,
+  headerValues,
+  listedFromColumns,
+  recordOf,
+  sagaRowOf,
+} from "./saga-log-rows.js";
+import type { SagaLogTables } from "./saga-log-schema.js";
+import type { ScopedSql } from "./transaction-context.js";
+
+/** Runs one statement: through the pool, or through a transaction's handle. */
+export type Sql = ScopedSql;
+
+const placeholders = (from: number, count: number) =>
+  Array.from({ length: count }, (_, i) => `$${from + i}`).join(", ");
+
+// A lease is free when nobody holds it or it has expired; the same rule as the memory log. `$now`
+// stands for the parameter holding the current time.
+const leaseFree = (now: string) =>
+  `(lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= ${now})`;
+
+/**
+ * The saga log's operations. `write` must run inside a transaction (its own, or the caller's for
+ * co-commit), because it locks the saga row before checking the fencing token; every other operation
+ * is one statement, atomic on its own.
+ */
+export class SagaLogOperations {
+  readonly #t: SagaLogTables;
+
+  constructor(tables: SagaLogTables) {
+    this.#t = tables;
+  }
+
+  /** Whether every table and index already exists, checked without taking any lock. */
+  async schemaExists(sql: Sql): Promise<boolean> {
+    const { rows } = await sql<{ missing: number }>(
+      `SELECT count(*) FILTER (WHERE to_regclass(name) IS NULL)::int AS missing FROM unnest($1::text[]) AS t(name)`,
+      [this.#t.objects],
+    );
+    return rows[0]?.missing === 0;
+  }
+
+  /**
+   * Creates the schema, tables and indexes that are missing. Runs in a transaction that holds an
+   * advisory lock, because concurrent `CREATE … IF NOT EXISTS` statements can still collide in
+   * Postgres's catalogs when several processes start at once.
+   */
+  async createSchema(sql: Sql): Promise<void> {
+    await sql("SELECT pg_advisory_xact_lock(hashtext($1))", [this.#t.lockKey]);
+    const { rows } = await sql<{ present: boolean }>(
+      "SELECT to_regnamespace($1) IS NOT NULL AS present",
+      [`"${this.#t.schema}"`],
+    );
+    if (rows[0]?.present !== true) await sql(`CREATE SCHEMA IF NOT EXISTS "${this.#t.schema}"`);
+    await sql(this.#t.ddl);
+  }
+
+  async create(sql: Sql, record: SagaRecord): Promise<void> {
+    const inserted = await sql(
+      `INSERT INTO ${this.#t.sagas} (${HEADER_COLUMNS.join(", ")}) VALUES (${placeholders(1, HEADER_COLUMNS.length)})
+       ON CONFLICT (saga_id) DO NOTHING`,
+      headerValues(record),
+    );
+    if (inserted.rowCount !== 1) {
+      throw new SagaLogError(
+        "exists",
+        record.sagaId,
+        `A saga with id "${record.sagaId}" already exists in the log.`,
+      );
+    }
+  }
+
+  /** Applies a change; `sql` must be inside a transaction, which holds the saga row until it ends. */
+  async write(sql: Sql, sagaId: string, token: number, change: SagaChange): Promise<void> {
+    const { rows } = await sql<Record<string, unknown>>(
+      `SELECT *, (SELECT coalesce(max(seq), 0) FROM ${this.#t.entries} WHERE saga_id = $1)::int AS last_seq
+       FROM ${this.#t.sagas} WHERE saga_id = $1 FOR UPDATE`,
+      [sagaId],
+    );
+    const raw = rows[0];
+    if (raw === undefined) throw notFound(sagaId);
+    const record = recordOf(sagaRowOf(raw));
+    checkWrite(record, token, change);
+    const last = Number(raw.last_seq);
+    const entries = (change.entries ?? []).map((entry, i) =>
+      validate(
+        stepEntrySchema,
+        { ...entry, schemaVersion: SCHEMA_VERSION, sagaId, seq: last + i + 1, token },
+        sagaId,
+      ),
+    );
+    const next = validate(sagaRecordSchema, applyChange(record, change), sagaId);
+    const [, ...values] = headerValues(next);
+    const set = HEADER_COLUMNS.slice(1)
+      .map((column, i) => `${column} = $${i + 2}`)
+      .join(", ");
+    const tokenAt = HEADER_COLUMNS.length + 1;
+    const written = await sql<{ updated: number }>(
+      `WITH header AS (
+         UPDATE ${this.#t.sagas} SET ${set} WHERE saga_id = $1 AND fencing_token = $${tokenAt} RETURNING saga_id
+       ), appended AS (
+         INSERT INTO ${this.#t.entries} (saga_id, seq, body)
+         SELECT $1, e.seq, e.body FROM unnest($${tokenAt + 1}::int[], $${tokenAt + 2}::text[]) AS e(seq, body)
+         WHERE EXISTS (SELECT 1 FROM header)
+         RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM header)::int AS updated`,
+      [sagaId, ...values, token, entries.map((e) => e.seq), entries.map((e) => JSON.stringify(e))],
+    );
+    if (written.rows[0]?.updated !== 1) throw stale(sagaId, token);
+  }
+
+  async acquireLease(
+    sql: Sql,
+    sagaId: string,
+    owner: string,
+    ttlMs: number,
+    now: number,
+  ): Promise<number | undefined> {
+    const { rows } = await sql<{ fencing_token: string }>(
+      `UPDATE ${this.#t.sagas} SET fencing_token = fencing_token + 1, lease_owner = $2, lease_expires_at = $3, updated_at = $4
+       WHERE saga_id = $1 AND ${leaseFree("$4")} RETURNING fencing_token`,
+      [sagaId, owner, now + ttlMs, now],
+    );
+    const taken = rows[0];
+    if (taken !== undefined) return Number(taken.fencing_token);
+    await this.#mustExist(sql, sagaId);
+    return undefined;
+  }
+
+  async renewLease(
+    sql: Sql,
+    sagaId: string,
+    token: number,
+    ttlMs: number,
+    now: number,
+  ): Promise<boolean> {
+    const renewed = await sql(
+      `UPDATE ${this.#t.sagas} SET lease_expires_at = $3
+       WHERE saga_id = $1 AND fencing_token = $2 AND lease_owner IS NOT NULL`,
+      [sagaId, token, now + ttlMs],
+    );
+    if (renewed.rowCount === 1) return true;
+    await this.#mustExist(sql, sagaId);
+    return false;
+  }
+
+  async releaseLease(sql: Sql, sagaId: string, token: number): Promise<void> {
+    await sql(
+      `UPDATE ${this.#t.sagas} SET lease_owner = NULL, lease_expires_at = NULL
+       WHERE saga_id = $1 AND fencing_token = $2`,
+      [sagaId, token],
+    );
+  }
+
+  /** Reads the header and its entries in one statement, so both come from one snapshot. */
+  async load(sql: Sql, sagaId: string): Promise<SagaSnapshot | undefined> {
+    const { rows } = await sql<Record<string, unknown>>(
+      `SELECT s.*,
+         ARRAY(SELECT e.seq FROM ${this.#t.entries} e WHERE e.saga_id = s.saga_id ORDER BY e.seq) AS entry_seqs,
+         ARRAY(SELECT e.body FROM ${this.#t.entries} e WHERE e.saga_id = s.saga_id ORDER BY e.seq) AS entry_bodies
+       FROM ${this.#t.sagas} s WHERE s.saga_id = $1`,
+      [sagaId],
+    );
+    const raw = rows[0];
+    if (raw === undefined) return undefined;
+    const record = recordOf(sagaRowOf(raw));
+    const seqs = raw.entry_seqs as number[];
+    const bodies = raw.entry_bodies as string[];
+    const entries = entriesOf(
+      sagaId,
+      seqs.map((seq, i) => ({ seq, body: bodies[i] as string })),
+    );
+    return { record, entries };
+  }
+
+  /**
+   * Claims in one statement: the candidate rows are locked with `FOR UPDATE SKIP LOCKED`, so claimers
+   * in other processes skip each other's candidates instead of waiting for them or taking them too,
+   * and a row another claimer took meanwhile fails the lease condition when it is re-checked.
+   */
+  async claimRecoverable(
+    sql: Sql,
+    owner: string,
+    ttlMs: number,
+    now: number,
+    limit: number,
+    names: readonly string[] | undefined,
+  ): Promise<ClaimedSaga[]> {
+    if (limit === 0 || names?.length === 0) return [];
+    const { rows } = await sql<{
+      saga_id: string;
+      fencing_token: string;
+      next_recovery_at: string;
+    }>(
+      `WITH candidates AS (
+         SELECT saga_id FROM ${this.#t.sagas}
+         WHERE status = ANY($1::text[]) AND next_recovery_at <= $2 AND ${leaseFree("$2")}
+           AND ($6::text[] IS NULL OR name = ANY($6::text[]))
+         ORDER BY next_recovery_at, saga_id
+         LIMIT $3
+         FOR UPDATE SKIP LOCKED
+       )
+       UPDATE ${this.#t.sagas} AS s
+       SET fencing_token = s.fencing_token + 1, lease_owner = $4, lease_expires_at = $5, updated_at = $2
+       FROM candidates c WHERE s.saga_id = c.saga_id
+       RETURNING s.saga_id, s.fencing_token, s.next_recovery_at`,
+      [
+        RECOVERABLE_STATUSES,
+        now,
+        limit,
+        owner,
+        now + ttlMs,
+        names === undefined ? null : [...names],
+      ],
+    );
+    return rows
+      .map((row) => ({ ...row, due: Number(row.next_recovery_at) }))
+      .sort((a, b) => a.due - b.due || (a.saga_id < b.saga_id ? -1 : 1))
+      .map((row) => ({ sagaId: row.saga_id, token: Number(row.fencing_token) }));
+  }
+
+  async quarantine(
+    sql: Sql,
+    sagaId: string,
+    problem: { readonly field: string; readonly message: string },
+    now: number,
+  ): Promise<void> {
+    await sql(
+      `UPDATE ${this.#t.sagas} SET status = 'quarantined', updated_at = $2, problem_field = $3, problem_message = $4, quarantined_at = $2
+       WHERE saga_id = $1`,
+      [sagaId, now, String(problem.field), String(problem.message)],
+    );
+  }
+
+  async list(sql: Sql, filter: SagaFilter): Promise<SagaRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.status !== undefined) {
+      if (filter.status.length === 0) return [];
+      params.push([...filter.status]);
+      where.push(`status = ANY($${params.length}::text[])`);
+    }
+    if (filter.name !== undefined) {
+      params.push(filter.name);
+      where.push(`name = $${params.length}`);
+    }
+    let query = `SELECT * FROM ${this.#t.sagas}`;
+    if (where.length > 0) query += ` WHERE ${where.join(" AND ")}`;
+    query += " ORDER BY saga_id DESC";
+    if (filter.limit !== undefined) {
+      params.push(filter.limit);
+      query += ` LIMIT $${params.length}`;
+    }
+    const { rows } = await sql<Record<string, unknown>>(query, params);
+    return rows.map((raw) => {
+      const row = sagaRowOf(raw);
+      try {
+        return recordOf(row);
+      } catch (error) {
+        if (!SagaLogError.is(error) || error.reason !== "corrupt") throw error;
+        return listedFromColumns(row, error.message);
+      }
+    });
+  }
+
+  /** Deletes old terminal sagas; their entries go with them (`ON DELETE CASCADE`), in one statement. */
+  async prune(sql: Sql, before: number): Promise<number> {
+    const deleted = await sql(
+      `DELETE FROM ${this.#t.sagas} WHERE status = ANY($1::text[]) AND updated_at < $2::double precision`,
+      [TERMINAL_STATUSES, before],
+    );
+    return deleted.rowCount;
+  }
+
+  async #mustExist(sql: Sql, sagaId: string): Promise<void> {
+    const { rows } = await sql(`SELECT 1 FROM ${this.#t.sagas} WHERE saga_id = $1`, [sagaId]);
+    if (rows.length === 0) throw notFound(sagaId);
+  }
+}
+
+function notFound(sagaId: string): SagaLogError {
+  return new SagaLogError("not_found", sagaId, `No saga with id "${sagaId}" exists in the log.`);
+}
+
+function stale(sagaId: string, token: number): SagaLogError {
+  return new SagaLogError(
+    "stale_token",
+    sagaId,
+    `Saga "${sagaId}" is no longer owned under fencing token ${token}; the write was refused.`,
+  );
+}
