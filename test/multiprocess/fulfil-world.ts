@@ -1,0 +1,321 @@
+import pg from "pg";
+import { z } from "zod";
+import {
+  type PostgresSagaLog,
+  type PostgresStore,
+  postgresSagaLog,
+  postgresStore,
+} from "../../src/adapters/postgres/index.js";
+import {
+  committed,
+  compensated,
+  defineSaga,
+  guardFailed,
+  notCommitted,
+  type SagaLog,
+} from "../../src/index.js";
+
+/**
+ * The world the multi-process recovery test runs in. The `main` database holds the saga log, the
+ * reservations (so `reserve` and `capture` are co-committed with their log records) and the `calls`
+ * table every execute and compensate records itself in; the `other` database holds shipments and
+ * notices, written by ordinary probed saga steps.
+ */
+export interface FulfilWorld {
+  readonly name: string;
+  readonly main: PostgresStore;
+  readonly other: PostgresStore;
+  readonly log: PostgresSagaLog;
+  /** Called at the start of `ship`'s execute; the parent uses it to crash there. */
+  beforeShip: ((sagaId: string) => void) | undefined;
+  close(): Promise<void>;
+}
+
+/** Opens the world as process `name` ("parent" or a worker's name). */
+export function openFulfilWorld(mainUrl: string, otherUrl: string, name: string): FulfilWorld {
+  const mainPool = new pg.Pool({ connectionString: mainUrl, max: 24, application_name: name });
+  const otherPool = new pg.Pool({ connectionString: otherUrl, max: 24, application_name: name });
+  mainPool.on("error", () => {});
+  otherPool.on("error", () => {});
+  return {
+    name,
+    main: postgresStore(mainPool),
+    other: postgresStore(otherPool),
+    log: postgresSagaLog(mainPool),
+    beforeShip: undefined,
+    close: async () => {
+      await Promise.all([mainPool.end(), otherPool.end()]);
+    },
+  };
+}
+
+/** Creates the business tables (the log creates its own). */
+export async function createFulfilTables(world: FulfilWorld): Promise<void> {
+  await world.main.handle.query(`
+    CREATE TABLE reservations (saga_id text PRIMARY KEY, order_id text NOT NULL, amount integer NOT NULL, status text NOT NULL);
+    CREATE TABLE calls (id bigserial PRIMARY KEY, saga_id text NOT NULL, step text NOT NULL, kind text NOT NULL, worker text NOT NULL);`);
+  await world.other.handle.query(`
+    CREATE TABLE shipments (saga_id text PRIMARY KEY, order_id text NOT NULL);
+    CREATE TABLE notices (key text PRIMARY KEY, saga_id text NOT NULL);`);
+  await world.log.ensureSchema();
+}
+
+/**
+ * Records one call of a step's execute or compensate, on its own connection, before the call does
+ * anything: it stays recorded even when the step's transaction rolls back.
+ */
+async function record(world: FulfilWorld, sagaId: string, step: string, kind: string) {
+  await world.main.handle.query(
+    "INSERT INTO calls (saga_id, step, kind, worker) VALUES ($1, $2, $3, $4)",
+    [sagaId, step, kind, world.name],
+  );
+}
+
+export const fulfilInput = z.object({ orderId: z.string(), amount: z.number().int().positive() });
+
+/**
+ * reserve (compensatable, co-committed) → ship (pivot, other database, probed) → capture (retriable,
+ * co-committed) → notify (retriable, other database, idempotent by key). The compensation of
+ * reserve is guarded: it releases only a hold that is still held.
+ */
+export function fulfilSaga(world: FulfilWorld) {
+  const { main, other } = world;
+  return defineSaga("fulfil", { input: fulfilInput })
+    .step("reserve", {
+      store: main,
+      kind: "compensatable",
+      output: z.object({ reservation: z.string() }),
+      execute: async ({ input, sagaId, handle }) => {
+        await record(world, sagaId, "reserve", "execute");
+        await handle.query(
+          "INSERT INTO reservations (saga_id, order_id, amount, status) VALUES ($1, $2, $3, 'held') ON CONFLICT (saga_id) DO NOTHING",
+          [sagaId, input.orderId, input.amount],
+        );
+        return { reservation: sagaId };
+      },
+      probe: async ({ sagaId, handle }) =>
+        (await handle.query("SELECT 1 FROM reservations WHERE saga_id = $1", [sagaId])).rowCount ===
+        1
+          ? committed({ reservation: sagaId })
+          : notCommitted(),
+      compensate: async ({ sagaId, handle }) => {
+        await record(world, sagaId, "reserve", "compensate");
+        const released = await handle.query(
+          "UPDATE reservations SET status = 'released' WHERE saga_id = $1 AND status = 'held'",
+          [sagaId],
+        );
+        if (released.rowCount === 1) return compensated();
+        const { rows } = await handle.query<{ status: string }>(
+          "SELECT status FROM reservations WHERE saga_id = $1",
+          [sagaId],
+        );
+        const status = rows[0]?.status;
+        return status === undefined || status === "released"
+          ? compensated()
+          : guardFailed(`reservation ${sagaId} is ${status}`);
+      },
+    })
+    .step("ship", {
+      store: other,
+      kind: "pivot",
+      output: z.object({ shipment: z.string() }),
+      execute: async ({ input, sagaId, signal, deadline }) => {
+        await record(world, sagaId, "ship", "execute");
+        world.beforeShip?.(sagaId);
+        await other.transaction(
+          (tx) =>
+            tx.query("INSERT INTO shipments (saga_id, order_id) VALUES ($1, $2)", [
+              sagaId,
+              input.orderId,
+            ]),
+          { signal, deadline },
+        );
+        return { shipment: sagaId };
+      },
+      probe: async ({ sagaId, handle }) =>
+        (await handle.query("SELECT 1 FROM shipments WHERE saga_id = $1", [sagaId])).rowCount === 1
+          ? committed({ shipment: sagaId })
+          : notCommitted(),
+    })
+    .step("capture", {
+      store: main,
+      kind: "retriable",
+      output: z.object({ captured: z.literal(true) }),
+      execute: async ({ sagaId, handle }) => {
+        await record(world, sagaId, "capture", "execute");
+        await handle.query(
+          "UPDATE reservations SET status = 'captured' WHERE saga_id = $1 AND status = 'held'",
+          [sagaId],
+        );
+        return { captured: true as const };
+      },
+    })
+    .step("notify", {
+      store: other,
+      kind: "retriable",
+      output: z.object({ notice: z.string() }),
+      execute: async ({ sagaId, key, handle }) => {
+        await record(world, sagaId, "notify", "execute");
+        await handle.query(
+          "INSERT INTO notices (key, saga_id) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+          [key, sagaId],
+        );
+        return { notice: key };
+      },
+    })
+    .build();
+}
+
+/** Where a parent run dies, and what recovery must then do with the saga. */
+export interface CrashMode {
+  readonly name: string;
+  /** The durable log call (create = 1, then each write and co-committed write) that fails first. */
+  readonly dieAtLogCall?: number;
+  /** Die inside ship's execute, after its intent is durable and before it writes. */
+  readonly dieInShip?: boolean;
+  /** Where the saga stands in the log after the crash. */
+  readonly stands: "before_pivot" | "pivot_in_doubt" | "after_pivot";
+  /** The status recovery must end it in. */
+  readonly recovered: "completed" | "compensated";
+  /** The calls of execute/compensate the parent made, and the ones recovery must make. */
+  readonly parentCalls: number;
+  readonly recoveryCalls: number;
+}
+
+export const CRASH_MODES: readonly CrashMode[] = [
+  // reserve's intent (co-committed) fails: nothing ran.
+  {
+    name: "reserve-intent",
+    dieAtLogCall: 2,
+    stands: "before_pivot",
+    recovered: "compensated",
+    parentCalls: 0,
+    recoveryCalls: 0,
+  },
+  // reserve ran but its record failed, so its transaction rolled back with it.
+  {
+    name: "reserve-rolled-back",
+    dieAtLogCall: 3,
+    stands: "before_pivot",
+    recovered: "compensated",
+    parentCalls: 1,
+    recoveryCalls: 0,
+  },
+  // reserve committed; ship's intent failed: recovery compensates reserve.
+  {
+    name: "ship-intent",
+    dieAtLogCall: 4,
+    stands: "before_pivot",
+    recovered: "compensated",
+    parentCalls: 1,
+    recoveryCalls: 1,
+  },
+  // ship's intent is durable, the process died before ship wrote: the probe says not committed.
+  {
+    name: "ship-died",
+    dieInShip: true,
+    stands: "pivot_in_doubt",
+    recovered: "compensated",
+    parentCalls: 2,
+    recoveryCalls: 1,
+  },
+  // ship committed but the record saying so (carried by capture's intent) failed: the probe says committed.
+  {
+    name: "ship-unrecorded",
+    dieAtLogCall: 5,
+    stands: "pivot_in_doubt",
+    recovered: "completed",
+    parentCalls: 2,
+    recoveryCalls: 2,
+  },
+  // capture ran but its record failed and rolled it back.
+  {
+    name: "capture-rolled-back",
+    dieAtLogCall: 6,
+    stands: "pivot_in_doubt",
+    recovered: "completed",
+    parentCalls: 3,
+    recoveryCalls: 2,
+  },
+  // capture committed; notify's intent failed.
+  {
+    name: "notify-intent",
+    dieAtLogCall: 7,
+    stands: "after_pivot",
+    recovered: "completed",
+    parentCalls: 3,
+    recoveryCalls: 1,
+  },
+  // notify ran; the final write failed: notify, retriable and idempotent, runs again.
+  {
+    name: "final-write",
+    dieAtLogCall: 8,
+    stands: "after_pivot",
+    recovered: "completed",
+    parentCalls: 4,
+    recoveryCalls: 1,
+  },
+];
+
+/** A crash: from the failing call on, every log call of the run fails, as in a dead process. */
+export class ProcessDied extends Error {
+  constructor() {
+    super("the process died");
+    this.name = "ProcessDied";
+  }
+}
+
+/**
+ * Wraps the log for one parent run so that it dies at a chosen durable call: that call and every log
+ * call after it fail, and nothing more reaches the database, exactly as if the process had stopped.
+ */
+export function dyingLog(
+  log: PostgresSagaLog,
+  mode: CrashMode,
+): { log: SagaLog; kill(): void; readonly dead: boolean } {
+  let calls = 0;
+  let dead = false;
+  const durable = (): void => {
+    if (dead) throw new ProcessDied();
+    calls++;
+    if (calls === mode.dieAtLogCall) {
+      dead = true;
+      throw new ProcessDied();
+    }
+  };
+  const guard =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>, counted: boolean) =>
+    async (...args: A): Promise<R> => {
+      if (counted) durable();
+      else if (dead) throw new ProcessDied();
+      return fn(...args);
+    };
+  const wrapped: SagaLog = {
+    create: guard((r) => log.create(r), true),
+    write: guard((id, token, change) => log.write(id, token, change), true),
+    acquireLease: guard((...a) => log.acquireLease(...a), false),
+    renewLease: guard((...a) => log.renewLease(...a), false),
+    releaseLease: guard((...a) => log.releaseLease(...a), false),
+    load: guard((id) => log.load(id), false),
+    claimRecoverable: guard((...a) => log.claimRecoverable(...a), false),
+    quarantine: guard((...a) => log.quarantine(...a), false),
+    list: guard((filter) => log.list(filter), false),
+    prune: guard((before) => log.prune(before), false),
+    coCommit: {
+      storeId: log.coCommit.storeId,
+      write: guard(
+        (tx, id, token, change) => log.coCommit.write(tx as never, id, token, change),
+        true,
+      ),
+    },
+  };
+  return {
+    log: wrapped,
+    kill: () => {
+      dead = true;
+    },
+    get dead() {
+      return dead;
+    },
+  };
+}
