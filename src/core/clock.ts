@@ -9,12 +9,16 @@ export interface Clock {
   setTimer(callback: () => void, ms: number): () => void;
 }
 
-/** The real clock: `Date.now` and `setTimeout`. Timers are unref'd so they never hold a process open. */
+/**
+ * The real clock: `Date.now` and `setTimeout`. Its timers keep the process alive on purpose: a
+ * retry's backoff may be the only thing left to wait for, and an unref'd timer would let Node exit
+ * mid-saga. Every timer lockstep sets is cancelled as soon as the work it bounds settles, so none
+ * outlives a run.
+ */
 export const systemClock: Clock = Object.freeze({
   now: () => Date.now(),
   setTimer(callback: () => void, ms: number): () => void {
     const handle = setTimeout(callback, ms);
-    handle.unref?.();
     return () => clearTimeout(handle);
   },
 });

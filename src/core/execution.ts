@@ -439,6 +439,9 @@ export class Execution {
       const carried = this.#pending;
       const outcome = await callWithDeadline(this.#env.clock, timeoutMs, signal, (scope) =>
         transaction(async (tx) => {
+          // The store may rerun the work (a serialization retry): start each run from scratch.
+          outputs.length = 0;
+          invalid = undefined;
           for (let k = 0; k < steps.length; k++) {
             const step = steps[k] as StepDefinition;
             const attempt = attempts[k] as number;

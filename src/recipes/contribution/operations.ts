@@ -84,7 +84,10 @@ export interface Contributions {
 export function contributionSaga(ports: ContributionPorts, clock: Clock = systemClock) {
   const { contributions, handoffs } = ports;
   // The pivot is an idempotent, content-addressed put: an interrupted contribution is finished, not unwound.
-  return defineSaga("contribution.contribute", { input: contributionContentSchema, recovery: "roll_forward" })
+  return defineSaga("contribution.contribute", {
+    input: contributionContentSchema,
+    recovery: "roll_forward",
+  })
     .step("contribution", {
       store: contributions.store,
       kind: "pivot",
