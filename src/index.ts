@@ -107,8 +107,8 @@ export {
   TERMINAL_STATUSES,
 } from "./log/records.js";
 export {
-  type ClaimFilter,
   type ClaimedSaga,
+  type ClaimFilter,
   type CoCommitLog,
   LogFailure,
   type SagaChange,
