@@ -4,7 +4,7 @@
  * and kills whole operations mid-flight. Then recovery runs, and the invariants are checked over the
  * database files. Exits 1 if any invariant fails.
  *
- *   npm run demo -- --seed 7 --agents 6 --bounties 30
+ *   npm run demo -- --seed 7 --agents 6 --bounties 30 [--fault-rate 0.08] [--dir .lockstep-demo]
  */
 import { rmSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -31,6 +31,7 @@ const { values } = parseArgs({
     agents: { type: "string", default: "5" },
     bounties: { type: "string", default: "20" },
     "fault-rate": { type: "string", default: "0.08" },
+    dir: { type: "string", default: DEMO_DIR },
   },
 });
 const seed = positiveInteger("seed", values.seed);
@@ -48,8 +49,9 @@ const agents = Array.from(
   (_, i) => `agent-${String.fromCharCode(97 + (i % 26))}${i >= 26 ? i : ""}`,
 );
 
-rmSync(DEMO_DIR, { recursive: true, force: true });
-const market = openMarketplace();
+const dir = values.dir;
+rmSync(dir, { recursive: true, force: true });
+const market = openMarketplace(dir);
 await createTables(market);
 await market.bounty.credits.seed(
   market.bounty.credits.store.handle,
@@ -231,7 +233,7 @@ const failed = printReport({
   tally,
   statuses,
   violations,
-  dir: DEMO_DIR,
+  dir,
   expectedTotal,
   total: await market.bounty.credits.total(market.bounty.credits.store.handle),
 });

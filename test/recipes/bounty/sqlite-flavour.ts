@@ -3,13 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openSqlite, sqliteSagaLog, sqliteStore } from "../../../src/adapters/sqlite/index.js";
 import { defineStore } from "../../../src/index.js";
-import { sqliteDialect } from "../../../src/recipes/sql-client.js";
 import {
   createBountyTables,
   sqlBountyStore,
   sqlClaimStore,
   sqlCredits,
 } from "../../../src/recipes/bounty/sql-ports.js";
+import { sqliteDialect } from "../../../src/recipes/sql-client.js";
 import { BALANCES, BountyWorld, type Flavour } from "./harness.js";
 
 /**
