@@ -42,6 +42,16 @@ export {
   type WriteFailedError,
 } from "./core/errors.js";
 export type { EventListener, Logger, SagaEvent, SagaEventType } from "./core/events.js";
+export {
+  assertExplained,
+  type ExplainOptions,
+  explain,
+  InDoubtWindow,
+  type PlanGap,
+  PlanGapCode,
+  type SagaPlan,
+  type StepPlan,
+} from "./core/explain.js";
 export { newSagaId, stepKey } from "./core/ids.js";
 export {
   type CompletedReport,
@@ -116,6 +126,37 @@ export {
   type SagaLog,
   SagaLogError,
 } from "./log/saga-log.js";
+export {
+  DIAGNOSED_STATUSES,
+  type DiagnoseAllOptions,
+  type DiagnoseOptions,
+  diagnose,
+  diagnoseSaga,
+  type SagaDiagnosis,
+  type StepFinding,
+} from "./observability/diagnose-saga.js";
+export {
+  type OtelListener,
+  type OtelListenerOptions,
+  otelListener,
+  SpanAttribute,
+} from "./observability/otel-listener.js";
+export type {
+  OtelAttributes,
+  OtelAttributeValue,
+  OtelContext,
+  OtelContextApi,
+  OtelSpan,
+  OtelSpanOptions,
+  OtelTracer,
+} from "./observability/otel-types.js";
+export { type ProbeFinding, RecoveryAction } from "./observability/recovery-forecast.js";
+export {
+  type SagaTimeline,
+  sagaTimeline,
+  type TimelineEntry,
+} from "./observability/saga-timeline.js";
+export type { CompensationState, ReplayedStep } from "./observability/step-replay.js";
 export {
   createRecoverer,
   type RecoveredSaga,

@@ -1,0 +1,332 @@
+import { MemorySagaLog } from "../log/memory-log.js";
+import type { SagaLog } from "../log/saga-log.js";
+import type { StoreCapabilities } from "./capabilities.js";
+import { LockstepDefinitionError } from "./errors.js";
+import type { StepStrategy } from "./report.js";
+import type { Saga, SagaRecoveryPolicy } from "./saga.js";
+import { type StepDefinition, StepKind } from "./step.js";
+import { describeValue } from "./validate.js";
+
+/** How long a step's outcome can stay unknown after a call whose result the runner did not see. */
+export const InDoubtWindow = {
+  /** Never: the step commits in one transaction with its log record, so the log says what happened. */
+  None: "none",
+  /** From the call until the step's probe answers; if it cannot tell, the saga is parked `in_doubt`. */
+  UntilProbed: "until_probed",
+  /** Until the step is executed again with the same key (a retriable step without a probe). */
+  ReExecutedByKey: "re_executed_by_key",
+} as const;
+
+/** One of the values of {@link InDoubtWindow}. */
+export type InDoubtWindow = (typeof InDoubtWindow)[keyof typeof InDoubtWindow];
+
+/** What an explain plan can find missing from a step. */
+export const PlanGapCode = {
+  /**
+   * A retriable step without a probe, not co-committed: an outcome the runner cannot see is settled
+   * by executing the step again with the same key, which is safe only if execute is idempotent by
+   * that key, and nothing in the definition declares that it is.
+   */
+  NoProbe: "no_probe",
+  /**
+   * A compensatable step whose store declares no `conditionalWrite`: its compensation cannot check
+   * and undo in one guarded write, so a change made by another writer between its read and its write
+   * would be clobbered.
+   */
+  NoCasGuard: "no_cas_guard",
+} as const;
+
+/** One of the values of {@link PlanGapCode}. */
+export type PlanGapCode = (typeof PlanGapCode)[keyof typeof PlanGapCode];
+
+/** Something a step lacks for the guarantee lockstep would otherwise give it. */
+export interface PlanGap {
+  /** What is missing. */
+  readonly code: PlanGapCode;
+  /** The step that lacks it. */
+  readonly step: string;
+  /** A full sentence naming the step, what is missing, what can go wrong, and the fix. */
+  readonly message: string;
+}
+
+/** The plan of one step: how lockstep will make its write safe, and what that is worth. */
+export interface StepPlan {
+  /** The step's name. */
+  readonly name: string;
+  /** Where the step stands relative to the point of no return. */
+  readonly kind: StepKind;
+  /** The id of the store the step writes to. */
+  readonly store: string;
+  /** What that store declares it can do. */
+  readonly capabilities: StoreCapabilities;
+  /**
+   * `co_committed` when the step's store is the database the log lives in and declares
+   * transactions; `saga` (a logged, probed step) otherwise. Matches the `strategy` of the step in
+   * a run's report.
+   */
+  readonly strategy: StepStrategy;
+  /**
+   * For a co-committed step, every step that commits in the same transaction, in order (this one
+   * included): consecutive co-committed steps collapse into one transaction.
+   */
+  readonly transaction: readonly string[] | undefined;
+  /** The guarantee the step gets, in words. */
+  readonly guarantee: string;
+  /** How long its outcome can stay unknown. */
+  readonly inDoubt: InDoubtWindow;
+  /** The in-doubt window, in words. */
+  readonly inDoubtDescription: string;
+  /** What the step lacks; empty when nothing is. */
+  readonly gaps: readonly PlanGap[];
+}
+
+/** The explain plan of a saga: per step, the strategy, the guarantee and what is missing. */
+export interface SagaPlan {
+  /** The saga's name. */
+  readonly saga: string;
+  /** Its definition version. */
+  readonly version: number;
+  /** What recovery does with the saga when it stops before its pivot. */
+  readonly recovery: SagaRecoveryPolicy;
+  /** The id of the store the log can co-commit with, or `undefined` when it cannot (or none was given). */
+  readonly coCommitStore: string | undefined;
+  /** Every step, in definition order. */
+  readonly steps: readonly StepPlan[];
+  /** The transactions consecutive co-committed steps collapse into, each as its step names. */
+  readonly transactions: readonly (readonly string[])[];
+  /** Every step's gaps, in step order. */
+  readonly gaps: readonly PlanGap[];
+  /** Remarks about the whole saga that are not gaps (no log given, an in-memory log). */
+  readonly notes: readonly string[];
+}
+
+/** Options of {@link explain}. */
+export interface ExplainOptions {
+  /**
+   * The saga log the saga will run with: its `coCommit.storeId` decides which steps commit together
+   * with their log records. Without it, no step is assumed co-committed and the plan says so.
+   * @default none
+   * @example `explain(saga, { log: sqliteSagaLog(db) })`
+   */
+  readonly log?: Pick<SagaLog, "coCommit">;
+  /**
+   * Refuse a saga with gaps: throw a {@link LockstepDefinitionError} listing every gap instead of
+   * returning the plan.
+   * @default false
+   */
+  readonly strict?: boolean;
+}
+
+/**
+ * Explains how lockstep will run a saga: for each step, the strategy its store's declared
+ * capabilities resolve to (co-committed with the log, or a probed saga step), the guarantee that
+ * gives, how long its outcome can stay in doubt, and what is missing. Reads the definition and the
+ * capabilities only; calls nothing.
+ *
+ * @example
+ * ```ts
+ * const plan = explain(transfer, { log });
+ * for (const step of plan.steps) console.log(step.name, step.strategy, step.inDoubt);
+ * for (const gap of plan.gaps) console.warn(gap.message);
+ * ```
+ */
+// biome-ignore lint/suspicious/noExplicitAny: explains sagas of every input and output type.
+export function explain(saga: Saga<any, any>, options: ExplainOptions = {}): SagaPlan {
+  if (typeof saga !== "object" || saga === null || !Array.isArray(saga.steps)) {
+    throw new LockstepDefinitionError(
+      `Expected a saga built by defineSaga(…).build() to explain, got ${describeValue(saga)}.`,
+    );
+  }
+  const strict = options.strict ?? false;
+  if (typeof strict !== "boolean") {
+    throw new LockstepDefinitionError(
+      `Expected \`strict\` to be a boolean, got ${describeValue(strict)}.`,
+    );
+  }
+  const coCommitStore = options.log?.coCommit?.storeId;
+  const steps = saga.steps as readonly StepDefinition[];
+  const coCommitted = steps.map((step) => isCoCommitted(step, coCommitStore));
+  const transactions = groupsOf(steps, coCommitted);
+  const plans = steps.map((step, i) =>
+    planStep(saga, step, i, coCommitted[i] === true, transactions, coCommitStore),
+  );
+  const gaps = plans.flatMap((p) => p.gaps);
+  const plan: SagaPlan = Object.freeze({
+    saga: saga.name,
+    version: saga.version,
+    recovery: saga.recovery,
+    coCommitStore,
+    steps: Object.freeze(plans),
+    transactions: Object.freeze(transactions),
+    gaps: Object.freeze(gaps),
+    notes: Object.freeze(notesOf(options.log)),
+  });
+  if (strict && gaps.length > 0) throw new LockstepDefinitionError(strictMessage(plan));
+  return plan;
+}
+
+/**
+ * Explains a saga in strict mode: returns its plan when it has no gaps, and otherwise throws a
+ * {@link LockstepDefinitionError} whose message lists every gap. Call it where the saga is defined
+ * or at start-up, so a saga that would run with a gap never runs.
+ *
+ * @example
+ * ```ts
+ * assertExplained(transfer, { log }); // throws, naming each step and what it lacks
+ * ```
+ */
+export function assertExplained(
+  // biome-ignore lint/suspicious/noExplicitAny: explains sagas of every input and output type.
+  saga: Saga<any, any>,
+  options: Omit<ExplainOptions, "strict"> = {},
+): SagaPlan {
+  return explain(saga, { ...options, strict: true });
+}
+
+/** The same rule the runner applies when it groups steps into one transaction with the log. */
+function isCoCommitted(step: StepDefinition, coCommitStore: string | undefined): boolean {
+  return (
+    coCommitStore !== undefined &&
+    step.store.id === coCommitStore &&
+    step.store.capabilities.transactions &&
+    step.store.transaction !== undefined
+  );
+}
+
+function groupsOf(
+  steps: readonly StepDefinition[],
+  coCommitted: readonly boolean[],
+): (readonly string[])[] {
+  const groups: (readonly string[])[] = [];
+  let current: string[] = [];
+  steps.forEach((step, i) => {
+    if (coCommitted[i]) {
+      current.push(step.name);
+      return;
+    }
+    if (current.length > 0) groups.push(Object.freeze(current));
+    current = [];
+  });
+  if (current.length > 0) groups.push(Object.freeze(current));
+  return groups;
+}
+
+function planStep(
+  // biome-ignore lint/suspicious/noExplicitAny: any saga.
+  saga: Saga<any, any>,
+  step: StepDefinition,
+  index: number,
+  coCommitted: boolean,
+  transactions: readonly (readonly string[])[],
+  coCommitStore: string | undefined,
+): StepPlan {
+  const transaction = coCommitted ? transactions.find((g) => g.includes(step.name)) : undefined;
+  const inDoubt = coCommitted
+    ? InDoubtWindow.None
+    : step.probe === undefined && step.kind === StepKind.Retriable
+      ? InDoubtWindow.ReExecutedByKey
+      : InDoubtWindow.UntilProbed;
+  const gaps: PlanGap[] = [];
+  if (inDoubt === InDoubtWindow.ReExecutedByKey) {
+    gaps.push({
+      code: PlanGapCode.NoProbe,
+      step: step.name,
+      message: `Step "${step.name}" of saga "${saga.name}" is retriable and has no probe, so an outcome the runner cannot see (a timeout, a lost response) is settled by executing it again with the same key; that is safe only if its execute is idempotent by that key, and nothing declares that it is. Give it a probe.`,
+    });
+  }
+  if (step.kind === StepKind.Compensatable && !step.store.capabilities.conditionalWrite) {
+    gaps.push({
+      code: PlanGapCode.NoCasGuard,
+      step: step.name,
+      message: `Step "${step.name}" of saga "${saga.name}" is compensatable but its store "${step.store.id}" declares no conditionalWrite, so its compensation cannot check and undo in one guarded write; another writer's change between its read and its write would be clobbered. Use a store that can compare-and-set, or declare conditionalWrite if it can.`,
+    });
+  }
+  return Object.freeze({
+    name: step.name,
+    kind: step.kind,
+    store: step.store.id,
+    capabilities: step.store.capabilities,
+    strategy: coCommitted ? "co_committed" : "saga",
+    transaction,
+    guarantee: guaranteeOf(saga, step, index, transaction, coCommitStore),
+    inDoubt,
+    inDoubtDescription: IN_DOUBT_WORDS[inDoubt],
+    gaps: Object.freeze(gaps),
+  });
+}
+
+const IN_DOUBT_WORDS: Readonly<Record<InDoubtWindow, string>> = {
+  none: "None: its log record commits in the same transaction, so the log itself says whether it landed.",
+  until_probed:
+    "From the call until its probe answers; if the probe cannot tell, the saga is parked in_doubt and the recoverer probes again later.",
+  re_executed_by_key:
+    "Until it is executed again with the same key; safe only if its execute is idempotent by that key.",
+};
+
+function guaranteeOf(
+  // biome-ignore lint/suspicious/noExplicitAny: any saga.
+  saga: Saga<any, any>,
+  step: StepDefinition,
+  index: number,
+  transaction: readonly string[] | undefined,
+  coCommitStore: string | undefined,
+): string {
+  const others = transaction?.filter((name) => name !== step.name) ?? [];
+  let how: string;
+  if (transaction === undefined) {
+    how =
+      step.probe === undefined
+        ? "Its intent and idempotency key are logged before execute runs; an outcome the runner cannot see is settled by executing it again with the same key."
+        : "Its intent and idempotency key are logged before execute runs; an outcome the runner cannot see is settled by its probe before anything is undone.";
+    if (step.store.id === coCommitStore && !step.store.capabilities.transactions) {
+      how += ` It shares the log's database "${coCommitStore}", but its store declares no transactions, so it cannot commit together with its log record.`;
+    }
+  } else if (others.length === 0) {
+    how =
+      "It commits in one transaction with its log records: its write and the record of it land together or not at all.";
+  } else {
+    how = `It commits in one transaction with its log records and those of ${others.map((n) => `"${n}"`).join(", ")}: all of them land together or none does.`;
+  }
+  let role: string;
+  if (step.kind === StepKind.Compensatable) {
+    role = step.store.capabilities.conditionalWrite
+      ? " If the saga stops before its point of no return, its guarded compensation undoes it, unless the guard finds state it did not write (then the saga needs attention)."
+      : " If the saga stops before its point of no return, its compensation undoes it, but its store declares no compare-and-set to guard that undo.";
+    if (saga.recovery === "roll_forward") {
+      role += " A transient failure of a later step does not unwind it: the saga rolls forward.";
+    }
+  } else if (step.kind === StepKind.Pivot) {
+    role = " It is the point of no return: once it commits, the saga only moves forward.";
+  } else {
+    role =
+      index >= saga.forwardFrom
+        ? " It runs after the point of no return and is retried until it commits; it is never undone."
+        : " It is retried until it commits; it is never undone.";
+  }
+  return how + role;
+}
+
+function notesOf(log: ExplainOptions["log"]): string[] {
+  if (log === undefined) {
+    return [
+      "No saga log was given, so no step is planned as co-committed; pass the runner's log to see which steps commit with their log records.",
+    ];
+  }
+  const notes: string[] = [];
+  if (log instanceof MemorySagaLog) {
+    notes.push(
+      "The saga log is in memory: a crash loses every saga in flight, and recovery in another process has nothing to read.",
+    );
+  }
+  if (log.coCommit === undefined) {
+    notes.push("The saga log cannot commit inside a store's transactions, so no step co-commits.");
+  }
+  return notes;
+}
+
+function strictMessage(plan: SagaPlan): string {
+  const count = plan.gaps.length === 1 ? "1 gap" : `${plan.gaps.length} gaps`;
+  return `Saga "${plan.saga}" has ${count}, and strict mode refuses to run a saga with gaps: ${plan.gaps
+    .map((gap, i) => `(${i + 1}) ${gap.message}`)
+    .join(" ")}`;
+}

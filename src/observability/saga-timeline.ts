@@ -1,0 +1,117 @@
+import type { AttentionReason } from "../core/errors.js";
+import type { SagaRecord, SagaSnapshot, SagaStatus } from "../log/records.js";
+import { type ReplayedStep, replaySteps } from "./step-replay.js";
+
+/** One moment of a saga's history, as its log records it. */
+export interface TimelineEntry {
+  /** The entry's number within the saga, from 1. */
+  readonly seq: number;
+  /** When it was written, on the runner's clock (milliseconds since the epoch). */
+  readonly at: number;
+  /** The step it concerns. */
+  readonly step: string;
+  /**
+   * What happened: `intent`, `committed`, `not_committed`, `unknown`, `compensation_intent`,
+   * `compensated`, `compensation_skipped`, `compensation_failed` or `guard_failed`.
+   */
+  readonly type: string;
+  /** The attempt it belongs to. */
+  readonly attempt: number;
+  /** The fencing token of the lease holder that wrote it. */
+  readonly token: number;
+  /** Whether the token is higher than the previous entry's: another runner had taken the saga over. */
+  readonly takeover: boolean;
+  /** How a commit was learned, for `committed` entries. */
+  readonly via: string | undefined;
+  /** The committed output, for `committed` entries. */
+  readonly output: unknown;
+  /** The error recorded with the entry. */
+  readonly error: { readonly kind: string; readonly message: string } | undefined;
+}
+
+/** A saga's history as one readable structure: header, step states and every log entry. */
+export interface SagaTimeline {
+  /** The saga id. */
+  readonly sagaId: string;
+  /** The saga's name. */
+  readonly saga: string;
+  /** Its definition version. */
+  readonly version: number;
+  /** Where it stands. */
+  readonly status: SagaStatus;
+  /** When it was created and last updated (milliseconds since the epoch). */
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** The lease: its holder, when it lapses, and the current fencing token. */
+  readonly lease: {
+    readonly owner: string | null;
+    readonly expiresAt: number | null;
+    readonly token: number;
+  };
+  /** Recovery attempts so far, and when the next may start. */
+  readonly recovery: { readonly attempts: number; readonly nextAt: number };
+  /** Why the saga needs attention, when it does. */
+  readonly attention:
+    | { readonly reason: AttentionReason; readonly step: string; readonly message: string }
+    | undefined;
+  /** The logged input. */
+  readonly input: unknown;
+  /** Every step, in definition order, as the log leaves it. */
+  readonly steps: readonly ReplayedStep[];
+  /** Every log entry, in order. */
+  readonly entries: readonly TimelineEntry[];
+}
+
+/**
+ * Turns a saga snapshot (from `log.load`) into a timeline: the saga's header, its steps' states as
+ * a runner would rebuild them, and every intent, outcome and compensation with the fencing token it
+ * was written under, marking where another runner took over. Needs no saga definition: the log
+ * records it.
+ *
+ * @example
+ * ```ts
+ * const snapshot = await log.load(sagaId);
+ * if (snapshot !== undefined) {
+ *   const timeline = sagaTimeline(snapshot);
+ *   console.log(timeline.status, timeline.steps.map((s) => `${s.name}=${s.status}`).join(" "));
+ * }
+ * ```
+ */
+export function sagaTimeline(snapshot: SagaSnapshot): SagaTimeline {
+  const record: SagaRecord = snapshot.record;
+  let previousToken = 0;
+  const entries = snapshot.entries.map((entry): TimelineEntry => {
+    const takeover = previousToken !== 0 && entry.token > previousToken;
+    previousToken = Math.max(previousToken, entry.token);
+    return {
+      seq: entry.seq,
+      at: entry.at,
+      step: entry.step,
+      type: entry.type,
+      attempt: entry.attempt,
+      token: entry.token,
+      takeover,
+      via: entry.via,
+      output: entry.output,
+      error: entry.error,
+    };
+  });
+  return {
+    sagaId: record.sagaId,
+    saga: record.definition.name,
+    version: record.definition.version,
+    status: record.status,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    lease: {
+      owner: record.leaseOwner,
+      expiresAt: record.leaseExpiresAt,
+      token: record.fencingToken,
+    },
+    recovery: { attempts: record.recoveryAttempts, nextAt: record.nextRecoveryAt },
+    attention: record.attention ?? undefined,
+    input: record.input,
+    steps: replaySteps(record.definition, snapshot.entries),
+    entries,
+  };
+}
