@@ -85,6 +85,8 @@ export class Execution {
   #leaseLost = false;
   #status: SagaStatus;
   #attention: SagaReport["attention"];
+  /** Whether step 0's first intent was written with the saga record. */
+  #firstIntentRecorded: boolean;
   /** Entries not yet durable; they ride along with the next log write. */
   #pending: NewStepEntry[] = [];
 
@@ -96,6 +98,7 @@ export class Execution {
     token: number,
     status: SagaStatus,
     entries: readonly StepEntry[] = [],
+    firstIntentRecorded = false,
   ) {
     this.#env = env;
     this.#saga = saga;
@@ -103,6 +106,7 @@ export class Execution {
     this.#input = input;
     this.#token = token;
     this.#status = status;
+    this.#firstIntentRecorded = firstIntentRecorded;
     this.#leaseExpiresAt = env.clock.now() + env.leaseTtlMs;
     this.#policies = saga.steps.map((s) =>
       resolveRetry(`step "${s.name}": retry`, s.retry, env.retry),
@@ -329,7 +333,12 @@ export class Execution {
     for (;;) {
       const attempt = st.attempts + 1;
       // Write-ahead: the intent (with this attempt and the fencing token) is durable before execute.
-      await this.#write({ entries: [this.#entry(step, EntryType.Intent, attempt)] });
+      // The first step's first intent may already be, written with the saga's creation.
+      if (this.#firstIntentRecorded && i === 0 && attempt === 1 && this.#pending.length === 0) {
+        this.#firstIntentRecorded = false;
+      } else {
+        await this.#write({ entries: [this.#entry(step, EntryType.Intent, attempt)] });
+      }
       st.attempts = attempt;
       st.executed = true;
       this.#emit({ type: "step.started", step: step.name, attempt });

@@ -1,7 +1,7 @@
 import { errAsync, ResultAsync } from "neverthrow";
 import type { z } from "zod";
 import { MemorySagaLog } from "../log/memory-log.js";
-import { type SagaSnapshot, SagaStatus, SCHEMA_VERSION } from "../log/records.js";
+import { EntryType, type SagaSnapshot, SagaStatus, SCHEMA_VERSION } from "../log/records.js";
 import { type SagaLog, SagaLogError } from "../log/saga-log.js";
 import { type Clock, systemClock } from "./clock.js";
 import {
@@ -209,22 +209,38 @@ async function start(
   signal: AbortSignal | undefined,
 ): Promise<StartResult> {
   const now = env.clock.now();
+  // The first step's write-ahead intent rides with the saga's creation: one durable write, not two.
+  // A step that co-commits writes its intent inside its own transaction instead.
+  const first = saga.steps[0] as Saga["steps"][number];
+  const coCommit = env.log.coCommit;
+  const foldIntent = !(
+    coCommit !== undefined &&
+    first.store.id === coCommit.storeId &&
+    first.store.capabilities.transactions &&
+    first.store.transaction !== undefined
+  );
+  const intents = foldIntent
+    ? [{ step: first.name, type: EntryType.Intent, attempt: 1, at: now }]
+    : [];
   try {
-    await env.log.create({
-      schemaVersion: SCHEMA_VERSION,
-      sagaId,
-      definition: saga.definition as never,
-      input: raw,
-      status: SagaStatus.Running,
-      attention: null,
-      fencingToken: 1,
-      leaseOwner: env.owner,
-      leaseExpiresAt: now + env.leaseTtlMs,
-      recoveryAttempts: 0,
-      nextRecoveryAt: 0,
-      createdAt: now,
-      updatedAt: now,
-    });
+    await env.log.create(
+      {
+        schemaVersion: SCHEMA_VERSION,
+        sagaId,
+        definition: saga.definition as never,
+        input: raw,
+        status: SagaStatus.Running,
+        attention: null,
+        fencingToken: 1,
+        leaseOwner: env.owner,
+        leaseExpiresAt: now + env.leaseTtlMs,
+        recoveryAttempts: 0,
+        nextRecoveryAt: 0,
+        createdAt: now,
+        updatedAt: now,
+      },
+      intents,
+    );
   } catch (error) {
     if (SagaLogError.is(error) && error.reason === "exists") {
       return resume(env, saga, sagaId, raw, parsed, signal);
@@ -239,7 +255,7 @@ async function start(
       }),
     };
   }
-  const execution = new Execution(env, saga, sagaId, parsed, 1, SagaStatus.Running);
+  const execution = new Execution(env, saga, sagaId, parsed, 1, SagaStatus.Running, [], foldIntent);
   emitStarted(env, saga, sagaId);
   return execution.forward(signal);
 }

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import {
   firstIssuePath,
+  type NewStepEntry,
   RECOVERABLE_STATUSES,
   type SagaRecord,
   type SagaSnapshot,
@@ -35,7 +36,7 @@ interface Stored {
 export class MemorySagaLog implements SagaLog {
   readonly #sagas = new Map<string, Stored>();
 
-  async create(record: SagaRecord): Promise<void> {
+  async create(record: SagaRecord, entries: readonly NewStepEntry[] = []): Promise<void> {
     const valid = validate(sagaRecordSchema, record, record.sagaId);
     if (this.#sagas.has(valid.sagaId)) {
       throw new SagaLogError(
@@ -45,6 +46,8 @@ export class MemorySagaLog implements SagaLog {
       );
     }
     this.#sagas.set(valid.sagaId, { record: JSON.stringify(valid), entries: [] });
+    if (entries.length > 0)
+      await this.write(record.sagaId, record.fencingToken, { entries, now: record.createdAt });
   }
 
   async write(sagaId: string, token: number, change: SagaChange): Promise<void> {

@@ -116,8 +116,12 @@ export interface CoCommitLog<Handle = unknown> {
  * {@link SagaLogError}.
  */
 export interface SagaLog {
-  /** Creates a saga record, leased to its creator with fencing token 1. Throws `exists`. */
-  create(record: SagaRecord): Promise<void>;
+  /**
+   * Creates a saga record, leased to its creator under the record's fencing token, together with
+   * its first entries (the first step's write-ahead intent) in the same atomic write, so starting a
+   * saga costs one durable write. Throws `exists`.
+   */
+  create(record: SagaRecord, entries?: readonly NewStepEntry[]): Promise<void>;
   /**
    * Applies a change atomically: appends entries (numbered in order) and updates the status.
    * Throws `stale_token` unless `token` is the saga's current fencing token.

@@ -2,7 +2,12 @@ import type { Pool } from "pg";
 import { LockstepDefinitionError } from "../../core/errors.js";
 import { assertInteger, assertName, assertNumber, describeValue } from "../../core/validate.js";
 import { validate } from "../../log/memory-log.js";
-import { type SagaRecord, type SagaSnapshot, sagaRecordSchema } from "../../log/records.js";
+import {
+  type NewStepEntry,
+  type SagaRecord,
+  type SagaSnapshot,
+  sagaRecordSchema,
+} from "../../log/records.js";
 import {
   type ClaimedSaga,
   type CoCommitLog,
@@ -157,9 +162,21 @@ class PostgresSagaLogImpl implements PostgresSagaLog {
     }
   }
 
-  async create(record: SagaRecord): Promise<void> {
+  async create(record: SagaRecord, entries: readonly NewStepEntry[] = []): Promise<void> {
     const valid = validate(sagaRecordSchema, record, record.sagaId);
-    await this.#call(valid.sagaId, () => this.#operations.create(this.#sql, valid));
+    if (entries.length === 0) {
+      await this.#call(valid.sagaId, () => this.#operations.create(this.#sql, valid));
+      return;
+    }
+    await this.#call(valid.sagaId, () =>
+      this.#transaction(async (sql) => {
+        await this.#operations.create(sql, valid);
+        await this.#operations.write(sql, valid.sagaId, valid.fencingToken, {
+          entries,
+          now: valid.createdAt,
+        });
+      }),
+    );
   }
 
   async write(sagaId: string, token: number, change: SagaChange): Promise<void> {

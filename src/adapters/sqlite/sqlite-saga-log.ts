@@ -1,7 +1,12 @@
 import { LockstepDefinitionError } from "../../core/errors.js";
 import { assertInteger, assertName, assertNumber, describeValue } from "../../core/validate.js";
 import { validate } from "../../log/memory-log.js";
-import { type SagaRecord, type SagaSnapshot, sagaRecordSchema } from "../../log/records.js";
+import {
+  type NewStepEntry,
+  type SagaRecord,
+  type SagaSnapshot,
+  sagaRecordSchema,
+} from "../../log/records.js";
 import {
   type ClaimedSaga,
   type ClaimFilter,
@@ -106,9 +111,17 @@ class SqliteSagaLogImpl implements SqliteSagaLog {
     this.#ensureSchema().catch(() => {});
   }
 
-  async create(record: SagaRecord): Promise<void> {
+  async create(record: SagaRecord, entries: readonly NewStepEntry[] = []): Promise<void> {
     const valid = validate(sagaRecordSchema, record, record.sagaId);
-    await this.#write(valid.sagaId, (sql) => this.#operations.create(sql, valid));
+    await this.#write(valid.sagaId, (sql) => {
+      this.#operations.create(sql, valid);
+      if (entries.length > 0) {
+        this.#operations.write(sql, valid.sagaId, valid.fencingToken, {
+          entries,
+          now: valid.createdAt,
+        });
+      }
+    });
   }
 
   async write(sagaId: string, token: number, change: SagaChange): Promise<void> {
