@@ -1,4 +1,47 @@
+export { type AllOrNothingOptions, allOrNothing, type EffectPresent } from "./all-or-nothing.js";
+export { canonicalJson } from "./canonical-json.js";
 export { CrashSwitch, SimulatedCrash } from "./crash-switch.js";
+export {
+  assertCrashPoints,
+  type CrashExplorationReport,
+  type CrashSchedule,
+  type CrashViolation,
+  type ExploreCrashPointsOptions,
+  exploreCrashPoints,
+} from "./explore-crash-points.js";
+export { fastCheckScheduler } from "./fast-check-scheduler.js";
+export {
+  type Fault,
+  type FaultEvent,
+  FaultInjector,
+  type FaultInjectorOptions,
+  type FaultSiteState,
+} from "./fault-injector.js";
+export {
+  checkFaultPlan,
+  FAULT_KINDS,
+  FaultKind,
+  type FaultPlan,
+  type FaultRule,
+  NO_FAULTS,
+  type RandomFaultPlanOptions,
+  randomFaultPlan,
+} from "./fault-plan.js";
+export {
+  type FastCheckArbitraries,
+  type FaultPlanArbitraryOptions,
+  faultPlanArbitrary,
+} from "./fault-plan-arbitrary.js";
+export {
+  checkInvariants,
+  defineInvariant,
+  type Invariant,
+  type InvariantContext,
+  type InvariantResult,
+  type InvariantViolation,
+  loadSagas,
+} from "./invariant.js";
+export { logWellFormed } from "./log-well-formed.js";
 export {
   createMemoryStore,
   type MemoryDoc,
@@ -12,4 +55,36 @@ export {
   memoryDelete,
   memoryPut,
 } from "./memory-store.js";
-export { VirtualClock } from "./virtual-clock.js";
+export { noDoubleCompensation } from "./no-double-compensation.js";
+export { type RaceSagasOptions, raceSagas } from "./race-sagas.js";
+export { recoveryIdempotent } from "./recovery-idempotent.js";
+export type {
+  ScheduleActor,
+  ScheduleOptions,
+  ScheduleResult,
+} from "./run-schedule.js";
+export type { AnySaga, Scenario, ScenarioWorld } from "./scenario.js";
+export { deriveSeed, MAX_SEED, seededRandom } from "./seeded-random.js";
+export { type CallGate, SeededScheduler } from "./seeded-scheduler.js";
+export {
+  assertSimulation,
+  type ScheduleViolation,
+  type SimulateOptions,
+  type SimulationReport,
+  simulate,
+} from "./simulate.js";
+export { standardInvariants } from "./standard-invariants.js";
+export { type TerminalStateOptions, terminalState } from "./terminal-state.js";
+export {
+  LockstepTestFailure,
+  type TestingError,
+  TestingErrorCode,
+} from "./testing-error.js";
+export {
+  type Settled,
+  type SettleOptions,
+  type TaskScheduler,
+  VirtualClock,
+  type VirtualClockOptions,
+} from "./virtual-clock.js";
+export { type FaultableStore, type WithFaultsOptions, withFaults } from "./with-faults.js";

@@ -2,6 +2,63 @@ import type { Clock } from "../core/clock.js";
 import { LockstepDefinitionError } from "../core/errors.js";
 import { assertInteger } from "../core/validate.js";
 
+/** How a promise driven by {@link VirtualClock.settle} came out. */
+export type Settled<T> =
+  | { readonly status: "fulfilled"; readonly value: T }
+  | { readonly status: "rejected"; readonly reason: unknown }
+  | {
+      /**
+       * The promise did not settle: the program went idle with no timer and no held call left
+       * (`idle`), it was still pending when the next timer fell after `until` (`time_limit`), or it
+       * was still busy after `maxSteps` steps (`max_steps`).
+       */
+      readonly status: "stuck";
+      readonly reason: "idle" | "time_limit" | "max_steps";
+    };
+
+/**
+ * Holds calls back and releases them one at a time, in an order of its choosing: a
+ * {@link SeededScheduler}, or fast-check's scheduler through `fastCheckScheduler(s)`.
+ */
+export interface TaskScheduler {
+  /** How many held calls are waiting to be released. */
+  pending(): number;
+  /** Releases one waiting call and resolves once it has run. */
+  releaseOne(): Promise<void>;
+}
+
+/** Options of {@link VirtualClock.settle}. */
+export interface SettleOptions {
+  /**
+   * The most steps (timer jumps plus released calls) before giving up as `stuck`.
+   * @default 100000
+   */
+  readonly maxSteps?: number;
+  /**
+   * Releases held calls whenever the program is idle, before time moves: time passes only when
+   * every actor waits on a timer.
+   * @default none
+   */
+  readonly scheduler?: TaskScheduler;
+  /**
+   * A limit on (virtual) time, in milliseconds since the epoch: a promise still pending when the
+   * next timer falls after it comes back `stuck`. Use it for a program that never goes idle, such as
+   * a runner stuck on a hung call while its lease heartbeat keeps ticking.
+   * @default no limit
+   */
+  readonly until?: number;
+}
+
+/** Options of the {@link VirtualClock} constructor. */
+export interface VirtualClockOptions {
+  /**
+   * How many `setImmediate` turns make the program idle before time moves. Promise chains settle
+   * in one turn; raise it when store code waits on real I/O callbacks.
+   * @default 3
+   */
+  readonly idleTurns?: number;
+}
+
 interface Timer {
   readonly at: number;
   readonly seq: number;
@@ -24,11 +81,18 @@ export class VirtualClock implements Clock {
   #now: number;
   #seq = 0;
   #timers: Timer[] = [];
+  readonly #idleTurns: number;
 
-  /** @param start the initial time, in milliseconds since the epoch. @default 1_700_000_000_000 */
-  constructor(start = 1_700_000_000_000) {
+  /**
+   * @param start the initial time, in milliseconds since the epoch. @default 1_700_000_000_000
+   * @param options see {@link VirtualClockOptions}
+   */
+  constructor(start = 1_700_000_000_000, options: VirtualClockOptions = {}) {
     assertInteger("start", start, 0);
+    const idleTurns = options.idleTurns ?? 3;
+    assertInteger("idleTurns", idleTurns, 1);
     this.#now = start;
+    this.#idleTurns = idleTurns;
   }
 
   now(): number {
@@ -47,6 +111,11 @@ export class VirtualClock implements Clock {
   /** How many timers are waiting. */
   get pending(): number {
     return this.#timers.length;
+  }
+
+  /** When the next timer falls due, or `undefined` when none is waiting. */
+  get nextTimerAt(): number | undefined {
+    return this.#timers[0]?.at;
   }
 
   /** Moves time forward by `ms`, firing every timer that falls due, in order. */
@@ -69,24 +138,52 @@ export class VirtualClock implements Clock {
    * `maxJumps` jumps.
    */
   async run<T>(promise: PromiseLike<T>, maxJumps = 100_000): Promise<T> {
-    let settled = false;
-    const tracked = Promise.resolve(promise).finally(() => {
-      settled = true;
-    });
-    tracked.catch(() => {});
-    for (let jumps = 0; ; jumps++) {
-      await idle();
-      if (settled) return tracked;
-      const next = this.#timers[0];
-      if (next === undefined) {
-        throw new LockstepDefinitionError(
-          "VirtualClock.run: the program is idle, no timer is pending, and the promise has not settled; it would wait forever.",
-        );
+    const settled = await this.settle(promise, { maxSteps: maxJumps });
+    if (settled.status === "fulfilled") return settled.value;
+    if (settled.status === "rejected") throw settled.reason;
+    throw new LockstepDefinitionError(
+      settled.reason === "idle"
+        ? "VirtualClock.run: the program is idle, no timer is pending, and the promise has not settled; it would wait forever."
+        : `VirtualClock.run: gave up after ${maxJumps} jumps of the clock.`,
+    );
+  }
+
+  /**
+   * Drives `promise` to its end without real waiting, and says how it ended instead of throwing:
+   * whenever the program is idle it releases one held call of `options.scheduler` if there is one,
+   * else jumps to the next timer. A promise that can never settle (a call that hangs with no
+   * deadline) comes back `stuck`, so a test can treat its process as abandoned.
+   *
+   * @example
+   * ```ts
+   * const outcome = await clock.settle(runner.run(saga, input));
+   * if (outcome.status === "stuck") crash.kill("stuck"); // abandon the hung process
+   * ```
+   */
+  async settle<T>(promise: PromiseLike<T>, options: SettleOptions = {}): Promise<Settled<T>> {
+    const maxSteps = options.maxSteps ?? 100_000;
+    assertInteger("maxSteps", maxSteps, 1);
+    let outcome: Settled<T> | undefined;
+    Promise.resolve(promise).then(
+      (value) => {
+        outcome = { status: "fulfilled", value };
+      },
+      (reason: unknown) => {
+        outcome = { status: "rejected", reason };
+      },
+    );
+    for (let steps = 0; ; steps++) {
+      await idle(this.#idleTurns);
+      if (outcome !== undefined) return outcome;
+      if (steps >= maxSteps) return { status: "stuck", reason: "max_steps" };
+      if (options.scheduler !== undefined && options.scheduler.pending() > 0) {
+        await options.scheduler.releaseOne();
+        continue;
       }
-      if (jumps >= maxJumps) {
-        throw new LockstepDefinitionError(
-          `VirtualClock.run: gave up after ${maxJumps} jumps of the clock.`,
-        );
+      const next = this.#timers[0];
+      if (next === undefined) return { status: "stuck", reason: "idle" };
+      if (options.until !== undefined && next.at > options.until) {
+        return { status: "stuck", reason: "time_limit" };
       }
       this.advance(next.at - this.#now);
     }
@@ -94,6 +191,6 @@ export class VirtualClock implements Clock {
 }
 
 /** Waits until pending promise callbacks and already-queued I/O callbacks have run. */
-async function idle(): Promise<void> {
-  for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+async function idle(turns: number): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
 }

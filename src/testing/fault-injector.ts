@@ -1,0 +1,178 @@
+import { ErrorKind } from "../core/error-kinds.js";
+import {
+  checkFaultPlan,
+  type FaultKind,
+  type FaultPlan,
+  type FaultRule,
+  kindsOf,
+  siteMatches,
+} from "./fault-plan.js";
+import { deriveSeed, seededRandom } from "./seeded-random.js";
+
+/** A fault that fired, as recorded by a {@link FaultInjector}. */
+export interface FaultEvent {
+  /** The site it fired at, e.g. `"orders:plain.handle.put"`. */
+  readonly site: string;
+  readonly kind: FaultKind;
+  /** Which call at that site it hit, from 1, counted over the whole run. */
+  readonly call: number;
+  /** The plan's seed, to replay the run. */
+  readonly seed: number;
+}
+
+/** What to do to one call: the fault and everything needed to inflict it. */
+export interface Fault extends FaultEvent {
+  /** For failing store calls: the kind of the thrown `StoreError`. */
+  readonly errorKind: ErrorKind;
+  /** For `latency`: how long the response is delayed, in milliseconds. */
+  readonly latencyMs: number;
+  /** A full sentence naming the fault, its site and the seed that replays it. */
+  readonly message: string;
+}
+
+/** Options of a {@link FaultInjector}. */
+export interface FaultInjectorOptions {
+  /** Called with every fault as it fires, e.g. to print the faults of a failing run. */
+  readonly onFault?: (event: FaultEvent) => void;
+}
+
+/** How one site behaves for the whole run, fixed at its first call. */
+interface SiteState {
+  readonly rule: FaultRule | undefined;
+  readonly active: boolean;
+  readonly kind: FaultKind | undefined;
+  readonly errorKind: ErrorKind;
+  readonly random: () => number;
+  calls: number;
+  fires: number;
+}
+
+/** One site's fixed behaviour in a run, as reported by {@link FaultInjector.sites}. */
+export interface FaultSiteState {
+  readonly site: string;
+  /** Whether the site can fire in this run (the first level of randomness). */
+  readonly active: boolean;
+  /** The kind it fires with, when active. */
+  readonly kind: FaultKind | undefined;
+  /** Calls seen so far. */
+  readonly calls: number;
+  /** Faults fired so far. */
+  readonly fires: number;
+}
+
+const HONEST_BEFORE: readonly ErrorKind[] = [
+  ErrorKind.Transient,
+  ErrorKind.NotCommitted,
+  ErrorKind.Unknown,
+  ErrorKind.Timeout,
+];
+const HONEST_AFTER: readonly ErrorKind[] = [ErrorKind.Unknown, ErrorKind.Timeout];
+
+/**
+ * The state of one run's faults: realizes a {@link FaultPlan}, site by site. Share one injector
+ * between every adapter and every simulated process of a run, so that the run — crashes and
+ * recoveries included — replays exactly from the plan's seed.
+ *
+ * Each site's decisions come from a stream seeded by the plan's seed and the site's name, so they do
+ * not depend on how calls to other sites interleave.
+ *
+ * @example
+ * ```ts
+ * const injector = new FaultInjector(randomFaultPlan(99));
+ * const orders = withFaults(createMemoryStore({ tier: "plain" }), injector, { clock });
+ * const log = withFaults(new MemorySagaLog(), injector, { clock });
+ * ```
+ */
+export class FaultInjector {
+  /** The validated plan. */
+  readonly plan: FaultPlan;
+  /**
+   * Whether faults fire. Turn it off to let a run settle (a last recovery with healthy stores);
+   * while off, no site's stream advances.
+   * @default true
+   */
+  enabled = true;
+  readonly #onFault: ((event: FaultEvent) => void) | undefined;
+  readonly #sites = new Map<string, SiteState>();
+  readonly #fired: FaultEvent[] = [];
+
+  constructor(plan: FaultPlan, options: FaultInjectorOptions = {}) {
+    this.plan = checkFaultPlan(plan);
+    this.#onFault = options.onFault;
+  }
+
+  /** Every fault fired so far, in order. */
+  get fired(): readonly FaultEvent[] {
+    return this.#fired;
+  }
+
+  /** Every site called so far and how it behaves in this run. */
+  get sites(): readonly FaultSiteState[] {
+    return [...this.#sites].map(([site, s]) => ({
+      site,
+      active: s.active,
+      kind: s.kind,
+      calls: s.calls,
+      fires: s.fires,
+    }));
+  }
+
+  /**
+   * Decides the fault, if any, for the next call at `site`. Called by {@link withFaults} once per
+   * call; an adapter wrapper of your own may call it too.
+   */
+  decide(site: string): Fault | undefined {
+    if (!this.enabled) return undefined;
+    const state = this.#site(site);
+    state.calls++;
+    const rule = state.rule;
+    if (rule === undefined || !state.active || state.kind === undefined) return undefined;
+    if (rule.times !== undefined && state.fires >= rule.times) return undefined;
+    if (state.random() >= (rule.probability ?? 1)) return undefined;
+    state.fires++;
+    const latencyMs =
+      state.kind === "latency" ? 1 + Math.floor(state.random() * (rule.latencyMs ?? 1_000)) : 0;
+    const event: FaultEvent = {
+      site,
+      kind: state.kind,
+      call: state.calls,
+      seed: this.plan.seed,
+    };
+    this.#fired.push(event);
+    this.#onFault?.(event);
+    return {
+      ...event,
+      errorKind: state.errorKind,
+      latencyMs,
+      message: `Injected fault "${state.kind}" at ${site} (call ${state.calls}); the fault plan with seed ${this.plan.seed} replays it.`,
+    };
+  }
+
+  #site(site: string): SiteState {
+    const known = this.#sites.get(site);
+    if (known !== undefined) return known;
+    const seed = this.plan.seed;
+    const index = this.plan.rules.findIndex((r) => siteMatches(r.site, site));
+    const rule = index === -1 ? undefined : this.plan.rules[index];
+    const pick = <T>(items: readonly T[], label: string): T | undefined =>
+      items[Math.floor(seededRandom(deriveSeed(seed, label, index, site))() * items.length)];
+    const active =
+      rule !== undefined &&
+      seededRandom(deriveSeed(seed, "active", index, site))() < (rule.active ?? 1);
+    const kind = rule === undefined ? undefined : pick(kindsOf(rule), "kind");
+    const errorKind =
+      rule?.errorKind ??
+      (pick(kind === "fail_after" ? HONEST_AFTER : HONEST_BEFORE, "error") as ErrorKind);
+    const state: SiteState = {
+      rule,
+      active,
+      kind,
+      errorKind,
+      random: seededRandom(deriveSeed(seed, "calls", index, site)),
+      calls: 0,
+      fires: 0,
+    };
+    this.#sites.set(site, state);
+    return state;
+  }
+}

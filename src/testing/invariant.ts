@@ -1,0 +1,115 @@
+import { LockstepDefinitionError } from "../core/errors.js";
+import { messageOf } from "../core/execution.js";
+import { assertFunction, assertName, describeValue } from "../core/validate.js";
+import type { SagaSnapshot } from "../log/records.js";
+import type { SagaLog } from "../log/saga-log.js";
+
+/** What an invariant sees when it is checked. */
+export interface InvariantContext<World> {
+  /** The world `setup` returned, with its stores unwrapped: reading them injects no fault. */
+  readonly world: World;
+  /** The saga log, unwrapped. */
+  readonly log: SagaLog;
+  /** Every saga in the log with its entries, ordered by saga id. */
+  readonly sagas: readonly SagaSnapshot[];
+  /** How many recovery passes have completed when the check runs, from 1. */
+  readonly pass: number;
+  /** The durable state now (stores and log), as canonical JSON. */
+  readonly snapshot: string;
+  /** The durable state after the previous completed pass; `undefined` at the first. */
+  readonly previousSnapshot: string | undefined;
+}
+
+/** What a check returns: nothing when the invariant holds, else one message per violation. */
+export type InvariantResult = undefined | string | readonly string[];
+
+/**
+ * A property of the durable state that must hold after every recovery pass. A check that throws
+ * (a failed `expect`, say) counts as a violation with the thrown message.
+ */
+export interface Invariant<World = unknown> {
+  /** Names the invariant in violation reports. */
+  readonly name: string;
+  /** Checks the state; returns the violations, if any. */
+  check(context: InvariantContext<World>): InvariantResult | Promise<InvariantResult>;
+}
+
+/** One invariant that did not hold. */
+export interface InvariantViolation {
+  /** The invariant's name. */
+  readonly invariant: string;
+  /** What was wrong, as a full sentence. */
+  readonly message: string;
+  /** After which recovery pass it was found. */
+  readonly pass: number;
+}
+
+/**
+ * Defines an invariant from a name and a check.
+ *
+ * @example
+ * ```ts
+ * const conserved = defineInvariant<World>("credits are conserved", ({ world }) =>
+ *   total(world) === 100 ? undefined : `the total is ${total(world)}, not 100`);
+ * ```
+ */
+export function defineInvariant<World>(
+  name: string,
+  check: Invariant<World>["check"],
+): Invariant<World> {
+  assertName("invariant name", name);
+  assertFunction(`invariant "${name}": check`, check);
+  return Object.freeze({ name, check });
+}
+
+/** Throws a definition error unless `invariants` is a list of invariants. */
+export function assertInvariants(name: string, invariants: unknown): void {
+  if (
+    !Array.isArray(invariants) ||
+    invariants.some(
+      (i) => typeof i?.name !== "string" || typeof (i as Invariant).check !== "function",
+    )
+  ) {
+    throw new LockstepDefinitionError(
+      `Expected \`${name}\` to be a list of invariants (objects with \`name\` and \`check\`), got ${describeValue(invariants)}.`,
+    );
+  }
+}
+
+/** Checks every invariant against one context and collects the violations. */
+export async function checkInvariants<World>(
+  invariants: readonly Invariant<World>[],
+  context: InvariantContext<World>,
+): Promise<InvariantViolation[]> {
+  const violations: InvariantViolation[] = [];
+  for (const invariant of invariants) {
+    let result: InvariantResult;
+    try {
+      result = await invariant.check(context);
+    } catch (error) {
+      result = `its check threw: ${messageOf(error)}`;
+    }
+    const messages = result === undefined ? [] : typeof result === "string" ? [result] : result;
+    for (const message of messages) {
+      violations.push({ invariant: invariant.name, message, pass: context.pass });
+    }
+  }
+  return violations;
+}
+
+/** Every saga in a log with its entries, ordered by saga id. */
+export async function loadSagas(log: SagaLog): Promise<SagaSnapshot[]> {
+  const records = await log.list();
+  const sagas: SagaSnapshot[] = [];
+  for (const record of [...records].sort((a, b) => (a.sagaId < b.sagaId ? -1 : 1))) {
+    let snapshot: SagaSnapshot | undefined;
+    try {
+      snapshot = await log.load(record.sagaId);
+    } catch {
+      // A saga whose entries cannot be read (quarantined) is still a saga: its header is listed.
+      snapshot = { record, entries: [] };
+    }
+    if (snapshot !== undefined) sagas.push(snapshot);
+  }
+  return sagas;
+}
