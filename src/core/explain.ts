@@ -108,7 +108,7 @@ export interface ExplainOptions {
    * @default none
    * @example `explain(saga, { log: sqliteSagaLog(db) })`
    */
-  readonly log?: Pick<SagaLog, "coCommit">;
+  readonly log?: SagaLog | { readonly coCommit?: { readonly storeId: string } };
   /**
    * Refuse a saga with gaps: throw a {@link LockstepDefinitionError} listing every gap instead of
    * returning the plan.
@@ -159,7 +159,7 @@ export function explain(saga: Saga<any, any>, options: ExplainOptions = {}): Sag
     steps: Object.freeze(plans),
     transactions: Object.freeze(transactions),
     gaps: Object.freeze(gaps),
-    notes: Object.freeze(notesOf(options.log)),
+    notes: Object.freeze(notesOf(options.log, coCommitStore)),
   });
   if (strict && gaps.length > 0) throw new LockstepDefinitionError(strictMessage(plan));
   return plan;
@@ -306,7 +306,7 @@ function guaranteeOf(
   return how + role;
 }
 
-function notesOf(log: ExplainOptions["log"]): string[] {
+function notesOf(log: ExplainOptions["log"], coCommitStore: string | undefined): string[] {
   if (log === undefined) {
     return [
       "No saga log was given, so no step is planned as co-committed; pass the runner's log to see which steps commit with their log records.",
@@ -318,7 +318,7 @@ function notesOf(log: ExplainOptions["log"]): string[] {
       "The saga log is in memory: a crash loses every saga in flight, and recovery in another process has nothing to read.",
     );
   }
-  if (log.coCommit === undefined) {
+  if (coCommitStore === undefined) {
     notes.push("The saga log cannot commit inside a store's transactions, so no step co-commits.");
   }
   return notes;

@@ -267,6 +267,22 @@ async function diagnoseOne(
             ?.output.safeParse(output).success === true;
   const replayed = replaySteps(record.definition, snapshot.entries, parse);
   const blocked = blockedBy(head, now);
+  const named = [...(settings.registry?.values() ?? [])].some(
+    (s) => s.name === record.definition.name,
+  );
+  if (settings.registry !== undefined && !named) {
+    // A recoverer claims only sagas it has a definition of that name for.
+    const steps = replayed.map(unprobed);
+    return {
+      ...head,
+      steps,
+      facts: [...leaseFacts(head, now), ...stepFacts(steps)],
+      action: RecoveryAction.LeaveAlone,
+      actionSteps: [],
+      plan: `A recoverer given these definitions does not claim it: none of them is named "${record.definition.name}". It stays ${record.status} until a recoverer that has its definition runs.`,
+      problem: record.status === SagaStatus.InDoubt || !head.lease.live,
+    };
+  }
   if (
     settings.registry === undefined ||
     saga === undefined ||

@@ -15,7 +15,7 @@ export const RecoveryAction = {
   MarkNeedsAttention: "mark_needs_attention",
   /** Quarantine the saga: its log record fails validation. */
   Quarantine: "quarantine",
-  /** Nothing: the saga is finished, or waits for a person. */
+  /** Nothing: the saga is finished, waits for a person, or is not among the sagas recovery was given. */
   LeaveAlone: "leave_alone",
   /** Cannot be predicted without the saga's definition. */
   Unknown: "unknown",
