@@ -10,6 +10,7 @@ export default defineConfig({
     "http/index": "src/adapters/http/index.ts",
     "bounty/index": "src/recipes/bounty/index.ts",
     "contribution/index": "src/recipes/contribution/index.ts",
+    "cli/index": "src/cli/index.ts",
   },
   format: ["esm", "cjs"],
   dts: true,

@@ -1,0 +1,123 @@
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import type { SagaLog } from "../log/saga-log.js";
+import { CliFailure, messageOf, UsageError } from "./cli-error.js";
+
+/** Where `--log` points. */
+export type LogLocation =
+  | { readonly kind: "sqlite"; readonly path: string }
+  | { readonly kind: "postgres"; readonly url: string };
+
+/** An opened saga log and how to let go of it. */
+export interface OpenedLog {
+  readonly log: SagaLog;
+  /** A readable name for messages: the file or the database. */
+  readonly name: string;
+  close(): Promise<void>;
+}
+
+/** Options for opening a log from the command line. */
+export interface OpenLogOptions {
+  /** `--table-prefix`: the log's table prefix. */
+  readonly tablePrefix: string | undefined;
+  /** `--schema`: the Postgres schema. */
+  readonly schema: string | undefined;
+}
+
+/**
+ * Parses `--log`: `sqlite:<path>`, `postgres:<url>`, or a `postgres://` / `postgresql://` URL as it
+ * is. Throws a usage error naming the value otherwise.
+ */
+export function parseLogLocation(value: string, command: string): LogLocation {
+  if (value.startsWith("sqlite:")) {
+    const path = value.slice("sqlite:".length);
+    if (path.length === 0) {
+      throw new UsageError(`Expected --log sqlite:<path> to name a file, got "${value}".`, command);
+    }
+    return { kind: "sqlite", path };
+  }
+  if (value.startsWith("postgres://") || value.startsWith("postgresql://")) {
+    return { kind: "postgres", url: value };
+  }
+  if (value.startsWith("postgres:")) {
+    const url = value.slice("postgres:".length);
+    if (url.length === 0) {
+      throw new UsageError(
+        `Expected --log postgres:<url> to carry a connection URL, got "${value}".`,
+        command,
+      );
+    }
+    return { kind: "postgres", url };
+  }
+  throw new UsageError(
+    `Expected --log to be sqlite:<path> or postgres:<url>, got "${value}".`,
+    command,
+  );
+}
+
+/** Opens the saga log `--log` points at. The SQLite file must exist: the CLI never creates one. */
+export async function openLog(location: LogLocation, options: OpenLogOptions): Promise<OpenedLog> {
+  if (location.kind === "sqlite") {
+    const path = resolve(location.path);
+    if (!existsSync(path)) {
+      throw new CliFailure(
+        `There is no SQLite database at "${path}" (from --log sqlite:${location.path}).`,
+      );
+    }
+    const sqlite = await import("../adapters/sqlite/index.js");
+    let db: ReturnType<typeof sqlite.openSqlite>;
+    try {
+      db = sqlite.openSqlite(path, { fileMustExist: true });
+    } catch (error) {
+      throw new CliFailure(
+        `The SQLite database "${path}" could not be opened: ${messageOf(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    const log = sqlite.sqliteSagaLog(
+      db,
+      options.tablePrefix === undefined ? {} : { tablePrefix: options.tablePrefix },
+    );
+    return {
+      log,
+      name: path,
+      close: async () => db.close(),
+    };
+  }
+  let Pool: typeof import("pg").Pool;
+  try {
+    const pg = await import("pg");
+    Pool = (pg.default?.Pool ?? (pg as unknown as typeof import("pg")).Pool) as typeof Pool;
+  } catch (error) {
+    throw new CliFailure(
+      `A Postgres log needs the \`pg\` package, which could not be loaded (${messageOf(error)}); install it with \`npm install pg\`.`,
+      { cause: error },
+    );
+  }
+  const pool = new Pool({ connectionString: location.url, max: 4 });
+  // An idle client's error (the server restarting) must not crash the command; queries report it.
+  pool.on("error", () => {});
+  const postgres = await import("../adapters/postgres/index.js");
+  const log = postgres.postgresSagaLog(pool, {
+    ...(options.schema === undefined ? {} : { schema: options.schema }),
+    ...(options.tablePrefix === undefined ? {} : { tablePrefix: options.tablePrefix }),
+  });
+  return {
+    log,
+    name: redact(location.url),
+    close: () => pool.end(),
+  };
+}
+
+/** The URL without its password, for messages. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== "") parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(postgres)";
+  }
+}
