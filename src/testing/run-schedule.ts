@@ -200,6 +200,7 @@ export async function runSchedule<World extends ScenarioWorld>(
     await expireLeases(clock, log);
     const pass = await clock.settle(
       Promise.resolve(start(`settler-${k}`, undefined).recoverer.recover()),
+      { until: clock.now() + limit },
     );
     endProcesses(pass.status === "stuck");
     const sagas = await loadSagas(log);
@@ -209,6 +210,7 @@ export async function runSchedule<World extends ScenarioWorld>(
     await expireLeases(clock, log);
     const again = await clock.settle(
       Promise.resolve(start("settler-again", undefined).recoverer.recover()),
+      { until: clock.now() + limit },
     );
     endProcesses(again.status === "stuck");
     violations.push(

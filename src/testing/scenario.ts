@@ -23,6 +23,12 @@ export interface ScenarioWorld {
    * @default a new `MemorySagaLog`
    */
   readonly log?: SagaLog;
+  /**
+   * The durable state of the stores, compared between recovery passes to show a second pass
+   * changes nothing (the log is always compared too). The scenario's own `snapshot` wins over it.
+   * @default every store's `snapshot()`, for stores that have one (memory stores do)
+   */
+  readonly snapshot?: () => unknown;
 }
 
 /**
@@ -57,7 +63,8 @@ export interface Scenario<World extends ScenarioWorld, S extends AnySaga> {
   /**
    * The durable state of the stores, compared between recovery passes (the log is always
    * compared too).
-   * @default every store's `snapshot()`, for stores that have one (memory stores do)
+   * @default the world's own `snapshot()`, else every store's `snapshot()` for stores that have one
+   * (memory stores do)
    */
   readonly snapshot?: (world: World) => unknown;
   /**

@@ -35,16 +35,19 @@ export class SeededScheduler implements TaskScheduler, CallGate {
     this.#random = seededRandom(seed);
   }
 
+  /** Holds `call` until {@link SeededScheduler.releaseOne} picks it. */
   hold<T>(label: string, call: () => Promise<T>): Promise<T> {
     return new Promise<void>((release) => {
       this.#waiting.push({ label, release });
     }).then(call);
   }
 
+  /** How many held calls wait. */
   pending(): number {
     return this.#waiting.length;
   }
 
+  /** Releases one waiting call, drawn by the seeded generator. */
   async releaseOne(): Promise<void> {
     const index = Math.floor(this.#random() * this.#waiting.length);
     const [task] = this.#waiting.splice(index, 1);

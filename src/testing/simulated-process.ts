@@ -100,21 +100,26 @@ export function invariantsOf<World extends ScenarioWorld>(
   return scenario.standardInvariants === false ? own : [...standardInvariants(), ...own];
 }
 
-/** The durable state: the stores (by the scenario's `snapshot`, or each store's) and the whole log. */
+/**
+ * The durable state: the stores (by the scenario's `snapshot`, the world's, or each store's) and
+ * the whole log.
+ */
 export async function durableSnapshot<World extends ScenarioWorld>(
   scenario: Scenario<World, AnySaga>,
   world: World,
   log: SagaLog,
 ): Promise<string> {
+  const own =
+    scenario.snapshot ?? (world.snapshot === undefined ? undefined : () => world.snapshot?.());
   const stores =
-    scenario.snapshot === undefined
+    own === undefined
       ? Object.fromEntries(
           Object.entries(world.stores).map(([name, store]) => {
             const snapshot = (store as { snapshot?: unknown }).snapshot;
             return [name, typeof snapshot === "function" ? snapshot.call(store) : null];
           }),
         )
-      : await scenario.snapshot(world);
+      : await own(world);
   return canonicalJson({ stores, log: await loadSagas(log) });
 }
 

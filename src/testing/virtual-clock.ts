@@ -95,10 +95,12 @@ export class VirtualClock implements Clock {
     this.#idleTurns = idleTurns;
   }
 
+  /** The virtual time, in milliseconds since the epoch. */
   now(): number {
     return this.#now;
   }
 
+  /** Calls `callback` once the clock reaches now + `ms`; returns a function that cancels it. */
   setTimer(callback: () => void, ms: number): () => void {
     const timer: Timer = { at: this.#now + Math.max(0, ms), seq: this.#seq++, callback };
     this.#timers.push(timer);

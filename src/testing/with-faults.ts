@@ -172,7 +172,8 @@ function wrapStore(
     if (key === "transaction") {
       return (work: (tx: unknown) => Promise<unknown>, scope?: { signal?: AbortSignal }) => {
         // The transaction dies with the process, rolling back and freeing its connection.
-        const bound = withSignal(scope, either(scope?.signal, w.crash.signal));
+        const linked = either(scope?.signal, w.crash.signal);
+        const bound = withSignal(scope, linked.signal);
         return intercept(w, `${name}.transaction`, true, bound.signal, fail, () =>
           method.call(
             store,
@@ -186,15 +187,16 @@ function wrapStore(
             },
             bound,
           ),
-        );
+        ).finally(linked.dispose);
       };
     }
     if (key === "batch") {
       return (writes: unknown, scope?: { signal?: AbortSignal }) => {
-        const bound = withSignal(scope, either(scope?.signal, w.crash.signal));
+        const linked = either(scope?.signal, w.crash.signal);
+        const bound = withSignal(scope, linked.signal);
         return intercept(w, `${name}.batch`, true, bound.signal, fail, () =>
           method.call(store, writes, bound),
-        );
+        ).finally(linked.dispose);
       };
     }
     if (key === "apply") {
@@ -273,7 +275,10 @@ function intercept(
     const fault = w.injector.decide(site);
     if (fault?.kind === "crash") w.crash.trip(site);
     if (fault?.kind === "fail_before") throw fail(fault);
-    if (fault?.kind === "hang") return hang(either(signal, w.crash.signal), () => fail(fault));
+    if (fault?.kind === "hang") {
+      const linked = either(signal, w.crash.signal);
+      return hang(linked.signal, () => fail(fault)).finally(linked.dispose);
+    }
     const result = await call();
     if (fault?.kind === "latency") await sleep(w.clock, fault.latencyMs);
     if (effect) w.crash.boundary(`after ${site}`);
@@ -284,22 +289,33 @@ function intercept(
   return w.gate === undefined ? run() : w.gate.hold(site, run);
 }
 
-/** A signal that aborts when either does. */
-function either(a: AbortSignal | undefined, b: AbortSignal): AbortSignal {
-  if (a === undefined || a === b) return b;
-  if (a.aborted) return a;
-  if (b.aborted) return b;
+/**
+ * A signal that aborts when either does, and a `dispose` that stops listening: a long-lived
+ * process signal must not collect a listener per call.
+ */
+function either(
+  a: AbortSignal | undefined,
+  b: AbortSignal,
+): { readonly signal: AbortSignal; readonly dispose: () => void } {
+  const none = () => {};
+  if (a === undefined || a === b || b.aborted) return { signal: b, dispose: none };
+  if (a.aborted) return { signal: a, dispose: none };
   const controller = new AbortController();
-  const abort = (source: AbortSignal) => () => {
+  const dispose = () => {
     a.removeEventListener("abort", fromA);
     b.removeEventListener("abort", fromB);
-    controller.abort(source.reason);
   };
-  const fromA = abort(a);
-  const fromB = abort(b);
+  const fromA = () => {
+    dispose();
+    controller.abort(a.reason);
+  };
+  const fromB = () => {
+    dispose();
+    controller.abort(b.reason);
+  };
   a.addEventListener("abort", fromA, { once: true });
   b.addEventListener("abort", fromB, { once: true });
-  return controller.signal;
+  return { signal: controller.signal, dispose };
 }
 
 /** `scope` with its signal replaced, keeping the deadline and anything else the adapter reads. */

@@ -163,6 +163,28 @@ describe("broken sagas are caught, with a schedule that replays the violation", 
   });
 });
 
+describe("recovery idempotency", () => {
+  it("compares the snapshot the world provides after each pass, and names a pass that changed it", async () => {
+    let reads = 0;
+    const result = await exploreCrashPoints({
+      ...scenario("plain"),
+      // A store whose state drifts on its own: every read of it differs from the last.
+      setup: () => ({ ...checkoutWorld("plain"), snapshot: () => ({ drift: ++reads }) }),
+      crashRecovery: false,
+      only: [{ point: 6 }],
+    });
+    const violations = result._unsafeUnwrapErr().report.violations;
+    // The run without a crash is always explored too: both schedules saw the drift at pass 2.
+    expect(violations.map((v) => `${v.schedule.point}: ${v.invariant} @${v.pass}`)).toEqual([
+      "0: recovery is idempotent @2",
+      "6: recovery is idempotent @2",
+    ]);
+    expect(violations[0]?.message).toMatch(
+      /^Recovery pass 2 changed durable state that pass 1 had left/,
+    );
+  });
+});
+
 describe("an exploration that shows nothing fails", () => {
   it("fails when the run passes no durable boundary", async () => {
     const result = await exploreCrashPoints({

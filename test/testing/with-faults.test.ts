@@ -21,6 +21,8 @@ import {
   withFaults,
 } from "../../src/testing/index.js";
 
+const NO_RULES: FaultPlan = { seed: 0, rules: [] };
+
 const once = (site: string, kind: FaultPlan["rules"][number]["kind"], extra = {}): FaultPlan => ({
   seed: 42,
   rules: [{ site, kind, times: 1, ...extra }],
@@ -158,6 +160,23 @@ describe("withFaults on a store", () => {
       "funds.tx.put",
       "funds.tx.delete",
     ]);
+  });
+
+  it("lets a long-lived process run many transactions without piling listeners on its signal", async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on("warning", onWarning);
+    const crash = new CrashSwitch();
+    const faulty = withFaults(createMemoryStore({ id: "db", tier: "transactional" }), NO_RULES, {
+      crash,
+    });
+    const transaction = faulty.transaction as NonNullable<typeof faulty.transaction>;
+    const scope = { signal: new AbortController().signal, deadline: 0 };
+    for (let i = 0; i < 50; i++) await transaction((tx) => tx.put(`k${i}`, i), scope);
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off("warning", onWarning);
+    expect(warnings.filter((w) => /listener/i.test(w))).toEqual([]);
+    expect(Object.keys(faulty.snapshot())).toHaveLength(50);
   });
 
   it("hands the adapter its own handle in apply, and reads everything else through", async () => {
