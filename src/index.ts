@@ -78,6 +78,7 @@ export {
   type SagaInput,
   type SagaOutputs,
   type SagaRawInput,
+  type SagaRecoveryPolicy,
 } from "./core/saga.js";
 export {
   type CompensateContext,
@@ -92,6 +93,7 @@ export {
   type ProbeResult,
   type StepConfig,
   type StepContext,
+  type StepDefinition,
   StepKind,
 } from "./core/step.js";
 export {
