@@ -1,10 +1,13 @@
 import type { z } from "zod";
+import { LockstepDefinitionError } from "../core/errors.js";
 import {
   firstIssuePath,
   type NewStepEntry,
+  PRUNABLE_STATUSES,
   RECOVERABLE_STATUSES,
   type SagaRecord,
   type SagaSnapshot,
+  type SagaStatus,
   SCHEMA_VERSION,
   type StepEntry,
   sagaRecordSchema,
@@ -172,11 +175,15 @@ export class MemorySagaLog implements SagaLog {
     return filter.limit === undefined ? out : out.slice(0, filter.limit);
   }
 
-  async prune(before: number): Promise<number> {
+  async prune(
+    before: number,
+    statuses: readonly SagaStatus[] = PRUNABLE_STATUSES,
+  ): Promise<number> {
+    const prunable = prunableStatuses(statuses);
     let removed = 0;
     for (const [sagaId, stored] of this.#sagas) {
       const record = readRecord(stored, sagaId);
-      if (TERMINAL_STATUSES.includes(record.status) && record.updatedAt < before) {
+      if (prunable.includes(record.status) && record.updatedAt < before) {
         this.#sagas.delete(sagaId);
         removed++;
       }
@@ -219,6 +226,17 @@ export function validate<S extends z.ZodType>(
     );
   }
   return parsed.data;
+}
+
+/** Checks that only terminal statuses are pruned: pruning a live saga would lose work in flight. */
+export function prunableStatuses(statuses: readonly SagaStatus[]): readonly SagaStatus[] {
+  const live = statuses.filter((status) => !TERMINAL_STATUSES.includes(status));
+  if (live.length > 0) {
+    throw new LockstepDefinitionError(
+      `Only terminal sagas can be pruned; ${live.map((s) => `"${s}"`).join(", ")} ${live.length === 1 ? "is" : "are"} not terminal.`,
+    );
+  }
+  return statuses;
 }
 
 /** Refuses a write from a stale owner or against an unexpected status. Shared by every log. */

@@ -42,6 +42,15 @@ export const TERMINAL_STATUSES: readonly SagaStatus[] = Object.freeze([
   SagaStatus.Quarantined,
 ]);
 
+/**
+ * Statuses `prune` removes by default: sagas that finished cleanly. A saga that needs attention or
+ * is quarantined is evidence for an operator, so it is kept unless asked for explicitly.
+ */
+export const PRUNABLE_STATUSES: readonly SagaStatus[] = Object.freeze([
+  SagaStatus.Completed,
+  SagaStatus.Compensated,
+]);
+
 /** What each log entry records about a step. */
 export const EntryType = {
   /** Write-ahead: the step is about to execute (attempt, key, fencing token). */

@@ -166,8 +166,12 @@ export interface SagaLog {
   ): Promise<void>;
   /** Lists saga records, newest first. */
   list(filter?: SagaFilter): Promise<readonly SagaRecord[]>;
-  /** Deletes terminal sagas last updated before `before`, each with its entries, atomically. */
-  prune(before: number): Promise<number>;
+  /**
+   * Deletes sagas in `statuses` last updated before `before`, each with its entries, atomically.
+   * Only terminal statuses may be pruned.
+   * @param statuses @default PRUNABLE_STATUSES (completed and compensated)
+   */
+  prune(before: number, statuses?: readonly SagaStatus[]): Promise<number>;
   /** Present when the log lives in a transactional store and can commit inside its transactions. */
   readonly coCommit?: CoCommitLog;
 }

@@ -385,7 +385,17 @@ export function sagaLogConformance(name: string, factory: SagaLogFactory): void 
       await log.create(
         sagaRecord("recent-completed", { status: SagaStatus.Completed, updatedAt: cutoff }),
       );
-      expect(await log.prune(cutoff)).toBe(4);
+      // By default only sagas that finished cleanly go; those needing a person stay as evidence.
+      expect(await log.prune(cutoff)).toBe(2);
+      expect((await log.list()).map((r) => r.sagaId).sort()).toEqual([
+        "old-in-doubt",
+        "old-needs_attention",
+        "old-quarantined",
+        "old-running",
+        "recent-completed",
+      ]);
+      await expect(log.prune(cutoff, [SagaStatus.Running])).rejects.toThrow(/not terminal/);
+      expect(await log.prune(cutoff, TERMINAL_STATUSES)).toBe(2);
       for (const { id } of old) expect(await log.load(id)).toBeUndefined();
       const left = (await log.list()).map((r) => r.sagaId).sort();
       expect(left).toEqual(["old-in-doubt", "old-running", "recent-completed"]);
@@ -397,7 +407,9 @@ export function sagaLogConformance(name: string, factory: SagaLogFactory): void 
       expect((await log.load(reused.id))?.entries.map((e) => [e.seq, e.step])).toEqual([
         [1, "charge"],
       ]);
-      expect(await log.prune(cutoff), "a second prune finds nothing more").toBe(0);
+      expect(await log.prune(cutoff, TERMINAL_STATUSES), "a second prune finds nothing more").toBe(
+        0,
+      );
     });
 
     it("quarantine marks a saga quarantined so recovery leaves it alone; an unknown saga is a no-op", async () => {

@@ -5,7 +5,7 @@ import {
   sqliteSagaLog,
   sqliteStore,
 } from "../../src/adapters/sqlite/index.js";
-import { SagaStatus } from "../../src/log/records.js";
+import { SagaStatus, TERMINAL_STATUSES } from "../../src/log/records.js";
 import { type TempDatabase, tempDatabase } from "../adapters/sqlite/temp-database.js";
 import { logFailure, sagaRecord, stepEntry } from "../conformance/saga-log.js";
 
@@ -142,7 +142,9 @@ describe("sqliteSagaLog with corrupt records", () => {
   it("prune removes a corrupt terminal saga with its entries", async () => {
     await tamper("UPDATE lockstep_sagas SET record = 'garbage' WHERE saga_id = 'saga-2'");
     await log.quarantine("saga-2", { field: "(record)", message: "not JSON" }, NOW + 1);
-    expect(await log.prune(NOW + 2)).toBe(1);
+    // Quarantined sagas are kept by default; pruning them is an explicit choice.
+    expect(await log.prune(NOW + 2)).toBe(0);
+    expect(await log.prune(NOW + 2, TERMINAL_STATUSES)).toBe(1);
     const left = await store.handle.all<{ saga_id: string }>(
       "SELECT DISTINCT saga_id FROM lockstep_saga_entries ORDER BY saga_id",
     );

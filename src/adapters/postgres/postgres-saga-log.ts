@@ -1,9 +1,11 @@
 import type { Pool } from "pg";
 import { LockstepDefinitionError } from "../../core/errors.js";
 import { assertInteger, assertName, assertNumber, describeValue } from "../../core/validate.js";
-import { validate } from "../../log/memory-log.js";
+import { prunableStatuses, validate } from "../../log/memory-log.js";
 import {
   type NewStepEntry,
+  PRUNABLE_STATUSES,
+  type SagaStatus as PrunableStatus,
   type SagaRecord,
   type SagaSnapshot,
   sagaRecordSchema,
@@ -254,9 +256,13 @@ class PostgresSagaLogImpl implements PostgresSagaLog {
     return this.#call("", () => this.#operations.list(this.#sql, filter));
   }
 
-  async prune(before: number): Promise<number> {
+  async prune(
+    before: number,
+    statuses: readonly PrunableStatus[] = PRUNABLE_STATUSES,
+  ): Promise<number> {
+    const prunable = prunableStatuses(statuses);
     assertNumber("before", before, Number.NEGATIVE_INFINITY);
-    return this.#call("", () => this.#operations.prune(this.#sql, before));
+    return this.#call("", () => this.#operations.prune(this.#sql, before, prunable));
   }
 
   async #coCommitWrite(

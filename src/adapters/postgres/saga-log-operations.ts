@@ -1,4 +1,5 @@
 import { applyChange, checkWrite, validate } from "../../log/memory-log.js";
+import type { SagaStatus } from "../../log/records.js";
 import {
   RECOVERABLE_STATUSES,
   type SagaRecord,
@@ -6,7 +7,6 @@ import {
   SCHEMA_VERSION,
   sagaRecordSchema,
   stepEntrySchema,
-  TERMINAL_STATUSES,
 } from "../../log/records.js";
 import {
   type ClaimedSaga,
@@ -282,10 +282,10 @@ export class SagaLogOperations {
   }
 
   /** Deletes old terminal sagas; their entries go with them (`ON DELETE CASCADE`), in one statement. */
-  async prune(sql: Sql, before: number): Promise<number> {
+  async prune(sql: Sql, before: number, statuses: readonly SagaStatus[]): Promise<number> {
     const deleted = await sql(
       `DELETE FROM ${this.#t.sagas} WHERE status = ANY($1::text[]) AND updated_at < $2::double precision`,
-      [TERMINAL_STATUSES, before],
+      [statuses, before],
     );
     return deleted.rowCount;
   }

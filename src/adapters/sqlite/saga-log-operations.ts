@@ -1,4 +1,5 @@
 import { applyChange, checkWrite, validate } from "../../log/memory-log.js";
+import type { SagaStatus } from "../../log/records.js";
 import {
   RECOVERABLE_STATUSES,
   type SagaRecord,
@@ -6,7 +7,6 @@ import {
   SCHEMA_VERSION,
   sagaRecordSchema,
   stepEntrySchema,
-  TERMINAL_STATUSES,
 } from "../../log/records.js";
 import {
   type ClaimedSaga,
@@ -213,9 +213,10 @@ export class SagaLogOperations {
     });
   }
 
-  prune(sql: SyncSql, before: number): number {
-    const terminal = `status IN (${placeholders(TERMINAL_STATUSES.length)}) AND updated_at < ?`;
-    const params = [...TERMINAL_STATUSES, before];
+  prune(sql: SyncSql, before: number, statuses: readonly SagaStatus[]): number {
+    if (statuses.length === 0) return 0;
+    const terminal = `status IN (${placeholders(statuses.length)}) AND updated_at < ?`;
+    const params = [...statuses, before];
     sql.run(
       `DELETE FROM ${this.#t.entries} WHERE saga_id IN (SELECT saga_id FROM ${this.#t.sagas} WHERE ${terminal})`,
       params,

@@ -1,8 +1,10 @@
 import { LockstepDefinitionError } from "../../core/errors.js";
 import { assertInteger, assertName, assertNumber, describeValue } from "../../core/validate.js";
-import { validate } from "../../log/memory-log.js";
+import { prunableStatuses, validate } from "../../log/memory-log.js";
 import {
   type NewStepEntry,
+  PRUNABLE_STATUSES,
+  type SagaStatus as PrunableStatus,
   type SagaRecord,
   type SagaSnapshot,
   sagaRecordSchema,
@@ -188,9 +190,13 @@ class SqliteSagaLogImpl implements SqliteSagaLog {
     return this.#read("", (sql) => this.#operations.list(sql, filter));
   }
 
-  async prune(before: number): Promise<number> {
+  async prune(
+    before: number,
+    statuses: readonly PrunableStatus[] = PRUNABLE_STATUSES,
+  ): Promise<number> {
+    const prunable = prunableStatuses(statuses);
     assertNumber("before", before, Number.NEGATIVE_INFINITY);
-    return this.#write("", (sql) => this.#operations.prune(sql, before));
+    return this.#write("", (sql) => this.#operations.prune(sql, before, prunable));
   }
 
   async #coCommitWrite(
