@@ -108,6 +108,7 @@ export { MemorySagaLog } from "./log/memory-log.js";
 export {
   EntryType,
   type NewStepEntry,
+  PRUNABLE_STATUSES,
   RECOVERABLE_STATUSES,
   type SagaRecord,
   type SagaSnapshot,
