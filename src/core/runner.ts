@@ -333,9 +333,17 @@ async function resume(
       });
     }
     default: {
-      const token = await env.log
-        .acquireLease(sagaId, env.owner, env.leaseTtlMs, env.clock.now())
-        .catch(() => undefined);
+      let token: number | undefined;
+      try {
+        token = await env.log.acquireLease(sagaId, env.owner, env.leaseTtlMs, env.clock.now());
+      } catch (error) {
+        return fail({
+          code: ErrorCode.LogFailed,
+          message: `The saga log could not lease saga "${sagaId}" to resume it: ${messageOf(error)}.`,
+          sagaId,
+          cause: error,
+        });
+      }
       if (token === undefined) {
         return fail({
           code: ErrorCode.SagaExists,
