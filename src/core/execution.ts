@@ -912,7 +912,9 @@ export class Execution {
     if (!change.releaseLease) await this.#renewLease();
     const entries = [...this.#pending, ...(change.entries ?? [])];
     try {
-      await this.#env.log.write(this.#sagaId, this.#token, { ...change, entries, now });
+      await this.#logCall(() =>
+        this.#env.log.write(this.#sagaId, this.#token, { ...change, entries, now }),
+      );
     } catch (error) {
       if (SagaLogError.is(error) && error.reason === "stale_token") throw new LeaseLost();
       throw error;
@@ -928,16 +930,29 @@ export class Execution {
     }
   }
 
+  /**
+   * Calls the log with a deadline, like every other call: a log write that hangs would otherwise
+   * hold the saga forever, its lease kept alive by the heartbeat while nothing moves. A write that
+   * lands after its deadline is harmless: its fencing token keeps it from overriding a new owner.
+   */
+  async #logCall<T>(call: () => Promise<T>): Promise<T> {
+    const outcome = await callWithDeadline(this.#env.clock, this.#env.timeoutMs, undefined, call);
+    if (outcome.status === "ok") return outcome.value;
+    if (outcome.status === "error") throw outcome.error;
+    throw new SagaLogError(
+      "io",
+      this.#sagaId,
+      `The saga log did not answer within ${this.#env.timeoutMs} ms while running saga "${this.#sagaId}".`,
+    );
+  }
+
   /** Extends the lease once half of it has run out; a refused renewal means another runner owns it. */
   async #renewLease(): Promise<void> {
     if (this.#leaseLost) throw new LeaseLost();
     const now = this.#env.clock.now();
     if (now < this.#leaseExpiresAt - this.#env.leaseTtlMs / 2) return;
-    const renewed = await this.#env.log.renewLease(
-      this.#sagaId,
-      this.#token,
-      this.#env.leaseTtlMs,
-      now,
+    const renewed = await this.#logCall(() =>
+      this.#env.log.renewLease(this.#sagaId, this.#token, this.#env.leaseTtlMs, now),
     );
     if (!renewed) throw new LeaseLost();
     this.#leaseExpiresAt = now + this.#env.leaseTtlMs;

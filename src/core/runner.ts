@@ -4,6 +4,7 @@ import { MemorySagaLog } from "../log/memory-log.js";
 import { EntryType, type SagaSnapshot, SagaStatus, SCHEMA_VERSION } from "../log/records.js";
 import { type SagaLog, SagaLogError } from "../log/saga-log.js";
 import { type Clock, systemClock } from "./clock.js";
+import { callWithDeadline } from "./deadline.js";
 import {
   AttentionReason,
   ErrorCode,
@@ -223,24 +224,34 @@ async function start(
     ? [{ step: first.name, type: EntryType.Intent, attempt: 1, at: now }]
     : [];
   try {
-    await env.log.create(
-      {
-        schemaVersion: SCHEMA_VERSION,
-        sagaId,
-        definition: saga.definition as never,
-        input: raw,
-        status: SagaStatus.Running,
-        attention: null,
-        fencingToken: 1,
-        leaseOwner: env.owner,
-        leaseExpiresAt: now + env.leaseTtlMs,
-        recoveryAttempts: 0,
-        nextRecoveryAt: 0,
-        createdAt: now,
-        updatedAt: now,
-      },
-      intents,
+    const created = await callWithDeadline(env.clock, env.timeoutMs, undefined, () =>
+      env.log.create(
+        {
+          schemaVersion: SCHEMA_VERSION,
+          sagaId,
+          definition: saga.definition as never,
+          input: raw,
+          status: SagaStatus.Running,
+          attention: null,
+          fencingToken: 1,
+          leaseOwner: env.owner,
+          leaseExpiresAt: now + env.leaseTtlMs,
+          recoveryAttempts: 0,
+          nextRecoveryAt: 0,
+          createdAt: now,
+          updatedAt: now,
+        },
+        intents,
+      ),
     );
+    if (created.status === "error") throw created.error;
+    if (created.status !== "ok") {
+      throw new SagaLogError(
+        "io",
+        sagaId,
+        `The saga log did not answer within ${env.timeoutMs} ms.`,
+      );
+    }
   } catch (error) {
     if (SagaLogError.is(error) && error.reason === "exists") {
       return resume(env, saga, sagaId, raw, parsed, signal);
