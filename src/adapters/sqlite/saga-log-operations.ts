@@ -14,7 +14,6 @@ import {
   type SagaFilter,
   SagaLogError,
 } from "../../log/saga-log.js";
-import type { SyncSql } from "./connection.js";
 import {
   type EntryRow,
   entriesOf,
@@ -23,7 +22,8 @@ import {
   listedFromColumns,
   recordOf,
   type SagaRow,
-} from "./saga-log-rows.js";
+} from "../../log/stored-rows.js";
+import type { SyncSql } from "./connection.js";
 import type { SagaLogTables } from "./saga-log-schema.js";
 
 const placeholders = (count: number) => Array.from({ length: count }, () => "?").join(", ");

@@ -1,5 +1,5 @@
-import { AttentionReason } from "../../core/errors.js";
-import { validate } from "../../log/memory-log.js";
+import { AttentionReason } from "../core/errors.js";
+import { validate } from "./memory-log.js";
 import {
   type SagaRecord,
   SagaStatus,
@@ -7,8 +7,8 @@ import {
   type StepEntry,
   sagaRecordSchema,
   stepEntrySchema,
-} from "../../log/records.js";
-import { SagaLogError } from "../../log/saga-log.js";
+} from "./records.js";
+import { SagaLogError } from "./saga-log.js";
 
 /** A row of the sagas table. */
 export interface SagaRow {
