@@ -1,4 +1,5 @@
 export { postgresDialect, type SqlClient, type SqlDialect, sqliteDialect } from "../sql-client.js";
+export { type HttpBountyStoreOptions, httpBountyStore } from "./http-ports.js";
 export {
   type BountyInvariantOptions,
   checkBountyInvariants,
@@ -42,6 +43,7 @@ export type {
   PortRefusal,
 } from "./ports.js";
 export { type ReconcileReport, reconcileBounties } from "./reconciler.js";
+export { type RedisPortOptions, redisClaimStore, redisCredits } from "./redis-ports.js";
 export {
   createBountyTables,
   type SqlPortOptions,

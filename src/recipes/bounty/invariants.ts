@@ -2,7 +2,7 @@ import type { BountyPorts } from "./operations.js";
 
 /** One broken invariant, named by its code in the bounty domain. */
 export interface Violation {
-  /** `I1`…`I6`, or `conservation`. */
+  /** `I1`…`I6`, `I8`, or `conservation`. */
   readonly invariant: string;
   /** What is wrong, naming the records. */
   readonly message: string;
@@ -16,15 +16,15 @@ export interface BountyInvariantOptions {
    */
   readonly expectedTotal?: number;
   /**
-   * Whether a recovery pass has run since the last operation. Before one, an orphan claim (I4) or
-   * an unfinished reservation (I6) may legitimately exist.
+   * Whether a recovery pass has run since the last operation. Before one, an orphan claim (I4), an
+   * unfinished reservation (I6) or a stale secondary-index entry (I8) may legitimately exist.
    * @default true
    */
   readonly afterRecovery?: boolean;
 }
 
 /**
- * Checks the bounty invariants I1–I6 and credit conservation over the ports' authoritative state,
+ * Checks the bounty invariants I1–I6, I8 and credit conservation over the ports' authoritative state,
  * read through each store's root handle. Returns every violation; an empty list means all hold.
  *
  * - I1: no open, claimed or pending_settlement bounty whose reservation is voided, expired or missing.
@@ -34,6 +34,8 @@ export interface BountyInvariantOptions {
  * - I5: no captured reservation whose bounty is not pending_settlement, completed or settled.
  * - I6: every reservation of a finished bounty, and every reservation without a bounty, ends captured
  *   or voided — and captured only to the bounty's worker.
+ * - I8: every secondary-index entry of the bounty store agrees with its bounty document, as the
+ *   store's `indexDrift` reports (stores without an index report none).
  */
 export async function checkBountyInvariants(
   ports: BountyPorts,
@@ -116,6 +118,9 @@ export async function checkBountyInvariants(
         `reservation ${r.reservationId} is still held but its bounty is ${b?.status ?? "missing"}`,
       );
     }
+  }
+  if (afterRecovery) {
+    for (const drift of await bounties.indexDrift(bounties.store.handle)) add("I8", drift);
   }
   if (options.expectedTotal !== undefined) {
     const total = await credits.total(credits.store.handle);

@@ -70,7 +70,17 @@ export function bountySagas(ports: BountyPorts, options: BountySagaOptions = {})
   const graceMs = options.reservationGraceMs ?? 86_400_000;
   const verify = options.verifyContribution ?? (async () => undefined);
   const { bounties, claims, credits } = ports;
-  const readBounty = (bountyId: string) => bounties.get(bounties.store.handle, bountyId);
+  /**
+   * Reads a bounty from a step on `stepStore`: through the step's own handle when the bounties live
+   * in that same database, so a step inside a transaction reads within it instead of holding its
+   * connection while it waits for a second one (with as many concurrent transactions as a pool has
+   * connections, that wait never ends); through the bounty store's root handle otherwise.
+   */
+  const readBounty = (stepStore: { readonly id: string }, handle: unknown, bountyId: string) =>
+    bounties.get(bounties.store.id === stepStore.id ? handle : bounties.store.handle, bountyId);
+  /** Reads a reservation from a step on `stepStore`; see `readBounty`. */
+  const readReservation = (stepStore: { readonly id: string }, handle: unknown, id: string) =>
+    credits.get(credits.store.id === stepStore.id ? handle : credits.store.handle, id);
 
   const create = defineSaga("bounty.create", {
     input: z.object({
@@ -101,7 +111,11 @@ export function bountySagas(ports: BountyPorts, options: BountySagaOptions = {})
       probe: async ({ handle, key }) =>
         (await credits.get(handle, key)) ? committed({ reservationId: key }) : notCommitted(),
       compensate: async ({ input, handle, output, sagaId }) => {
-        const bounty = await readBounty(input.bountyId ?? defaultBountyId(sagaId));
+        const bounty = await readBounty(
+          credits.store,
+          handle,
+          input.bountyId ?? defaultBountyId(sagaId),
+        );
         if (
           bounty?.reservationId === output.reservationId &&
           !["expired", "cancelled"].includes(bounty.status)
@@ -158,7 +172,7 @@ export function bountySagas(ports: BountyPorts, options: BountySagaOptions = {})
       kind: "compensatable",
       output: z.object({ claimId: z.string(), renewed: z.boolean() }),
       execute: async ({ input, handle, key }) => {
-        const bounty = await readBounty(input.bountyId);
+        const bounty = await readBounty(claims.store, handle, input.bountyId);
         if (bounty === undefined)
           throw new StoreError("not_committed", `Bounty "${input.bountyId}" does not exist.`);
         const mine = bounty.status === "claimed" && bounty.claimedBy === input.agentId;
@@ -192,7 +206,7 @@ export function bountySagas(ports: BountyPorts, options: BountySagaOptions = {})
       compensate: async ({ input, handle, output }) => {
         // A renewal only extended a lease the agent already held: nothing to undo.
         if (output.renewed) return compensated();
-        const bounty = await readBounty(input.bountyId);
+        const bounty = await readBounty(claims.store, handle, input.bountyId);
         if (bounty?.claimId === output.claimId) {
           return guardFailed(
             `bounty ${input.bountyId} points at claim ${output.claimId}; releasing it would strand the bounty`,
@@ -278,7 +292,7 @@ export function bountySagas(ports: BountyPorts, options: BountySagaOptions = {})
         const reservation =
           bounty.reservationId === undefined
             ? undefined
-            : await credits.get(credits.store.handle, bounty.reservationId);
+            : await readReservation(bounties.store, handle, bounty.reservationId);
         if (reservation?.status !== "held") {
           // The escrow is gone under a live bounty: no retry or compensation can make this right.
           escalate(
@@ -324,7 +338,7 @@ export function bountySagas(ports: BountyPorts, options: BountySagaOptions = {})
             `bounty ${input.bountyId} is ${bounty.status}; settlement cannot be undone`,
           );
         }
-        const reservation = await credits.get(credits.store.handle, output.reservationId);
+        const reservation = await readReservation(bounties.store, handle, output.reservationId);
         if (reservation?.status !== "held") {
           return guardFailed(
             `bounty ${input.bountyId} cannot be settled: its reservation ${output.reservationId} is ${reservation?.status ?? "missing"}, and returning the bounty to claimed would leave it unfunded`,

@@ -14,7 +14,7 @@ import {
 } from "../../../src/recipes/bounty/index.js";
 import { createMemoryBountyPorts } from "../../../src/recipes/bounty/memory-world.js";
 import { SimulatedCrash } from "../../../src/testing/crash-switch.js";
-import { VirtualClock } from "../../../src/testing/virtual-clock.js";
+import { DueClock, type IoTracker, runWithIo } from "./real-io.js";
 
 export type PortName = "bounties" | "claims" | "credits";
 export const BALANCES = { alice: 100, bob: 50, carol: 0 } as const;
@@ -33,9 +33,22 @@ export interface Fault {
   readonly meanwhile?: () => Promise<void>;
 }
 
+/**
+ * Arms a `post` fault inside the store itself, just before `port.method` runs: e.g. the HTTP
+ * flavour makes the status-index request after the document write fail, so the call fails for
+ * real after its write committed. Returns a function that says whether the armed fault fired during
+ * the call (and disarms it), or `undefined` when the flavour has no such fault for that method.
+ */
+export type ArmPostFault = (port: PortName, method: string) => (() => boolean) | undefined;
+
 /** Hooks around every port call, before and after its effect. */
 interface PortHooks {
-  before(port: PortName, method: string, handle: unknown): Promise<void>;
+  /** Resolves to what settles an armed `post` fault once the call is over, if one was armed. */
+  before(
+    port: PortName,
+    method: string,
+    handle: unknown,
+  ): Promise<(() => Promise<boolean>) | undefined>;
   after(port: PortName, method: string, handle: unknown): Promise<void>;
 }
 
@@ -46,8 +59,16 @@ function hookPorts(raw: BountyPorts, hooks: PortHooks): BountyPorts {
         const value = Reflect.get(target, property, receiver);
         if (typeof value !== "function" || typeof property !== "string") return value;
         return async (handle: unknown, ...rest: unknown[]) => {
-          await hooks.before(name, property, handle);
-          const result = await value.call(target, handle, ...rest);
+          const armed = await hooks.before(name, property, handle);
+          let result: unknown;
+          try {
+            result = await value.call(target, handle, ...rest);
+          } catch (error) {
+            await armed?.();
+            throw error;
+          }
+          // An armed fault that did not fire is left to fire generically, after the call.
+          await armed?.();
           await hooks.after(name, property, handle);
           return result;
         };
@@ -60,9 +81,20 @@ function hookPorts(raw: BountyPorts, hooks: PortHooks): BountyPorts {
   };
 }
 
+/** What a flavour adds to its world beyond ports and a log. */
+export interface WorldOptions {
+  /**
+   * Counts requests to real services on the wire; given, the virtual clock never moves while one is
+   * in flight (see `runWithIo`).
+   */
+  readonly io?: IoTracker;
+  /** Makes `post` faults happen inside the store; see {@link ArmPostFault}. */
+  readonly armPost?: ArmPostFault;
+}
+
 /** One store flavour's world: hooked ports, a log, a virtual clock, faults and crashes. */
 export class BountyWorld {
-  readonly clock = new VirtualClock();
+  readonly clock = new DueClock();
   readonly ports: BountyPorts;
   readonly sagas: BountySagas;
   /** The boundary the simulated process dies at: a name like `"after credits.reserve"`, or a count. */
@@ -87,6 +119,7 @@ export class BountyWorld {
       throw error;
     },
     readonly close: () => Promise<void> = async () => {},
+    private readonly options: WorldOptions = {},
   ) {
     this.ports = hookPorts(raw, {
       before: async (port, method) => {
@@ -97,6 +130,7 @@ export class BountyWorld {
           await hit.meanwhile?.();
           throw hit.error;
         }
+        return this.#arm(port, method);
       },
       after: async (port, method, handle) => {
         this.#boundary(`after ${port}.${method}`);
@@ -145,9 +179,10 @@ export class BountyWorld {
     });
   }
 
-  /** Runs a promise on the virtual clock. */
+  /** Runs a promise on the virtual clock (which waits for real requests on the wire, if any). */
   run<T>(promise: PromiseLike<T>): Promise<T> {
-    return this.clock.run(promise);
+    const io = this.options.io;
+    return io === undefined ? this.clock.run(promise) : runWithIo(this.clock, io, promise);
   }
 
   /** A fresh process's reconciliation: no faults, no crash switch, every lease lapsed. */
@@ -187,18 +222,38 @@ export class BountyWorld {
     }
   }
 
-  #take(
-    port: PortName,
-    method: string,
-    when: "pre" | "post",
-  ): { error: unknown; meanwhile?: () => Promise<void> } | undefined {
-    const entry = this.#faults.find(
+  /** Arms the flavour's own `post` fault for this call, if one is due and the flavour has one. */
+  #arm(port: PortName, method: string): (() => Promise<boolean>) | undefined {
+    const armPost = this.options.armPost;
+    if (armPost === undefined) return undefined;
+    const entry = this.#pending(port, method, "post");
+    if (entry === undefined) return undefined;
+    const fired = armPost(port, method);
+    if (fired === undefined) return undefined;
+    return async () => {
+      if (!fired()) return false;
+      entry.fired++;
+      await entry.fault.meanwhile?.();
+      return true;
+    };
+  }
+
+  #pending(port: PortName, method: string, when: "pre" | "post") {
+    return this.#faults.find(
       (f) =>
         f.fault.port === port &&
         f.fault.method === method &&
         f.fault.when === when &&
         f.fired < (f.fault.times ?? 1),
     );
+  }
+
+  #take(
+    port: PortName,
+    method: string,
+    when: "pre" | "post",
+  ): { error: unknown; meanwhile?: () => Promise<void> } | undefined {
+    const entry = this.#pending(port, method, when);
     if (entry === undefined) return undefined;
     entry.fired++;
     const error =
@@ -218,8 +273,28 @@ export interface Flavour {
    * operation commits as one transaction and nothing is ever compensated; `"saga"` otherwise.
    */
   readonly strategy: "transaction" | "saga";
-  /** Whether a write through this flavour can land and the call still fail without a transaction. */
+  /**
+   * The ports whose steps commit in one transaction with their saga-log records ("co_committed" in
+   * a report): a crash or fault inside such a call rolls it back with its log record.
+   * @default every port when `strategy` is `"transaction"`, none otherwise
+   */
+  readonly coCommitted?: readonly PortName[];
+  /**
+   * Whether the bounty store keeps a secondary index written after each bounty write, which a
+   * `post` fault on that write leaves stale until a recovery pass repairs it (I8).
+   * @default false
+   */
+  readonly secondaryIndex?: boolean;
+  /** Builds a fresh world: its own stores, log and clock. */
   readonly setup: () => Promise<BountyWorld>;
+}
+
+/** The ports of `flavour` whose steps are co-committed with the saga log. */
+export function coCommittedPorts(flavour: Flavour): readonly PortName[] {
+  return (
+    flavour.coCommitted ??
+    (flavour.strategy === "transaction" ? ["bounties", "claims", "credits"] : [])
+  );
 }
 
 export const memoryFlavour: Flavour = {

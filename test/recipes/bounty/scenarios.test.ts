@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCode, StoreError } from "../../../src/index.js";
 import { FLAVOURS } from "./flavours.js";
-import type { BountyWorld } from "./harness.js";
+import { type BountyWorld, coCommittedPorts, type PortName } from "./harness.js";
 
 const DAY = 86_400_000;
 
@@ -43,8 +43,26 @@ for (const flavour of FLAVOURS) {
     const expectClean = async (afterRecovery = true) =>
       expect(await world.violations(afterRecovery)).toEqual([]);
     const saga = flavour.strategy === "saga";
+    /** Whether steps on `port` commit in one transaction with their log records. */
+    const coCommitted = (port: PortName) => coCommittedPorts(flavour).includes(port);
     /** A write whose response was lost is found by its step's probe, or in one transaction by the log. */
-    const landed = saga ? { status: "committed", committedVia: "probe" } : { status: "committed" };
+    const landed = (port: PortName) =>
+      coCommitted(port)
+        ? { status: "committed", committedVia: "execute", strategy: "co_committed" }
+        : { status: "committed", committedVia: "probe", strategy: "saga" };
+    /**
+     * With a secondary index, a `post` fault on a bounty write left `stale` index entries behind
+     * (I8): asserts them, then that one recovery pass repairs exactly those. A no-op otherwise.
+     */
+    const expectIndexRepaired = async (stale: number) => {
+      if (!flavour.secondaryIndex) return;
+      expect(
+        await world.raw.bounties.indexDrift(h.bounties()),
+        "the index write after the document must have failed",
+      ).toHaveLength(stale);
+      expect((await world.reconcile()).indexesRepaired).toBe(stale);
+      expect(await world.raw.bounties.indexDrift(h.bounties())).toEqual([]);
+    };
     const claimStatuses = async () =>
       (await world.raw.claims.list(h.claims())).map((c) => c.status);
     const heldReservations = async () =>
@@ -99,12 +117,16 @@ for (const flavour of FLAVOURS) {
         const fault = world.fault({ port: "bounties", method: "create", when: "post" });
         const report = (await create())._unsafeUnwrap();
         expect(fault.fired()).toBe(1);
-        expect(report.steps[1]).toMatchObject(landed);
+        expect(report.steps[1]).toMatchObject(landed("bounties"));
         expect((await bounty("b-1"))?.status).toBe("open");
         expect(await balance("alice")).toEqual({ available: 70, reserved: 30 });
         expect((await world.raw.credits.list(h.credits())).map((r) => r.status)).toEqual(["held"]);
+        const drift = await world.raw.bounties.indexDrift(h.bounties());
+        // The document was written but its status-index marker was not: stale until recovery.
+        expect(drift).toHaveLength(flavour.secondaryIndex ? 1 : 0);
         const reconciled = await world.reconcile();
         expect(reconciled.recovery.claimed).toBe(0);
+        expect(reconciled.indexesRepaired).toBe(drift.length);
         await expectClean();
       });
 
@@ -112,9 +134,11 @@ for (const flavour of FLAVOURS) {
         world.crashAt = "after credits.reserve";
         expect((await create()).isErr()).toBe(true);
         expect(world.crashed).toBe(true);
-        // Separate writes leave the hold in place until recovery; one transaction rolled it back.
+        // A separate write leaves the hold in place until recovery; a co-committed one rolled back.
         expect(await balance("alice")).toEqual(
-          saga ? { available: 70, reserved: 30 } : { available: 100, reserved: 0 },
+          coCommitted("credits")
+            ? { available: 100, reserved: 0 }
+            : { available: 70, reserved: 30 },
         );
         const reconciled = await world.reconcile();
         expect(reconciled.recovery.counts.compensated).toBe(1);
@@ -149,7 +173,7 @@ for (const flavour of FLAVOURS) {
       it("claimBounty post: the claim is not released, the bounty is claimed with it, and a retry renews", async () => {
         world.fault({ port: "bounties", method: "transition", when: "post" });
         const report = (await claim())._unsafeUnwrap();
-        expect(report.steps[1]).toMatchObject(landed);
+        expect(report.steps[1]).toMatchObject(landed("bounties"));
         const claimed = await bounty("b-1");
         expect(claimed?.status).toBe("claimed");
         expect(claimed?.claimId).toBe(report.outputs.claim.claimId);
@@ -159,6 +183,7 @@ for (const flavour of FLAVOURS) {
           renewed: true,
         });
         expect((await world.raw.claims.list(h.claims())).map((c) => c.status)).toEqual(["active"]);
+        await expectIndexRepaired(1);
         await expectClean();
       });
 
@@ -169,7 +194,8 @@ for (const flavour of FLAVOURS) {
         expect(await world.violations(false)).toEqual([]);
         await world.reconcile();
         expect((await bounty("b-1"))?.status).toBe("open");
-        expect(await claimStatuses()).toEqual(saga ? ["released"] : []);
+        // A separate claim write is left as an orphan for recovery; a co-committed one rolled back.
+        expect(await claimStatuses()).toEqual(coCommitted("claims") ? [] : ["released"]);
         await expectClean();
       });
     });
@@ -206,6 +232,11 @@ for (const flavour of FLAVOURS) {
       it("completes: captured to the worker, settled, the claim completed", async () => {
         const report = (await settle())._unsafeUnwrap();
         expect(report.status).toBe("completed");
+        const ports: PortName[] = ["bounties", "credits", "bounties", "bounties", "claims"];
+        expect(
+          report.steps.map((step) => step.strategy),
+          "each step must run with the strategy its flavour promises",
+        ).toEqual(ports.map((port) => (coCommitted(port) ? "co_committed" : "saga")));
         expect((await bounty("b-1"))?.status).toBe("settled");
         expect(await balance("alice")).toEqual({ available: 70, reserved: 0 });
         expect(await balance("bob")).toEqual({ available: 80, reserved: 0 });
@@ -285,16 +316,29 @@ for (const flavour of FLAVOURS) {
 
       it("capture failing permanently mid-settlement ends needs_attention naming the bounty, never settled", async () => {
         const b = await bounty("b-1");
-        // The escrow is voided by someone else just as the capture is sent.
-        world.fault({
-          port: "credits",
-          method: "capture",
-          when: "pre",
-          meanwhile: async () => {
-            await world.raw.credits.void(h.credits(), b?.reservationId as string);
-          },
-          error: new StoreError("not_committed", "reservation voided"),
-        });
+        const voidEscrow = async () => {
+          await world.raw.credits.void(h.credits(), b?.reservationId as string);
+        };
+        if (saga && coCommitted("credits")) {
+          // No other writer can act inside a transaction of a single-writer database, so the
+          // escrow is voided just before the capture's transaction: as the begin step's write
+          // returns (its response lost).
+          world.fault({
+            port: "bounties",
+            method: "transition",
+            when: "post",
+            meanwhile: voidEscrow,
+          });
+        } else {
+          // The escrow is voided by someone else just as the capture is sent.
+          world.fault({
+            port: "credits",
+            method: "capture",
+            when: "pre",
+            meanwhile: voidEscrow,
+            error: new StoreError("not_committed", "reservation voided"),
+          });
+        }
         const error = (await settle())._unsafeUnwrapErr();
         expect(error.code).toBe(saga ? ErrorCode.NeedsAttention : ErrorCode.StepFailed);
         expect(error.message).toContain(saga ? "bounty b-1" : "capture");
@@ -305,7 +349,7 @@ for (const flavour of FLAVOURS) {
       it("capture post: the retry is an idempotent no-op; one capture", async () => {
         world.fault({ port: "credits", method: "capture", when: "post" });
         const report = (await settle())._unsafeUnwrap();
-        expect(report.steps[1]).toMatchObject(landed);
+        expect(report.steps[1]).toMatchObject(landed("credits"));
         expect(await balance("bob")).toEqual({ available: 80, reserved: 0 });
         expect(await balance("alice")).toEqual({ available: 70, reserved: 0 });
         await expectClean();
