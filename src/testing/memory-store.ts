@@ -1,5 +1,6 @@
 import type { CallScope } from "../core/deadline.js";
 import { classifyError, ErrorKind, isProvablyNotApplied, StoreError } from "../core/error-kinds.js";
+import { raceAbort } from "../core/race-abort.js";
 import { defineStore, type WriteStore } from "../core/store.js";
 
 /** A document in a memory store, with the version every write increments. */
@@ -304,25 +305,11 @@ function makeHandle(
 }
 
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  const aborted = () => new StoreError("not_committed", "Aborted before it was applied.");
-  if (signal.aborted) {
-    promise.catch(() => {});
-    return Promise.reject(aborted());
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(aborted());
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
+  return raceAbort(
+    promise,
+    signal,
+    () => new StoreError("not_committed", "Aborted before it was applied."),
+  );
 }
 
 function guardHolds(doc: MemoryDoc | undefined, write: MemoryWrite): boolean {

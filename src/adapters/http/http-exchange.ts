@@ -1,4 +1,5 @@
 import { ErrorKind } from "../../core/error-kinds.js";
+import { raceAbort } from "../../core/race-abort.js";
 import { classifyNetworkFailure } from "./classify-http-error.js";
 import { documentUrl } from "./document-path.js";
 import { type HttpPhase, HttpStoreError } from "./http-store-error.js";
@@ -118,28 +119,7 @@ export async function exchange(context: HttpContext, request: HttpRequest): Prom
 }
 
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) {
-      promise.catch(() => {});
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      promise.catch(() => {});
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
+  return raceAbort(promise, signal, () => signal.reason);
 }
 
 /** The message of an error and of the coded cause behind it, e.g. "fetch failed: ECONNREFUSED". */

@@ -6,6 +6,7 @@ import {
   isProvablyNotApplied,
   StoreError,
 } from "../../core/error-kinds.js";
+import { raceAbort } from "../../core/race-abort.js";
 import {
   classifyPostgresError,
   isConnectionLoss,
@@ -250,31 +251,11 @@ function untilAborted<T>(
   signal: AbortSignal,
   kind: ErrorKind = ErrorKind.NotCommitted,
 ): Promise<T> {
-  const aborted = () =>
+  return raceAbort(promise, signal, () =>
     kind === ErrorKind.NotCommitted
       ? abortedError(signal)
       : new StoreError(kind, "The transaction was aborted while its COMMIT was in flight.", {
           cause: signal.reason,
-        });
-  if (signal.aborted) {
-    promise.catch(() => {});
-    return Promise.reject(aborted());
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      promise.catch(() => {});
-      reject(aborted());
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
+        }),
+  );
 }

@@ -1,4 +1,5 @@
 import { StoreError } from "../../core/error-kinds.js";
+import { raceAbort } from "../../core/race-abort.js";
 
 /**
  * Settles with `promise`, or rejects with a `not_committed` {@link StoreError} as soon as `signal`
@@ -9,33 +10,16 @@ export function untilAborted<T>(
   signal: AbortSignal,
   what: string,
 ): Promise<T> {
-  const aborted = () =>
-    new StoreError(
-      "not_committed",
-      `${what} was aborted and rolled back; nothing of it was committed.`,
-      {
-        cause: signal.reason,
-      },
-    );
-  if (signal.aborted) {
-    promise.catch(() => {});
-    return Promise.reject(aborted());
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      promise.catch(() => {});
-      reject(aborted());
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
+  return raceAbort(
+    promise,
+    signal,
+    () =>
+      new StoreError(
+        "not_committed",
+        `${what} was aborted and rolled back; nothing of it was committed.`,
+        {
+          cause: signal.reason,
+        },
+      ),
+  );
 }

@@ -1,0 +1,33 @@
+/**
+ * Settles with `promise`, or rejects with `reasonOf()` as soon as `signal` aborts — whichever comes
+ * first. The abandoned promise's later rejection is swallowed, so giving up on a call never turns
+ * into an unhandled rejection. Adapters use it so an abort rolls back at once even when the work it
+ * interrupts never settles.
+ */
+export function raceAbort<T>(
+  promise: Promise<T>,
+  signal: AbortSignal,
+  reasonOf: () => unknown,
+): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.reject(reasonOf());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      promise.catch(() => {});
+      reject(reasonOf());
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
