@@ -1,3 +1,4 @@
+import type { ZodType } from "zod";
 import type { RedisHandle, RedisWrite } from "../../adapters/redis/index.js";
 import { LockstepDefinitionError, type StepStore, StoreError } from "../../index.js";
 import { conflict, rejected } from "./cas-document.js";
@@ -97,6 +98,16 @@ async function readHash(
     throw new StoreError("not_committed", `Key "${key}" holds a ${doc.type}, not a hash document.`);
   }
   return doc.value;
+}
+
+/** Validates what a key holds; a record that is not what it should be is a typed error, not a crash. */
+function valid<T>(schema: ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new StoreError(
+    "not_committed",
+    `${what} is not valid: ${parsed.error.issues[0]?.message ?? "it failed its schema"}.`,
+  );
 }
 
 interface ClaimsDoc {
@@ -239,7 +250,7 @@ export function redisClaimStore(
       const all = await Promise.all(targets.map((t) => claimsOn(handle, t)));
       return all
         .flat()
-        .map((c) => claimSchema.parse(c))
+        .map((c) => valid(claimSchema, c, `Claim "${c.claimId}"`))
         .sort((a, b) => (a.claimId < b.claimId ? -1 : a.claimId > b.claimId ? 1 : 0));
     },
   };
@@ -283,7 +294,12 @@ export function redisCredits(
 
   const read = async (handle: RedisHandle, reservationId: string) => {
     const doc = await readJson<StoredReservation>(handle, reservationKey(reservationId));
-    return doc && { reservation: reservationSchema.parse(doc.value), version: doc.version };
+    return (
+      doc && {
+        reservation: valid(reservationSchema, doc.value, `Reservation "${reservationId}"`),
+        version: doc.version,
+      }
+    );
   };
   const balance = async (handle: RedisHandle, agentId: string): Promise<Balance> => {
     const fields = await readHash(handle, balanceKey(agentId));
@@ -312,7 +328,7 @@ export function redisCredits(
           set(reservationKey(reservationId), decision.next, current.version),
           ...decision.writes,
         ]);
-        return reservationSchema.parse(decision.next);
+        return valid(reservationSchema, decision.next, `Reservation "${reservationId}"`);
       } catch (error) {
         if (guardLost(error, 0)) continue;
         if (StoreError.is(error) && error.kind === "conflict") {
