@@ -244,7 +244,7 @@ async function diagnoseOne(
       actionSteps: [],
       plan: finished
         ? "Recovery leaves it alone: it is finished."
-        : "Recovery leaves it alone: a person has to decide what to do, then resolve it in the stores and the log.",
+        : "Recovery leaves it alone: a person has to decide what to do and repair the stores by hand; the log keeps the saga as the record of what happened.",
       problem: !finished,
     };
   }
