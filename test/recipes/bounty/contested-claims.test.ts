@@ -21,8 +21,9 @@ const BOUNTY = "contested";
 describe("contested claims on Postgres", () => {
   it(`${AGENTS} agents claim one bounty at once, each with its own runner: exactly one wins, and one recovery pass leaves no orphan claim and no unbacked escrow`, async () => {
     // pg's default pool of 10 connections, on purpose: fewer connections than contenders is where a
-    // step that holds its transaction's connection while waiting for a second one would hang.
-    const db = await openSchema({ max: 10 });
+    // step that holds its transaction's connection while waiting for a second one would hang; the
+    // connection timeout turns such a hang into failed sagas this test reports.
+    const db = await openSchema({ max: 10, connectionTimeoutMillis: 3_000 });
     try {
       const store = postgresStore(db.pool);
       const log = postgresSagaLog(db.pool, { schema: db.schema });

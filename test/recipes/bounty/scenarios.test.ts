@@ -60,6 +60,10 @@ for (const flavour of FLAVOURS) {
         await world.raw.bounties.indexDrift(h.bounties()),
         "the index write after the document must have failed",
       ).toHaveLength(stale);
+      expect((await world.violations()).map((v) => v.invariant)).toEqual(Array(stale).fill("I8"));
+      expect(await world.violations(false), "a stale index is legitimate until recovery").toEqual(
+        [],
+      );
       expect((await world.reconcile()).indexesRepaired).toBe(stale);
       expect(await world.raw.bounties.indexDrift(h.bounties())).toEqual([]);
     };
@@ -124,6 +128,7 @@ for (const flavour of FLAVOURS) {
         const drift = await world.raw.bounties.indexDrift(h.bounties());
         // The document was written but its status-index marker was not: stale until recovery.
         expect(drift).toHaveLength(flavour.secondaryIndex ? 1 : 0);
+        expect((await world.violations()).map((v) => v.invariant)).toEqual(drift.map(() => "I8"));
         const reconciled = await world.reconcile();
         expect(reconciled.recovery.claimed).toBe(0);
         expect(reconciled.indexesRepaired).toBe(drift.length);
