@@ -1,0 +1,199 @@
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  linkFromRepository,
+  ok,
+  type PackedProject,
+  packAndInstall,
+  ROOT,
+  run,
+} from "./support/packed-project.js";
+
+/** Every subpath of the package and one export each must have. */
+const KNOWN_EXPORTS: Readonly<Record<string, string>> = {
+  lockstep: "createRunner",
+  "lockstep/testing": "createMemoryStore",
+  "lockstep/sqlite": "openSqlite",
+  "lockstep/postgres": "postgresStore",
+  "lockstep/redis": "redisStore",
+  "lockstep/http": "httpDocumentStore",
+  "lockstep/bounty": "bountySagas",
+  "lockstep/contribution": "createContributions",
+};
+
+let packed: PackedProject;
+const node = (args: readonly string[], env: Record<string, string> = {}) =>
+  run(process.execPath, args, packed.project, env);
+const cli = (args: readonly string[]) =>
+  node([join(packed.project, "node_modules/.bin/lockstep"), ...args]);
+
+beforeAll(() => {
+  packed = packAndInstall();
+  // The drivers are optional peers, so npm did not install them; link the repository's.
+  for (const peer of ["better-sqlite3", "pg", "ioredis"]) linkFromRepository(packed.project, peer);
+}, 600_000);
+
+afterAll(() => {
+  if (packed !== undefined) rmSync(packed.base, { recursive: true, force: true });
+});
+
+describe("the packed package", () => {
+  it("has an export map entry for each of the 8 subpaths checked here", () => {
+    const manifest = JSON.parse(
+      readFileSync(join(packed.project, "node_modules/lockstep/package.json"), "utf8"),
+    ) as { exports: Record<string, unknown>; bin: Record<string, string> };
+    const subpaths = Object.keys(manifest.exports)
+      .filter((k) => k !== "./package.json")
+      .map((k) => (k === "." ? "lockstep" : `lockstep/${k.slice(2)}`));
+    expect(subpaths.sort()).toEqual(Object.keys(KNOWN_EXPORTS).sort());
+    expect(manifest.bin).toEqual({ lockstep: "./dist/cli/index.js" });
+  });
+
+  it("can be imported from ESM at every subpath", () => {
+    const script = join(packed.project, "check-esm.mjs");
+    writeFileSync(
+      script,
+      `const expected = ${JSON.stringify(KNOWN_EXPORTS)};
+const found = {};
+for (const [spec, name] of Object.entries(expected)) found[spec] = typeof (await import(spec))[name];
+console.log(JSON.stringify(found));`,
+    );
+    const result = ok(node([script]), "the ESM import check");
+    const found = JSON.parse(result.stdout) as Record<string, string>;
+    expect(Object.keys(found)).toHaveLength(8);
+    for (const spec of Object.keys(KNOWN_EXPORTS)) expect(found[spec], spec).toBe("function");
+  });
+
+  it("can be required from CommonJS at every subpath", () => {
+    const script = join(packed.project, "check-cjs.cjs");
+    writeFileSync(
+      script,
+      `const expected = ${JSON.stringify(KNOWN_EXPORTS)};
+const found = {};
+for (const [spec, name] of Object.entries(expected)) found[spec] = typeof require(spec)[name];
+console.log(JSON.stringify(found));`,
+    );
+    const result = ok(node([script]), "the CommonJS require check");
+    const found = JSON.parse(result.stdout) as Record<string, string>;
+    expect(Object.keys(found)).toHaveLength(8);
+    for (const spec of Object.keys(KNOWN_EXPORTS)) expect(found[spec], spec).toBe("function");
+  });
+
+  it("recognizes its errors across the ESM and CommonJS copies", () => {
+    const script = join(packed.project, "check-brands.mjs");
+    writeFileSync(
+      script,
+      `import { createRequire } from "node:module";
+import { LockstepDefinitionError as Esm } from "lockstep";
+const { LockstepDefinitionError: Cjs } = createRequire(import.meta.url)("lockstep");
+console.log(JSON.stringify([Esm === Cjs, Cjs.is(new Esm("x")), Esm.is(new Cjs("y"))]));`,
+    );
+    const result = ok(node([script]), "the brand check");
+    expect(JSON.parse(result.stdout)).toEqual([false, true, true]);
+  });
+
+  it("passes publint --strict and are-the-types-wrong with the bin entry", () => {
+    const publint = run(
+      process.execPath,
+      [join(ROOT, "node_modules/publint/src/cli.js"), "run", packed.stage, "--strict"],
+      ROOT,
+    );
+    expect(publint.status, `${publint.stdout}${publint.stderr}`).toBe(0);
+    const attw = run(
+      process.execPath,
+      [
+        join(ROOT, "node_modules/@arethetypeswrong/cli/dist/index.js"),
+        packed.tarball,
+        "--profile",
+        "node16",
+        "--format",
+        "table-flipped",
+      ],
+      ROOT,
+    );
+    expect(attw.status, `${attw.stdout}${attw.stderr}`).toBe(0);
+  });
+});
+
+describe("the installed lockstep command", () => {
+  beforeAll(() => {
+    // A saga log written through the installed package, for the command to read.
+    const script = join(packed.project, "make-log.mjs");
+    writeFileSync(
+      script,
+      `import { z } from "zod";
+import { createRunner, defineSaga, committed } from "lockstep";
+import { openSqlite, sqliteSagaLog, sqliteStore } from "lockstep/sqlite";
+const db = openSqlite("app.db");
+const store = sqliteStore(db);
+await store.handle.run("CREATE TABLE IF NOT EXISTS notes (id TEXT PRIMARY KEY)");
+const note = defineSaga("note", { input: z.object({ id: z.string() }) })
+  .step("write", { store, kind: "pivot", output: z.object({ id: z.string() }),
+    execute: async ({ input, handle }) => { await handle.run("INSERT INTO notes (id) VALUES (?)", [input.id]); return { id: input.id }; },
+    probe: async ({ input }) => committed({ id: input.id }) })
+  .build();
+const result = await createRunner({ log: sqliteSagaLog(db) }).run(note, { id: "n-1" });
+db.close();
+console.log(result.isOk() ? result.value.status : result.error.message);`,
+    );
+    const made = ok(node([script]), "writing a saga log with the installed package");
+    expect(made.stdout.trim()).toBe("completed");
+  });
+
+  it("prints its help", () => {
+    const help = cli(["--help"]);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain("Usage: lockstep <command>");
+  });
+
+  it("lists the sagas of a SQLite log", () => {
+    const list = cli(["sagas", "list", "--log", "sqlite:app.db", "--json"]);
+    expect(list.status, list.stderr).toBe(0);
+    const out = JSON.parse(list.stdout) as { count: number; sagas: { status: string }[] };
+    expect(out.count).toBe(1);
+    expect(out.sagas[0]?.status).toBe("completed");
+  });
+
+  const config = `import { z } from "zod";
+import { committed, defineSaga } from "lockstep";
+import { openSqlite, sqliteSagaLog, sqliteStore } from "lockstep/sqlite";
+const db = openSqlite("app.db", { fileMustExist: true });
+const store = sqliteStore(db);
+const output: z.ZodObject<{ id: z.ZodString }> = z.object({ id: z.string() });
+export const sagas = [
+  defineSaga("note", { input: z.object({ id: z.string() }) })
+    .step("write", { store, kind: "pivot", output, execute: ({ input }) => ({ id: input.id }), probe: ({ input }) => committed({ id: input.id }) })
+    .build(),
+];
+export const log = sqliteSagaLog(db);
+export const close = (): void => db.close();
+`;
+
+  it("says to compile a TypeScript config module, or install tsx, when tsx is not installed", () => {
+    writeFileSync(join(packed.project, "lockstep.config.ts"), config);
+    const explain = cli(["explain", "--config", "lockstep.config.ts"]);
+    expect(explain.status).toBe(3);
+    expect(explain.stderr).toContain(
+      "is TypeScript, and tsx, which the CLI uses to import it, could not be loaded",
+    );
+    expect(explain.stderr).toContain("install tsx");
+  });
+
+  it("loads a TypeScript config module through the project's tsx", () => {
+    linkFromRepository(packed.project, "tsx");
+    const explain = cli(["explain", "--config", "lockstep.config.ts"]);
+    expect(explain.status, explain.stderr).toBe(0);
+    expect(explain.stdout).toMatch(/write\s+pivot\s+sqlite:\S+app\.db\s+co-committed\s+none/);
+  });
+
+  it("runs the README quickstart as written against the installed package", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const code = /```ts\n([\s\S]*?)```/.exec(readme.split(/^## Quickstart$/m)[1] ?? "")?.[1];
+    expect(code).toBeDefined();
+    writeFileSync(join(packed.project, "quickstart.ts"), code as string);
+    const result = node(["--import", "tsx", "quickstart.ts"]);
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toBe("completed\n");
+  });
+});
