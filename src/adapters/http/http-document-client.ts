@@ -1,6 +1,10 @@
 import { ErrorKind, StoreError } from "../../core/error-kinds.js";
 import { LockstepDefinitionError } from "../../core/errors.js";
 import { pathProblem } from "./document-path.js";
+
+/** How many read-write-read rounds `index.sync` tries before reporting the document as busy. */
+const SYNC_ROUNDS = 3;
+
 import { exchange, type HttpContext, type HttpExchange } from "./http-exchange.js";
 import {
   APPLIED_HEADER,
@@ -239,9 +243,20 @@ export function createDocumentClient(
       return (await readDocument<HttpIndexMarker>(response, path, "index"))?.body;
     },
     sync: async (path: string, options?: HttpCallOptions) => {
-      const doc = await get<unknown>(path, options);
-      if (doc === undefined) await removeMarker(path, options?.signal);
-      else await writeMarker(path, doc.body, doc.etag, options?.signal);
+      // The marker is written without a guard, so a writer that moves the document between our read
+      // and our marker write would leave it stale. Writers write their marker after their document:
+      // ours is right once the document is unchanged after we wrote it.
+      for (let round = 0; round < SYNC_ROUNDS; round++) {
+        const doc = await get<unknown>(path, options);
+        if (doc === undefined) await removeMarker(path, options?.signal);
+        else await writeMarker(path, doc.body, doc.etag, options?.signal);
+        if ((await get<unknown>(path, options))?.etag === doc?.etag) return;
+      }
+      throw new HttpStoreError(
+        ErrorKind.Transient,
+        `The document "${path}" kept changing while its status-index marker was synced; nothing is wrong with it, sync it again.`,
+        { method: "PUT", path, phase: "index" },
+      );
     },
   });
   return Object.freeze({ ...client, index: indexClient });
