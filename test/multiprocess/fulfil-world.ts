@@ -24,6 +24,8 @@ import {
 export interface FulfilWorld {
   readonly name: string;
   readonly main: PostgresStore;
+  /** The main database's pool, for the call records written outside every step's transaction. */
+  readonly mainPool: pg.Pool;
   readonly other: PostgresStore;
   readonly log: PostgresSagaLog;
   /** Called at the start of `ship`'s execute; the parent uses it to crash there. */
@@ -40,6 +42,7 @@ export function openFulfilWorld(mainUrl: string, otherUrl: string, name: string)
   return {
     name,
     main: postgresStore(mainPool),
+    mainPool,
     other: postgresStore(otherPool),
     log: postgresSagaLog(mainPool),
     beforeShip: undefined,
@@ -61,11 +64,12 @@ export async function createFulfilTables(world: FulfilWorld): Promise<void> {
 }
 
 /**
- * Records one call of a step's execute or compensate, on its own connection, before the call does
+ * Records one call of a step's execute or compensate, on its own pooled connection (deliberately
+ * not the store's handle, which refuses to leave the step's transaction), before the call does
  * anything: it stays recorded even when the step's transaction rolls back.
  */
 async function record(world: FulfilWorld, sagaId: string, step: string, kind: string) {
-  await world.main.handle.query(
+  await world.mainPool.query(
     "INSERT INTO calls (saga_id, step, kind, worker) VALUES ($1, $2, $3, $4)",
     [sagaId, step, kind, world.name],
   );

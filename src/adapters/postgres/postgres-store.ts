@@ -13,7 +13,7 @@ import type {
   PostgresWrite,
   PostgresWriteResult,
 } from "./postgres-handle.js";
-import { runTransaction, type TransactionSettings } from "./run-transaction.js";
+import { openTransaction, runTransaction, type TransactionSettings } from "./run-transaction.js";
 import { normalizeResult, queryConfig, refuseTransactionControl } from "./statements.js";
 import { postgresStoreId } from "./store-id.js";
 
@@ -147,6 +147,12 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
   const handle: PostgresHandle = Object.freeze({
     query: async <T>(sql: string, params?: readonly unknown[]): Promise<PostgresQueryResult<T>> => {
       refuseTransactionControl(sql);
+      if (openTransaction.getStore() === id) {
+        throw new StoreError(
+          "not_committed",
+          `A query through the root handle of "${id}" ran inside one of its own transactions: it would need a second pooled connection, and hangs once every connection is held by such a transaction. Use the transaction's handle.`,
+        );
+      }
       const result = (await pool.query(queryConfig(sql, params))) as unknown;
       return normalizeResult<T>(result as QueryResult | QueryResult[]);
     },

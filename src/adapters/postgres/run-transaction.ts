@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { Pool, PoolClient, QueryResult } from "pg";
 import type { CallScope } from "../../core/deadline.js";
 import {
@@ -35,6 +36,23 @@ const MAX_TIMEOUT_MS = 2_147_483_647;
  * serialization failure or deadlock while attempts remain. Every failure is a {@link StoreError}
  * whose kind says whether anything may have been committed.
  */
+// Kept on globalThis under a registered symbol so the ESM and CJS copies of lockstep share it.
+const STORAGE_KEY = Symbol.for("lockstep.postgres.open-transaction");
+
+/**
+ * The id of the store whose transaction's work is running in the current async context. The root
+ * handle refuses queries while it is its own store's: such a query needs a second pooled
+ * connection, and once every connection is held by a transaction waiting for one, all of them hang.
+ */
+export const openTransaction: AsyncLocalStorage<string> = (() => {
+  const holder = globalThis as Record<symbol, unknown>;
+  const existing = holder[STORAGE_KEY] as AsyncLocalStorage<string> | undefined;
+  if (existing !== undefined) return existing;
+  const created = new AsyncLocalStorage<string>();
+  holder[STORAGE_KEY] = created;
+  return created;
+})();
+
 export async function runTransaction<T>(
   settings: TransactionSettings,
   work: (tx: PostgresTransactionHandle) => Promise<T>,
@@ -121,7 +139,10 @@ async function runOnce<T>(
     }
     let value: T;
     try {
-      value = await untilAborted(work(context.handle), signal);
+      value = await untilAborted(
+        openTransaction.run(storeId, () => work(context.handle)),
+        signal,
+      );
       if (context.broken !== undefined) {
         throw new StoreError(
           "not_committed",

@@ -92,6 +92,27 @@ describe("postgresStore root handle and prepared writes", () => {
 
   afterEach(() => db.close());
 
+  it("refuses a root-handle query inside one of the store's own transactions, which would starve the pool", async () => {
+    const { scope } = openScope();
+    const inside = store.transaction(async (tx) => {
+      await tx.query("UPDATE bounties SET status = 'claimed' WHERE id = 'b-1'");
+      return store.handle.query("SELECT status FROM bounties WHERE id = 'b-2'");
+    }, scope);
+    await expect(inside).rejects.toThrow(
+      /root handle of .* ran inside one of its own transactions/,
+    );
+    // The refused query rolled the transaction back, and the pool still answers root queries.
+    const { rows } = await store.handle.query<{ status: string }>(
+      "SELECT status FROM bounties ORDER BY id",
+    );
+    expect(rows.map((r) => r.status)).toEqual(["open", "open"]);
+    // Another store's transaction may use this root handle: the check is per store.
+    const other = postgresStore(db.pool, { id: "postgres:another" });
+    await other.transaction(async () => {
+      expect((await store.handle.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
+    }, openScope().scope);
+  });
+
   it("refuses transaction control through every handle, so no pooled connection is left in a transaction", async () => {
     const statements = [
       "BEGIN",
