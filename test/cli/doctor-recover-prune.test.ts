@@ -106,15 +106,42 @@ describe("lockstep doctor, then recover, then prune, on one marketplace", () => 
     ]);
   });
 
-  it("prune keeps recent sagas, then deletes every finished one older than the duration", async () => {
+  it("prune keeps recent sagas, then deletes the finished ones older than the duration", async () => {
     const kept = await runCli(["prune", "--older-than", "1h", "--log", log]);
     expect(kept.code, kept.stderr).toBe(ExitCode.Ok);
-    expect(kept.stdout).toMatch(/^Pruned 0 finished sagas last updated before /);
+    expect(kept.stdout).toMatch(/^Pruned 0 sagas \(completed, compensated\) last updated before /);
     const pruned = json<{ pruned: number }>(
       await runCli(["prune", "--older-than", "0ms", "--log", log, "--json"]),
     );
-    expect(pruned.pruned).toBe(6);
-    const left = json<{ count: number }>(await runCli(["sagas", "list", "--log", log, "--json"]));
-    expect(left.count).toBe(0);
+    // Two completed, one refused and two recovered by compensation; the saga needing a person stays.
+    expect(pruned.pruned).toBe(5);
+    const left = json<{ sagas: { sagaId: string }[] }>(
+      await runCli(["sagas", "list", "--log", log, "--json"]),
+    );
+    expect(left.sagas.map((s) => s.sagaId)).toEqual([seeded.needsAttention]);
+    const refused = await runCli([
+      "prune",
+      "--older-than",
+      "0ms",
+      "--log",
+      log,
+      "--status",
+      "running",
+    ]);
+    expect(refused.code).toBe(ExitCode.Usage);
+    expect(refused.stderr).toContain('got "running"');
+    const evidence = json<{ pruned: number }>(
+      await runCli([
+        "prune",
+        "--older-than",
+        "0ms",
+        "--log",
+        log,
+        "--status",
+        "needs_attention",
+        "--json",
+      ]),
+    );
+    expect(evidence.pruned).toBe(1);
   });
 });

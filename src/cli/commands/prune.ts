@@ -1,4 +1,5 @@
 import { systemClock } from "../../core/clock.js";
+import { PRUNABLE_STATUSES, type SagaStatus, TERMINAL_STATUSES } from "../../log/records.js";
 import { UsageError } from "../cli-error.js";
 import type { Command } from "../command.js";
 import { parseDuration } from "../duration.js";
@@ -10,14 +11,19 @@ import { isoTime, plural } from "../table.js";
 export const prune: Command = {
   name: "prune",
   summary: "Delete finished sagas last updated longer ago than a duration.",
-  synopsis: "prune --older-than <duration> --log <url> [--json]",
-  description:
-    "Deletes terminal sagas (completed, compensated, needs_attention, quarantined) last updated before now minus the duration, each with its entries, atomically, through the log's own prune. Running, compensating and in-doubt sagas are never pruned. Durations: 30d, 12h, 90m, 45s, 500ms, 2w, or combinations such as 1d12h.",
+  synopsis: "prune --older-than <duration> --log <url> [--status <status,…>] [--json]",
+  description: `Deletes sagas last updated before now minus the duration, each with its entries, atomically, through the log's own prune: by default those that finished cleanly (${PRUNABLE_STATUSES.join(", ")}). Sagas that need attention or are quarantined are evidence for an operator and are kept unless named with --status; running, compensating and in-doubt sagas are never pruned. Durations: 30d, 12h, 90m, 45s, 500ms, 2w, or combinations such as 1d12h.`,
   options: {
     "older-than": {
       type: "string",
       value: "<duration>",
       description: "Prune sagas last updated longer ago than this (required).",
+    },
+    status: {
+      type: "string",
+      multiple: true,
+      value: "<status,…>",
+      description: `Which terminal statuses to prune (repeat or comma-separate): ${TERMINAL_STATUSES.join(", ")}; default ${PRUNABLE_STATUSES.join(", ")}.`,
     },
   },
   positionals: { min: 0, max: 0, names: "" },
@@ -30,14 +36,27 @@ export const prune: Command = {
       );
     }
     const olderThanMs = parseDuration("older-than", flag, "prune");
+    const named = ((session.values.status as string[] | undefined) ?? [])
+      .flatMap((s) => s.split(","))
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
+    for (const status of named) {
+      if (!(TERMINAL_STATUSES as readonly string[]).includes(status)) {
+        throw new UsageError(
+          `Expected --status to be a terminal status (${TERMINAL_STATUSES.join(", ")}), got "${status}".`,
+          "prune",
+        );
+      }
+    }
+    const statuses = named.length === 0 ? PRUNABLE_STATUSES : (named as SagaStatus[]);
     const before = systemClock.now() - olderThanMs;
     const log = await session.log();
-    const pruned = await log.prune(before);
+    const pruned = await log.prune(before, statuses);
     if (session.json) {
-      printJson(session.output, { pruned, before, olderThanMs });
+      printJson(session.output, { pruned, before, olderThanMs, statuses });
     } else {
       session.output.out(
-        `Pruned ${plural(pruned, "finished saga")} last updated before ${isoTime(before)}.`,
+        `Pruned ${plural(pruned, "saga")} (${statuses.join(", ")}) last updated before ${isoTime(before)}.`,
       );
     }
     return ExitCode.Ok;
