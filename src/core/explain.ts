@@ -108,7 +108,15 @@ export interface ExplainOptions {
    * @default none
    * @example `explain(saga, { log: sqliteSagaLog(db) })`
    */
-  readonly log?: SagaLog | { readonly coCommit?: { readonly storeId: string } };
+  readonly log?:
+    | SagaLog
+    | {
+        /** The log's co-commit capability, if it has one. */
+        readonly coCommit?: {
+          /** The id of the store whose transactions can carry the log's records. */
+          readonly storeId: string;
+        };
+      };
   /**
    * Refuse a saga with gaps: throw a {@link LockstepDefinitionError} listing every gap instead of
    * returning the plan.

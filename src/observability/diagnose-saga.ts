@@ -35,6 +35,7 @@ export interface StepFinding extends ReplayedStep {
 
 /** What a diagnosis found about one saga, and what recovery will do with it. */
 export interface SagaDiagnosis {
+  /** The saga id. */
   readonly sagaId: string;
   /** The saga's name. */
   readonly saga: string;
@@ -44,16 +45,34 @@ export interface SagaDiagnosis {
   readonly status: SagaStatus;
   /** The lease, and whether it is live now (a runner may be driving the saga). */
   readonly lease: {
+    /** The runner holding it, or `null` when it is free. */
     readonly owner: string | null;
+    /** When it lapses, in milliseconds since the epoch, or `null` when it is free. */
     readonly expiresAt: number | null;
+    /** The saga's current fencing token. */
     readonly token: number;
+    /** Whether a runner holds it now, so recovery must wait for it to lapse. */
     readonly live: boolean;
   };
   /** Recovery attempts so far, when the next may start, and whether that is now. */
-  readonly recovery: { readonly attempts: number; readonly nextAt: number; readonly due: boolean };
+  readonly recovery: {
+    /** How many recovery attempts were counted. */
+    readonly attempts: number;
+    /** When the next may start, in milliseconds since the epoch. */
+    readonly nextAt: number;
+    /** Whether the next attempt may start now. */
+    readonly due: boolean;
+  };
   /** Why the saga needs attention, when the log says it does. */
   readonly attention:
-    | { readonly reason: AttentionReason; readonly step: string; readonly message: string }
+    | {
+        /** The typed reason. */
+        readonly reason: AttentionReason;
+        /** The step it concerns; empty when it concerns the whole saga. */
+        readonly step: string;
+        /** A full sentence saying what happened. */
+        readonly message: string;
+      }
     | undefined;
   /** Every step, in definition order. Empty when the record could not be read. */
   readonly steps: readonly StepFinding[];

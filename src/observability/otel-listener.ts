@@ -55,7 +55,15 @@ export interface OtelListenerOptions {
    * The runner's log, which decides which steps are co-committed.
    * @default none: every step is planned as a `saga` step
    */
-  readonly log?: SagaLog | { readonly coCommit?: { readonly storeId: string } };
+  readonly log?:
+    | SagaLog
+    | {
+        /** The log's co-commit capability, if it has one. */
+        readonly coCommit?: {
+          /** The id of the store whose transactions can carry the log's records. */
+          readonly storeId: string;
+        };
+      };
   /**
    * The `@opentelemetry/api` module, used to attach child spans to their run span while keeping
    * the active context's other values. Without it, lockstep attaches them under the API's

@@ -57,7 +57,13 @@ export interface OtelTracer {
  */
 export interface OtelContextApi {
   /** `@opentelemetry/api`'s `trace`: only `setSpan` is used. */
-  readonly trace: { setSpan(context: OtelContext, span: OtelSpan): OtelContext };
+  readonly trace: {
+    /** A copy of `context` with `span` as its current span. */
+    setSpan(context: OtelContext, span: OtelSpan): OtelContext;
+  };
   /** `@opentelemetry/api`'s `context`: only `active` is used. */
-  readonly context: { active(): OtelContext };
+  readonly context: {
+    /** The active context. */
+    active(): OtelContext;
+  };
 }

@@ -26,7 +26,14 @@ export interface TimelineEntry {
   /** The committed output, for `committed` entries. */
   readonly output: unknown;
   /** The error recorded with the entry. */
-  readonly error: { readonly kind: string; readonly message: string } | undefined;
+  readonly error:
+    | {
+        /** The error kind. */
+        readonly kind: string;
+        /** The error's message. */
+        readonly message: string;
+      }
+    | undefined;
 }
 
 /** A saga's history as one readable structure: header, step states and every log entry. */
@@ -39,20 +46,36 @@ export interface SagaTimeline {
   readonly version: number;
   /** Where it stands. */
   readonly status: SagaStatus;
-  /** When it was created and last updated (milliseconds since the epoch). */
+  /** When it was created, in milliseconds since the epoch. */
   readonly createdAt: number;
+  /** When it was last updated, in milliseconds since the epoch. */
   readonly updatedAt: number;
   /** The lease: its holder, when it lapses, and the current fencing token. */
   readonly lease: {
+    /** The runner holding it, or `null` when it is free. */
     readonly owner: string | null;
+    /** When it lapses, in milliseconds since the epoch, or `null` when it is free. */
     readonly expiresAt: number | null;
+    /** The saga's current fencing token. */
     readonly token: number;
   };
   /** Recovery attempts so far, and when the next may start. */
-  readonly recovery: { readonly attempts: number; readonly nextAt: number };
+  readonly recovery: {
+    /** How many recovery attempts were counted. */
+    readonly attempts: number;
+    /** When the next may start, in milliseconds since the epoch. */
+    readonly nextAt: number;
+  };
   /** Why the saga needs attention, when it does. */
   readonly attention:
-    | { readonly reason: AttentionReason; readonly step: string; readonly message: string }
+    | {
+        /** The typed reason. */
+        readonly reason: AttentionReason;
+        /** The step it concerns; empty when it concerns the whole saga. */
+        readonly step: string;
+        /** A full sentence saying what happened. */
+        readonly message: string;
+      }
     | undefined;
   /** The logged input. */
   readonly input: unknown;

@@ -36,7 +36,14 @@ export interface ReplayedStep {
   /** How the commit was learned: `execute`, `probe`, or `co_commit` (in its transaction). */
   readonly via: "execute" | "probe" | "co_commit" | undefined;
   /** The last error logged for it. */
-  readonly error: { readonly kind: string; readonly message: string } | undefined;
+  readonly error:
+    | {
+        /** The error kind (`not_committed`, `conflict`, `transient`, `unknown`, `timeout`). */
+        readonly kind: string;
+        /** The error's message. */
+        readonly message: string;
+      }
+    | undefined;
   /** Where its compensation stands. */
   readonly compensation: CompensationState;
 }
