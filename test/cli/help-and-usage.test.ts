@@ -91,6 +91,18 @@ describe("failures exit 3", () => {
     expect(existsSync(path), "the CLI created the log file").toBe(false);
   });
 
+  it("reports a Postgres log it cannot reach, naming the database and not the password", async () => {
+    const run = await runCli([
+      "sagas",
+      "list",
+      "--log",
+      "postgres://app:secret@127.0.0.1:1/orders",
+    ]);
+    expect(run.code).toBe(ExitCode.Failure);
+    expect(run.stderr).toContain("ECONNREFUSED");
+    expect(run.stderr).not.toContain("secret");
+  });
+
   it("says what a config module lacks", async () => {
     const path = join(dir, "empty-config.mjs");
     writeFileSync(path, "export const stores = [];\n");
