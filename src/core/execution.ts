@@ -10,6 +10,7 @@ import { type SagaReport, type StepReport, StepStatus } from "./report.js";
 import { backoffDelay, type RetryPolicy, resolveRetry } from "./retry.js";
 import type { Saga } from "./saga.js";
 import { EscalationError, type StepContext, type StepDefinition, StepKind } from "./step.js";
+import { isCoCommitted } from "./store.js";
 
 /** Everything an execution needs from its runner. */
 export interface ExecutionEnv {
@@ -412,9 +413,7 @@ export class Execution {
       const step = this.#saga.steps[end] as StepDefinition;
       const st = this.#states[end] as StepState;
       const eligible =
-        step.store.id === coCommit.storeId &&
-        step.store.capabilities.transactions &&
-        step.store.transaction !== undefined &&
+        isCoCommitted(step.store, coCommit.storeId) &&
         (st.status === StepStatus.Skipped || st.status === StepStatus.NotCommitted);
       if (!eligible) break;
       end++;

@@ -5,6 +5,7 @@ import { LockstepDefinitionError } from "./errors.js";
 import type { StepStrategy } from "./report.js";
 import type { Saga, SagaRecoveryPolicy } from "./saga.js";
 import { type StepDefinition, StepKind } from "./step.js";
+import { isCoCommitted } from "./store.js";
 import { describeValue } from "./validate.js";
 
 /** How long a step's outcome can stay unknown after a call whose result the runner did not see. */
@@ -153,7 +154,7 @@ export function explain(saga: Saga<any, any>, options: ExplainOptions = {}): Sag
   }
   const coCommitStore = options.log?.coCommit?.storeId;
   const steps = saga.steps as readonly StepDefinition[];
-  const coCommitted = steps.map((step) => isCoCommitted(step, coCommitStore));
+  const coCommitted = steps.map((step) => isCoCommitted(step.store, coCommitStore));
   const transactions = groupsOf(steps, coCommitted);
   const plans = steps.map((step, i) =>
     planStep(saga, step, i, coCommitted[i] === true, transactions, coCommitStore),
@@ -192,14 +193,6 @@ export function assertExplained(
 }
 
 /** The same rule the runner applies when it groups steps into one transaction with the log. */
-function isCoCommitted(step: StepDefinition, coCommitStore: string | undefined): boolean {
-  return (
-    coCommitStore !== undefined &&
-    step.store.id === coCommitStore &&
-    step.store.capabilities.transactions &&
-    step.store.transaction !== undefined
-  );
-}
 
 function groupsOf(
   steps: readonly StepDefinition[],
@@ -235,7 +228,7 @@ function planStep(
       ? InDoubtWindow.ReExecutedByKey
       : InDoubtWindow.UntilProbed;
   const gaps: PlanGap[] = [];
-  if (inDoubt === InDoubtWindow.ReExecutedByKey) {
+  if (inDoubt === InDoubtWindow.ReExecutedByKey && step.idempotent !== true) {
     gaps.push({
       code: PlanGapCode.NoProbe,
       step: step.name,

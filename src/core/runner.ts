@@ -9,15 +9,18 @@ import {
   AttentionReason,
   ErrorCode,
   type InputIssue,
+  LockstepDefinitionError,
   lockstepError,
   type SagaError,
 } from "./errors.js";
 import type { EventListener, Logger } from "./events.js";
 import { Execution, type ExecutionEnv, messageOf } from "./execution.js";
+import { assertExplained } from "./explain.js";
 import { newSagaId } from "./ids.js";
 import type { CompletedReport } from "./report.js";
 import { DEFAULT_RETRY, type RetryPolicy, resolveRetry } from "./retry.js";
 import type { Saga } from "./saga.js";
+import { isCoCommitted } from "./store.js";
 import { assertInteger, assertName, describeValue } from "./validate.js";
 
 /** Options of {@link createRunner}. Every one has a default. */
@@ -60,6 +63,13 @@ export interface RunnerOptions {
    * @default Math.random
    */
   readonly random?: () => number;
+  /**
+   * Refuses to run a saga whose explain plan has gaps (a retriable step with neither a probe nor a
+   * declared idempotency, a compensation with no compare-and-set guard): `run` throws a
+   * {@link LockstepDefinitionError} listing them, before anything is written.
+   * @default false
+   */
+  readonly strict?: boolean;
 }
 
 /** Options of one run. */
@@ -113,6 +123,14 @@ export function createRunner(options: RunnerOptions = {}): Runner {
   assertInteger("timeoutMs", timeoutMs, 1);
   const owner = options.owner ?? `runner-${newSagaId()}`;
   assertName("owner", owner);
+  const strict = options.strict ?? false;
+  if (typeof strict !== "boolean") {
+    throw new LockstepDefinitionError(
+      `Expected \`strict\` to be a boolean, got ${describeValue(strict)}.`,
+    );
+  }
+  // Each saga is explained once per runner; a definition never changes after build().
+  const explained = new WeakSet<object>();
   const env: ExecutionEnv = Object.freeze({
     log: options.log ?? new MemorySagaLog(),
     clock: options.clock ?? systemClock,
@@ -134,6 +152,10 @@ export function createRunner(options: RunnerOptions = {}): Runner {
       runOptions: RunOptions = {},
     ): ResultAsync<CompletedReport<Outputs>, SagaError> {
       const erased = saga as unknown as Saga;
+      if (strict && !explained.has(erased)) {
+        assertExplained(erased, { log: env.log });
+        explained.add(erased);
+      }
       const prepared = prepare(erased, input, runOptions);
       if (!prepared.ok) return errAsync(prepared.error);
       const { sagaId, parsed, raw } = prepared;
@@ -214,12 +236,7 @@ async function start(
   // A step that co-commits writes its intent inside its own transaction instead.
   const first = saga.steps[0] as Saga["steps"][number];
   const coCommit = env.log.coCommit;
-  const foldIntent = !(
-    coCommit !== undefined &&
-    first.store.id === coCommit.storeId &&
-    first.store.capabilities.transactions &&
-    first.store.transaction !== undefined
-  );
+  const foldIntent = !isCoCommitted(first.store, coCommit?.storeId);
   const intents = foldIntent
     ? [{ step: first.name, type: EntryType.Intent, attempt: 1, at: now }]
     : [];

@@ -247,6 +247,11 @@ function checkStep(
   if (config.probeTimeoutMs !== undefined)
     assertInteger(`${where}: probeTimeoutMs`, config.probeTimeoutMs, 1);
   if (config.retry !== undefined) resolveRetry(`${where}: retry`, config.retry as object);
+  if (config.idempotent !== undefined && typeof config.idempotent !== "boolean") {
+    throw new LockstepDefinitionError(
+      `Expected \`idempotent\` of ${where} to be a boolean, got ${describeValue(config.idempotent)}.`,
+    );
+  }
   return Object.freeze({
     name,
     kind: kind as StepKind,
@@ -256,6 +261,7 @@ function checkStep(
     probe: config.probe as StepDefinition["probe"],
     compensate: config.compensate as StepDefinition["compensate"],
     retry: config.retry as StepDefinition["retry"],
+    idempotent: config.idempotent === true,
     timeoutMs: config.timeoutMs as number | undefined,
     probeTimeoutMs: config.probeTimeoutMs as number | undefined,
   });

@@ -156,6 +156,13 @@ export interface StepConfig<
   readonly compensate?: (
     ctx: CompensateContext<Input, Outputs, Handle, z.output<Schema>>,
   ) => Promise<CompensationResult> | CompensationResult;
+  /**
+   * Declares that execute is idempotent by the step's key: running it again after an outcome the
+   * runner could not see changes nothing more. A retriable step without a probe relies on this;
+   * explain plans report such a step as a gap unless it is declared.
+   * @default false
+   */
+  readonly idempotent?: boolean;
   /** Retry policy for execute and compensate; merged over the runner's defaults. */
   readonly retry?: Partial<RetryPolicy>;
   /**
@@ -182,6 +189,8 @@ export interface StepDefinition {
     | ((ctx: CompensateContext<unknown, unknown, unknown, unknown>) => unknown)
     | undefined;
   readonly retry: Partial<RetryPolicy> | undefined;
+  /** Whether execute is declared idempotent by the step's key. */
+  readonly idempotent: boolean;
   readonly timeoutMs: number | undefined;
   readonly probeTimeoutMs: number | undefined;
 }

@@ -141,6 +141,23 @@ export function defineStore<Handle, Write = never, WriteResult = never>(
   return Object.freeze({ ...definition, capabilities });
 }
 
+/**
+ * Whether a step on `store` commits together with its log records: the store is the very database
+ * the log's co-commit writes into, and it runs transactions. The runner groups such steps into one
+ * transaction, and explain plans report them as co-committed: one rule for both.
+ */
+export function isCoCommitted(
+  store: StepStore<unknown>,
+  coCommitStoreId: string | undefined,
+): boolean {
+  return (
+    coCommitStoreId !== undefined &&
+    store.id === coCommitStoreId &&
+    store.capabilities.transactions &&
+    store.transaction !== undefined
+  );
+}
+
 /** Whether a store can apply prepared writes. */
 export function isWriteStore<H, W, R>(store: Store<H, W, R>): store is WriteStore<H, W, R> {
   return typeof store.apply === "function" && typeof store.affected === "function";

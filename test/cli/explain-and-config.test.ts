@@ -18,7 +18,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe.concurrent("lockstep explain", () => {
-  it("prints a plan for each of the 5 bounty sagas, with co-commit groups and gaps", async ({
+  it("prints a plan for each of the 5 bounty sagas and the gapped audit saga, with co-commit groups and gaps", async ({
     expect,
   }) => {
     const run = await runCli(["explain", "--config", CONFIG], env());
@@ -30,18 +30,23 @@ describe.concurrent("lockstep explain", () => {
       "bounty.settle",
       "bounty.expire",
       "bounty.cancel",
+      "ledger.audit",
     ]);
     expect(run.stdout).toMatch(/open\s+pivot\s+sqlite:\S+marketplace\.db\s+co-committed\s+none/);
     expect(run.stdout).toMatch(
       /reserve\s+compensatable\s+sqlite:\S+ledger\.db\s+saga\s+until probed/,
     );
+    // Declared idempotent, the bounty sagas' void steps are re-executed by key without a gap.
     expect(run.stdout).toMatch(
-      /void\s+retriable\s+sqlite:\S+ledger\.db\s+saga\s+re-executed by key\s+no_probe/,
+      /void\s+retriable\s+sqlite:\S+ledger\.db\s+saga\s+re-executed by key\s+-$/m,
+    );
+    expect(run.stdout).toMatch(
+      /append\s+retriable\s+sqlite:\S+ledger\.db\s+saga\s+re-executed by key\s+no_probe/,
     );
     expect(run.stdout).toContain(
       'tx 2: "complete", "settle", "closeClaim" commit in one transaction with their log records.',
     );
-    expect(run.stdout).toContain("5 sagas explained, 2 gaps.");
+    expect(run.stdout).toContain("6 sagas explained, 1 gap");
   });
 
   it("--strict exits 1 when a saga has a gap, and 0 for sagas without", async ({ expect }) => {
@@ -68,8 +73,8 @@ describe.concurrent("lockstep explain", () => {
     const out = json<{ sagas: number; gaps: number; plans: SagaPlan[] }>(
       await runCli(["explain", "--config", CONFIG, "--json"], env()),
     );
-    expect(out.sagas).toBe(5);
-    expect(out.gaps).toBe(2);
+    expect(out.sagas).toBe(6);
+    expect(out.gaps).toBe(1);
     expect(out.plans[1]?.transactions).toEqual([["claim", "mark"]]);
   });
 

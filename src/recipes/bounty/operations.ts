@@ -421,6 +421,8 @@ export function bountySagas(ports: BountyPorts, options: BountySagaOptions = {})
     .step("closeClaim", {
       store: claims.store,
       kind: "retriable",
+      // Idempotent by construction: a second call finds the work done and changes nothing.
+      idempotent: true,
       output: z.object({ claimId: z.string() }),
       execute: async ({ outputs, handle }) => {
         await claims.complete(handle, outputs.begin.claimId);
@@ -472,6 +474,8 @@ export function bountySagas(ports: BountyPorts, options: BountySagaOptions = {})
       .step("void", {
         store: credits.store,
         kind: "retriable",
+        // Idempotent by construction: a second call finds the work done and changes nothing.
+        idempotent: true,
         output: z.object({ voided: z.boolean() }),
         execute: async ({ outputs, handle }) => {
           if (outputs.close.reservationId === null) return { voided: false };
@@ -482,6 +486,8 @@ export function bountySagas(ports: BountyPorts, options: BountySagaOptions = {})
       .step("release", {
         store: claims.store,
         kind: "retriable",
+        // Idempotent by construction: a second call finds the work done and changes nothing.
+        idempotent: true,
         output: z.object({ released: z.boolean() }),
         execute: async ({ outputs, handle }) => {
           if (outputs.close.claimId === null) return { released: false };
