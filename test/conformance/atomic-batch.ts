@@ -3,6 +3,7 @@ import type { CallScope } from "../../src/core/deadline.js";
 import { ErrorKind, isProvablyNotApplied } from "../../src/core/error-kinds.js";
 import type { WriteStore } from "../../src/core/store.js";
 import type { VersionedValue } from "./conditional-write.js";
+import { printConformanceCount } from "./report.js";
 import { openScope, storeFailure } from "./transaction.js";
 
 /**
@@ -44,6 +45,7 @@ export function atomicBatchConformance<Handle, Write, Result, Version>(
   const registered: string[] = [];
   let ran = 0;
   describe(`atomic-batch conformance: ${name}`, () => {
+    printConformanceCount("atomic batch", name);
     let fixture: AtomicBatchFixture<Handle, Write, Result, Version>;
     const batch = (writes: readonly Write[], scope: CallScope = openScope().scope) => {
       const run = fixture.store.batch;

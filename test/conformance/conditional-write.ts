@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { WriteStore } from "../../src/core/store.js";
+import { printConformanceCount } from "./report.js";
 import { openScope } from "./transaction.js";
 
 /** A document as the suite sees it: its value and an opaque version (a number, an ETag, …). */
@@ -41,6 +42,7 @@ export function conditionalWriteConformance<Handle, Write, Result, Version>(
   const registered: string[] = [];
   let ran = 0;
   describe(`conditional-write conformance: ${name}`, () => {
+    printConformanceCount("conditional write", name);
     let fixture: ConditionalWriteFixture<Handle, Write, Result, Version>;
     const apply = async (write: Write) => {
       const { store } = fixture;

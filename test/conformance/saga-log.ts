@@ -9,6 +9,7 @@ import {
   TERMINAL_STATUSES,
 } from "../../src/log/records.js";
 import { type LogFailure, type SagaLog, SagaLogError } from "../../src/log/saga-log.js";
+import { printConformanceCount } from "./report.js";
 
 /** What a saga log suite needs from each implementation: a fresh, empty log and a way to close it. */
 export type SagaLogFactory = () => Promise<{ log: SagaLog; close(): Promise<void> }>;
@@ -80,6 +81,7 @@ async function reasonOf(call: Promise<unknown>): Promise<LogFailure> {
  */
 export function sagaLogConformance(name: string, factory: SagaLogFactory): void {
   describe(`SagaLog conformance: ${name}`, () => {
+    printConformanceCount("saga log", name);
     let log: SagaLog;
     let close: () => Promise<void>;
 

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CallScope } from "../../src/core/deadline.js";
 import { isProvablyNotApplied, StoreError } from "../../src/core/error-kinds.js";
 import type { StepStore } from "../../src/core/store.js";
+import { printConformanceCount } from "./report.js";
 
 /**
  * How the transaction suite drives one adapter: a store that declares `transactions`, and small
@@ -69,6 +70,7 @@ export function transactionConformance<Handle>(
   factory: () => Promise<TransactionFixture<Handle>>,
 ): void {
   describe(`transaction conformance: ${name}`, () => {
+    printConformanceCount("transactions", name);
     let fixture: TransactionFixture<Handle>;
     let transaction: NonNullable<StepStore<Handle>["transaction"]>;
 
