@@ -60,6 +60,11 @@ export interface RunAtomicOptions {
   readonly clock?: Clock;
   /**
    * The runner whose log records the sequential strategy's undo steps.
+   *
+   * The sequential strategy is not crash-safe: its undo builders are closures, so a process that
+   * dies between two writes leaves the earlier ones in place, and no recoverer can rebuild the
+   * undo. For work that must survive a crash on such a store, write each write as a saga step
+   * with a probe and a guarded compensation, which recovery can finish from the log.
    * @default a runner with an in-memory log
    */
   readonly runner?: Runner;
