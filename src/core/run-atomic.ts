@@ -88,8 +88,8 @@ export interface AtomicReport<WriteResult> {
  * @example
  * ```ts
  * const result = await runAtomic(store, [
- *   { name: "debit", guarded: true, build: () => ({ op: "put", key: "a", value: 5, ifVersion: 3 }) },
- *   { name: "credit", build: () => ({ op: "put", key: "b", value: 15 }) },
+ *   { name: "debit", guarded: true, build: () => memoryPut("a", 5, 3) },
+ *   { name: "credit", build: () => memoryPut("b", 15) },
  * ], { require: "atomic" });
  * ```
  */

@@ -14,16 +14,7 @@ const MARKDOWN = ["README.md", "docs/concepts.md", "docs/adapters.md", "docs/ope
  * error it must still show and the fix. The suite fails when one of them starts to type-check, so
  * the entry is removed with the fix, and it fails when any other example breaks.
  */
-const KNOWN_BROKEN: Readonly<Record<string, { readonly error: string; readonly fix: string }>> = {
-  "src/adapters/redis/redis-store.ts:75": {
-    error: "TS2769",
-    fix: '`process.env.REDIS_URL` is `string | undefined`, which `new Redis()` does not take: use `process.env.REDIS_URL ?? "redis://127.0.0.1:6379"`.',
-  },
-  "src/core/run-atomic.ts:84": {
-    error: "TS2322",
-    fix: 'the object literals returned by `build` widen `op` to string: build them with `memoryPut("a", 5, 3)` and `memoryPut("b", 15)`.',
-  },
-};
+const KNOWN_BROKEN: Readonly<Record<string, { readonly error: string; readonly fix: string }>> = {};
 
 const examples: Example[] = [
   ...tsdocExamples(ROOT, "src"),

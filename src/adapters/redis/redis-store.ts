@@ -73,7 +73,7 @@ export interface RedisStore extends WriteStore<RedisHandle, RedisWrite, RedisWri
  *
  * @example
  * ```ts
- * const store = redisStore(new Redis(process.env.REDIS_URL));
+ * const store = redisStore(new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379"));
  * const result = await runAtomic(store, [
  *   { name: "debit", guarded: true, build: () => redisHincrby("acct:a", "balance", -5, { min: 0 }) },
  *   { name: "credit", build: () => redisHincrby("acct:b", "balance", 5) },
