@@ -1,3 +1,4 @@
+import { messageOf } from "../core/message-of.js";
 import { ExitCode } from "./exit-code.js";
 
 /** A command-line mistake; the CLI prints its message and the command's usage, and exits 2. */
@@ -23,7 +24,4 @@ export class CliFailure extends Error {
   }
 }
 
-/** The message of any thrown value. */
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+export { messageOf };

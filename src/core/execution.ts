@@ -6,6 +6,7 @@ import { classifyError, ErrorKind, isProvablyNotApplied, StoreError } from "./er
 import { AttentionReason, ErrorCode, lockstepError, type SagaError } from "./errors.js";
 import type { EventListener, Logger, SagaEvent } from "./events.js";
 import { stepKey } from "./ids.js";
+import { messageOf } from "./message-of.js";
 import { type SagaReport, type StepReport, StepStatus } from "./report.js";
 import { backoffDelay, type RetryPolicy, resolveRetry } from "./retry.js";
 import type { Saga } from "./saga.js";
@@ -1078,14 +1079,6 @@ function findStaleToken(error: unknown): boolean {
   return false;
 }
 
-/** A readable message for any thrown value. */
-export function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  if (typeof error === "object" && error !== null && "message" in error)
-    return String((error as { message: unknown }).message);
-  return String(error);
-}
-
 function zodMessage(error: {
   issues: readonly { path: readonly PropertyKey[]; message: string }[];
 }): string {
@@ -1094,3 +1087,5 @@ function zodMessage(error: {
   const path = issue.path.map(String).join(".");
   return path === "" ? issue.message : `\`${path}\`: ${issue.message}`;
 }
+
+export { messageOf };

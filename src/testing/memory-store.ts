@@ -1,5 +1,6 @@
 import type { CallScope } from "../core/deadline.js";
 import { classifyError, ErrorKind, isProvablyNotApplied, StoreError } from "../core/error-kinds.js";
+import { messageOf } from "../core/message-of.js";
 import { raceAbort } from "../core/race-abort.js";
 import { defineStore, type WriteStore } from "../core/store.js";
 
@@ -347,8 +348,4 @@ function applyToView(
 
 function clone<T>(value: T): T {
   return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,5 +1,6 @@
 import type { QueryConfig, QueryResult } from "pg";
 import { StoreError } from "../../core/error-kinds.js";
+import { messageOf } from "../../core/message-of.js";
 import type { PostgresQueryResult } from "./postgres-handle.js";
 
 // A guard, not a parser: it catches the plain spellings that would start, end or nest a transaction
@@ -43,8 +44,4 @@ export function queryConfig(sql: string, params: readonly unknown[] | undefined)
   return params === undefined ? { text: sql } : { text: sql, values: [...params] };
 }
 
-/** A readable message for any thrown value. */
-export function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
-}
+export { messageOf };

@@ -1,5 +1,6 @@
 import type { Redis, RedisOptions } from "ioredis";
 import { type ErrorKind, ErrorKind as Kind, StoreError } from "../../core/error-kinds.js";
+import { messageOf } from "../../core/message-of.js";
 import { classifyRedisError } from "./classify-redis-error.js";
 import { raceSignal } from "./race-signal.js";
 
@@ -172,7 +173,4 @@ function closedError(): StoreError {
   );
 }
 
-/** The message of an error, or its text. */
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+export { messageOf };

@@ -6,6 +6,7 @@ import {
   isProvablyNotApplied,
   StoreError,
 } from "../../core/error-kinds.js";
+import { messageOf } from "../../core/message-of.js";
 import { classifySqliteError, sqliteCodeOf } from "./classify-sqlite-error.js";
 import {
   Connection,
@@ -283,8 +284,4 @@ export class SqliteEngine implements TransactionOwner {
 /** The kind of a failure that certainly left nothing applied: its own kind if that says so. */
 function provablyNotAppliedKind(kind: ErrorKind | undefined): ErrorKind {
   return kind !== undefined && isProvablyNotApplied(kind) ? kind : ErrorKind.NotCommitted;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
