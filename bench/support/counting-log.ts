@@ -6,7 +6,7 @@ export interface LogCounts {
   create: number;
   /** `write`: one durable write each. */
   write: number;
-  /** `coCommit.write`: records written inside a step's own transaction, which commits once for all. */
+  /** `coCommit.create` and `coCommit.write`: records written inside a step's own transaction, which commits once for all. */
   coCommit: number;
   /** `acquireLease`, `renewLease`, `releaseLease`: lease writes outside the step records. */
   lease: number;
@@ -50,6 +50,10 @@ export function countingLog(log: SagaLog): { log: SagaLog; counts: LogCounts; re
       : {
           coCommit: {
             storeId: coCommit.storeId,
+            create: (tx, record, entries) => {
+              counts.coCommit++;
+              return coCommit.create(tx, record, entries);
+            },
             write: (tx, sagaId, token, change) => {
               counts.coCommit++;
               return coCommit.write(tx, sagaId, token, change);

@@ -106,6 +106,13 @@ export interface SagaFilter {
 export interface CoCommitLog<Handle = unknown> {
   /** The id of the store whose transactions can carry log writes. */
   readonly storeId: string;
+  /**
+   * Creates a saga record with its first entries through the transaction handle `tx`, so a saga
+   * whose first steps co-commit is created in the same commit as their writes, or not at all.
+   * Throws `exists` when a saga with that id exists (or is being created by a transaction that
+   * then commits), which rolls the caller's transaction back with it.
+   */
+  create(tx: Handle, record: SagaRecord, entries?: readonly NewStepEntry[]): Promise<void>;
   /** Applies `change` through the transaction handle `tx`; fencing is checked inside the transaction. */
   write(tx: Handle, sagaId: string, token: number, change: SagaChange): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import { AttentionReason } from "../core/errors.js";
 import { validate } from "./memory-log.js";
 import {
+  type NewStepEntry,
   type SagaRecord,
   SagaStatus,
   SCHEMA_VERSION,
@@ -9,6 +10,25 @@ import {
   stepEntrySchema,
 } from "./records.js";
 import { SagaLogError } from "./saga-log.js";
+
+/**
+ * Numbers and validates new entries of a saga: the first gets `last + 1`, each carries the writer's
+ * fencing token. Throws `corrupt` naming the field of an invalid entry.
+ */
+export function numberEntries(
+  sagaId: string,
+  token: number,
+  last: number,
+  entries: readonly NewStepEntry[],
+): StepEntry[] {
+  return entries.map((entry, i) =>
+    validate(
+      stepEntrySchema,
+      { ...entry, schemaVersion: SCHEMA_VERSION, sagaId, seq: last + i + 1, token },
+      sagaId,
+    ),
+  );
+}
 
 /** A row of the sagas table. */
 export interface SagaRow {

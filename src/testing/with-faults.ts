@@ -241,11 +241,13 @@ function wrapLog(log: SagaLog, w: Wiring, name: string): SagaLog {
     log.coCommit === undefined
       ? undefined
       : proxyAdapter(log.coCommit, (key, value) => {
-          if (key !== "write" || typeof value !== "function") return undefined;
+          if ((key !== "write" && key !== "create") || typeof value !== "function") {
+            return undefined;
+          }
           const method = value as Method;
           // Inside the store's transaction: durable only at its commit, so not a boundary itself.
           return (tx: unknown, ...rest: unknown[]) =>
-            intercept(w, `${name}.coCommit.write`, false, undefined, fail(rest), () =>
+            intercept(w, `${name}.coCommit.${key}`, false, undefined, fail(rest), () =>
               method.call(log.coCommit, unwrapProxy(tx), ...rest),
             );
         });

@@ -295,7 +295,7 @@ export function dyingLog(
       return fn(...args);
     };
   const wrapped: SagaLog = {
-    create: guard((r) => log.create(r), true),
+    create: guard((r, entries) => log.create(r, entries), true),
     write: guard((id, token, change) => log.write(id, token, change), true),
     acquireLease: guard((...a) => log.acquireLease(...a), false),
     renewLease: guard((...a) => log.renewLease(...a), false),
@@ -307,6 +307,7 @@ export function dyingLog(
     prune: guard((before) => log.prune(before), false),
     coCommit: {
       storeId: log.coCommit.storeId,
+      create: guard((tx, r, entries) => log.coCommit.create(tx as never, r, entries), true),
       write: guard(
         (tx, id, token, change) => log.coCommit.write(tx as never, id, token, change),
         true,

@@ -151,6 +151,8 @@ class PostgresSagaLogImpl implements PostgresSagaLog {
       normalizeResult<T>(await this.#pool.query(queryConfig(sql, params)));
     this.coCommit = Object.freeze({
       storeId,
+      create: (tx: PostgresHandle, record: SagaRecord, entries: readonly NewStepEntry[] = []) =>
+        this.#coCommitCreate(tx, record, entries),
       write: (tx: PostgresHandle, sagaId: string, token: number, change: SagaChange) =>
         this.#coCommitWrite(tx, sagaId, token, change),
     });
@@ -166,19 +168,7 @@ class PostgresSagaLogImpl implements PostgresSagaLog {
 
   async create(record: SagaRecord, entries: readonly NewStepEntry[] = []): Promise<void> {
     const valid = validate(sagaRecordSchema, record, record.sagaId);
-    if (entries.length === 0) {
-      await this.#call(valid.sagaId, () => this.#operations.create(this.#sql, valid));
-      return;
-    }
-    await this.#call(valid.sagaId, () =>
-      this.#transaction(async (sql) => {
-        await this.#operations.create(sql, valid);
-        await this.#operations.write(sql, valid.sagaId, valid.fencingToken, {
-          entries,
-          now: valid.createdAt,
-        });
-      }),
-    );
+    await this.#call(valid.sagaId, () => this.#operations.create(this.#sql, valid, entries));
   }
 
   async write(sagaId: string, token: number, change: SagaChange): Promise<void> {
@@ -265,22 +255,35 @@ class PostgresSagaLogImpl implements PostgresSagaLog {
     return this.#call("", () => this.#operations.prune(this.#sql, before, prunable));
   }
 
+  async #coCommitCreate(
+    tx: PostgresHandle,
+    record: SagaRecord,
+    entries: readonly NewStepEntry[],
+  ): Promise<void> {
+    const sql = this.#scopedSql(tx);
+    const valid = validate(sagaRecordSchema, record, record.sagaId);
+    await this.#call(valid.sagaId, () => this.#operations.create(sql, valid, entries));
+  }
+
   async #coCommitWrite(
     tx: PostgresHandle,
     sagaId: string,
     token: number,
     change: SagaChange,
   ): Promise<void> {
+    const sql = this.#scopedSql(tx);
+    await this.#call(sagaId, () => this.#operations.write(sql, sagaId, token, change));
+  }
+
+  /** The statement runner of a transaction handle of this log's database; refuses any other. */
+  #scopedSql(tx: PostgresHandle): Sql {
     const scope = transactionScopeOf(tx);
     if (scope === undefined || scope.context.storeId !== this.#storeId) {
       throw new LockstepDefinitionError(
         `Expected \`tx\` to be a transaction handle of "${this.#storeId}" (from postgresStore(pool).transaction), got ${scope === undefined ? describeValue(tx) : `a transaction handle of "${scope.context.storeId}"`}.`,
       );
     }
-    await this.#call(sagaId, async () => {
-      await this.#ensureSchema();
-      await this.#operations.write(scope.sql, sagaId, token, change);
-    });
+    return scope.sql;
   }
 
   /** Runs `body` in a transaction of the log's own, on a connection checked out for it. */

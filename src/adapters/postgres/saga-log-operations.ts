@@ -1,12 +1,11 @@
 import { applyChange, checkWrite, validate } from "../../log/memory-log.js";
 import type { SagaStatus } from "../../log/records.js";
 import {
+  type NewStepEntry,
   RECOVERABLE_STATUSES,
   type SagaRecord,
   type SagaSnapshot,
-  SCHEMA_VERSION,
   sagaRecordSchema,
-  stepEntrySchema,
 } from "../../log/records.js";
 import {
   type ClaimedSaga,
@@ -19,6 +18,7 @@ import {
   HEADER_COLUMNS,
   headerValues,
   listedFromColumns,
+  numberEntries,
   recordOf,
   sagaRowOf,
 } from "./saga-log-rows.js";
@@ -72,13 +72,27 @@ export class SagaLogOperations {
     await sql(this.#t.ddl);
   }
 
-  async create(sql: Sql, record: SagaRecord): Promise<void> {
-    const inserted = await sql(
-      `INSERT INTO ${this.#t.sagas} (${HEADER_COLUMNS.join(", ")}) VALUES (${placeholders(1, HEADER_COLUMNS.length)})
-       ON CONFLICT (saga_id) DO NOTHING`,
-      headerValues(record),
+  /**
+   * Inserts a validated header and its first entries (numbered from 1 under its fencing token) in
+   * one statement, atomic on its own: the entries are inserted only if the header was.
+   */
+  async create(sql: Sql, record: SagaRecord, entries: readonly NewStepEntry[] = []): Promise<void> {
+    const numbered = numberEntries(record.sagaId, record.fencingToken, 0, entries);
+    const at = HEADER_COLUMNS.length;
+    const { rows } = await sql<{ inserted: number }>(
+      `WITH header AS (
+         INSERT INTO ${this.#t.sagas} (${HEADER_COLUMNS.join(", ")}) VALUES (${placeholders(1, at)})
+         ON CONFLICT (saga_id) DO NOTHING RETURNING saga_id
+       ), appended AS (
+         INSERT INTO ${this.#t.entries} (saga_id, seq, body)
+         SELECT $1, e.seq, e.body FROM unnest($${at + 1}::int[], $${at + 2}::text[]) AS e(seq, body)
+         WHERE EXISTS (SELECT 1 FROM header)
+         RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM header)::int AS inserted`,
+      [...headerValues(record), numbered.map((e) => e.seq), numbered.map((e) => JSON.stringify(e))],
     );
-    if (inserted.rowCount !== 1) {
+    if (rows[0]?.inserted !== 1) {
       throw new SagaLogError(
         "exists",
         record.sagaId,
@@ -99,13 +113,7 @@ export class SagaLogOperations {
     const record = recordOf(sagaRowOf(raw));
     checkWrite(record, token, change);
     const last = Number(raw.last_seq);
-    const entries = (change.entries ?? []).map((entry, i) =>
-      validate(
-        stepEntrySchema,
-        { ...entry, schemaVersion: SCHEMA_VERSION, sagaId, seq: last + i + 1, token },
-        sagaId,
-      ),
-    );
+    const entries = numberEntries(sagaId, token, last, change.entries ?? []);
     const next = validate(sagaRecordSchema, applyChange(record, change), sagaId);
     const [, ...values] = headerValues(next);
     const set = HEADER_COLUMNS.slice(1)

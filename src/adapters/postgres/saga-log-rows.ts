@@ -6,6 +6,7 @@ export {
   HEADER_COLUMNS,
   headerValues,
   listedFromColumns,
+  numberEntries,
   recordOf,
   type SagaRow,
 } from "../../log/stored-rows.js";

@@ -1,12 +1,12 @@
 import { applyChange, checkWrite, validate } from "../../log/memory-log.js";
 import type { SagaStatus } from "../../log/records.js";
 import {
+  type NewStepEntry,
   RECOVERABLE_STATUSES,
   type SagaRecord,
   type SagaSnapshot,
-  SCHEMA_VERSION,
+  type StepEntry,
   sagaRecordSchema,
-  stepEntrySchema,
 } from "../../log/records.js";
 import {
   type ClaimedSaga,
@@ -20,6 +20,7 @@ import {
   HEADER_COLUMNS,
   headerValues,
   listedFromColumns,
+  numberEntries,
   recordOf,
   type SagaRow,
 } from "../../log/stored-rows.js";
@@ -46,18 +47,22 @@ export class SagaLogOperations {
     sql.exec(this.#t.ddl);
   }
 
-  create(sql: SyncSql, record: SagaRecord): void {
-    if (this.#row(sql, record.sagaId) !== undefined) {
+  /** Inserts a validated header and its first entries, numbered from 1 under its fencing token. */
+  create(sql: SyncSql, record: SagaRecord, entries: readonly NewStepEntry[] = []): void {
+    const numbered = numberEntries(record.sagaId, record.fencingToken, 0, entries);
+    const inserted = sql.run(
+      `INSERT INTO ${this.#t.sagas} (${HEADER_COLUMNS.join(", ")}) VALUES (${placeholders(HEADER_COLUMNS.length)})
+       ON CONFLICT (saga_id) DO NOTHING`,
+      headerValues(record),
+    );
+    if (inserted.changes !== 1) {
       throw new SagaLogError(
         "exists",
         record.sagaId,
         `A saga with id "${record.sagaId}" already exists in the log.`,
       );
     }
-    sql.run(
-      `INSERT INTO ${this.#t.sagas} (${HEADER_COLUMNS.join(", ")}) VALUES (${placeholders(HEADER_COLUMNS.length)})`,
-      headerValues(record),
-    );
+    this.#insertEntries(sql, record.sagaId, numbered);
   }
 
   write(sql: SyncSql, sagaId: string, token: number, change: SagaChange): void {
@@ -68,13 +73,7 @@ export class SagaLogOperations {
         `SELECT max(seq) AS seq FROM ${this.#t.entries} WHERE saga_id = ?`,
         [sagaId],
       )?.seq ?? 0;
-    const entries = (change.entries ?? []).map((entry, i) =>
-      validate(
-        stepEntrySchema,
-        { ...entry, schemaVersion: SCHEMA_VERSION, sagaId, seq: last + i + 1, token },
-        sagaId,
-      ),
-    );
+    const entries = numberEntries(sagaId, token, last, change.entries ?? []);
     const next = validate(sagaRecordSchema, applyChange(record, change), sagaId);
     const [, ...values] = headerValues(next);
     const updated = sql.run(
@@ -84,6 +83,10 @@ export class SagaLogOperations {
       [...values, sagaId, token],
     );
     if (updated.changes !== 1) throw stale(sagaId, token);
+    this.#insertEntries(sql, sagaId, entries);
+  }
+
+  #insertEntries(sql: SyncSql, sagaId: string, entries: readonly StepEntry[]): void {
     for (const entry of entries) {
       sql.run(`INSERT INTO ${this.#t.entries} (saga_id, seq, body) VALUES (?, ?, ?)`, [
         sagaId,

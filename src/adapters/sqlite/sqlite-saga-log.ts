@@ -105,6 +105,8 @@ class SqliteSagaLogImpl implements SqliteSagaLog {
     this.#operations = operations;
     this.coCommit = Object.freeze({
       storeId: engine.id,
+      create: (tx: SqliteHandle, record: SagaRecord, entries: readonly NewStepEntry[] = []) =>
+        this.#coCommitCreate(tx, record, entries),
       write: (tx: SqliteHandle, sagaId: string, token: number, change: SagaChange) =>
         this.#coCommitWrite(tx, sagaId, token, change),
     });
@@ -115,15 +117,7 @@ class SqliteSagaLogImpl implements SqliteSagaLog {
 
   async create(record: SagaRecord, entries: readonly NewStepEntry[] = []): Promise<void> {
     const valid = validate(sagaRecordSchema, record, record.sagaId);
-    await this.#write(valid.sagaId, (sql) => {
-      this.#operations.create(sql, valid);
-      if (entries.length > 0) {
-        this.#operations.write(sql, valid.sagaId, valid.fencingToken, {
-          entries,
-          now: valid.createdAt,
-        });
-      }
-    });
+    await this.#write(valid.sagaId, (sql) => this.#operations.create(sql, valid, entries));
   }
 
   async write(sagaId: string, token: number, change: SagaChange): Promise<void> {
@@ -199,24 +193,45 @@ class SqliteSagaLogImpl implements SqliteSagaLog {
     return this.#write("", (sql) => this.#operations.prune(sql, before, prunable));
   }
 
+  async #coCommitCreate(
+    tx: SqliteHandle,
+    record: SagaRecord,
+    entries: readonly NewStepEntry[],
+  ): Promise<void> {
+    const sql = this.#scopedSql(tx);
+    const valid = validate(sagaRecordSchema, record, record.sagaId);
+    try {
+      if (!this.#schemaReady) this.#operations.ensureSchema(sql);
+      this.#operations.create(sql, valid, entries);
+    } catch (error) {
+      throw this.#logError(error, valid.sagaId);
+    }
+  }
+
   async #coCommitWrite(
     tx: SqliteHandle,
     sagaId: string,
     token: number,
     change: SagaChange,
   ): Promise<void> {
+    const sql = this.#scopedSql(tx);
+    try {
+      if (!this.#schemaReady) this.#operations.ensureSchema(sql);
+      this.#operations.write(sql, sagaId, token, change);
+    } catch (error) {
+      throw this.#logError(error, sagaId);
+    }
+  }
+
+  /** The statement runner of a transaction handle of this log's database; refuses any other. */
+  #scopedSql(tx: SqliteHandle): SyncSql {
     const scope = transactionScopeOf(tx);
     if (scope === undefined || scope.context.owner.gate !== this.#engine.gate) {
       throw new LockstepDefinitionError(
         `Expected \`tx\` to be a transaction handle of "${this.#engine.id}" (from sqliteStore(db).transaction), got ${scope === undefined ? describeValue(tx) : `a transaction handle of "${scope.context.owner.id}"`}.`,
       );
     }
-    try {
-      if (!this.#schemaReady) this.#operations.ensureSchema(scope.sql);
-      this.#operations.write(scope.sql, sagaId, token, change);
-    } catch (error) {
-      throw this.#logError(error, sagaId);
-    }
+    return scope.sql;
   }
 
   async #write<T>(sagaId: string, body: (sql: SyncSql) => T): Promise<T> {
