@@ -2,7 +2,6 @@ import { applyChange, checkWrite, validate } from "../../log/memory-log.js";
 import type { SagaStatus } from "../../log/records.js";
 import {
   type NewStepEntry,
-  RECOVERABLE_STATUSES,
   type SagaRecord,
   type SagaSnapshot,
   sagaRecordSchema,
@@ -22,7 +21,7 @@ import {
   recordOf,
   sagaRowOf,
 } from "./saga-log-rows.js";
-import type { SagaLogTables } from "./saga-log-schema.js";
+import { RECOVERABLE_STATUS_LIST, type SagaLogTables } from "./saga-log-schema.js";
 import type { ScopedSql } from "./transaction-context.js";
 
 /** Runs one statement: through the pool, or through a transaction's handle. */
@@ -202,7 +201,11 @@ export class SagaLogOperations {
   /**
    * Claims in one statement: the candidate rows are locked with `FOR UPDATE SKIP LOCKED`, so claimers
    * in other processes skip each other's candidates instead of waiting for them or taking them too,
-   * and a row another claimer took meanwhile fails the lease condition when it is re-checked.
+   * and a row another claimer took meanwhile fails the lease condition when it is re-checked. The
+   * status condition is written out literally, as the partial index `sagas_due` states it, so the
+   * planner reads the candidates in claim order from that index and stops after `limit` of them;
+   * the claimed rows are then updated by primary key (an array of ids, where joining the CTE led the
+   * planner to scan the whole table).
    */
   async claimRecoverable(
     sql: Sql,
@@ -220,24 +223,17 @@ export class SagaLogOperations {
     }>(
       `WITH candidates AS (
          SELECT saga_id FROM ${this.#t.sagas}
-         WHERE status = ANY($1::text[]) AND next_recovery_at <= $2 AND ${leaseFree("$2")}
-           AND ($6::text[] IS NULL OR name = ANY($6::text[]))
+         WHERE status IN (${RECOVERABLE_STATUS_LIST}) AND next_recovery_at <= $2 AND ${leaseFree("$2")}
+           AND ($5::text[] IS NULL OR name = ANY($5::text[]))
          ORDER BY next_recovery_at, saga_id
-         LIMIT $3
+         LIMIT $1
          FOR UPDATE SKIP LOCKED
        )
        UPDATE ${this.#t.sagas} AS s
-       SET fencing_token = s.fencing_token + 1, lease_owner = $4, lease_expires_at = $5, updated_at = $2
-       FROM candidates c WHERE s.saga_id = c.saga_id
+       SET fencing_token = s.fencing_token + 1, lease_owner = $3, lease_expires_at = $4, updated_at = $2
+       WHERE s.saga_id = ANY (ARRAY(SELECT saga_id FROM candidates))
        RETURNING s.saga_id, s.fencing_token, s.next_recovery_at`,
-      [
-        RECOVERABLE_STATUSES,
-        now,
-        limit,
-        owner,
-        now + ttlMs,
-        names === undefined ? null : [...names],
-      ],
+      [limit, now, owner, now + ttlMs, names === undefined ? null : [...names]],
     );
     return rows
       .map((row) => ({ ...row, due: Number(row.next_recovery_at) }))

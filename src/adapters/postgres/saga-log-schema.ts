@@ -1,5 +1,16 @@
 import { LockstepDefinitionError } from "../../core/errors.js";
 import { describeValue } from "../../core/validate.js";
+import { RECOVERABLE_STATUSES } from "../../log/records.js";
+
+/**
+ * The recoverable statuses as an SQL list literal (`'running', 'compensating', 'in_doubt'`), for the
+ * partial index recovery claims from and for the claim's own condition, which must state the same
+ * list for the planner to use that index.
+ */
+export const RECOVERABLE_STATUS_LIST = RECOVERABLE_STATUSES.map((status) => {
+  if (!/^[a-z_]+$/.test(status)) throw new Error(`Unexpected saga status ${status}.`);
+  return `'${status}'`;
+}).join(", ");
 
 /** The quoted, schema-qualified names of one saga log's tables, and the DDL that creates them. */
 export interface SagaLogTables {
@@ -22,7 +33,9 @@ const PREFIX = /^[A-Za-z_][A-Za-z0-9_]{0,40}$/;
  * as JSON text (not `jsonb`, which would refuse some strings JSON allows, such as `"\u0000"`, and
  * would not keep the body exactly as validated). Lease and status columns are authoritative: lease
  * operations and quarantine update only them, and reads lay them over the JSON body. `problem_*`
- * keep why a saga was quarantined, beside its body as it was.
+ * keep why a saga was quarantined, beside its body as it was. `sagas_due` holds only the sagas
+ * in a recoverable status, in the order recovery claims them, so a claim reads them in that order
+ * and stops once it has enough, however many finished sagas the table keeps.
  */
 export function sagaLogTables(schema: string, prefix: string): SagaLogTables {
   if (typeof schema !== "string" || !SCHEMA.test(schema)) {
@@ -40,6 +53,7 @@ export function sagaLogTables(schema: string, prefix: string): SagaLogTables {
   const entries = q(`${prefix}saga_entries`);
   const recoverable = `${prefix}sagas_recoverable`;
   const updated = `${prefix}sagas_updated`;
+  const due = `${prefix}sagas_due`;
   const ddl = `
 CREATE TABLE IF NOT EXISTS ${sagas} (
   saga_id text NOT NULL PRIMARY KEY,
@@ -61,6 +75,8 @@ CREATE TABLE IF NOT EXISTS ${sagas} (
 );
 CREATE INDEX IF NOT EXISTS "${recoverable}" ON ${sagas} (status, next_recovery_at);
 CREATE INDEX IF NOT EXISTS "${updated}" ON ${sagas} (status, updated_at);
+CREATE INDEX IF NOT EXISTS "${due}" ON ${sagas} (next_recovery_at, saga_id)
+  WHERE status IN (${RECOVERABLE_STATUS_LIST});
 CREATE TABLE IF NOT EXISTS ${entries} (
   saga_id text NOT NULL REFERENCES ${sagas} (saga_id) ON DELETE CASCADE,
   seq integer NOT NULL,
@@ -72,7 +88,7 @@ CREATE TABLE IF NOT EXISTS ${entries} (
     schema,
     sagas,
     entries,
-    objects: [sagas, entries, q(recoverable), q(updated)],
+    objects: [sagas, entries, q(recoverable), q(updated), q(due)],
     lockKey: `lockstep.saga-log:${schema}.${prefix}`,
     ddl,
   };
