@@ -1,4 +1,11 @@
-import { EntryType, type NewStepEntry, SagaStatus, type StepEntry } from "../log/records.js";
+import { applyChange } from "../log/memory-log.js";
+import {
+  EntryType,
+  type NewStepEntry,
+  type SagaRecord,
+  SagaStatus,
+  type StepEntry,
+} from "../log/records.js";
 import { type SagaChange, type SagaLog, SagaLogError } from "../log/saga-log.js";
 import { type Clock, sleep } from "./clock.js";
 import { type CallOutcome, callWithDeadline } from "./deadline.js";
@@ -70,6 +77,17 @@ type EventBody = SagaEvent extends infer E
 /** Raised internally when the log refuses a write because another runner owns the saga. */
 class LeaseLost extends Error {}
 
+/** Raised internally when creating the saga's record finds one with its id already there. */
+class SagaExists extends Error {}
+
+/**
+ * How a new execution's saga stands in the log: created (and whether the first step's first intent
+ * went with it), or not yet, because its first steps co-commit and their transaction creates it.
+ */
+export type Creation =
+  | { readonly created: true; readonly firstIntentRecorded: boolean }
+  | { readonly created: false; readonly record: SagaRecord };
+
 /**
  * Drives one saga instance: forward through its steps, compensating in reverse when a step before
  * the point of no return fails, and recording every move in the log before it is made.
@@ -89,6 +107,10 @@ export class Execution {
   #attention: SagaReport["attention"];
   /** Whether step 0's first intent was written with the saga record. */
   #firstIntentRecorded: boolean;
+  /** The saga's record while it is not in the log yet; the first log write creates it. */
+  #draft: SagaRecord | undefined;
+  /** Set when creating the record found another saga with this id, created meanwhile. */
+  #lostCreation = false;
   /** Entries not yet durable; they ride along with the next log write. */
   #pending: NewStepEntry[] = [];
 
@@ -100,7 +122,7 @@ export class Execution {
     token: number,
     status: SagaStatus,
     entries: readonly StepEntry[] = [],
-    firstIntentRecorded = false,
+    creation: Creation = { created: true, firstIntentRecorded: false },
   ) {
     this.#env = env;
     this.#saga = saga;
@@ -108,7 +130,8 @@ export class Execution {
     this.#input = input;
     this.#token = token;
     this.#status = status;
-    this.#firstIntentRecorded = firstIntentRecorded;
+    this.#firstIntentRecorded = creation.created && creation.firstIntentRecorded;
+    this.#draft = creation.created ? undefined : creation.record;
     this.#leaseExpiresAt = env.clock.now() + env.leaseTtlMs;
     this.#policies = saga.steps.map((s) =>
       resolveRetry(`step "${s.name}": retry`, s.retry, env.retry),
@@ -192,7 +215,10 @@ export class Execution {
       }
       return this.#compensateAll(() => this.#stepFailed(at, result.kind, result.error));
     }
-    await this.#write({ status: SagaStatus.Completed, releaseLease: true });
+    // A co-committed group that ends the saga completes it in its own transaction.
+    if (this.#status !== SagaStatus.Completed) {
+      await this.#write({ status: SagaStatus.Completed, releaseLease: true });
+    }
     return { ok: true, report: this.report() };
   }
 
@@ -262,6 +288,15 @@ export class Execution {
     return (this.#states[from - 1] as StepState).status === StepStatus.Committed;
   }
 
+  /**
+   * Whether this execution stopped because a saga with its id was created meanwhile (the same id
+   * submitted twice at once): nothing of this execution is durable, and the caller should treat
+   * the run as a resubmission of that saga.
+   */
+  get lostCreation(): boolean {
+    return this.#lostCreation;
+  }
+
   /** The index of the first step that is not committed, or the step count. */
   get nextStep(): number {
     const i = this.#states.findIndex((s) => s.status !== StepStatus.Committed);
@@ -273,6 +308,14 @@ export class Execution {
     try {
       return await body();
     } catch (error) {
+      if (error instanceof SagaExists) {
+        this.#lostCreation = true;
+        return this.#fail({
+          code: ErrorCode.SagaExists,
+          message: `A saga with id "${this.#sagaId}" was created by another run while this one was starting; this run wrote nothing.`,
+          sagaId: this.#sagaId,
+        });
+      }
       if (error instanceof LeaseLost) {
         this.#emit({ type: "saga.lease_lost" });
         return this.#fail({
@@ -304,6 +347,11 @@ export class Execution {
     let cancel = () => {};
     const tick = () => {
       if (stopped) return;
+      if (this.#draft !== undefined) {
+        // Nothing to renew before the saga's record exists; its creation sets the lease.
+        cancel = clock.setTimer(tick, every);
+        return;
+      }
       const now = clock.now();
       log.renewLease(this.#sagaId, this.#token, leaseTtlMs, now).then(
         (renewed) => {
@@ -443,6 +491,11 @@ export class Execution {
       await this.#renewLease();
       const attempts = steps.map((_, k) => (this.#states[from + k] as StepState).attempts + 1);
       const outputs: { raw: unknown; output: unknown }[] = [];
+      const committed: NewStepEntry[] = [];
+      // A group that reaches the last step completes the saga in the same commit.
+      const finish: Omit<SagaChange, "now"> =
+        end === this.#saga.steps.length ? { status: SagaStatus.Completed, releaseLease: true } : {};
+      const draft = this.#draft;
       let running = from;
       let invalid: { at: number; message: string } | undefined;
       const carried = this.#pending;
@@ -450,16 +503,14 @@ export class Execution {
         transaction(async (tx) => {
           // The store may rerun the work (a serialization retry): start each run from scratch.
           outputs.length = 0;
+          committed.length = 0;
           invalid = undefined;
+          // No intents: nothing in the transaction is durable before its commit, which records
+          // each step's outcome with the step's own writes.
           for (let k = 0; k < steps.length; k++) {
             const step = steps[k] as StepDefinition;
             const attempt = attempts[k] as number;
             running = from + k;
-            const intent = this.#entry(step, EntryType.Intent, attempt);
-            await coCommit.write(tx, this.#sagaId, this.#token, {
-              entries: k === 0 ? [...carried, intent] : [intent],
-              now: this.#env.clock.now(),
-            });
             this.#emit({ type: "step.started", step: step.name, attempt });
             const earlier = Object.fromEntries(
               outputs.map((o, n) => [(steps[n] as StepDefinition).name, o.output]),
@@ -477,12 +528,18 @@ export class Execution {
               );
             }
             outputs.push({ raw, output: parsed.data });
-            await coCommit.write(tx, this.#sagaId, this.#token, {
-              entries: [
-                this.#entry(step, EntryType.Committed, attempt, { output: raw, via: "co_commit" }),
-              ],
-              now: this.#env.clock.now(),
-            });
+            committed.push(
+              this.#entry(step, EntryType.Committed, attempt, { output: raw, via: "co_commit" }),
+            );
+          }
+          // One log write for the whole group, checked against the fencing token (or, for a saga
+          // not created yet, against an existing id) at the end: a refusal rolls everything back.
+          const entries = [...carried, ...committed];
+          const now = this.#env.clock.now();
+          if (draft === undefined) {
+            await coCommit.write(tx, this.#sagaId, this.#token, { ...finish, entries, now });
+          } else {
+            await coCommit.create(tx, this.#draftRecord(draft, finish, now), entries);
           }
         }, scope),
       );
@@ -490,7 +547,16 @@ export class Execution {
         const { at, message } = invalid;
         return { type: "invalid_output", message, at };
       }
-      if (outcome.status === "error" && findStaleToken(outcome.error)) throw new LeaseLost();
+      if (
+        outcome.status === "error" &&
+        draft !== undefined &&
+        findLogFailure(outcome.error, "exists")
+      ) {
+        throw new SagaExists();
+      }
+      if (outcome.status === "error" && findLogFailure(outcome.error, "stale_token")) {
+        throw new LeaseLost();
+      }
       const escalation = outcome.status === "error" ? findEscalation(outcome.error) : undefined;
       const failure =
         outcome.status === "ok"
@@ -506,8 +572,11 @@ export class Execution {
         if (found === undefined) return { type: "in_doubt", at: running };
         landed = found;
       }
+      // A run of a saga id that exists (submitted twice) fails on its rows or on the record.
+      if (!landed && draft !== undefined && (await this.#exists())) throw new SagaExists();
       if (landed) {
         this.#pending = [];
+        this.#draft = undefined;
         steps.forEach((step, k) => {
           const st = this.#states[from + k] as StepState;
           const { raw, output } = outputs[k] as { raw: unknown; output: unknown };
@@ -528,6 +597,7 @@ export class Execution {
             via: "execute",
           });
         });
+        this.#statusChanged(finish);
         return { type: "committed" };
       }
       // Rolled back: nothing of the group is durable, so its intents are recorded with the outcome.
@@ -561,6 +631,15 @@ export class Execution {
       } catch {
         return { type: "cancelled", reason: signal?.reason, at: running };
       }
+    }
+  }
+
+  /** Whether the log holds a saga with this id; `false` when it cannot be read. */
+  async #exists(): Promise<boolean> {
+    try {
+      return (await this.#logCall(() => this.#env.log.load(this.#sagaId))) !== undefined;
+    } catch {
+      return false;
     }
   }
 
@@ -911,15 +990,40 @@ export class Execution {
     const now = this.#env.clock.now();
     if (!change.releaseLease) await this.#renewLease();
     const entries = [...this.#pending, ...(change.entries ?? [])];
+    const draft = this.#draft;
     try {
-      await this.#logCall(() =>
-        this.#env.log.write(this.#sagaId, this.#token, { ...change, entries, now }),
-      );
+      if (draft === undefined) {
+        await this.#logCall(() =>
+          this.#env.log.write(this.#sagaId, this.#token, { ...change, entries, now }),
+        );
+      } else {
+        // The first co-committed group did not land: the saga's record is created now, with it.
+        const record = this.#draftRecord(draft, change, now);
+        await this.#logCall(() => this.#env.log.create(record, entries));
+        this.#draft = undefined;
+      }
     } catch (error) {
       if (SagaLogError.is(error) && error.reason === "stale_token") throw new LeaseLost();
+      if (draft !== undefined && SagaLogError.is(error) && error.reason === "exists") {
+        throw new SagaExists();
+      }
       throw error;
     }
     this.#pending = [];
+    this.#statusChanged(change);
+  }
+
+  /** The record that creates the saga with `change` applied, leased from `now` unless released. */
+  #draftRecord(draft: SagaRecord, change: Omit<SagaChange, "now">, now: number): SagaRecord {
+    this.#leaseExpiresAt = now + this.#env.leaseTtlMs;
+    return applyChange(
+      { ...draft, leaseExpiresAt: this.#leaseExpiresAt, updatedAt: now },
+      { ...change, now },
+    );
+  }
+
+  /** Takes note of a status a log write set, telling listeners. */
+  #statusChanged(change: Omit<SagaChange, "now">): void {
     if (change.status !== undefined && change.status !== this.#status) {
       this.#status = change.status;
       this.#emit(
@@ -949,6 +1053,7 @@ export class Execution {
   /** Extends the lease once half of it has run out; a refused renewal means another runner owns it. */
   async #renewLease(): Promise<void> {
     if (this.#leaseLost) throw new LeaseLost();
+    if (this.#draft !== undefined) return;
     const now = this.#env.clock.now();
     if (now < this.#leaseExpiresAt - this.#env.leaseTtlMs / 2) return;
     const renewed = await this.#logCall(() =>
@@ -1029,6 +1134,9 @@ export class Execution {
           st.status = StepStatus.Unknown;
           break;
         case EntryType.Committed: {
+          // A co-committed step has no intent: its outcome committed with its writes.
+          st.attempts = Math.max(st.attempts, entry.attempt);
+          st.executed = true;
           const parsed = step.output.safeParse(entry.output);
           st.status = parsed.success ? StepStatus.Committed : StepStatus.Unknown;
           st.raw = entry.output;
@@ -1070,10 +1178,11 @@ function isDefinitiveRefusal(kind: ErrorKind): boolean {
 }
 
 /** Whether a fencing-token refusal from the log is anywhere in an error's cause chain. */
-function findStaleToken(error: unknown): boolean {
+/** Whether a log error of `reason` is anywhere in an error's cause chain. */
+function findLogFailure(error: unknown, reason: SagaLogError["reason"]): boolean {
   let current: unknown = error;
   for (let depth = 0; depth < 16 && current !== undefined && current !== null; depth++) {
-    if (SagaLogError.is(current) && current.reason === "stale_token") return true;
+    if (SagaLogError.is(current) && current.reason === reason) return true;
     current = (current as { cause?: unknown }).cause;
   }
   return false;

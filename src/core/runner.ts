@@ -1,7 +1,13 @@
 import { errAsync, ResultAsync } from "neverthrow";
 import type { z } from "zod";
 import { MemorySagaLog } from "../log/memory-log.js";
-import { EntryType, type SagaSnapshot, SagaStatus, SCHEMA_VERSION } from "../log/records.js";
+import {
+  EntryType,
+  type SagaRecord,
+  type SagaSnapshot,
+  SagaStatus,
+  SCHEMA_VERSION,
+} from "../log/records.js";
 import { type SagaLog, SagaLogError } from "../log/saga-log.js";
 import { type Clock, systemClock } from "./clock.js";
 import { callWithDeadline } from "./deadline.js";
@@ -232,34 +238,38 @@ async function start(
   signal: AbortSignal | undefined,
 ): Promise<StartResult> {
   const now = env.clock.now();
-  // The first step's write-ahead intent rides with the saga's creation: one durable write, not two.
-  // A step that co-commits writes its intent inside its own transaction instead.
+  const record: SagaRecord = {
+    schemaVersion: SCHEMA_VERSION,
+    sagaId,
+    definition: saga.definition as never,
+    input: raw,
+    status: SagaStatus.Running,
+    attention: null,
+    fencingToken: 1,
+    leaseOwner: env.owner,
+    leaseExpiresAt: now + env.leaseTtlMs,
+    recoveryAttempts: 0,
+    nextRecoveryAt: 0,
+    createdAt: now,
+    updatedAt: now,
+  };
   const first = saga.steps[0] as Saga["steps"][number];
-  const coCommit = env.log.coCommit;
-  const foldIntent = !isCoCommitted(first.store, coCommit?.storeId);
-  const intents = foldIntent
-    ? [{ step: first.name, type: EntryType.Intent, attempt: 1, at: now }]
-    : [];
+  if (isCoCommitted(first.store, env.log.coCommit?.storeId)) {
+    // The first steps commit in one transaction with their log records, and that transaction
+    // creates the saga's record too: a saga that crashes before it leaves nothing behind.
+    const execution = new Execution(env, saga, sagaId, parsed, 1, SagaStatus.Running, [], {
+      created: false,
+      record,
+    });
+    emitStarted(env, saga, sagaId);
+    const result = await execution.forward(signal);
+    return execution.lostCreation ? resume(env, saga, sagaId, raw, parsed, signal) : result;
+  }
+  // The first step's write-ahead intent rides with the saga's creation: one durable write, not two.
+  const intents = [{ step: first.name, type: EntryType.Intent, attempt: 1, at: now }];
   try {
     const created = await callWithDeadline(env.clock, env.timeoutMs, undefined, () =>
-      env.log.create(
-        {
-          schemaVersion: SCHEMA_VERSION,
-          sagaId,
-          definition: saga.definition as never,
-          input: raw,
-          status: SagaStatus.Running,
-          attention: null,
-          fencingToken: 1,
-          leaseOwner: env.owner,
-          leaseExpiresAt: now + env.leaseTtlMs,
-          recoveryAttempts: 0,
-          nextRecoveryAt: 0,
-          createdAt: now,
-          updatedAt: now,
-        },
-        intents,
-      ),
+      env.log.create(record, intents),
     );
     if (created.status === "error") throw created.error;
     if (created.status !== "ok") {
@@ -283,7 +293,10 @@ async function start(
       }),
     };
   }
-  const execution = new Execution(env, saga, sagaId, parsed, 1, SagaStatus.Running, [], foldIntent);
+  const execution = new Execution(env, saga, sagaId, parsed, 1, SagaStatus.Running, [], {
+    created: true,
+    firstIntentRecorded: true,
+  });
   emitStarted(env, saga, sagaId);
   return execution.forward(signal);
 }

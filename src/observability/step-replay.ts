@@ -83,6 +83,9 @@ export function replaySteps(
         st.status = StepStatus.Unknown;
         break;
       case EntryType.Committed: {
+        // A co-committed step has no intent: its outcome committed with its writes.
+        st.attempts = Math.max(st.attempts, entry.attempt);
+        st.executed = true;
         const valid = parse === undefined || parse(st.name, entry.output);
         st.status = valid ? StepStatus.Committed : StepStatus.Unknown;
         st.output = entry.output;

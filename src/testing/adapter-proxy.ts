@@ -3,7 +3,7 @@ const RAW = new WeakMap<object, object>();
 /**
  * The object a proxy made by {@link proxyAdapter} stands for, one layer down; any other value as it
  * is. Adapters get their own handles back this way, so a wrapped transaction handle passed to a
- * log's `coCommit.write` reaches the log unwrapped.
+ * log's `coCommit.create` or `coCommit.write` reaches the log unwrapped.
  */
 export function unwrapProxy<T>(value: T): T {
   if (typeof value !== "object" || value === null) return value;

@@ -40,7 +40,7 @@ export const FAULT_KINDS: readonly FaultKind[] = Object.freeze(Object.values(Fau
  *
  * Sites are named `<adapter>.<method>`: `<store id>.handle.<method>` for the store's root handle,
  * `<store id>.tx.<method>` inside a transaction, `<store id>.transaction`, `<store id>.batch` and
- * `<store id>.apply`; `log.<method>` and `log.coCommit.write` for a saga log.
+ * `<store id>.apply`; `log.<method>`, `log.coCommit.create` and `log.coCommit.write` for a saga log.
  */
 export interface FaultRule {
   /**

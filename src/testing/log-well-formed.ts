@@ -7,7 +7,7 @@ import { defineInvariant, type Invariant } from "./invariant.js";
  *
  * - entries are numbered 1, 2, 3, … and their fencing tokens never go down;
  * - every outcome (`committed`, `not_committed`, `unknown`) follows an intent of the same step and
- *   attempt, and every compensation outcome follows a compensation intent of the same step and
+ *   attempt (except a co-committed `committed`, which commits with the step's own writes), and every compensation outcome follows a compensation intent of the same step and
  *   attempt;
  * - compensations run in reverse step order, only for compensatable steps that committed, never
  *   after the point of no return committed, and no step starts once compensation has begun; a
@@ -63,7 +63,12 @@ function problemsOf({ record, entries }: SagaSnapshot): string[] {
       case EntryType.Committed:
       case EntryType.NotCommitted:
       case EntryType.Unknown:
-        if (!intents.has(key)) problems.push(`${at} has no intent before it.`);
+        // A co-committed outcome committed in one transaction with the step's writes: no intent.
+        if (e.via === "co_commit") {
+          if (compensating) problems.push(`${at} commits a step after compensation began.`);
+        } else if (!intents.has(key)) {
+          problems.push(`${at} has no intent before it.`);
+        }
         if (e.type === EntryType.Committed) everCommitted.add(e.step);
         state.set(e.step, e.type);
         break;

@@ -79,8 +79,8 @@ type Method = (...args: unknown[]) => unknown;
  * Wraps a store (from `defineStore`) or a saga log so that faults from `plan` hit its calls. The
  * wrapper is generated with a `Proxy` over the adapter's own methods: for a store, every method of
  * its root handle (site `<id>.handle.<method>`), of each transaction's handle (`<id>.tx.<method>`),
- * and `transaction`, `batch` and `apply`; for a log, every method of the port (`log.<method>`) and
- * `coCommit.write`. Everything else reads through unchanged.
+ * and `transaction`, `batch` and `apply`; for a log, every method of the port (`log.<method>`),
+ * `coCommit.create` and `coCommit.write`. Everything else reads through unchanged.
  *
  * Wrapped methods return promises, as lockstep's adapter contract requires. Failing store calls
  * throw `StoreError` of the fault's `errorKind`; failing log calls throw `SagaLogError("io")`.

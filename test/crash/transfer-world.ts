@@ -14,9 +14,11 @@ import {
   defineSaga,
   defineStore,
   guardFailed,
+  type NewStepEntry,
   notCommitted,
   runAtomic,
   type SagaLog,
+  type SagaRecord,
   type Store,
   StoreError,
 } from "../../src/index.js";
@@ -277,6 +279,11 @@ export function hookLog(log: SagaLog, onBoundary: (name: string) => void): SagaL
   const inner = log.coCommit;
   const coCommit = inner && {
     storeId: inner.storeId,
+    create: async (tx: unknown, record: SagaRecord, entries?: readonly NewStepEntry[]) => {
+      onBoundary("before log.coCommit");
+      await inner.create(unhooked.get(tx as SqliteHandle) ?? tx, record, entries);
+      onBoundary("after log.coCommit");
+    },
     write: async (tx: unknown, ...rest: [string, number, Parameters<typeof inner.write>[3]]) => {
       onBoundary("before log.coCommit");
       await inner.write(unhooked.get(tx as SqliteHandle) ?? tx, ...rest);

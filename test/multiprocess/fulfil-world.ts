@@ -173,7 +173,7 @@ export function fulfilSaga(world: FulfilWorld) {
 /** Where a parent run dies, and what recovery must then do with the saga. */
 export interface CrashMode {
   readonly name: string;
-  /** The durable log call (create = 1, then each write and co-committed write) that fails first. */
+  /** The durable log call (each create, write and co-committed create or write, from 1) that fails first. */
   readonly dieAtLogCall?: number;
   /** Die inside ship's execute, after its intent is durable and before it writes. */
   readonly dieInShip?: boolean;
@@ -186,29 +186,16 @@ export interface CrashMode {
   readonly recoveryCalls: number;
 }
 
+// reserve co-commits, and its transaction creates the saga's record: a run that dies before that
+// commit leaves no saga at all (the SIGKILL suite covers it), so every mode here dies after it.
+// The durable calls of a run are: 1 reserve's transaction (coCommit.create), 2 ship's intent,
+// 3 capture's transaction (coCommit.write, carrying ship's outcome), 4 notify's intent, 5 the final
+// write.
 export const CRASH_MODES: readonly CrashMode[] = [
-  // reserve's intent (co-committed) fails: nothing ran.
-  {
-    name: "reserve-intent",
-    dieAtLogCall: 2,
-    stands: "before_pivot",
-    recovered: "compensated",
-    parentCalls: 0,
-    recoveryCalls: 0,
-  },
-  // reserve ran but its record failed, so its transaction rolled back with it.
-  {
-    name: "reserve-rolled-back",
-    dieAtLogCall: 3,
-    stands: "before_pivot",
-    recovered: "compensated",
-    parentCalls: 1,
-    recoveryCalls: 0,
-  },
   // reserve committed; ship's intent failed: recovery compensates reserve.
   {
     name: "ship-intent",
-    dieAtLogCall: 4,
+    dieAtLogCall: 2,
     stands: "before_pivot",
     recovered: "compensated",
     parentCalls: 1,
@@ -223,19 +210,11 @@ export const CRASH_MODES: readonly CrashMode[] = [
     parentCalls: 2,
     recoveryCalls: 1,
   },
-  // ship committed but the record saying so (carried by capture's intent) failed: the probe says committed.
-  {
-    name: "ship-unrecorded",
-    dieAtLogCall: 5,
-    stands: "pivot_in_doubt",
-    recovered: "completed",
-    parentCalls: 2,
-    recoveryCalls: 2,
-  },
-  // capture ran but its record failed and rolled it back.
+  // ship committed, then capture ran but its transaction, which also records ship's outcome, failed
+  // and rolled back: the probe says ship committed, and capture runs again.
   {
     name: "capture-rolled-back",
-    dieAtLogCall: 6,
+    dieAtLogCall: 3,
     stands: "pivot_in_doubt",
     recovered: "completed",
     parentCalls: 3,
@@ -244,7 +223,7 @@ export const CRASH_MODES: readonly CrashMode[] = [
   // capture committed; notify's intent failed.
   {
     name: "notify-intent",
-    dieAtLogCall: 7,
+    dieAtLogCall: 4,
     stands: "after_pivot",
     recovered: "completed",
     parentCalls: 3,
@@ -253,7 +232,7 @@ export const CRASH_MODES: readonly CrashMode[] = [
   // notify ran; the final write failed: notify, retriable and idempotent, runs again.
   {
     name: "final-write",
-    dieAtLogCall: 8,
+    dieAtLogCall: 5,
     stands: "after_pivot",
     recovered: "completed",
     parentCalls: 4,

@@ -387,7 +387,6 @@ describe("a saga on the log's own Postgres database", () => {
       expect(reserve.map((e) => [e.type, e.attempt])).toEqual([
         ["intent", 1],
         ["not_committed", 1],
-        ["intent", 2],
         ["committed", 2],
       ]);
       const holds = await funds.handle.query("SELECT id FROM holds");

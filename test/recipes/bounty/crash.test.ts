@@ -107,7 +107,10 @@ for (const flavour of FLAVOURS) {
         console.log(
           `bounty ${operation} on ${flavour.name}: ${points} crash points, recovery outcomes ${JSON.stringify(outcomes)}`,
         );
-        expect(points).toBeGreaterThanOrEqual(operation === "settle" ? 20 : 8);
+        // Floors that catch an enumeration that collapsed; a saga whose steps all co-commit with
+        // the log has the fewest boundaries (create on one database: 4).
+        const floor = { create: 4, claim: 8, settle: 16 }[operation];
+        expect(points).toBeGreaterThanOrEqual(floor);
         expect(Object.values(outcomes).reduce((a, b) => a + b, 0)).toBe(points);
       });
     }

@@ -146,7 +146,8 @@ for (const flavour of FLAVOURS) {
             : { available: 70, reserved: 30 },
         );
         const reconciled = await world.reconcile();
-        expect(reconciled.recovery.counts.compensated).toBe(1);
+        // A saga whose first transaction rolled back never existed; otherwise recovery voids it.
+        expect(reconciled.recovery.counts.compensated).toBe(coCommitted("credits") ? 0 : 1);
         expect(await bounty("b-1")).toBeUndefined();
         expect(await balance("alice")).toEqual({ available: 100, reserved: 0 });
         await expectClean();
