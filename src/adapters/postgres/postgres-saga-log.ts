@@ -9,6 +9,7 @@ import {
   type SagaRecord,
   type SagaSnapshot,
   sagaRecordSchema,
+  TERMINAL_STATUSES,
 } from "../../log/records.js";
 import {
   type ClaimedSaga,
@@ -21,7 +22,7 @@ import {
 import { assertPool } from "./assert-pool.js";
 import type { PostgresHandle } from "./postgres-handle.js";
 import { runTransaction, type TransactionSettings } from "./run-transaction.js";
-import { SagaLogOperations, type Sql } from "./saga-log-operations.js";
+import { SagaLogOperations, type Sql, type WrittenSaga } from "./saga-log-operations.js";
 import { sagaLogTables } from "./saga-log-schema.js";
 import { messageOf, normalizeResult, queryConfig } from "./statements.js";
 import { postgresStoreId } from "./store-id.js";
@@ -54,9 +55,10 @@ export interface PostgresSagaLogOptions {
    */
   readonly storeId?: string;
   /**
-   * The deadline, in milliseconds, of each `write` (which runs in a transaction of its own, with
-   * `statement_timeout` set from it). The other calls are single statements, bounded by the pool's
-   * own `statement_timeout` or `query_timeout` settings if it has them.
+   * The deadline, in milliseconds, of each `write` that takes the locking path (a transaction of its
+   * own, with `statement_timeout` set from it). A `write` that takes the one-statement path, and
+   * every other call, is a single autocommit statement on the pool, bounded by the pool's own
+   * `statement_timeout` or `query_timeout` settings if it has them.
    *
    * @default 30000
    * @example `postgresSagaLog(pool, { timeoutMs: 5000 })`
@@ -99,14 +101,31 @@ export interface PostgresSagaLog extends SagaLog {
  * Opens the saga log on a `pg.Pool`, creating its tables on first use if they do not exist (`CREATE
  * TABLE IF NOT EXISTS`, serialized across processes by an advisory lock).
  *
- * `write` runs in a transaction of its own that locks the saga row before checking the fencing
- * token; every other call is one statement. Records are validated against the zod schemas when
- * written and when read. Recovery selects and leases sagas by indexed columns without parsing their
- * JSON bodies, so a corrupt saga never stops the others from being claimed:
+ * Every call is one statement, except a `write` that has to take the locking path:
+ *
+ * - The log remembers the header of each saga it last created, wrote or loaded (its 10,000 most
+ *   recent). A `write` to such a saga is one autocommit statement on the pool: it updates the header
+ *   and appends the entries only if the row still has the writer's fencing token and exactly the
+ *   status, schema version and stored body the log remembers, and if the last entry is still the
+ *   one it remembers, so a stale token, another writer's change or a body edited behind the log's
+ *   back is never overwritten.
+ * - Otherwise, or when that statement changed nothing (or lost a race for an entry number), the
+ *   `write` runs in a transaction of its own that locks the saga row with `SELECT … FOR UPDATE`,
+ *   validates it and checks the fencing token, and refuses exactly as it would have anyway
+ *   (`stale_token`, `status_mismatch`, `corrupt`, `not_found`). This path is bounded by `timeoutMs`.
+ *
+ * The log forgets a saga when its lease is released, when a write ends it or releases its lease,
+ * when it is quarantined or pruned, and when a `coCommit` call touches it (that transaction may
+ * still roll back). A record that is remembered wrongly costs a round trip, never a wrong write.
+ *
+ * Records are validated against the zod schemas when written and when read. Recovery selects and
+ * leases sagas by indexed columns without parsing their JSON bodies, so a corrupt saga never stops
+ * the others from being claimed:
  *
  * - `claimRecoverable` claims with `FOR UPDATE SKIP LOCKED` and increments each fencing token in the
  *   same statement, so recovery workers in many processes claim concurrently without waiting for one
- *   another and never claim the same saga;
+ *   another and never claim the same saga; it reads the due sagas in order from a partial index of
+ *   the recoverable ones, so finished sagas kept in the table do not slow it;
  * - `load` of a saga whose body fails validation, or whose schema version is unknown, throws
  *   `SagaLogError("corrupt")` naming the field;
  * - `quarantine` marks such a saga by its columns and keeps its body as it was, with the problem;
@@ -130,6 +149,9 @@ export function postgresSagaLog(pool: Pool, options: PostgresSagaLogOptions = {}
   return new PostgresSagaLogImpl(pool, storeId, timeoutMs, new SagaLogOperations(tables));
 }
 
+/** How many sagas' headers a log remembers for one-statement writes; the oldest is forgotten first. */
+const REMEMBERED_SAGAS = 10_000;
+
 class PostgresSagaLogImpl implements PostgresSagaLog {
   readonly coCommit: CoCommitLog<PostgresHandle>;
   readonly #pool: Pool;
@@ -140,6 +162,11 @@ class PostgresSagaLogImpl implements PostgresSagaLog {
   readonly #sql: Sql;
   #schema: Promise<void> | undefined;
   #schemaReady = false;
+  /**
+   * The header of each saga this log last created, wrote or loaded, as it then stood in the row, in
+   * the order they were remembered. Only a hint: the one-statement write checks it against the row.
+   */
+  readonly #remembered = new Map<string, WrittenSaga>();
 
   constructor(pool: Pool, storeId: string, timeoutMs: number, operations: SagaLogOperations) {
     this.#pool = pool;
@@ -168,13 +195,31 @@ class PostgresSagaLogImpl implements PostgresSagaLog {
 
   async create(record: SagaRecord, entries: readonly NewStepEntry[] = []): Promise<void> {
     const valid = validate(sagaRecordSchema, record, record.sagaId);
-    await this.#call(valid.sagaId, () => this.#operations.create(this.#sql, valid, entries));
+    this.#forget(valid.sagaId);
+    const created = await this.#call(valid.sagaId, () =>
+      this.#operations.create(this.#sql, valid, entries),
+    );
+    this.#remember(created);
   }
 
+  /**
+   * One autocommit statement when this log remembers the saga's header and the row still matches
+   * it; otherwise, or when that statement changes nothing, the locking transaction (see
+   * {@link postgresSagaLog}).
+   */
   async write(sagaId: string, token: number, change: SagaChange): Promise<void> {
-    await this.#call(sagaId, () =>
-      this.#transaction((sql) => this.#operations.write(sql, sagaId, token, change)),
-    );
+    // Taken out while the write is in flight: a concurrent write of the same saga by this log would
+    // start from the header this one is replacing, so it takes the locking way at once.
+    const prior = this.#remembered.get(sagaId);
+    this.#forget(sagaId);
+    const written = await this.#call(sagaId, async () => {
+      if (prior !== undefined) {
+        const fast = await this.#operations.fastWrite(this.#sql, sagaId, token, change, prior);
+        if (fast !== undefined) return fast;
+      }
+      return this.#transaction((sql) => this.#operations.write(sql, sagaId, token, change));
+    });
+    if (!change.releaseLease) this.#remember(written);
   }
 
   async acquireLease(
@@ -200,11 +245,16 @@ class PostgresSagaLogImpl implements PostgresSagaLog {
   }
 
   async releaseLease(sagaId: string, token: number): Promise<void> {
+    this.#forget(sagaId);
     await this.#call(sagaId, () => this.#operations.releaseLease(this.#sql, sagaId, token));
   }
 
   async load(sagaId: string): Promise<SagaSnapshot | undefined> {
-    return this.#call(sagaId, () => this.#operations.load(this.#sql, sagaId));
+    this.#forget(sagaId);
+    const loaded = await this.#call(sagaId, () => this.#operations.load(this.#sql, sagaId));
+    if (loaded === undefined) return undefined;
+    this.#remember(loaded.written);
+    return loaded.snapshot;
   }
 
   async claimRecoverable(
@@ -238,6 +288,7 @@ class PostgresSagaLogImpl implements PostgresSagaLog {
     now: number,
   ): Promise<void> {
     assertInteger("now", now, 0);
+    this.#forget(sagaId);
     await this.#call(sagaId, () => this.#operations.quarantine(this.#sql, sagaId, problem, now));
   }
 
@@ -252,6 +303,7 @@ class PostgresSagaLogImpl implements PostgresSagaLog {
   ): Promise<number> {
     const prunable = prunableStatuses(statuses);
     assertNumber("before", before, Number.NEGATIVE_INFINITY);
+    this.#remembered.clear();
     return this.#call("", () => this.#operations.prune(this.#sql, before, prunable));
   }
 
@@ -262,6 +314,8 @@ class PostgresSagaLogImpl implements PostgresSagaLog {
   ): Promise<void> {
     const sql = this.#scopedSql(tx);
     const valid = validate(sagaRecordSchema, record, record.sagaId);
+    // The store's transaction may still roll back, so what it writes is never remembered.
+    this.#forget(valid.sagaId);
     await this.#call(valid.sagaId, () => this.#operations.create(sql, valid, entries));
   }
 
@@ -272,7 +326,27 @@ class PostgresSagaLogImpl implements PostgresSagaLog {
     change: SagaChange,
   ): Promise<void> {
     const sql = this.#scopedSql(tx);
+    this.#forget(sagaId);
     await this.#call(sagaId, () => this.#operations.write(sql, sagaId, token, change));
+  }
+
+  /**
+   * Remembers a saga's header for the next write's one statement, unless it is terminal (nothing is
+   * expected to write to it), forgetting the oldest remembered saga beyond the limit.
+   */
+  #remember(written: WrittenSaga): void {
+    const sagaId = written.record.sagaId;
+    this.#remembered.delete(sagaId);
+    if (TERMINAL_STATUSES.includes(written.record.status)) return;
+    this.#remembered.set(sagaId, written);
+    if (this.#remembered.size > REMEMBERED_SAGAS) {
+      const oldest = this.#remembered.keys().next().value;
+      if (oldest !== undefined) this.#remembered.delete(oldest);
+    }
+  }
+
+  #forget(sagaId: string): void {
+    this.#remembered.delete(sagaId);
   }
 
   /** The statement runner of a transaction handle of this log's database; refuses any other. */

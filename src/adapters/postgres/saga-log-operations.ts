@@ -4,6 +4,7 @@ import {
   type NewStepEntry,
   type SagaRecord,
   type SagaSnapshot,
+  SCHEMA_VERSION,
   sagaRecordSchema,
 } from "../../log/records.js";
 import {
@@ -12,6 +13,7 @@ import {
   type SagaFilter,
   SagaLogError,
 } from "../../log/saga-log.js";
+import { sqlstateOf } from "./classify-postgres-error.js";
 import {
   entriesOf,
   HEADER_COLUMNS,
@@ -27,6 +29,25 @@ import type { ScopedSql } from "./transaction-context.js";
 /** Runs one statement: through the pool, or through a transaction's handle. */
 export type Sql = ScopedSql;
 
+/**
+ * A saga's header as it stands after a write or create that committed, or as a load read it: what
+ * {@link SagaLogOperations.fastWrite} needs to write the next change without reading the row first.
+ */
+export interface WrittenSaga {
+  /** The validated header, as the locking `write` would read it back from the row. */
+  readonly record: SagaRecord;
+  /** Exactly the text stored in the `record` column. */
+  readonly recordText: string;
+  /** The highest entry number stored (0 when there are none). */
+  readonly lastSeq: number;
+}
+
+/** A loaded saga, with what is needed to write to it next. */
+export interface LoadedSaga {
+  readonly snapshot: SagaSnapshot;
+  readonly written: WrittenSaga;
+}
+
 const placeholders = (from: number, count: number) =>
   Array.from({ length: count }, (_, i) => `$${from + i}`).join(", ");
 
@@ -37,8 +58,8 @@ const leaseFree = (now: string) =>
 
 /**
  * The saga log's operations. `write` must run inside a transaction (its own, or the caller's for
- * co-commit), because it locks the saga row before checking the fencing token; every other operation
- * is one statement, atomic on its own.
+ * co-commit), because it locks the saga row before checking the fencing token; every other operation,
+ * `fastWrite` included, is one statement, atomic on its own.
  */
 export class SagaLogOperations {
   readonly #t: SagaLogTables;
@@ -75,9 +96,14 @@ export class SagaLogOperations {
    * Inserts a validated header and its first entries (numbered from 1 under its fencing token) in
    * one statement, atomic on its own: the entries are inserted only if the header was.
    */
-  async create(sql: Sql, record: SagaRecord, entries: readonly NewStepEntry[] = []): Promise<void> {
+  async create(
+    sql: Sql,
+    record: SagaRecord,
+    entries: readonly NewStepEntry[] = [],
+  ): Promise<WrittenSaga> {
     const numbered = numberEntries(record.sagaId, record.fencingToken, 0, entries);
     const at = HEADER_COLUMNS.length;
+    const values = headerValues(record);
     const { rows } = await sql<{ inserted: number }>(
       `WITH header AS (
          INSERT INTO ${this.#t.sagas} (${HEADER_COLUMNS.join(", ")}) VALUES (${placeholders(1, at)})
@@ -89,7 +115,7 @@ export class SagaLogOperations {
          RETURNING 1
        )
        SELECT (SELECT count(*) FROM header)::int AS inserted`,
-      [...headerValues(record), numbered.map((e) => e.seq), numbered.map((e) => JSON.stringify(e))],
+      [...values, numbered.map((e) => e.seq), numbered.map((e) => JSON.stringify(e))],
     );
     if (rows[0]?.inserted !== 1) {
       throw new SagaLogError(
@@ -98,10 +124,15 @@ export class SagaLogOperations {
         `A saga with id "${record.sagaId}" already exists in the log.`,
       );
     }
+    return { record, recordText: values.at(-1) as string, lastSeq: numbered.length };
   }
 
-  /** Applies a change; `sql` must be inside a transaction, which holds the saga row until it ends. */
-  async write(sql: Sql, sagaId: string, token: number, change: SagaChange): Promise<void> {
+  /**
+   * Applies a change; `sql` must be inside a transaction, which holds the saga row until it ends.
+   * Reads and validates the row under `FOR UPDATE` first, so every refusal is exact: `not_found`,
+   * `corrupt`, `stale_token`, `status_mismatch`. Returns the header as written.
+   */
+  async write(sql: Sql, sagaId: string, token: number, change: SagaChange): Promise<WrittenSaga> {
     const { rows } = await sql<Record<string, unknown>>(
       `SELECT *, (SELECT coalesce(max(seq), 0) FROM ${this.#t.entries} WHERE saga_id = $1)::int AS last_seq
        FROM ${this.#t.sagas} WHERE saga_id = $1 FOR UPDATE`,
@@ -115,6 +146,7 @@ export class SagaLogOperations {
     const entries = numberEntries(sagaId, token, last, change.entries ?? []);
     const next = validate(sagaRecordSchema, applyChange(record, change), sagaId);
     const [, ...values] = headerValues(next);
+    const recordText = values.at(-1) as string;
     const set = HEADER_COLUMNS.slice(1)
       .map((column, i) => `${column} = $${i + 2}`)
       .join(", ");
@@ -132,6 +164,88 @@ export class SagaLogOperations {
       [sagaId, ...values, token, entries.map((e) => e.seq), entries.map((e) => JSON.stringify(e))],
     );
     if (written.rows[0]?.updated !== 1) throw stale(sagaId, token);
+    return { record: next, recordText, lastSeq: last + entries.length };
+  }
+
+  /**
+   * Applies a change in one autocommit statement, without reading the row first, on the assumption
+   * that the row still holds `prior` (what this log last wrote, created or loaded). The statement
+   * updates the header only if the row's fencing token is `token` and its status, schema version
+   * and stored record text are exactly `prior`'s, and appends the entries only if the header was
+   * updated, numbered after `prior.lastSeq` (which must still be the last entry stored).
+   *
+   * Returns `undefined`, having changed nothing, whenever it cannot be sure: the row differs from
+   * `prior` in any way the conditions see (another owner, a stale token, an edited or corrupt body,
+   * a status `change.expectStatus` does not allow, a missing saga), a concurrent writer appended an
+   * entry (unique violation), or the change would not validate. The caller then takes the locking
+   * {@link write}, which refuses with the exact error. Any other failure is thrown: the statement
+   * may or may not have committed, exactly as when a locking write's `COMMIT` fails.
+   *
+   * Fields the row holds only in columns (the lease owner and expiry, changed by lease calls without
+   * touching the body) are left as they are: the update sets neither them nor the token, except
+   * that `releaseLease` clears the lease. Reads lay those columns over the body, as always.
+   */
+  async fastWrite(
+    sql: Sql,
+    sagaId: string,
+    token: number,
+    change: SagaChange,
+    prior: WrittenSaga,
+  ): Promise<WrittenSaga | undefined> {
+    const record: SagaRecord = { ...prior.record, fencingToken: token };
+    if (change.expectStatus && !change.expectStatus.includes(record.status)) return undefined;
+    let next: SagaRecord;
+    let entries: ReturnType<typeof numberEntries>;
+    try {
+      next = validate(sagaRecordSchema, applyChange(record, change), sagaId);
+      entries = numberEntries(sagaId, token, prior.lastSeq, change.entries ?? []);
+    } catch (error) {
+      // The locking write decides which refusal comes first (a stale token before a bad entry).
+      if (SagaLogError.is(error)) return undefined;
+      throw error;
+    }
+    const recordText = JSON.stringify(next);
+    const release = change.releaseLease ? ", lease_owner = NULL, lease_expires_at = NULL" : "";
+    let updated: number | undefined;
+    try {
+      const { rows } = await sql<{ updated: number }>(
+        `WITH header AS (
+           UPDATE ${this.#t.sagas}
+           SET status = $2, record = $3, updated_at = $4, recovery_attempts = $5, next_recovery_at = $6${release}
+           WHERE saga_id = $1 AND fencing_token = $7 AND status = $8 AND schema_version = $9 AND record = $10
+             AND ($11::int = 0 OR EXISTS (SELECT 1 FROM ${this.#t.entries} WHERE saga_id = $1 AND seq = $11::int))
+           RETURNING saga_id
+         ), appended AS (
+           INSERT INTO ${this.#t.entries} (saga_id, seq, body)
+           SELECT $1, e.seq, e.body FROM unnest($12::int[], $13::text[]) AS e(seq, body)
+           WHERE EXISTS (SELECT 1 FROM header)
+           RETURNING 1
+         )
+         SELECT (SELECT count(*) FROM header)::int AS updated`,
+        [
+          sagaId,
+          next.status,
+          recordText,
+          next.updatedAt,
+          next.recoveryAttempts,
+          next.nextRecoveryAt,
+          token,
+          prior.record.status,
+          SCHEMA_VERSION,
+          prior.recordText,
+          prior.lastSeq,
+          entries.map((e) => e.seq),
+          entries.map((e) => JSON.stringify(e)),
+        ],
+      );
+      updated = rows[0]?.updated;
+    } catch (error) {
+      // Another writer appended an entry under the number this one chose: nothing was written.
+      if (sqlstateOf(error) === "23505") return undefined;
+      throw error;
+    }
+    if (updated !== 1) return undefined;
+    return { record: next, recordText, lastSeq: prior.lastSeq + entries.length };
   }
 
   async acquireLease(
@@ -178,7 +292,7 @@ export class SagaLogOperations {
   }
 
   /** Reads the header and its entries in one statement, so both come from one snapshot. */
-  async load(sql: Sql, sagaId: string): Promise<SagaSnapshot | undefined> {
+  async load(sql: Sql, sagaId: string): Promise<LoadedSaga | undefined> {
     const { rows } = await sql<Record<string, unknown>>(
       `SELECT s.*,
          ARRAY(SELECT e.seq FROM ${this.#t.entries} e WHERE e.saga_id = s.saga_id ORDER BY e.seq) AS entry_seqs,
@@ -195,7 +309,10 @@ export class SagaLogOperations {
       sagaId,
       seqs.map((seq, i) => ({ seq, body: bodies[i] as string })),
     );
-    return { record, entries };
+    return {
+      snapshot: { record, entries },
+      written: { record, recordText: String(raw.record), lastSeq: entries.length },
+    };
   }
 
   /**
