@@ -1,5 +1,6 @@
 import { realpathSync } from "node:fs";
 import { resolve } from "node:path";
+import type { AbortWatch } from "../../core/deadline.js";
 import {
   classifyError,
   ErrorKind,
@@ -113,7 +114,7 @@ export class SqliteEngine implements TransactionOwner {
   /** Runs `work` in one transaction on the writer connection, holding the write gate throughout. */
   async transaction<T>(
     work: (tx: SqliteTransactionHandle) => Promise<T>,
-    signal: AbortSignal,
+    abort: AbortWatch,
   ): Promise<T> {
     this.assertOpen();
     if (this.#ownTransaction() !== undefined) {
@@ -122,14 +123,15 @@ export class SqliteEngine implements TransactionOwner {
         `A transaction on "${this.id}" was started inside another transaction on the same database and would wait for it forever; use tx.savepoint(...) for a nested scope.`,
       );
     }
-    const release = await this.gate.acquire(signal);
+    // Uncontended, the gate is taken without a promise; otherwise wait in line.
+    const release = this.gate.tryAcquire(abort) ?? (await this.gate.acquire(abort));
     try {
       this.assertOpen();
-      if (signal.aborted) {
+      if (abort.aborted) {
         throw new StoreError(
           "not_committed",
           `The transaction on "${this.id}" was aborted before it began.`,
-          { cause: signal.reason },
+          { cause: abort.reason },
         );
       }
       const connection = this.#writer;
@@ -142,20 +144,20 @@ export class SqliteEngine implements TransactionOwner {
           { cause: error },
         );
       }
-      const context = new TransactionContext(this, connection, signal);
+      const context = new TransactionContext(this, connection, abort);
       let value: T;
       try {
         value = await untilAborted(
-          transactionStorage.run(context, async () => work(context.handle)),
-          signal,
-          `The transaction on "${this.id}"`,
+          transactionStorage.run(context, startWork, work, context.handle),
+          abort,
+          this.#describeTransaction,
         );
         this.assertOpen();
-        if (signal.aborted) {
+        if (abort.aborted) {
           throw new StoreError(
             "not_committed",
             `The transaction on "${this.id}" was aborted before it committed.`,
-            { cause: signal.reason },
+            { cause: abort.reason },
           );
         }
         if (context.broken !== undefined) {
@@ -191,6 +193,8 @@ export class SqliteEngine implements TransactionOwner {
     if (this.#reader !== this.#writer) this.#reader.close();
     if (!this.inMemory) releaseGate(this.path);
   }
+
+  readonly #describeTransaction = () => `The transaction on "${this.id}"`;
 
   #ownTransaction(): TransactionContext | undefined {
     const context = transactionStorage.getStore();
@@ -278,6 +282,21 @@ export class SqliteEngine implements TransactionOwner {
         cause: error,
       });
     }
+  }
+}
+
+/**
+ * Starts a transaction's work: its promise, or the rejection of a synchronous throw, as an async
+ * wrapper would give without costing a promise of its own.
+ */
+function startWork<T>(
+  work: (tx: SqliteTransactionHandle) => Promise<T>,
+  handle: SqliteTransactionHandle,
+): Promise<T> {
+  try {
+    return Promise.resolve(work(handle));
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 

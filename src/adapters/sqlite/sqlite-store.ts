@@ -1,4 +1,4 @@
-import type { CallScope } from "../../core/deadline.js";
+import { abortWatchOf, type CallScope } from "../../core/deadline.js";
 import { StoreError } from "../../core/error-kinds.js";
 import { defineStore, type WriteStore } from "../../core/store.js";
 import { classifySqliteError } from "./classify-sqlite-error.js";
@@ -61,19 +61,25 @@ export function sqliteStore(db: SqliteDatabase): SqliteStore {
       engine.rootStatement(sql, params, "all") as Promise<T[]>,
   });
   const transaction = <T>(work: (tx: SqliteTransactionHandle) => Promise<T>, scope: CallScope) =>
-    engine.transaction(work, scope.signal);
+    engine.transaction(work, abortWatchOf(scope));
   return defineStore<SqliteHandle, SqliteWrite, SqliteWriteResult>({
     id: engine.id,
     handle,
     capabilities: { transactions: true, conditionalWrite: true, savepoints: true },
     transaction,
-    apply: async (target, write, scope) => {
-      if (scope.signal.aborted) {
-        throw new StoreError("not_committed", "The write was aborted before it was sent.", {
-          cause: scope.signal.reason,
-        });
+    // Not async: the handle's own promise is returned as it is, without another one around it.
+    apply: (target, write, scope) => {
+      try {
+        const abort = abortWatchOf(scope);
+        if (abort.aborted) {
+          throw new StoreError("not_committed", "The write was aborted before it was sent.", {
+            cause: abort.reason,
+          });
+        }
+        return target.run(write.sql, write.params);
+      } catch (error) {
+        return Promise.reject(error);
       }
-      return target.run(write.sql, write.params);
     },
     affected: (result) => result.changes,
     classifyError: classifySqliteError,

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { AbortWatch } from "../../core/deadline.js";
 import { StoreError } from "../../core/error-kinds.js";
 import {
   type Connection,
@@ -45,17 +46,18 @@ export const transactionStorage: AsyncLocalStorage<TransactionContext> = (() => 
 export class TransactionContext {
   readonly owner: TransactionOwner;
   readonly connection: Connection;
-  readonly signal: AbortSignal;
+  /** The abort of the transaction's scope. */
+  readonly abort: AbortWatch;
   readonly handle: SqliteTransactionHandle;
   readonly #scopes: Scope[] = [];
   #open = true;
   #savepoints = 0;
   #broken: unknown;
 
-  constructor(owner: TransactionOwner, connection: Connection, signal: AbortSignal) {
+  constructor(owner: TransactionOwner, connection: Connection, abort: AbortWatch) {
     this.owner = owner;
     this.connection = connection;
-    this.signal = signal;
+    this.abort = abort;
     const root: Scope = { active: true };
     this.#scopes.push(root);
     this.handle = this.#handleFor(root);
@@ -111,11 +113,11 @@ export class TransactionContext {
         `The savepoint scope this handle belongs to (on "${this.owner.id}") has ended; a statement through it was refused.`,
       );
     }
-    if (this.signal.aborted) {
+    if (this.abort.aborted) {
       throw new StoreError(
         "not_committed",
         `The transaction on "${this.owner.id}" was aborted; a statement through its handle was refused.`,
-        { cause: this.signal.reason },
+        { cause: this.abort.reason },
       );
     }
     if (this.#scopes.at(-1) !== scope) {
@@ -185,14 +187,22 @@ export class TransactionContext {
   }
 
   #handleFor(scope: Scope): SqliteTransactionHandle {
+    // Methods rather than arrow-function properties: the same closures, but transpilers that keep
+    // function names (tsx, esbuild's keepNames) leave them alone instead of renaming each one.
+    const context = this;
     const handle: SqliteTransactionHandle = {
-      run: async (sql, params) => this.#statement(scope, sql, params, "run") as SqliteRunResult,
-      get: async <T>(sql: string, params?: readonly unknown[]) =>
-        this.#statement(scope, sql, params, "get") as T | undefined,
-      all: async <T>(sql: string, params?: readonly unknown[]) =>
-        this.#statement(scope, sql, params, "all") as T[],
-      savepoint: <T>(fn: (inner: SqliteTransactionHandle) => Promise<T>) =>
-        this.#savepoint(scope, fn),
+      async run(sql, params) {
+        return context.#statement(scope, sql, params, "run") as SqliteRunResult;
+      },
+      async get<T>(sql: string, params?: readonly unknown[]) {
+        return context.#statement(scope, sql, params, "get") as T | undefined;
+      },
+      async all<T>(sql: string, params?: readonly unknown[]) {
+        return context.#statement(scope, sql, params, "all") as T[];
+      },
+      savepoint<T>(fn: (inner: SqliteTransactionHandle) => Promise<T>) {
+        return context.#savepoint(scope, fn);
+      },
     };
     Object.defineProperty(handle, HANDLE_SCOPE, { value: { context: this, scope } });
     return Object.freeze(handle);

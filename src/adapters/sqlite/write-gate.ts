@@ -1,3 +1,4 @@
+import { type AbortWatch, signalWatch } from "../../core/deadline.js";
 import { StoreError } from "../../core/error-kinds.js";
 
 /**
@@ -10,18 +11,32 @@ export class WriteGate {
   readonly #waiters: Array<() => void> = [];
 
   /**
+   * Takes the gate at once when nobody holds it, returning its release function, without the
+   * promise {@link WriteGate.acquire} costs; `undefined` when it is held (then wait with `acquire`,
+   * which keeps the queue's order). Throws the same `not_committed` {@link StoreError} as `acquire`
+   * if `abort` has already fired.
+   */
+  tryAcquire(abort?: AbortWatch): (() => void) | undefined {
+    if (abort?.aborted) throw abortedWhileWaiting();
+    if (this.#held) return undefined;
+    this.#held = true;
+    return this.#releaser();
+  }
+
+  /**
    * Resolves with a release function once the gate is free. Rejects with a `not_committed`
    * {@link StoreError} if `signal` aborts first, because nothing was written while waiting.
    */
-  acquire(signal?: AbortSignal): Promise<() => void> {
-    if (signal?.aborted) return Promise.reject(abortedWhileWaiting());
+  acquire(signal?: AbortSignal | AbortWatch): Promise<() => void> {
+    const abort = signal === undefined || !isSignal(signal) ? signal : signalWatch(signal);
+    if (abort?.aborted) return Promise.reject(abortedWhileWaiting());
     if (!this.#held) {
       this.#held = true;
       return Promise.resolve(this.#releaser());
     }
     return new Promise((resolve, reject) => {
       const grant = () => {
-        signal?.removeEventListener("abort", onAbort);
+        abort?.offAbort(onAbort);
         resolve(this.#releaser());
       };
       const onAbort = () => {
@@ -29,7 +44,7 @@ export class WriteGate {
         if (index >= 0) this.#waiters.splice(index, 1);
         reject(abortedWhileWaiting());
       };
-      signal?.addEventListener("abort", onAbort, { once: true });
+      abort?.onAbort(onAbort);
       this.#waiters.push(grant);
     });
   }
@@ -45,6 +60,10 @@ export class WriteGate {
       else next();
     };
   }
+}
+
+function isSignal(signal: AbortSignal | AbortWatch): signal is AbortSignal {
+  return typeof (signal as AbortSignal).addEventListener === "function";
 }
 
 function abortedWhileWaiting(): StoreError {
