@@ -1,5 +1,5 @@
 import type { Pool, QueryResult } from "pg";
-import type { CallScope } from "../../core/deadline.js";
+import { abortWatchOf, type CallScope } from "../../core/deadline.js";
 import { StoreError } from "../../core/error-kinds.js";
 import { LockstepDefinitionError } from "../../core/errors.js";
 import { defineStore, type WriteStore } from "../../core/store.js";
@@ -14,7 +14,7 @@ import type {
   PostgresWriteResult,
 } from "./postgres-handle.js";
 import { openTransaction, runTransaction, type TransactionSettings } from "./run-transaction.js";
-import { normalizeResult, queryConfig, refuseTransactionControl } from "./statements.js";
+import { normalizeResult, refuseTransactionControl } from "./statements.js";
 import { postgresStoreId } from "./store-id.js";
 
 /** The isolation levels a {@link PostgresStore} can run its transactions at. */
@@ -153,7 +153,11 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
           `A query through the root handle of "${id}" ran inside one of its own transactions: it would need a second pooled connection, and hangs once every connection is held by such a transaction. Use the transaction's handle.`,
         );
       }
-      const result = (await pool.query(queryConfig(sql, params))) as unknown;
+      // Text and values rather than a config object, which pg would copy property by property.
+      const result = (await pool.query(
+        sql,
+        params === undefined ? undefined : [...params],
+      )) as unknown;
       return normalizeResult<T>(result as QueryResult | QueryResult[]);
     },
   });
@@ -163,13 +167,19 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
     capabilities: { transactions: true, conditionalWrite: true, savepoints: true },
     transaction: <T>(work: (tx: PostgresTransactionHandle) => Promise<T>, scope: CallScope) =>
       runTransaction(settings, work, scope),
-    apply: async (target, write, scope) => {
-      if (scope.signal.aborted) {
-        throw new StoreError("not_committed", "The write was aborted before it was sent.", {
-          cause: scope.signal.reason,
-        });
+    // Not async: the handle's own promise is returned as it is, without another one around it.
+    apply: (target, write, scope) => {
+      try {
+        const abort = abortWatchOf(scope);
+        if (abort.aborted) {
+          throw new StoreError("not_committed", "The write was aborted before it was sent.", {
+            cause: abort.reason,
+          });
+        }
+        return target.query(write.text, write.values);
+      } catch (error) {
+        return Promise.reject(error);
       }
-      return target.query(write.text, write.values);
     },
     affected: (result) => result.rowCount,
     classifyError: classifyPostgresError,

@@ -1,13 +1,17 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Pool, PoolClient, QueryResult } from "pg";
-import type { CallScope } from "../../core/deadline.js";
+import {
+  type AbortWatch,
+  abortWatchOf,
+  type CallScope,
+  raceAbortWatch,
+} from "../../core/deadline.js";
 import {
   classifyError,
   ErrorKind,
   isProvablyNotApplied,
   StoreError,
 } from "../../core/error-kinds.js";
-import { raceAbort } from "../../core/race-abort.js";
 import {
   classifyPostgresError,
   isConnectionLoss,
@@ -58,79 +62,112 @@ export async function runTransaction<T>(
   work: (tx: PostgresTransactionHandle) => Promise<T>,
   scope: CallScope,
 ): Promise<T> {
+  // The scope's abort, watched without creating its AbortSignal when the scope comes from
+  // callWithDeadline.
+  const abort = abortWatchOf(scope);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await runOnce(settings, work, scope);
+      return await runOnce(settings, work, scope, abort);
     } catch (error) {
       const retry =
         attempt < settings.attempts &&
-        !scope.signal.aborted &&
+        !abort.aborted &&
         StoreError.is(error) &&
         error.kind === ErrorKind.Transient &&
         isSerializationFailure(error);
       if (!retry) throw error;
-      await pause(attempt, scope.signal);
+      await pause(attempt, abort);
     }
   }
 }
 
 /** A short, jittered, growing pause between attempts, so colliding transactions stop colliding. */
-function pause(attempt: number, signal: AbortSignal): Promise<void> {
+function pause(attempt: number, abort: AbortWatch): Promise<void> {
   const ms = Math.random() * Math.min(100, 5 * 2 ** attempt);
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
-      signal.removeEventListener("abort", done);
+      abort.offAbort(done);
       resolve();
     };
     const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
+    abort.onAbort(done);
   });
+}
+
+/**
+ * The pooled connection one attempt holds, released exactly once: back to the pool, or destroyed
+ * (pg-pool destroys a client released with an error; its server backend then rolls back).
+ */
+class Lease {
+  readonly client: PoolClient;
+  readonly #onError: (error: unknown) => void;
+  #released = false;
+
+  constructor(client: PoolClient, context: TransactionContext) {
+    this.client = client;
+    this.#onError = connectionFailed(context);
+    client.on("error", this.#onError);
+  }
+
+  get released(): boolean {
+    return this.#released;
+  }
+
+  release(destroy: boolean): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.client.off("error", this.#onError);
+    this.client.release(destroy ? new Error("lockstep: connection discarded") : undefined);
+  }
+}
+
+// Listeners come from factories rather than local arrow functions, so that transpilers that keep
+// function names (tsx, esbuild's keepNames) do not rename fresh functions on every transaction.
+function connectionFailed(context: TransactionContext): (error: unknown) => void {
+  return (error) => context.connectionFailed(error);
+}
+
+/**
+ * An abort ends the transaction at once: the handles refuse statements, and the connection is
+ * destroyed, which rolls back whatever it was running (COMMIT is never sent on it).
+ */
+function endOnAbort(context: TransactionContext, lease: Lease): () => void {
+  return () => {
+    if (context.open) {
+      context.end();
+      lease.release(true);
+    }
+  };
 }
 
 async function runOnce<T>(
   settings: TransactionSettings,
   work: (tx: PostgresTransactionHandle) => Promise<T>,
   scope: CallScope,
+  abort: AbortWatch,
 ): Promise<T> {
   const { storeId } = settings;
-  const { signal } = scope;
-  if (signal.aborted) {
+  if (abort.aborted) {
     throw new StoreError(
       "not_committed",
       `The transaction on "${storeId}" was aborted before it began.`,
       {
-        cause: signal.reason,
+        cause: abort.reason,
       },
     );
   }
-  const client = await connect(settings, signal);
-  const context = new TransactionContext(storeId, client, signal);
-  const onError = (error: unknown) => context.connectionFailed(error);
-  client.on("error", onError);
-  let released = false;
-  const release = (destroy: boolean) => {
-    if (released) return;
-    released = true;
-    client.off("error", onError);
-    // pg-pool destroys a client released with an error; its server backend then rolls back.
-    client.release(destroy ? new Error("lockstep: connection discarded") : undefined);
-  };
-  // An abort ends the transaction at once: the handles refuse statements, and the connection is
-  // destroyed, which rolls back whatever it was running (COMMIT is never sent on it).
-  const onAbort = () => {
-    if (context.open) {
-      context.end();
-      release(true);
-    }
-  };
-  signal.addEventListener("abort", onAbort, { once: true });
+  const client = await connect(settings, abort);
+  const context = new TransactionContext(storeId, client, abort);
+  const lease = new Lease(client, context);
+  const onAbort = endOnAbort(context, lease);
+  abort.onAbort(onAbort);
   try {
     try {
-      await untilAborted(context.control(beginStatement(settings, scope)), signal);
+      await untilAborted(context.control(beginStatement(settings, scope)), abort);
     } catch (error) {
       context.end();
-      release(true);
+      lease.release(true);
       throw new StoreError(
         notAppliedKind(error),
         `Could not begin a transaction on "${storeId}": ${messageOf(error)}`,
@@ -139,10 +176,7 @@ async function runOnce<T>(
     }
     let value: T;
     try {
-      value = await untilAborted(
-        openTransaction.run(storeId, () => work(context.handle)),
-        signal,
-      );
+      value = await untilAborted(openTransaction.run(storeId, work, context.handle), abort);
       if (context.broken !== undefined) {
         throw new StoreError(
           "not_committed",
@@ -150,11 +184,11 @@ async function runOnce<T>(
           { cause: context.broken },
         );
       }
-      if (signal.aborted) throw abortedError(signal);
+      if (abort.aborted) throw abortedError(abort);
     } catch (error) {
       const inFlight = context.inFlight > 0;
       context.end();
-      await rollback(context, inFlight || signal.aborted || context.lost !== undefined, release);
+      await rollback(context, inFlight || abort.aborted || context.lost !== undefined, lease);
       throw new StoreError(
         notAppliedKind(error),
         `The transaction on "${storeId}" was rolled back: ${messageOf(error)}`,
@@ -164,9 +198,9 @@ async function runOnce<T>(
     context.end();
     let result: QueryResult | QueryResult[];
     try {
-      result = await untilAborted(context.control("COMMIT"), signal, "unknown");
+      result = await untilAborted(context.control("COMMIT"), abort, "unknown");
     } catch (error) {
-      release(true);
+      lease.release(true);
       throw new StoreError(
         commitFailureKind(error),
         `COMMIT failed on "${storeId}": ${messageOf(error)}`,
@@ -175,7 +209,7 @@ async function runOnce<T>(
         },
       );
     }
-    release(false);
+    lease.release(false);
     const command = Array.isArray(result) ? result.at(-1)?.command : result.command;
     if (command !== "COMMIT") {
       throw new StoreError(
@@ -185,20 +219,20 @@ async function runOnce<T>(
     }
     return value;
   } finally {
-    signal.removeEventListener("abort", onAbort);
-    if (!released && !context.open) release(true);
+    abort.offAbort(onAbort);
+    if (!lease.released && !context.open) lease.release(true);
   }
 }
 
-async function connect(settings: TransactionSettings, signal: AbortSignal): Promise<PoolClient> {
+async function connect(settings: TransactionSettings, abort: AbortWatch): Promise<PoolClient> {
   const connecting = settings.pool.connect();
   try {
-    return await untilAborted(connecting, signal);
+    return await untilAborted(connecting, abort);
   } catch (error) {
     // A connection that arrives after the abort goes straight back to the pool, unused.
     connecting.then(
       (client) => {
-        if (signal.aborted) client.release();
+        if (abort.aborted) client.release();
       },
       () => {},
     );
@@ -222,19 +256,19 @@ function beginStatement(settings: TransactionSettings, scope: CallScope): string
 async function rollback(
   context: TransactionContext,
   destroy: boolean,
-  release: (destroy: boolean) => void,
+  lease: Lease,
 ): Promise<void> {
   if (destroy) {
     // A statement still running would hold ROLLBACK behind it; destroying the connection rolls back
     // at once, and the pool opens a fresh one.
-    release(true);
+    lease.release(true);
     return;
   }
   try {
     await context.control("ROLLBACK");
-    release(false);
+    lease.release(false);
   } catch {
-    release(true);
+    lease.release(true);
   }
 }
 
@@ -257,26 +291,29 @@ function commitFailureKind(error: unknown): ErrorKind {
   return isProvablyNotApplied(kind) ? kind : ErrorKind.Unknown;
 }
 
-function abortedError(signal: AbortSignal): StoreError {
+function abortedError(abort: AbortWatch): StoreError {
   return new StoreError("not_committed", "The transaction was aborted before it committed.", {
-    cause: signal.reason,
+    cause: abort.reason,
   });
 }
 
 /**
- * Settles with `promise`, or rejects as soon as `signal` aborts: with a `not_committed` error before
+ * Settles with `promise`, or rejects as soon as `abort` fires: with a `not_committed` error before
  * COMMIT is sent, and an `unknown` one while it is in flight.
  */
 function untilAborted<T>(
   promise: Promise<T>,
-  signal: AbortSignal,
+  abort: AbortWatch,
   kind: ErrorKind = ErrorKind.NotCommitted,
 ): Promise<T> {
-  return raceAbort(promise, signal, () =>
+  return raceAbortWatch(promise, abort, abortReason(abort, kind));
+}
+
+function abortReason(abort: AbortWatch, kind: ErrorKind): () => StoreError {
+  return () =>
     kind === ErrorKind.NotCommitted
-      ? abortedError(signal)
+      ? abortedError(abort)
       : new StoreError(kind, "The transaction was aborted while its COMMIT was in flight.", {
-          cause: signal.reason,
-        }),
-  );
+          cause: abort.reason,
+        });
 }

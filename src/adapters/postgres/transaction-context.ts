@@ -1,7 +1,8 @@
 import type { PoolClient, QueryResult } from "pg";
+import type { AbortWatch } from "../../core/deadline.js";
 import { StoreError } from "../../core/error-kinds.js";
 import type { PostgresQueryResult, PostgresTransactionHandle } from "./postgres-handle.js";
-import { messageOf, normalizeResult, queryConfig, refuseTransactionControl } from "./statements.js";
+import { messageOf, normalizeResult, refuseTransactionControl } from "./statements.js";
 
 interface Scope {
   active: boolean;
@@ -23,7 +24,8 @@ const HANDLE_SCOPE = Symbol.for("lockstep.postgres.transaction-scope");
  */
 export class TransactionContext {
   readonly storeId: string;
-  readonly signal: AbortSignal;
+  /** The abort of the transaction's scope. */
+  readonly abort: AbortWatch;
   readonly handle: PostgresTransactionHandle;
   readonly #client: PoolClient;
   readonly #scopes: Scope[] = [];
@@ -34,10 +36,10 @@ export class TransactionContext {
   #tail: Promise<unknown> = Promise.resolve();
   #inFlight = 0;
 
-  constructor(storeId: string, client: PoolClient, signal: AbortSignal) {
+  constructor(storeId: string, client: PoolClient, abort: AbortWatch) {
     this.storeId = storeId;
     this.#client = client;
-    this.signal = signal;
+    this.abort = abort;
     const root: Scope = { active: true };
     this.#scopes.push(root);
     this.handle = this.#handleFor(root);
@@ -98,9 +100,11 @@ export class TransactionContext {
         ),
       );
     }
-    return this.#client.query(queryConfig(sql, params)) as unknown as Promise<
-      QueryResult | QueryResult[]
-    >;
+    // Text and values rather than a config object, which pg would copy property by property.
+    return this.#client.query(
+      sql,
+      params === undefined ? undefined : [...params],
+    ) as unknown as Promise<QueryResult | QueryResult[]>;
   }
 
   #enqueue<R>(run: () => Promise<R>): Promise<R> {
@@ -126,11 +130,11 @@ export class TransactionContext {
         `The savepoint scope this handle belongs to (on "${this.storeId}") has ended; a statement through it was refused.`,
       );
     }
-    if (this.signal.aborted) {
+    if (this.abort.aborted) {
       throw new StoreError(
         "not_committed",
         `The transaction on "${this.storeId}" was aborted; a statement through its handle was refused.`,
-        { cause: this.signal.reason },
+        { cause: this.abort.reason },
       );
     }
     if (this.#scopes.at(-1) !== scope) {
