@@ -386,6 +386,10 @@ export class Execution {
       // The first step's first intent may already be, written with the saga's creation.
       if (this.#firstIntentRecorded && i === 0 && attempt === 1 && this.#pending.length === 0) {
         this.#firstIntentRecorded = false;
+      } else if (rerunByKey(step)) {
+        // Recovery would execute this step again by its key whether or not an intent without an
+        // outcome were durable, so the intent rides with the outcome instead of costing a write.
+        this.#pending.push(this.#entry(step, EntryType.Intent, attempt));
       } else {
         await this.#write({ entries: [this.#entry(step, EntryType.Intent, attempt)] });
       }
@@ -1160,6 +1164,15 @@ export class Execution {
       }
     }
   }
+}
+
+/**
+ * Whether a step's outcome, if lost in a crash, is settled by executing it again with its key: a
+ * retriable step without a probe, or one declared idempotent by its key. Such a step needs no
+ * write-ahead intent of its own: a crash before its outcome is durable leads to the same re-run.
+ */
+function rerunByKey(step: StepDefinition): boolean {
+  return step.kind === StepKind.Retriable && (step.idempotent || step.probe === undefined);
 }
 
 /** The escalation anywhere in an error's cause chain (a transaction wraps what its work threw). */

@@ -159,7 +159,9 @@ export interface StepConfig<
   /**
    * Declares that execute is idempotent by the step's key: running it again after an outcome the
    * runner could not see changes nothing more. A retriable step without a probe relies on this;
-   * explain plans report such a step as a gap unless it is declared.
+   * explain plans report such a step as a gap unless it is declared. A retriable step that declares
+   * it (or has no probe) is executed again by its key after a crash, so its write-ahead intent is
+   * not written on its own but with its outcome: one log write fewer per run.
    * @default false
    */
   readonly idempotent?: boolean;

@@ -115,7 +115,7 @@ describe("SIGKILL at every crash point, then recovery in a fresh process", () =>
       const total = plan.boundaries.length;
       // The exact count guards the enumeration itself: a boundary that disappears (say, a log write
       // merged into another) must be noticed here and the count updated on purpose.
-      expect(total, plan.boundaries.join("\n")).toBe(path === "happy" ? 24 : 21);
+      expect(total, plan.boundaries.join("\n")).toBe(path === "happy" ? 22 : 21);
       const states = await pool(total, async (i) => {
         const point = i + 1;
         const dir = await freshDir(path);

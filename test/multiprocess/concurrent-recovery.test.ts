@@ -20,7 +20,7 @@ import {
 } from "./fulfil-world.js";
 
 const WORKERS = 4;
-const PER_MODE = 103;
+const PER_MODE = 128;
 const SAGAS = PER_MODE * CRASH_MODES.length;
 const PARENT_LEASE_MS = 1_500;
 

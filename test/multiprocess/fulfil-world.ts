@@ -189,8 +189,8 @@ export interface CrashMode {
 // reserve co-commits, and its transaction creates the saga's record: a run that dies before that
 // commit leaves no saga at all (the SIGKILL suite covers it), so every mode here dies after it.
 // The durable calls of a run are: 1 reserve's transaction (coCommit.create), 2 ship's intent,
-// 3 capture's transaction (coCommit.write, carrying ship's outcome), 4 notify's intent, 5 the final
-// write.
+// 3 capture's transaction (coCommit.write, carrying ship's outcome), 4 the final write (carrying
+// notify's intent and outcome: notify is re-executed by its key after a crash either way).
 export const CRASH_MODES: readonly CrashMode[] = [
   // reserve committed; ship's intent failed: recovery compensates reserve.
   {
@@ -220,19 +220,11 @@ export const CRASH_MODES: readonly CrashMode[] = [
     parentCalls: 3,
     recoveryCalls: 2,
   },
-  // capture committed; notify's intent failed.
-  {
-    name: "notify-intent",
-    dieAtLogCall: 4,
-    stands: "after_pivot",
-    recovered: "completed",
-    parentCalls: 3,
-    recoveryCalls: 1,
-  },
-  // notify ran; the final write failed: notify, retriable and idempotent, runs again.
+  // notify ran; the final write, which carries its intent and outcome, failed: notify, retriable
+  // without a probe, runs again by its key.
   {
     name: "final-write",
-    dieAtLogCall: 5,
+    dieAtLogCall: 4,
     stands: "after_pivot",
     recovered: "completed",
     parentCalls: 4,

@@ -22,7 +22,6 @@ import { logFailure, sagaRecord, stepEntry } from "../../conformance/saga-log.js
 import { openScope, storeFailure } from "../../conformance/transaction.js";
 import { type TempDatabase, tempDatabase } from "./temp-database.js";
 
-
 /** What the log-well-formed invariant says of one saga. */
 async function wellFormed(snapshot: SagaSnapshot | undefined): Promise<unknown> {
   if (snapshot === undefined) return ["no saga"];
