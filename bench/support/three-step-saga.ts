@@ -104,6 +104,8 @@ export function threeStepSaga<Handle>(name: string, store: StepStore<Handle>, ro
     .step("notify", {
       store,
       kind: "retriable",
+      // Its insert does nothing for a key already there, so it can be executed again safely.
+      idempotent: true,
       output: idOutput,
       execute: async ({ handle, key, sagaId }) => {
         await rows.insert(handle, key, sagaId, "notify");

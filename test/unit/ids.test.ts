@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { newSagaId, stepKey } from "../../src/core/ids.js";
+
+describe("saga ids", () => {
+  it("are ULIDs, unique and increasing, across many drawn in the same millisecond", () => {
+    const ids = Array.from({ length: 5_000 }, () => newSagaId());
+    for (const id of ids) expect(id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(ids);
+  });
+
+  it("carry the time they were made in their first ten characters", () => {
+    const decode = (text: string) =>
+      [...text].reduce((n, c) => n * 32 + "0123456789ABCDEFGHJKMNPQRSTVWXYZ".indexOf(c), 0);
+    const before = Date.now();
+    const id = newSagaId();
+    const after = Date.now();
+    const at = decode(id.slice(0, 10));
+    expect(at).toBeGreaterThanOrEqual(before);
+    expect(at).toBeLessThanOrEqual(after);
+  });
+
+  it("draw fresh randomness for ids of different milliseconds", async () => {
+    const first = newSagaId();
+    await new Promise((resolve) => setTimeout(resolve, 3));
+    const second = newSagaId();
+    // Same-millisecond ids differ only in their last characters (monotonic increments); ids of
+    // different milliseconds have independent random parts.
+    expect(first.slice(10, 20)).not.toBe(second.slice(10, 20));
+  });
+
+  it("give every step a key derived from the saga id and the step name", () => {
+    expect(stepKey("01ABC", "reserve")).toBe("01ABC:reserve");
+  });
+});
