@@ -1190,7 +1190,6 @@ function isDefinitiveRefusal(kind: ErrorKind): boolean {
   return kind === ErrorKind.NotCommitted || kind === ErrorKind.Conflict;
 }
 
-/** Whether a fencing-token refusal from the log is anywhere in an error's cause chain. */
 /** Whether a log error of `reason` is anywhere in an error's cause chain. */
 function findLogFailure(error: unknown, reason: SagaLogError["reason"]): boolean {
   let current: unknown = error;
