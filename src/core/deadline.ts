@@ -1,4 +1,4 @@
-import type { Clock } from "./clock.js";
+import { type Clock, systemClock } from "./clock.js";
 import type { raceAbort } from "./race-abort.js";
 
 /** What a deadline-bounded call into user or adapter code came to. */
@@ -33,8 +33,6 @@ export interface AbortWatch {
 }
 
 const TIMEOUT = Symbol("timeout");
-// Registered, so that a scope made by the ESM copy of lockstep is recognised by the CJS copy.
-const WATCH = Symbol.for("lockstep.call-scope.abort-watch");
 
 /**
  * The abort state of one scope. Its `AbortSignal` is created only when someone reads
@@ -45,9 +43,9 @@ class ScopeAbort implements AbortWatch {
   #aborted = false;
   #reason: unknown;
   #controller: AbortController | undefined;
-  #listeners: (() => void)[] | undefined;
-  /** The scope object this state belongs to; a copy of it (spread, rebuilt) is not recognised. */
-  scope: CallScope | undefined;
+  // Most scopes get one listener (the adapter's), so it needs no array.
+  #listener: (() => void) | undefined;
+  #more: (() => void)[] | undefined;
 
   get aborted(): boolean {
     return this.#aborted;
@@ -70,22 +68,30 @@ class ScopeAbort implements AbortWatch {
     this.#aborted = true;
     this.#reason = reason;
     this.#controller?.abort(reason);
-    const listeners = this.#listeners;
-    this.#listeners = undefined;
-    if (listeners !== undefined) for (const listener of listeners) listener();
+    const listener = this.#listener;
+    const more = this.#more;
+    this.#listener = undefined;
+    this.#more = undefined;
+    listener?.();
+    if (more !== undefined) for (const each of more) each();
   }
 
   onAbort(listener: () => void): void {
     if (this.#aborted) return;
-    if (this.#listeners === undefined) this.#listeners = [listener];
-    else this.#listeners.push(listener);
+    if (this.#listener === undefined && this.#more === undefined) this.#listener = listener;
+    else if (this.#more === undefined) this.#more = [listener];
+    else this.#more.push(listener);
   }
 
   offAbort(listener: () => void): void {
-    const listeners = this.#listeners;
-    if (listeners === undefined) return;
-    const index = listeners.indexOf(listener);
-    if (index >= 0) listeners.splice(index, 1);
+    if (this.#listener === listener) {
+      this.#listener = undefined;
+      return;
+    }
+    const more = this.#more;
+    if (more === undefined) return;
+    const index = more.indexOf(listener);
+    if (index >= 0) more.splice(index, 1);
   }
 }
 
@@ -124,9 +130,7 @@ export function signalWatch(signal: AbortSignal): AbortWatch {
  * `AbortSignal` needed), or a watch over `scope.signal` for any other scope.
  */
 export function abortWatchOf(scope: CallScope): AbortWatch {
-  const own = (scope as unknown as Record<symbol, unknown>)[WATCH] as ScopeAbort | undefined;
-  if (own !== undefined && own.scope === scope) return own;
-  return new SignalWatch(scope.signal);
+  return DeadlineScope.abortOf(scope) ?? new SignalWatch(scope.signal);
 }
 
 /**
@@ -172,16 +176,34 @@ function rejectOnAbort(
   };
 }
 
-function scopeOf(abort: ScopeAbort, deadline: number): CallScope {
-  const scope: CallScope = {
-    deadline,
-    get signal() {
-      return abort.signal;
+/**
+ * The scope {@link callWithDeadline} hands its call. `signal` is an own, enumerable accessor (so a
+ * spread copy of the scope carries the signal) that creates the AbortSignal on first read; one shared
+ * descriptor, so no function is created per scope. Only the scope itself is recognised by
+ * {@link abortWatchOf}: a copy, whose signal may have been replaced, is watched through its signal.
+ */
+class DeadlineScope implements CallScope {
+  static readonly #signal: PropertyDescriptor = {
+    enumerable: true,
+    get(this: DeadlineScope): AbortSignal {
+      return this.#abort.signal;
     },
-    [WATCH]: abort,
-  } as CallScope;
-  abort.scope = scope;
-  return scope;
+  };
+
+  readonly deadline: number;
+  declare readonly signal: AbortSignal;
+  readonly #abort: ScopeAbort;
+
+  constructor(abort: ScopeAbort, deadline: number) {
+    this.deadline = deadline;
+    this.#abort = abort;
+    Object.defineProperty(this, "signal", DeadlineScope.#signal);
+  }
+
+  /** The abort state behind `scope`, when it is a scope of callWithDeadline's own. */
+  static abortOf(scope: CallScope): ScopeAbort | undefined {
+    return #abort in scope ? scope.#abort : undefined;
+  }
 }
 
 /**
@@ -189,44 +211,149 @@ function scopeOf(abort: ScopeAbort, deadline: number): CallScope {
  * soon as any of the three happens — never later. A call that ignores its signal is abandoned (its
  * eventual result is dropped), which is why a timed-out write counts as `unknown`, not failed.
  */
-export async function callWithDeadline<T>(
+export function callWithDeadline<T>(
   clock: Clock,
   timeoutMs: number,
   parent: AbortSignal | undefined,
   fn: (scope: CallScope) => Promise<T> | T,
 ): Promise<CallOutcome<T>> {
-  const abort = new ScopeAbort();
-  const deadline = clock.now() + timeoutMs;
-  let settle!: (outcome: CallOutcome<T>) => void;
-  // The first of the call, the timer and the parent to settle it wins; later settles do nothing.
-  const settled = new Promise<CallOutcome<T>>((resolve) => {
-    settle = resolve;
-  });
-  const cancelTimer = clock.setTimer(() => {
-    abort.abort(TIMEOUT);
-    settle({ status: "timeout" });
-  }, timeoutMs);
-  let onParentAbort: (() => void) | undefined;
-  if (parent !== undefined) {
-    onParentAbort = () => {
-      abort.abort(parent.reason);
-      settle({ status: "aborted", reason: parent.reason });
-    };
-    if (parent.aborted) onParentAbort();
-    else parent.addEventListener("abort", onParentAbort, { once: true });
-  }
+  const outcome = callWithDeadlineNow(clock, timeoutMs, parent, fn);
+  return outcome instanceof Promise ? outcome : Promise.resolve(outcome);
+}
+
+/**
+ * {@link callWithDeadline}, returning the outcome itself, without a promise, when `fn` settles it
+ * before returning (it returned a value or threw, or the parent had already aborted).
+ */
+export function callWithDeadlineNow<T>(
+  clock: Clock,
+  timeoutMs: number,
+  parent: AbortSignal | undefined,
+  fn: (scope: CallScope) => Promise<T> | T,
+): CallOutcome<T> | Promise<CallOutcome<T>> {
+  const call = new DeadlineCall<T>(parent);
   try {
-    Promise.resolve(fn(scopeOf(abort, deadline))).then(
-      (value) => settle({ status: "ok", value }),
-      (error: unknown) => settle({ status: "error", error }),
+    const deadline = clock.now() + timeoutMs;
+    // On the system clock the timer is set only once `fn` has returned unsettled: no timer fires
+    // while synchronous code runs, so it aborts at the same moment, and a call that finishes
+    // synchronously (runAtomic on SQLite) needs none. Any other clock, a virtual one among them,
+    // gets its timer first, in the order it always had among the timers `fn` sets.
+    const late = clock === systemClock;
+    if (!late) call.armTimer(clock.setTimer(() => call.timedOut(), timeoutMs));
+    call.watchParent();
+    let returned: Promise<T> | T;
+    try {
+      returned = fn(new DeadlineScope(call, deadline));
+    } catch (error) {
+      call.settle({ status: "error", error });
+      return call.outcome();
+    }
+    if (!isPromiseLike(returned)) {
+      call.settle({ status: "ok", value: returned });
+      return call.outcome();
+    }
+    if (late && !call.settled) {
+      call.armTimer(clock.setTimer(() => call.timedOut(), Math.max(0, deadline - clock.now())));
+    }
+    Promise.resolve(returned).then(
+      (value) => call.settle({ status: "ok", value }),
+      (error: unknown) => call.settle({ status: "error", error }),
     );
   } catch (error) {
-    settle({ status: "error", error });
+    call.dispose();
+    return Promise.reject(error);
   }
-  try {
-    return await settled;
-  } finally {
-    cancelTimer();
-    if (onParentAbort !== undefined) parent?.removeEventListener("abort", onParentAbort);
+  return call.outcome();
+}
+
+function isPromiseLike<T>(value: Promise<T> | T): value is Promise<T> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as PromiseLike<T>).then === "function"
+  );
+}
+
+/**
+ * One call of {@link callWithDeadline}: the first of the call, the timer and the parent to settle it
+ * wins, and settling clears the timer and the parent's listener at once, so no promise or async
+ * function is spent on cleaning up afterwards. A call settled before anyone asks for its outcome
+ * gets an already-resolved promise.
+ */
+class DeadlineCall<T> extends ScopeAbort {
+  readonly #parent: AbortSignal | undefined;
+  #outcome: CallOutcome<T> | undefined;
+  #resolve: ((outcome: CallOutcome<T>) => void) | undefined;
+  #cancelTimer: (() => void) | undefined;
+  #onParentAbort: (() => void) | undefined;
+  #settled = false;
+
+  constructor(parent: AbortSignal | undefined) {
+    super();
+    this.#parent = parent;
   }
+
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  /** The call's outcome, as it is if the call has settled; asked for once. */
+  outcome(): CallOutcome<T> | Promise<CallOutcome<T>> {
+    if (this.#outcome !== undefined) return this.#outcome;
+    return new Promise<CallOutcome<T>>((resolve) => {
+      this.#resolve = resolve;
+    });
+  }
+
+  armTimer(cancel: () => void): void {
+    // A clock may fire a timer before setTimer returns; the call is then settled already.
+    if (this.#settled) cancel();
+    else this.#cancelTimer = cancel;
+  }
+
+  watchParent(): void {
+    const parent = this.#parent;
+    if (parent === undefined) return;
+    if (parent.aborted) {
+      this.parentAborted();
+      return;
+    }
+    this.#onParentAbort = parentListener(this);
+    parent.addEventListener("abort", this.#onParentAbort, { once: true });
+  }
+
+  timedOut(): void {
+    this.abort(TIMEOUT);
+    this.settle({ status: "timeout" });
+  }
+
+  parentAborted(): void {
+    const reason = this.#parent?.reason;
+    this.abort(reason);
+    this.settle({ status: "aborted", reason });
+  }
+
+  settle(outcome: CallOutcome<T>): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.dispose();
+    if (this.#resolve !== undefined) this.#resolve(outcome);
+    else this.#outcome = outcome;
+  }
+
+  dispose(): void {
+    const cancel = this.#cancelTimer;
+    this.#cancelTimer = undefined;
+    cancel?.();
+    if (this.#onParentAbort !== undefined) {
+      this.#parent?.removeEventListener("abort", this.#onParentAbort);
+      this.#onParentAbort = undefined;
+    }
+  }
+}
+
+// A factory rather than a local arrow function, so that transpilers that keep function names (tsx,
+// esbuild's keepNames) do not rename a fresh function on every call.
+function parentListener<T>(call: DeadlineCall<T>): () => void {
+  return () => call.parentAborted();
 }

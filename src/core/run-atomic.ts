@@ -1,7 +1,7 @@
 import { err, errAsync, ok, type Result, ResultAsync } from "neverthrow";
 import { z } from "zod";
 import { type Clock, systemClock } from "./clock.js";
-import { type CallScope, callWithDeadline } from "./deadline.js";
+import { type CallScope, callWithDeadline, callWithDeadlineNow } from "./deadline.js";
 import { classifyError, ErrorKind, StoreError } from "./error-kinds.js";
 import { type AtomicError, ErrorCode, lockstepError } from "./errors.js";
 import { messageOf } from "./execution.js";
@@ -36,6 +36,29 @@ export interface AtomicWrite<Handle, Write, WriteResult> {
    * Without it such a write leaves the work in doubt rather than risk undoing committed state.
    */
   readonly probe?: (handle: Handle, scope: CallScope) => Promise<ProbeResult<WriteResult>>;
+}
+
+/**
+ * How a store whose transactions run statements synchronously underneath (SQLite) lets
+ * {@link runAtomic} run a transaction without a promise per write. Internal to lockstep's own
+ * adapters; other stores run through `transaction` and `apply`.
+ * @internal
+ */
+export const TRANSACT_NOW: unique symbol = Symbol.for("lockstep.run-atomic.transact-now");
+
+/** See {@link TRANSACT_NOW}. @internal */
+export interface TransactNow<Handle, Write, WriteResult> {
+  /**
+   * Runs synchronous `work` in one transaction and returns its value, or throws, as soon as the
+   * transaction has committed or rolled back; returns a promise of that only when it must first
+   * wait (for a write gate).
+   */
+  transaction<T>(work: (tx: Handle) => T, scope: CallScope): T | Promise<T>;
+  /**
+   * Applies one write through the handle of such a transaction at once, with every check `apply`
+   * makes, throwing what `apply` would reject with.
+   */
+  apply(tx: Handle, write: Write, scope: CallScope): WriteResult;
 }
 
 /** Which strategy `runAtomic` used. */
@@ -150,8 +173,8 @@ function check<H, W, R>(
     });
   }
   const { transactions, atomicBatch, conditionalWrite } = store.capabilities;
-  const guarded = writes.find((w) => w.guarded);
-  if (guarded && !conditionalWrite) {
+  const guarded = conditionalWrite ? undefined : firstGuarded(writes);
+  if (guarded !== undefined) {
     return lockstepError({
       code: ErrorCode.CapabilityMissing,
       message: `Write "${guarded.name}" is guarded, but store "${store.id}" does not declare conditionalWrite, so a lost guard could not be detected. Nothing was written.`,
@@ -176,6 +199,13 @@ function check<H, W, R>(
       });
     }
   }
+  return undefined;
+}
+
+function firstGuarded<W extends { readonly guarded?: boolean }>(
+  writes: readonly W[],
+): W | undefined {
+  for (const write of writes) if (write.guarded) return write;
   return undefined;
 }
 
@@ -221,7 +251,7 @@ function guardLost(index: number): StoreError {
   return new StoreError("conflict", `Guarded write #${index} affected nothing.`, { index });
 }
 
-async function viaTransaction<H, W, R>(
+function viaTransaction<H, W, R>(
   store: WriteStore<H, W, R>,
   writes: readonly AtomicWrite<H, W, R>[],
   clock: Clock,
@@ -229,9 +259,23 @@ async function viaTransaction<H, W, R>(
   signal: AbortSignal | undefined,
 ): Promise<Settled<R>> {
   const transaction = store.transaction as NonNullable<typeof store.transaction>;
+  const now = (store as { readonly [TRANSACT_NOW]?: TransactNow<H, W, R> })[TRANSACT_NOW];
   let index = 0;
-  const outcome = await callWithDeadline(clock, timeoutMs, signal, (scope) =>
-    transaction(async (tx) => {
+  const outcome = callWithDeadlineNow(clock, timeoutMs, signal, (scope) => {
+    if (now !== undefined) {
+      // Every write at once, in a transaction that commits before this returns when it can.
+      return now.transaction((tx) => {
+        const results: R[] = [];
+        for (index = 0; index < writes.length; index++) {
+          const write = writes[index] as AtomicWrite<H, W, R>;
+          const result = now.apply(tx, write.build(tx), scope);
+          if (write.guarded && store.affected(result) === 0) throw guardLost(index);
+          results.push(result);
+        }
+        return results;
+      }, scope);
+    }
+    return transaction(async (tx) => {
       const results: R[] = [];
       for (index = 0; index < writes.length; index++) {
         const write = writes[index] as AtomicWrite<H, W, R>;
@@ -240,12 +284,17 @@ async function viaTransaction<H, W, R>(
         results.push(result);
       }
       return results;
-    }, scope),
-  );
-  return settle(store, writes, outcome, index, "transaction");
+    }, scope);
+  });
+  // Chained rather than awaited (an async function costs two more promises), and not chained at
+  // all when the transaction finished before callWithDeadlineNow returned.
+  if (outcome instanceof Promise) {
+    return outcome.then((settled) => settle(store, writes, settled, index, "transaction"));
+  }
+  return Promise.resolve(settle(store, writes, outcome, index, "transaction"));
 }
 
-async function viaBatch<H, W, R>(
+function viaBatch<H, W, R>(
   store: WriteStore<H, W, R>,
   writes: readonly AtomicWrite<H, W, R>[],
   clock: Clock,
@@ -253,7 +302,7 @@ async function viaBatch<H, W, R>(
   signal: AbortSignal | undefined,
 ): Promise<Settled<R>> {
   const batch = store.batch as NonNullable<typeof store.batch>;
-  const outcome = await callWithDeadline(clock, timeoutMs, signal, async (scope) => {
+  return callWithDeadline(clock, timeoutMs, signal, async (scope) => {
     const results = await batch(
       writes.map((w) => w.build(store.handle)),
       scope,
@@ -267,8 +316,7 @@ async function viaBatch<H, W, R>(
     const lost = writes.findIndex((w, i) => w.guarded && store.affected(results[i] as R) === 0);
     if (lost >= 0) throw guardLost(lost);
     return results;
-  });
-  return settle(store, writes, outcome, 0, "batch");
+  }).then((outcome) => settle(store, writes, outcome, 0, "batch"));
 }
 
 function settle<H, W, R>(

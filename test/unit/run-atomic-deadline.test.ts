@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { Clock } from "../../src/core/clock.js";
-import { abortWatchOf, type CallScope, callWithDeadline } from "../../src/core/deadline.js";
+import { systemClock } from "../../src/core/clock.js";
+import {
+  abortWatchOf,
+  type CallScope,
+  callWithDeadline,
+  callWithDeadlineNow,
+} from "../../src/core/deadline.js";
 
 /**
  * callWithDeadline creates a scope's AbortSignal only when someone reads it, and adapters watch the
@@ -175,5 +181,41 @@ describe("abortWatchOf on a scope that is not callWithDeadline's own", () => {
     await outcome;
     expect(abortWatchOf(spread).aborted, "a plain spread keeps the same signal").toBe(true);
     expect(spread.signal).toBe(scope.signal);
+  });
+});
+
+describe("callWithDeadline on the system clock", () => {
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+
+  it("sets no timer for a call that settles before it returns, and gives its outcome at once", async () => {
+    const before = timers();
+    const now = callWithDeadlineNow(systemClock, 60_000, undefined, () => "done");
+    expect(now).toEqual({ status: "ok", value: "done" });
+    const thrown = new Error("thrown");
+    expect(
+      callWithDeadlineNow(systemClock, 60_000, undefined, () => {
+        throw thrown;
+      }),
+    ).toEqual({ status: "error", error: thrown });
+    const later = callWithDeadline(systemClock, 60_000, undefined, () => "done");
+    expect(timers()).toBe(before);
+    expect(await later).toEqual({ status: "ok", value: "done" });
+  });
+
+  it("times out a call that is still pending when it returns, and clears the timer when it settles", async () => {
+    const timedOut = await callWithDeadline(systemClock, 5, undefined, (scope) => {
+      return new Promise((_resolve, reject) => {
+        scope.signal.addEventListener("abort", () => reject(scope.signal.reason));
+      });
+    });
+    expect(timedOut).toEqual({ status: "timeout" });
+    const before = timers();
+    const pending = callWithDeadline(systemClock, 60_000, undefined, async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      return "done";
+    });
+    expect(timers(), "a pending call has its deadline timer").toBe(before + 1);
+    expect(await pending).toEqual({ status: "ok", value: "done" });
+    expect(timers()).toBe(before);
   });
 });

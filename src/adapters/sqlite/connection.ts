@@ -30,10 +30,15 @@ export function refuseTransactionControl(sql: string): void {
   }
 }
 
+/** The transaction control statements lockstep itself runs on a connection. */
+export type ControlStatement = "BEGIN" | "BEGIN IMMEDIATE" | "COMMIT" | "ROLLBACK";
+
 /** One better-sqlite3 connection with lockstep's pragmas and a small statement cache. */
 export class Connection {
   readonly raw: Database.Database;
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly #statements = new Map<string, CachedStatement>();
+  // Prepared once, outside the cache: `exec` would compile them on every transaction.
+  readonly #control = new Map<ControlStatement, Database.Statement>();
 
   constructor(path: string, busyTimeoutMs: number, fileMustExist: boolean) {
     this.raw = new Database(path, { fileMustExist });
@@ -63,9 +68,10 @@ export class Connection {
   prepare(sql: string): Database.Statement {
     const cached = this.#statements.get(sql);
     if (cached !== undefined) {
-      this.#statements.delete(sql);
-      this.#statements.set(sql, cached);
-      return cached;
+      // Marked rather than moved to the end of the map: eviction gives a used statement a second
+      // chance, which keeps the hit path to one lookup.
+      cached.used = true;
+      return cached.statement;
     }
     let statement: Database.Statement;
     try {
@@ -77,20 +83,38 @@ export class Connection {
         { cause: error },
       );
     }
-    this.#statements.set(sql, statement);
-    if (this.#statements.size > STATEMENT_CACHE_SIZE) {
-      const oldest = this.#statements.keys().next().value;
-      if (oldest !== undefined) this.#statements.delete(oldest);
-    }
+    if (this.#statements.size >= STATEMENT_CACHE_SIZE) this.#evict();
+    this.#statements.set(sql, { statement, used: false });
     return statement;
+  }
+
+  /** Drops the oldest statement not used since it was last passed over (second-chance LRU). */
+  #evict(): void {
+    for (const [sql, entry] of this.#statements) {
+      this.#statements.delete(sql);
+      if (!entry.used) return;
+      entry.used = false;
+      this.#statements.set(sql, entry);
+    }
   }
 
   exec(sql: string): void {
     this.raw.exec(sql);
   }
 
+  /** Runs one of lockstep's own transaction control statements; throws as `exec` would. */
+  control(sql: ControlStatement): void {
+    let statement = this.#control.get(sql);
+    if (statement === undefined) {
+      statement = this.raw.prepare(sql);
+      this.#control.set(sql, statement);
+    }
+    statement.run();
+  }
+
   close(): void {
     this.#statements.clear();
+    this.#control.clear();
     if (this.raw.open) this.raw.close();
   }
 
@@ -107,6 +131,11 @@ export class Connection {
   }
 }
 
+interface CachedStatement {
+  readonly statement: Database.Statement;
+  used: boolean;
+}
+
 /** Runs a prepared statement in the wanted mode. */
 export function execute(
   statement: Database.Statement,
@@ -114,10 +143,8 @@ export function execute(
   mode: StatementMode,
 ): unknown {
   const args = params ?? [];
-  if (mode === "run") {
-    const result = statement.run(...args);
-    return { changes: result.changes, lastInsertRowid: result.lastInsertRowid };
-  }
+  // better-sqlite3's own result, `{ changes, lastInsertRowid }`, is fresh per call.
+  if (mode === "run") return statement.run(...args);
   if (!statement.reader) {
     throw new StoreError(
       "not_committed",

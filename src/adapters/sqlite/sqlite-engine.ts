@@ -18,11 +18,11 @@ import {
 } from "./connection.js";
 import type { SqliteTransactionHandle } from "./sqlite-handle.js";
 import {
+  syncTransactions,
   TransactionContext,
   type TransactionOwner,
   transactionStorage,
 } from "./transaction-context.js";
-import { untilAborted } from "./until-aborted.js";
 import { releaseGate, retainGate, WriteGate } from "./write-gate.js";
 
 let memoryDatabases = 0;
@@ -111,11 +111,67 @@ export class SqliteEngine implements TransactionOwner {
     return this.#gated(() => this.#inTransaction(this.#writer, "BEGIN IMMEDIATE", fn));
   }
 
-  /** Runs `work` in one transaction on the writer connection, holding the write gate throughout. */
-  async transaction<T>(
+  /**
+   * Runs `work` in one transaction on the writer connection, holding the write gate throughout.
+   * If `abort` fires first, the transaction rolls back at once, without waiting for `work`.
+   */
+  transaction<T>(work: (tx: SqliteTransactionHandle) => Promise<T>, abort: AbortWatch): Promise<T> {
+    let release: (() => void) | undefined;
+    try {
+      this.assertOpen();
+      if (this.#ownTransaction() !== undefined) {
+        throw new StoreError(
+          "not_committed",
+          `A transaction on "${this.id}" was started inside another transaction on the same database and would wait for it forever; use tx.savepoint(...) for a nested scope.`,
+        );
+      }
+      // Uncontended, the gate is taken at once, without a promise; otherwise wait in line.
+      release = this.gate.tryAcquire(abort);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (release !== undefined) return this.#begin(work, abort, release);
+    return this.gate.acquire(abort).then((granted) => this.#begin(work, abort, granted));
+  }
+
+  /** With the gate held: begins, runs `work`, and commits or rolls back, releasing the gate. */
+  #begin<T>(
     work: (tx: SqliteTransactionHandle) => Promise<T>,
     abort: AbortWatch,
+    release: () => void,
   ): Promise<T> {
+    let run: OpenTransaction<T>;
+    try {
+      run = this.#open(abort, release);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { context } = run;
+    let working: T | PromiseLike<T>;
+    try {
+      working = transactionStorage.run(context, work, context.handle);
+    } catch (error) {
+      this.fail(run, error);
+      return run.promise();
+    }
+    if (!isPromiseLike(working)) {
+      // Work that returned its value at once (runAtomic's synchronous writes) commits at once.
+      this.#finish(run, working);
+    } else {
+      working.then(
+        (value) => this.#finish(run, value),
+        (error: unknown) => this.fail(run, error),
+      );
+    }
+    return run.promise();
+  }
+
+  /**
+   * Runs synchronous `work` in one transaction and returns its value, or throws, as soon as the
+   * transaction has committed or rolled back: at once when the write gate is free, through a promise
+   * when it must wait for it. runAtomic's writes take this path (see `runThrough`).
+   */
+  transactionNow<T>(work: (tx: SqliteTransactionHandle) => T, abort: AbortWatch): T | Promise<T> {
     this.assertOpen();
     if (this.#ownTransaction() !== undefined) {
       throw new StoreError(
@@ -123,8 +179,37 @@ export class SqliteEngine implements TransactionOwner {
         `A transaction on "${this.id}" was started inside another transaction on the same database and would wait for it forever; use tx.savepoint(...) for a nested scope.`,
       );
     }
-    // Uncontended, the gate is taken without a promise; otherwise wait in line.
-    const release = this.gate.tryAcquire(abort) ?? (await this.gate.acquire(abort));
+    const release = this.gate.tryAcquire(abort);
+    if (release !== undefined) return this.#runNow(work, abort, release);
+    return this.gate.acquire(abort).then((granted) => this.#runNow(work, abort, granted));
+  }
+
+  #runNow<T>(work: (tx: SqliteTransactionHandle) => T, abort: AbortWatch, release: () => void): T {
+    const run = this.#open<T>(abort, release);
+    const { context } = run;
+    // No async context is needed: while `work` runs, nothing else does (see syncTransactions).
+    context.outerSync = syncTransactions.current;
+    syncTransactions.current = context;
+    let value: T;
+    try {
+      value = work(context.handle);
+    } catch (error) {
+      this.fail(run, error);
+      return run.take();
+    } finally {
+      syncTransactions.current = context.outerSync;
+      context.outerSync = undefined;
+    }
+    this.#finish(run, value);
+    return run.take();
+  }
+
+  /**
+   * With the gate held: begins a transaction and watches `abort` for it. Releases the gate and
+   * throws if the transaction cannot begin.
+   */
+  #open<T>(abort: AbortWatch, release: () => void): OpenTransaction<T> {
+    let context: TransactionContext;
     try {
       this.assertOpen();
       if (abort.aborted) {
@@ -136,7 +221,7 @@ export class SqliteEngine implements TransactionOwner {
       }
       const connection = this.#writer;
       try {
-        connection.exec("BEGIN IMMEDIATE");
+        connection.control("BEGIN IMMEDIATE");
       } catch (error) {
         throw new StoreError(
           provablyNotAppliedKind(classifySqliteError(error)),
@@ -144,44 +229,77 @@ export class SqliteEngine implements TransactionOwner {
           { cause: error },
         );
       }
-      const context = new TransactionContext(this, connection, abort);
-      let value: T;
-      try {
-        value = await untilAborted(
-          transactionStorage.run(context, startWork, work, context.handle),
-          abort,
-          this.#describeTransaction,
-        );
-        this.assertOpen();
-        if (abort.aborted) {
-          throw new StoreError(
-            "not_committed",
-            `The transaction on "${this.id}" was aborted before it committed.`,
-            { cause: abort.reason },
-          );
-        }
-        if (context.broken !== undefined) {
-          throw new StoreError(
-            "not_committed",
-            `A savepoint on "${this.id}" could not be rolled back, so the whole transaction was.`,
-            { cause: context.broken },
-          );
-        }
-      } catch (error) {
-        context.end();
-        this.#rollback(connection);
+      context = new TransactionContext(this, connection, abort);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    const run = new OpenTransaction<T>(context, abort, release);
+    run.onAbort = rollBackOnAbort(this, run);
+    abort.onAbort(run.onAbort);
+    return run;
+  }
+
+  /** `work` resolved: commits, unless the transaction must not. */
+  #finish<T>(run: OpenTransaction<T>, value: T): void {
+    if (run.ended) return;
+    const { context, abort } = run;
+    try {
+      this.assertOpen();
+      if (abort.aborted) {
         throw new StoreError(
-          provablyNotAppliedKind(classifyError(error, classifySqliteError)),
-          `The transaction on "${this.id}" was rolled back: ${messageOf(error)}`,
-          { cause: error },
+          "not_committed",
+          `The transaction on "${this.id}" was aborted before it committed.`,
+          { cause: abort.reason },
         );
       }
-      context.end();
-      this.#commit(connection);
-      return value;
-    } finally {
-      release();
+      if (context.broken !== undefined) {
+        throw new StoreError(
+          "not_committed",
+          `A savepoint on "${this.id}" could not be rolled back, so the whole transaction was.`,
+          { cause: context.broken },
+        );
+      }
+    } catch (error) {
+      this.fail(run, error);
+      return;
     }
+    this.#end(run);
+    try {
+      context.end();
+      this.#commit(context.connection);
+    } catch (error) {
+      run.release();
+      run.settle(false, error);
+      return;
+    }
+    run.release();
+    run.settle(true, value);
+  }
+
+  /**
+   * `work` rejected, a check before COMMIT failed, or the scope aborted: rolls back and rejects with
+   * a not-applied {@link StoreError} caused by `error`.
+   */
+  fail<T>(run: OpenTransaction<T>, error: unknown): void {
+    if (run.ended) return;
+    this.#end(run);
+    run.context.end();
+    this.#rollback(run.context.connection);
+    run.release();
+    run.settle(
+      false,
+      new StoreError(
+        provablyNotAppliedKind(classifyError(error, classifySqliteError)),
+        `The transaction on "${this.id}" was rolled back: ${messageOf(error)}`,
+        { cause: error },
+      ),
+    );
+  }
+
+  #end<T>(run: OpenTransaction<T>): void {
+    run.ended = true;
+    if (run.onAbort !== undefined) run.abort.offAbort(run.onAbort);
   }
 
   close(): void {
@@ -194,9 +312,10 @@ export class SqliteEngine implements TransactionOwner {
     if (!this.inMemory) releaseGate(this.path);
   }
 
-  readonly #describeTransaction = () => `The transaction on "${this.id}"`;
-
   #ownTransaction(): TransactionContext | undefined {
+    for (let sync = syncTransactions.current; sync !== undefined; sync = sync.outerSync) {
+      if (sync.open && sync.owner.gate === this.gate) return sync;
+    }
     const context = transactionStorage.getStore();
     return context?.open === true && context.owner.gate === this.gate ? context : undefined;
   }
@@ -224,8 +343,12 @@ export class SqliteEngine implements TransactionOwner {
     }
   }
 
-  #inTransaction<T>(connection: Connection, begin: string, fn: (sql: SyncSql) => T): T {
-    connection.exec(begin);
+  #inTransaction<T>(
+    connection: Connection,
+    begin: "BEGIN" | "BEGIN IMMEDIATE",
+    fn: (sql: SyncSql) => T,
+  ): T {
+    connection.control(begin);
     let value: T;
     try {
       value = fn(connection.sync());
@@ -240,7 +363,7 @@ export class SqliteEngine implements TransactionOwner {
   #rollback(connection: Connection): void {
     if (!connection.inTransaction) return;
     try {
-      connection.exec("ROLLBACK");
+      connection.control("ROLLBACK");
     } catch {
       // Checked below: a connection still inside a transaction cannot be reused.
     }
@@ -262,7 +385,7 @@ export class SqliteEngine implements TransactionOwner {
       );
     }
     try {
-      connection.exec("COMMIT");
+      connection.control("COMMIT");
     } catch (error) {
       let kind: ErrorKind;
       if (connection.inTransaction) {
@@ -286,18 +409,76 @@ export class SqliteEngine implements TransactionOwner {
 }
 
 /**
- * Starts a transaction's work: its promise, or the rejection of a synchronous throw, as an async
- * wrapper would give without costing a promise of its own.
+ * One transaction between BEGIN and its COMMIT or ROLLBACK. It ends exactly once; its outcome is
+ * kept until someone asks for {@link OpenTransaction.promise}, so a transaction that ends while it
+ * starts (synchronous work, a synchronous abort) needs no promise executor.
  */
-function startWork<T>(
-  work: (tx: SqliteTransactionHandle) => Promise<T>,
-  handle: SqliteTransactionHandle,
-): Promise<T> {
-  try {
-    return Promise.resolve(work(handle));
-  } catch (error) {
-    return Promise.reject(error);
+class OpenTransaction<T> {
+  readonly context: TransactionContext;
+  readonly abort: AbortWatch;
+  readonly release: () => void;
+  onAbort: (() => void) | undefined;
+  ended = false;
+  #outcome: { readonly ok: boolean; readonly value: unknown } | undefined;
+  #resolve: ((value: T) => void) | undefined;
+  #reject: ((error: unknown) => void) | undefined;
+
+  constructor(context: TransactionContext, abort: AbortWatch, release: () => void) {
+    this.context = context;
+    this.abort = abort;
+    this.release = release;
   }
+
+  settle(ok: boolean, value: unknown): void {
+    if (this.#resolve !== undefined && this.#reject !== undefined) {
+      if (ok) this.#resolve(value as T);
+      else this.#reject(value);
+    } else {
+      this.#outcome = { ok, value };
+    }
+  }
+
+  /** The outcome of a transaction that has ended: its value, or its error thrown. */
+  take(): T {
+    const outcome = this.#outcome;
+    if (outcome === undefined) throw new Error("lockstep: a synchronous transaction did not end.");
+    if (!outcome.ok) throw outcome.value;
+    return outcome.value as T;
+  }
+
+  /** The transaction's promise; asked for once. */
+  promise(): Promise<T> {
+    const outcome = this.#outcome;
+    if (outcome !== undefined) {
+      return outcome.ok ? Promise.resolve(outcome.value as T) : Promise.reject(outcome.value);
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as PromiseLike<T>).then === "function"
+  );
+}
+
+// A factory rather than a local arrow function, so that transpilers that keep function names (tsx,
+// esbuild's keepNames) do not rename a fresh function on every transaction.
+function rollBackOnAbort<T>(engine: SqliteEngine, run: OpenTransaction<T>): () => void {
+  return () =>
+    engine.fail(
+      run,
+      new StoreError(
+        "not_committed",
+        `The transaction on "${engine.id}" was aborted and rolled back; nothing of it was committed.`,
+        { cause: run.abort.reason },
+      ),
+    );
 }
 
 /** The kind of a failure that certainly left nothing applied: its own kind if that says so. */

@@ -1,5 +1,6 @@
 import { abortWatchOf, type CallScope } from "../../core/deadline.js";
 import { StoreError } from "../../core/error-kinds.js";
+import { TRANSACT_NOW, type TransactNow } from "../../core/run-atomic.js";
 import { defineStore, type WriteStore } from "../../core/store.js";
 import { classifySqliteError } from "./classify-sqlite-error.js";
 import { engineOf, type SqliteDatabase } from "./open-sqlite.js";
@@ -10,6 +11,7 @@ import type {
   SqliteWrite,
   SqliteWriteResult,
 } from "./sqlite-handle.js";
+import { runThrough } from "./transaction-context.js";
 
 /**
  * A SQLite store: transactions that own their connection, guarded writes (`UPDATE … WHERE
@@ -62,26 +64,41 @@ export function sqliteStore(db: SqliteDatabase): SqliteStore {
   });
   const transaction = <T>(work: (tx: SqliteTransactionHandle) => Promise<T>, scope: CallScope) =>
     engine.transaction(work, abortWatchOf(scope));
-  return defineStore<SqliteHandle, SqliteWrite, SqliteWriteResult>({
+  const definition = {
     id: engine.id,
     handle,
     capabilities: { transactions: true, conditionalWrite: true, savepoints: true },
     transaction,
     // Not async: the handle's own promise is returned as it is, without another one around it.
-    apply: (target, write, scope) => {
+    apply: (target: SqliteHandle, write: SqliteWrite, scope: CallScope) => {
       try {
-        const abort = abortWatchOf(scope);
-        if (abort.aborted) {
-          throw new StoreError("not_committed", "The write was aborted before it was sent.", {
-            cause: abort.reason,
-          });
-        }
+        refuseIfAborted(scope);
         return target.run(write.sql, write.params);
       } catch (error) {
         return Promise.reject(error);
       }
     },
-    affected: (result) => result.changes,
+    affected: (result: SqliteWriteResult) => result.changes,
     classifyError: classifySqliteError,
-  }) as SqliteStore;
+    // runAtomic: statements on the transaction's connection run synchronously anyway, so its writes
+    // are applied at once, with the same checks, and the transaction commits before it returns.
+    [TRANSACT_NOW]: {
+      transaction: <T>(work: (tx: SqliteHandle) => T, scope: CallScope) =>
+        engine.transactionNow(work, abortWatchOf(scope)),
+      apply: (tx: SqliteHandle, write: SqliteWrite, scope: CallScope) => {
+        refuseIfAborted(scope);
+        return runThrough(tx, write.sql, write.params);
+      },
+    } satisfies TransactNow<SqliteHandle, SqliteWrite, SqliteWriteResult>,
+  };
+  return defineStore<SqliteHandle, SqliteWrite, SqliteWriteResult>(definition) as SqliteStore;
+}
+
+function refuseIfAborted(scope: CallScope): void {
+  const abort = abortWatchOf(scope);
+  if (abort.aborted) {
+    throw new StoreError("not_committed", "The write was aborted before it was sent.", {
+      cause: abort.reason,
+    });
+  }
 }

@@ -19,11 +19,13 @@ export interface TransactionOwner {
 }
 
 interface Scope {
+  readonly context: TransactionContext;
   active: boolean;
 }
 
 const HANDLE_SCOPE = Symbol.for("lockstep.sqlite.transaction-scope");
 const STORAGE_KEY = Symbol.for("lockstep.sqlite.transaction-storage");
+const SYNC_KEY = Symbol.for("lockstep.sqlite.synchronous-transactions");
 
 /**
  * The transaction whose work is running in the current async context, shared through globalThis so
@@ -39,6 +41,22 @@ export const transactionStorage: AsyncLocalStorage<TransactionContext> = (() => 
 })();
 
 /**
+ * The innermost transaction whose synchronous work is running right now (the ones it runs inside
+ * follow through {@link TransactionContext.outerSync}); shared through
+ * globalThis like {@link transactionStorage}. Work that never yields needs no async context: while
+ * it runs, nothing else does, so a plain variable tells what AsyncLocalStorage would, without
+ * turning on the promise hooks AsyncLocalStorage costs every promise in the process.
+ */
+export const syncTransactions: { current: TransactionContext | undefined } = (() => {
+  const holder = globalThis as Record<symbol, unknown>;
+  const existing = holder[SYNC_KEY] as { current: TransactionContext | undefined } | undefined;
+  if (existing !== undefined) return existing;
+  const created: { current: TransactionContext | undefined } = { current: undefined };
+  holder[SYNC_KEY] = created;
+  return created;
+})();
+
+/**
  * One open SQLite transaction: its connection, its stack of savepoint scopes, and the handles that
  * write through them. A handle refuses statements once its scope has ended, so work that outlives its
  * transaction (after an abort) can never write outside it.
@@ -49,6 +67,8 @@ export class TransactionContext {
   /** The abort of the transaction's scope. */
   readonly abort: AbortWatch;
   readonly handle: SqliteTransactionHandle;
+  /** While this transaction's synchronous work runs: the one it runs inside, if any. */
+  outerSync: TransactionContext | undefined;
   readonly #scopes: Scope[] = [];
   #open = true;
   #savepoints = 0;
@@ -58,7 +78,7 @@ export class TransactionContext {
     this.owner = owner;
     this.connection = connection;
     this.abort = abort;
-    const root: Scope = { active: true };
+    const root: Scope = { context: this, active: true };
     this.#scopes.push(root);
     this.handle = this.#handleFor(root);
   }
@@ -85,16 +105,22 @@ export class TransactionContext {
 
   /** Synchronous statements through one scope, with the same checks as its handle. */
   sync(scope: Scope): SyncSql {
+    // Methods rather than arrow-function properties; see #handleFor.
+    const context = this;
     return {
-      run: (sql, params) => this.#statement(scope, sql, params, "run") as SqliteRunResult,
-      get: <T>(sql: string, params?: readonly unknown[]) =>
-        this.#statement(scope, sql, params, "get") as T | undefined,
-      all: <T>(sql: string, params?: readonly unknown[]) =>
-        this.#statement(scope, sql, params, "all") as T[],
-      exec: (sql) => {
-        this.#check(scope);
+      run(sql, params) {
+        return context.statement(scope, sql, params, "run") as SqliteRunResult;
+      },
+      get<T>(sql: string, params?: readonly unknown[]) {
+        return context.statement(scope, sql, params, "get") as T | undefined;
+      },
+      all<T>(sql: string, params?: readonly unknown[]) {
+        return context.statement(scope, sql, params, "all") as T[];
+      },
+      exec(sql) {
+        context.#check(scope);
         refuseTransactionControl(sql);
-        this.connection.exec(sql);
+        context.connection.exec(sql);
       },
     };
   }
@@ -134,7 +160,8 @@ export class TransactionContext {
     }
   }
 
-  #statement(
+  /** Runs one statement through `scope`, with every check its handle makes. */
+  statement(
     scope: Scope,
     sql: string,
     params: readonly unknown[] | undefined,
@@ -152,7 +179,7 @@ export class TransactionContext {
     this.#check(parent);
     const name = `lockstep_savepoint_${++this.#savepoints}`;
     this.connection.exec(`SAVEPOINT ${name}`);
-    const scope: Scope = { active: true };
+    const scope: Scope = { context: this, active: true };
     this.#scopes.push(scope);
     let value: T;
     try {
@@ -192,19 +219,21 @@ export class TransactionContext {
     const context = this;
     const handle: SqliteTransactionHandle = {
       async run(sql, params) {
-        return context.#statement(scope, sql, params, "run") as SqliteRunResult;
+        return context.statement(scope, sql, params, "run") as SqliteRunResult;
       },
       async get<T>(sql: string, params?: readonly unknown[]) {
-        return context.#statement(scope, sql, params, "get") as T | undefined;
+        return context.statement(scope, sql, params, "get") as T | undefined;
       },
       async all<T>(sql: string, params?: readonly unknown[]) {
-        return context.#statement(scope, sql, params, "all") as T[];
+        return context.statement(scope, sql, params, "all") as T[];
       },
       savepoint<T>(fn: (inner: SqliteTransactionHandle) => Promise<T>) {
         return context.#savepoint(scope, fn);
       },
-    };
-    Object.defineProperty(handle, HANDLE_SCOPE, { value: { context: this, scope } });
+      // In the literal rather than defined afterwards as non-enumerable, which costs more than the
+      // rest of the handle: a spread copy of the handle is then the same handle, same scope.
+      [HANDLE_SCOPE]: scope,
+    } as SqliteTransactionHandle;
     return Object.freeze(handle);
   }
 }
@@ -214,9 +243,29 @@ export function transactionScopeOf(
   handle: unknown,
 ): { readonly context: TransactionContext; readonly sql: SyncSql } | undefined {
   if (typeof handle !== "object" || handle === null) return undefined;
-  const found = (handle as Record<symbol, unknown>)[HANDLE_SCOPE] as
-    | { context: TransactionContext; scope: Scope }
-    | undefined;
-  if (found === undefined) return undefined;
-  return { context: found.context, sql: found.context.sync(found.scope) };
+  const scope = (handle as Record<symbol, unknown>)[HANDLE_SCOPE] as Scope | undefined;
+  if (scope === undefined) return undefined;
+  return { context: scope.context, sql: scope.context.sync(scope) };
+}
+
+/**
+ * Runs one `run` statement at once through a transaction handle, with every check the handle
+ * makes. Anything else (a root handle, whose statements may have to wait for the gate) is refused.
+ */
+export function runThrough(
+  handle: unknown,
+  sql: string,
+  params: readonly unknown[] | undefined,
+): SqliteRunResult {
+  const scope =
+    typeof handle === "object" && handle !== null
+      ? ((handle as Record<symbol, unknown>)[HANDLE_SCOPE] as Scope | undefined)
+      : undefined;
+  if (scope === undefined) {
+    throw new StoreError(
+      "not_committed",
+      "Expected a SQLite transaction handle; nothing was written.",
+    );
+  }
+  return scope.context.statement(scope, sql, params, "run") as SqliteRunResult;
 }

@@ -169,4 +169,65 @@ describe("runAtomic on a sqliteStore, ended by its deadline or its caller", () =
     expect(await balances(), "the holder's write and one transfer landed").toEqual([91, 10]);
     await stillWorks();
   });
+
+  it("on the system clock, a deadline that passes while waiting for the write gate still ends the call", async () => {
+    const held = deferred();
+    const entered = deferred();
+    const holder = store.transaction(async (tx) => {
+      await tx.run("UPDATE accounts SET balance = balance + 1 WHERE id = 'a'");
+      entered.resolve();
+      await held.promise;
+    }, openScope().scope);
+    await entered.promise;
+    // The holder keeps the gate until the test releases it, after runAtomic has settled: only the
+    // deadline's timer can end this call.
+    const error = (
+      await runAtomic(store, transfer(), { require: "atomic", timeoutMs: 20 })
+    )._unsafeUnwrapErr();
+    expect(error.code).toBe(ErrorCode.WriteFailed);
+    if (error.code === ErrorCode.WriteFailed) expect(error.kind).toBe("timeout");
+    held.resolve();
+    await holder;
+    expect(await balances(), "only the holder's write landed").toEqual([101, 0]);
+    await stillWorks();
+  });
+
+  it("sets no deadline timer when the transaction commits before runAtomic returns", async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timers();
+    const result = runAtomic(store, transfer(), { require: "atomic" });
+    expect(timers(), "no deadline timer was needed").toBe(before);
+    expect((await result).isOk()).toBe(true);
+  });
+
+  it("refuses a root-handle write made while its writes are being built, rather than wait for itself", async () => {
+    let rootWrite: Promise<unknown> | undefined;
+    const result = await runAtomic(
+      store,
+      transfer(() => {
+        rootWrite = store.handle.run("UPDATE accounts SET balance = 0 WHERE id = 'b'");
+      }),
+      { require: "atomic" },
+    );
+    expect(result.isOk(), "the transfer itself commits").toBe(true);
+    await expect(rootWrite).rejects.toMatchObject({ kind: "not_committed" });
+    expect(await balances()).toEqual([90, 10]);
+  });
+
+  it("refuses a runAtomic on the same database started while its writes are being built", async () => {
+    let inner: ReturnType<typeof runAtomic> | undefined;
+    const result = await runAtomic(
+      store,
+      transfer(() => {
+        inner = runAtomic(store, transfer(), { require: "atomic" });
+      }),
+      { require: "atomic" },
+    );
+    expect(result.isOk()).toBe(true);
+    expect((await inner)?.isErr(), "the nested transaction would wait for the outer one").toBe(
+      true,
+    );
+    expect(await balances(), "only the outer transfer landed").toEqual([90, 10]);
+    await stillWorks();
+  });
 });
