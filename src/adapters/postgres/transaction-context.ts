@@ -33,16 +33,37 @@ export class TransactionContext {
   #savepoints = 0;
   #broken: unknown;
   #lost: unknown;
-  #tail: Promise<unknown> = Promise.resolve();
+  /** The last statement enqueued; a statement queued behind it waits for it to settle. */
+  #last: Promise<unknown> = Promise.resolve();
   #inFlight = 0;
+  readonly #afterValue: <R>(value: R) => R;
+  readonly #afterError: (error: unknown) => never;
 
   constructor(storeId: string, client: PoolClient, abort: AbortWatch) {
     this.storeId = storeId;
     this.#client = client;
     this.abort = abort;
+    this.#afterValue = TransactionContext.#countsDown(this);
+    this.#afterError = TransactionContext.#countsDownThrowing(this);
     const root: Scope = { active: true };
     this.#scopes.push(root);
     this.handle = this.#handleFor(root);
+  }
+
+  // Factories rather than arrow-function fields, so that transpilers that keep function names (tsx,
+  // esbuild's keepNames) do not rename fresh functions for every transaction.
+  static #countsDown(context: TransactionContext): <R>(value: R) => R {
+    return (value) => {
+      context.#inFlight--;
+      return value;
+    };
+  }
+
+  static #countsDownThrowing(context: TransactionContext): (error: unknown) => never {
+    return (error) => {
+      context.#inFlight--;
+      throw error;
+    };
   }
 
   /** Whether the transaction still accepts statements. */
@@ -107,13 +128,24 @@ export class TransactionContext {
     ) as unknown as Promise<QueryResult | QueryResult[]>;
   }
 
+  /**
+   * Runs `run` once every statement enqueued before it has settled, whatever its outcome; at once,
+   * without waiting a turn, when none is running or queued.
+   */
   #enqueue<R>(run: () => Promise<R>): Promise<R> {
+    let result: Promise<R>;
+    if (this.#inFlight === 0) {
+      try {
+        result = run();
+      } catch (error) {
+        result = Promise.reject(error);
+      }
+    } else {
+      result = this.#last.then(run, run);
+    }
     this.#inFlight++;
-    const result = this.#tail.then(run);
-    const settled = result.finally(() => {
-      this.#inFlight--;
-    });
-    this.#tail = settled.catch(() => {});
+    const settled = result.then(this.#afterValue, this.#afterError);
+    this.#last = settled;
     return settled;
   }
 
@@ -145,19 +177,27 @@ export class TransactionContext {
     }
   }
 
-  async #statement<T>(
+  #statement<T>(
     scope: Scope,
     sql: string,
     params: readonly unknown[] | undefined,
   ): Promise<PostgresQueryResult<T>> {
-    this.#check(scope);
-    refuseTransactionControl(sql);
-    // Checked again when the statement's turn comes: the scope may have ended while it waited.
-    const result = await this.#enqueue(async () => {
+    try {
       this.#check(scope);
-      return this.#send(sql, params);
-    });
-    return normalizeResult<T>(result);
+      refuseTransactionControl(sql);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // Checked again when a queued statement's turn comes: the scope may have ended while it waited.
+    // One that goes out at once was checked just now.
+    const result =
+      this.#inFlight === 0
+        ? this.#enqueue(() => this.#send(sql, params))
+        : this.#enqueue(async () => {
+            this.#check(scope);
+            return this.#send(sql, params);
+          });
+    return result.then(normalizeResult<T>);
   }
 
   async #savepoint<T>(
