@@ -99,8 +99,9 @@ export class TransactionContext {
   /** Ends the transaction for every handle; the caller commits or rolls back the connection. */
   end(): void {
     this.#open = false;
-    for (const scope of this.#scopes) scope.active = false;
-    this.#scopes.length = 0;
+    // Popped one by one: cheaper than an iterator and a length write while the code is still cold.
+    const scopes = this.#scopes;
+    for (let scope = scopes.pop(); scope !== undefined; scope = scopes.pop()) scope.active = false;
   }
 
   /** Synchronous statements through one scope, with the same checks as its handle. */
@@ -146,7 +147,7 @@ export class TransactionContext {
         { cause: this.abort.reason },
       );
     }
-    if (this.#scopes.at(-1) !== scope) {
+    if (this.#scopes[this.#scopes.length - 1] !== scope) {
       throw new StoreError(
         "not_committed",
         `A savepoint is open inside this transaction on "${this.owner.id}"; write through the handle the savepoint gave you, or its statements would share the savepoint's fate.`,
