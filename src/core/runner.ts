@@ -7,6 +7,7 @@ import {
   type SagaSnapshot,
   SagaStatus,
   SCHEMA_VERSION,
+  TERMINAL_STATUSES,
 } from "../log/records.js";
 import { type SagaLog, SagaLogError } from "../log/saga-log.js";
 import { type Clock, systemClock } from "./clock.js";
@@ -263,7 +264,9 @@ async function start(
     });
     emitStarted(env, saga, sagaId);
     const result = await execution.forward(signal);
-    return execution.lostCreation ? resume(env, saga, sagaId, raw, parsed, signal) : result;
+    if (!execution.lostCreation) return result;
+    // Another run created this saga first; this run's started event is answered below.
+    return resume(env, saga, sagaId, raw, parsed, signal, true);
   }
   // The first step's write-ahead intent rides with the saga's creation: one durable write, not two.
   const intents = [{ step: first.name, type: EntryType.Intent, attempt: 1, at: now }];
@@ -312,6 +315,7 @@ async function resume(
   raw: unknown,
   parsed: unknown,
   signal: AbortSignal | undefined,
+  announced = false,
 ): Promise<StartResult> {
   const fail = (error: SagaError): StartResult => ({ ok: false, error: lockstepError(error) });
   let snapshot: SagaSnapshot | undefined;
@@ -352,6 +356,11 @@ async function resume(
   }
   const replay = (token: number) =>
     new Execution(env, saga, sagaId, parsed, token, record.status, snapshot.entries);
+  // A run that already announced itself ends on the status the saga's record holds, so a listener
+  // that opened something on its saga.started (a span) sees it end.
+  if (announced && TERMINAL_STATUSES.includes(record.status)) {
+    emitStatus(env, saga, sagaId, record.status, record.attention?.reason);
+  }
   switch (record.status) {
     case SagaStatus.Completed:
       return { ok: true, report: replay(record.fencingToken).report() };
@@ -395,6 +404,27 @@ async function resume(
       emitStarted(env, saga, sagaId);
       return replay(token).resume(signal);
     }
+  }
+}
+
+function emitStatus(
+  env: ExecutionEnv,
+  saga: Saga,
+  sagaId: string,
+  status: SagaStatus,
+  reason: AttentionReason | undefined,
+): void {
+  try {
+    env.onEvent?.({
+      type: "saga.status",
+      sagaId,
+      saga: saga.name,
+      at: env.clock.now(),
+      status,
+      ...(reason === undefined ? {} : { reason }),
+    });
+  } catch (error) {
+    env.logger?.error({ sagaId, error: messageOf(error) }, "lockstep: an event listener threw");
   }
 }
 

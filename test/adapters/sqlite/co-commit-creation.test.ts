@@ -13,6 +13,7 @@ import {
   defineSaga,
   ErrorCode,
   notCommitted,
+  type SagaEvent,
   type SagaLog,
   StoreError,
 } from "../../../src/index.js";
@@ -213,7 +214,8 @@ describe("a saga whose steps co-commit on the SQLite log's database", () => {
   });
 
   it("the same id submitted twice at once runs once: the second finds the first's saga", async () => {
-    const runner = createRunner({ log });
+    const events: SagaEvent[] = [];
+    const runner = createRunner({ log, onEvent: (event) => events.push(event) });
     const saga = orderSaga();
     const [first, second] = await Promise.all([
       runner.run(saga, { id: "o-1" }, { sagaId: "saga-1" }),
@@ -223,6 +225,14 @@ describe("a saga whose steps co-commit on the SQLite log's database", () => {
     expect(second._unsafeUnwrap().status).toBe(SagaStatus.Completed);
     expect(await orders()).toEqual(["o-1:charge", "o-1:reserve"]);
     expect((await log.load("saga-1"))?.entries).toHaveLength(2);
+    // Each run that announced itself also ends: the loser on the status the winner recorded.
+    const types = events.filter((e) => e.type === "saga.started" || e.type === "saga.status");
+    expect(types.map((e) => (e.type === "saga.status" ? e.status : e.type))).toEqual([
+      "saga.started",
+      "saga.started",
+      "completed",
+      "completed",
+    ]);
   });
 
   it("another input under a taken id is refused, and its transaction wrote nothing", async () => {
