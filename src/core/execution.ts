@@ -3,6 +3,7 @@ import {
   EntryType,
   type NewStepEntry,
   type SagaRecord,
+  type SagaSnapshot,
   SagaStatus,
   type StepEntry,
 } from "../log/records.js";
@@ -567,17 +568,22 @@ export class Execution {
           ? undefined
           : this.#failureOf(this.#saga.steps[running] as StepDefinition, outcome);
       let landed = failure === undefined;
+      let read: { readonly snapshot: SagaSnapshot | undefined } | undefined;
       if (failure !== undefined && !isProvablyNotApplied(failure.kind)) {
         // The commit's fate is unknown; the log, written in that transaction, is the authority.
-        const found = await this.#groupLanded(
+        read = await this.#readBack();
+        if (read === undefined) return { type: "in_doubt", at: running };
+        landed = groupCommitted(
+          read.snapshot,
           steps[steps.length - 1] as StepDefinition,
           attempts[attempts.length - 1] as number,
         );
-        if (found === undefined) return { type: "in_doubt", at: running };
-        landed = found;
       }
       // A run of a saga id that exists (submitted twice) fails on its rows or on the record.
-      if (!landed && draft !== undefined && (await this.#exists())) throw new SagaExists();
+      if (!landed && draft !== undefined) {
+        read ??= await this.#readBack();
+        if (read?.snapshot !== undefined) throw new SagaExists();
+      }
       if (landed) {
         this.#pending = [];
         this.#draft = undefined;
@@ -638,28 +644,10 @@ export class Execution {
     }
   }
 
-  /** Whether the log holds a saga with this id; `false` when it cannot be read. */
-  async #exists(): Promise<boolean> {
+  /** The saga as the log holds it now, read with a deadline; `undefined` when it cannot be read. */
+  async #readBack(): Promise<{ readonly snapshot: SagaSnapshot | undefined } | undefined> {
     try {
-      return (await this.#logCall(() => this.#env.log.load(this.#sagaId))) !== undefined;
-    } catch {
-      return false;
-    }
-  }
-
-  /** Reads the log to learn whether a co-committed group's transaction landed; `undefined` if it cannot. */
-  async #groupLanded(last: StepDefinition, attempt: number): Promise<boolean | undefined> {
-    try {
-      const snapshot = await this.#env.log.load(this.#sagaId);
-      return (
-        snapshot?.entries.some(
-          (e) =>
-            e.step === last.name &&
-            e.type === EntryType.Committed &&
-            e.attempt === attempt &&
-            e.via === "co_commit",
-        ) ?? false
-      );
+      return { snapshot: await this.#logCall(() => this.#env.log.load(this.#sagaId)) };
     } catch {
       return undefined;
     }
@@ -1164,6 +1152,23 @@ export class Execution {
       }
     }
   }
+}
+
+/** Whether a co-committed group whose last step is `last` landed, by the log written with it. */
+function groupCommitted(
+  snapshot: SagaSnapshot | undefined,
+  last: StepDefinition,
+  attempt: number,
+): boolean {
+  return (
+    snapshot?.entries.some(
+      (e) =>
+        e.step === last.name &&
+        e.type === EntryType.Committed &&
+        e.attempt === attempt &&
+        e.via === "co_commit",
+    ) ?? false
+  );
 }
 
 /**
