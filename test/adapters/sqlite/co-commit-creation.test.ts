@@ -235,6 +235,37 @@ describe("a saga whose steps co-commit on the SQLite log's database", () => {
     ]);
   });
 
+  it("finds the saga through its own creation when the log cannot be read after its transaction failed", async () => {
+    const runner = createRunner({ log });
+    const first = (
+      await runner.run(orderSaga(), { id: "o-1" }, { sagaId: "saga-1" })
+    )._unsafeUnwrap();
+    // The second run's transaction fails on the first's rows, and its read-back of the log fails
+    // too: it learns the id is taken only when it creates the record that would say so.
+    let loads = 0;
+    const flaky = new Proxy(log, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (property !== "load") return typeof value === "function" ? value.bind(target) : value;
+        return async (sagaId: string) => {
+          loads++;
+          if (loads === 1) throw new Error("the log is unreachable for a moment");
+          return target.load(sagaId);
+        };
+      },
+    }) as SagaLog;
+    const { log: counting, calls } = counted(flaky as SqliteSagaLog);
+    const again = await createRunner({ log: counting }).run(
+      orderSaga(),
+      { id: "o-1" },
+      { sagaId: "saga-1" },
+    );
+    expect(again._unsafeUnwrap()).toEqual(first);
+    expect(calls).toEqual(["create"]);
+    expect(loads).toBe(2);
+    expect(await orders()).toEqual(["o-1:charge", "o-1:reserve"]);
+  });
+
   it("another input under a taken id is refused, and its transaction wrote nothing", async () => {
     const runner = createRunner({ log });
     (await runner.run(orderSaga(), { id: "o-1" }, { sagaId: "saga-1" }))._unsafeUnwrap();
