@@ -6,18 +6,10 @@ export {
 } from "./core/capabilities.js";
 export { type Clock, sleep, systemClock } from "./core/clock.js";
 export type { CallOutcome, CallScope } from "./core/deadline.js";
-export {
-  classifyError,
-  ERROR_KINDS,
-  type ErrorClassifier,
-  ErrorKind,
-  isProvablyNotApplied,
-  StoreError,
-} from "./core/error-kinds.js";
+export { classifyError, type ErrorClassifier, StoreError } from "./core/error-kinds.js";
 export {
   type AtomicError,
   type AtomicityUnavailableError,
-  AttentionReason,
   type CancelledError,
   type CapabilityMissingError,
   type ConflictError,
@@ -29,7 +21,6 @@ export {
   type InvalidOptionsError,
   isLockstepError,
   type LeaseLostError,
-  LockstepDefinitionError,
   type LockstepError,
   type LogFailedError,
   lockstepError,
@@ -94,7 +85,6 @@ export {
   type StepConfig,
   type StepContext,
   type StepDefinition,
-  StepKind,
 } from "./core/step.js";
 export {
   defineStore,
@@ -105,6 +95,20 @@ export {
   type WriteStore,
 } from "./core/store.js";
 export { MemorySagaLog } from "./log/memory-log.js";
+export {
+  type ClaimedSaga,
+  type ClaimFilter,
+  type CoCommitLog,
+  LogFailure,
+  type SagaChange,
+  type SagaFilter,
+  type SagaLog,
+  SagaLogError,
+} from "./log/saga-log.js";
+export { AttentionReason } from "./model/attention-reason.js";
+export { type SagaDefinition, sagaDefinitionSchema } from "./model/definition.js";
+export { LockstepDefinitionError } from "./model/definition-error.js";
+export { ERROR_KINDS, ErrorKind, isProvablyNotApplied } from "./model/error-kind.js";
 export {
   EntryType,
   type NewStepEntry,
@@ -118,17 +122,8 @@ export {
   sagaRecordSchema,
   stepEntrySchema,
   TERMINAL_STATUSES,
-} from "./log/records.js";
-export {
-  type ClaimedSaga,
-  type ClaimFilter,
-  type CoCommitLog,
-  LogFailure,
-  type SagaChange,
-  type SagaFilter,
-  type SagaLog,
-  SagaLogError,
-} from "./log/saga-log.js";
+} from "./model/records.js";
+export { StepKind } from "./model/step-kind.js";
 export {
   DIAGNOSED_STATUSES,
   type DiagnoseAllOptions,

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
-import { isLockstepError, LockstepDefinitionError } from "../core/errors.js";
+import { isLockstepError } from "../core/errors.js";
 import { SagaLogError } from "../log/saga-log.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
 import { CliFailure, messageOf, UsageError } from "./cli-error.js";
 import { type Command, GLOBAL_OPTIONS, type OptionSpec, Session } from "./command.js";
 import { COMMANDS } from "./commands/index.js";

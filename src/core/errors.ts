@@ -1,4 +1,6 @@
-import type { ErrorKind } from "./error-kinds.js";
+import type { AttentionReason } from "../model/attention-reason.js";
+import { hasBrand } from "../model/brand.js";
+import type { ErrorKind } from "../model/error-kind.js";
 import type { SagaReport } from "./report.js";
 
 /**
@@ -42,29 +44,6 @@ export const ErrorCode = {
 
 /** One of the values of {@link ErrorCode}. */
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
-
-/** Why a saga ended in `needs_attention`. */
-export const AttentionReason = {
-  /** A compensation's guard found state written by someone else, so it undid nothing. */
-  GuardFailed: "guard_failed",
-  /** A compensation kept failing until its attempts ran out. */
-  CompensationFailed: "compensation_failed",
-  /** A step after the pivot kept failing until its attempts ran out. */
-  ForwardFailed: "forward_failed",
-  /** A step's output (from execute or probe) failed its schema. */
-  InvalidOutput: "invalid_output",
-  /** A log record failed validation. */
-  CorruptRecord: "corrupt_record",
-  /** The log's saga does not match the definition it is being recovered with. */
-  DefinitionMismatch: "definition_mismatch",
-  /** A step stayed in doubt after every probe the recoverer was allowed. */
-  InDoubtExhausted: "in_doubt_exhausted",
-  /** A step found the world in a state only a person can resolve, and escalated. */
-  Escalated: "escalated",
-} as const;
-
-/** One of the values of {@link AttentionReason}. */
-export type AttentionReason = (typeof AttentionReason)[keyof typeof AttentionReason];
 
 /** One schema issue, with the path of the offending field. */
 export interface InputIssue {
@@ -239,34 +218,5 @@ export function lockstepError<E extends LockstepError>(error: E): E {
 
 /** Whether a value is an error value produced by any copy of lockstep (ESM or CJS). */
 export function isLockstepError(value: unknown): value is LockstepError {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    (value as Record<symbol, unknown>)[ERROR_BRAND] === true
-  );
-}
-
-const DEFINITION_ERROR_BRAND = Symbol.for("lockstep.definition-error");
-
-/**
- * Thrown for programmer errors found when something is defined — a malformed saga, a store that
- * declares a capability it does not implement, an option out of range. Its message is a full
- * sentence naming the offending value.
- */
-export class LockstepDefinitionError extends Error {
-  readonly [DEFINITION_ERROR_BRAND] = true;
-
-  constructor(message: string) {
-    super(message);
-    this.name = "LockstepDefinitionError";
-  }
-
-  /** Recognizes a definition error from any copy of lockstep (ESM or CJS). */
-  static is(value: unknown): value is LockstepDefinitionError {
-    return (
-      typeof value === "object" &&
-      value !== null &&
-      (value as Record<symbol, unknown>)[DEFINITION_ERROR_BRAND] === true
-    );
-  }
+  return hasBrand(value, ERROR_BRAND);
 }

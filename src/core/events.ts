@@ -1,6 +1,6 @@
-import type { SagaStatus } from "../log/records.js";
-import type { ErrorKind } from "./error-kinds.js";
-import type { AttentionReason } from "./errors.js";
+import type { AttentionReason } from "../model/attention-reason.js";
+import type { ErrorKind } from "../model/error-kind.js";
+import type { SagaStatus } from "../model/records.js";
 
 interface EventBase<T extends string> {
   readonly type: T;

@@ -1,4 +1,7 @@
 import { applyChange } from "../log/memory-log.js";
+import { type SagaChange, type SagaLog, SagaLogError } from "../log/saga-log.js";
+import { AttentionReason } from "../model/attention-reason.js";
+import { ErrorKind, isProvablyNotApplied } from "../model/error-kind.js";
 import {
   EntryType,
   type NewStepEntry,
@@ -6,19 +9,19 @@ import {
   type SagaSnapshot,
   SagaStatus,
   type StepEntry,
-} from "../log/records.js";
-import { type SagaChange, type SagaLog, SagaLogError } from "../log/saga-log.js";
+} from "../model/records.js";
+import { StepKind } from "../model/step-kind.js";
 import { type Clock, sleep } from "./clock.js";
 import { type CallOutcome, callWithDeadline } from "./deadline.js";
-import { classifyError, ErrorKind, isProvablyNotApplied, StoreError } from "./error-kinds.js";
-import { AttentionReason, ErrorCode, lockstepError, type SagaError } from "./errors.js";
+import { classifyError, StoreError } from "./error-kinds.js";
+import { ErrorCode, lockstepError, type SagaError } from "./errors.js";
 import type { EventListener, Logger, SagaEvent } from "./events.js";
 import { stepKey } from "./ids.js";
 import { messageOf } from "./message-of.js";
 import { type SagaReport, type StepReport, StepStatus } from "./report.js";
 import { backoffDelay, type RetryPolicy, resolveRetry } from "./retry.js";
 import type { Saga } from "./saga.js";
-import { EscalationError, type StepContext, type StepDefinition, StepKind } from "./step.js";
+import { EscalationError, type StepContext, type StepDefinition } from "./step.js";
 import { isCoCommitted } from "./store.js";
 
 /** Everything an execution needs from its runner. */

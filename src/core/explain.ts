@@ -1,10 +1,10 @@
-import { MemorySagaLog } from "../log/memory-log.js";
 import type { SagaLog } from "../log/saga-log.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
+import { StepKind } from "../model/step-kind.js";
 import type { StoreCapabilities } from "./capabilities.js";
-import { LockstepDefinitionError } from "./errors.js";
 import type { StepStrategy } from "./report.js";
 import type { Saga, SagaRecoveryPolicy } from "./saga.js";
-import { type StepDefinition, StepKind } from "./step.js";
+import type { StepDefinition } from "./step.js";
 import { isCoCommitted } from "./store.js";
 import { describeValue } from "./validate.js";
 
@@ -117,6 +117,8 @@ export interface ExplainOptions {
           /** The id of the store whose transactions can carry the log's records. */
           readonly storeId: string;
         };
+        /** Whether the log survives the process; see {@link SagaLog.durable}. */
+        readonly durable?: boolean;
       };
   /**
    * Refuse a saga with gaps: throw a {@link LockstepDefinitionError} listing every gap instead of
@@ -314,7 +316,7 @@ function notesOf(log: ExplainOptions["log"], coCommitStore: string | undefined):
     ];
   }
   const notes: string[] = [];
-  if (log instanceof MemorySagaLog) {
+  if (log.durable === false) {
     notes.push(
       "The saga log is in memory: a crash loses every saga in flight, and recovery in another process has nothing to read.",
     );

@@ -1,7 +1,7 @@
-import type { SagaStatus } from "../log/records.js";
-import type { ErrorKind } from "./error-kinds.js";
-import type { AttentionReason } from "./errors.js";
-import type { StepKind } from "./step.js";
+import type { AttentionReason } from "../model/attention-reason.js";
+import type { ErrorKind } from "../model/error-kind.js";
+import type { SagaStatus } from "../model/records.js";
+import type { StepKind } from "../model/step-kind.js";
 
 /** Where one step ended up. */
 export const StepStatus = {

@@ -1,5 +1,5 @@
-import { ERROR_KINDS, ErrorKind } from "./error-kinds.js";
-import { LockstepDefinitionError } from "./errors.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
+import { ERROR_KINDS, ErrorKind } from "../model/error-kind.js";
 import { assertInteger, assertNumber, describeValue } from "./validate.js";
 
 /** How a step, probe or compensation is retried. Every field has a default. */

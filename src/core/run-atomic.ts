@@ -1,13 +1,15 @@
 import { err, errAsync, ok, type Result, ResultAsync } from "neverthrow";
 import { z } from "zod";
+import { ErrorKind } from "../model/error-kind.js";
+import { StepKind } from "../model/step-kind.js";
 import { type Clock, systemClock } from "./clock.js";
 import { type CallScope, callWithDeadline, callWithDeadlineNow } from "./deadline.js";
-import { classifyError, ErrorKind, StoreError } from "./error-kinds.js";
+import { classifyError, StoreError } from "./error-kinds.js";
 import { type AtomicError, ErrorCode, lockstepError } from "./errors.js";
 import { messageOf } from "./execution.js";
 import { createRunner, type Runner } from "./runner.js";
 import { defineSaga, type Saga } from "./saga.js";
-import { cannotTell, compensated, guardFailed, type ProbeResult, StepKind } from "./step.js";
+import { cannotTell, compensated, guardFailed, type ProbeResult } from "./step.js";
 import { isWriteStore, type Store, type WriteStore } from "./store.js";
 import { describeValue, isIntegerAtLeast } from "./validate.js";
 

@@ -1,6 +1,9 @@
 import { errAsync, ResultAsync } from "neverthrow";
 import type { z } from "zod";
 import { MemorySagaLog } from "../log/memory-log.js";
+import { type SagaLog, SagaLogError } from "../log/saga-log.js";
+import { AttentionReason } from "../model/attention-reason.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
 import {
   EntryType,
   type SagaRecord,
@@ -8,18 +11,10 @@ import {
   SagaStatus,
   SCHEMA_VERSION,
   TERMINAL_STATUSES,
-} from "../log/records.js";
-import { type SagaLog, SagaLogError } from "../log/saga-log.js";
+} from "../model/records.js";
 import { type Clock, systemClock } from "./clock.js";
 import { callWithDeadline } from "./deadline.js";
-import {
-  AttentionReason,
-  ErrorCode,
-  type InputIssue,
-  LockstepDefinitionError,
-  lockstepError,
-  type SagaError,
-} from "./errors.js";
+import { ErrorCode, type InputIssue, lockstepError, type SagaError } from "./errors.js";
 import type { EventListener, Logger } from "./events.js";
 import { Execution, type ExecutionEnv, messageOf } from "./execution.js";
 import { assertExplained } from "./explain.js";
@@ -242,7 +237,7 @@ async function start(
   const record: SagaRecord = {
     schemaVersion: SCHEMA_VERSION,
     sagaId,
-    definition: saga.definition as never,
+    definition: saga.definition,
     input: raw,
     status: SagaStatus.Running,
     attention: null,

@@ -1,21 +1,16 @@
 import type { z } from "zod";
-import { LockstepDefinitionError } from "./errors.js";
+import type { SagaDefinition } from "../model/definition.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
+import { StepKind } from "../model/step-kind.js";
 import { resolveRetry } from "./retry.js";
-import { type StepConfig, type StepDefinition, StepKind } from "./step.js";
+import type { StepConfig, StepDefinition } from "./step.js";
 import { assertFunction, assertInteger, assertName, describeValue } from "./validate.js";
 
-/** A saga's shape as plain data: logged with every saga, and compared with the log on recovery. */
-export interface SagaDefinitionData {
-  readonly name: string;
-  readonly version: number;
-  readonly steps: readonly {
-    readonly name: string;
-    readonly kind: StepKind;
-    readonly store: string;
-    readonly probe: boolean;
-    readonly compensate: boolean;
-  }[];
-}
+/**
+ * A saga's shape as plain data: logged with every saga, and compared with the log on recovery. The
+ * same type the log's record schema infers ({@link SagaDefinition}), under the name it has always had.
+ */
+export type SagaDefinitionData = SagaDefinition;
 
 const OUTPUTS = Symbol("outputs");
 

@@ -1,22 +1,8 @@
 import type { z } from "zod";
+import { hasBrand } from "../model/brand.js";
+import type { StepKind } from "../model/step-kind.js";
 import type { RetryPolicy } from "./retry.js";
 import type { StepStore } from "./store.js";
-
-/**
- * The kinds of step, after Garcia-Molina and Salem: compensatable steps first, then at most one pivot
- * (the point of no return), then retriable steps. After the pivot commits, the saga only moves forward.
- */
-export const StepKind = {
-  /** Can be undone by its `compensate`, which must be idempotent and guarded. */
-  Compensatable: "compensatable",
-  /** The point of no return: once committed, the saga never compensates. */
-  Pivot: "pivot",
-  /** Runs after the pivot and is retried until it commits; must be idempotent by its key. */
-  Retriable: "retriable",
-} as const;
-
-/** One of the values of {@link StepKind}. */
-export type StepKind = (typeof StepKind)[keyof typeof StepKind];
 
 /** What every call into a step's code receives. */
 export interface StepContext<Input, Outputs, Handle> {
@@ -105,11 +91,7 @@ export class EscalationError extends Error {
   }
   /** Recognizes an escalation from any copy of lockstep (ESM or CJS). */
   static is(value: unknown): value is EscalationError {
-    return (
-      typeof value === "object" &&
-      value !== null &&
-      (value as Record<symbol, unknown>)[ESCALATION_BRAND] === true
-    );
+    return hasBrand(value, ESCALATION_BRAND);
   }
 }
 

@@ -1,7 +1,7 @@
+import { LockstepDefinitionError } from "../model/definition-error.js";
 import { CAPABILITY_NAMES, declareCapabilities, type StoreCapabilities } from "./capabilities.js";
 import type { CallScope } from "./deadline.js";
 import type { ErrorClassifier } from "./error-kinds.js";
-import { LockstepDefinitionError } from "./errors.js";
 import { assertFunction, assertName, describeValue } from "./validate.js";
 
 /**

@@ -1,4 +1,4 @@
-import { LockstepDefinitionError } from "./errors.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
 
 /** Describes a value and its type for an error message: ``0` (number)`. */
 export function describeValue(value: unknown): string {

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { LockstepDefinitionError } from "../core/errors.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
 import {
   firstIssuePath,
   type NewStepEntry,
@@ -13,7 +13,7 @@ import {
   sagaRecordSchema,
   stepEntrySchema,
   TERMINAL_STATUSES,
-} from "./records.js";
+} from "../model/records.js";
 import {
   type ClaimedSaga,
   type ClaimFilter,
@@ -37,6 +37,8 @@ interface Stored {
  * themselves in memory.
  */
 export class MemorySagaLog implements SagaLog {
+  /** A memory log is lost with its process. */
+  readonly durable = false;
   readonly #sagas = new Map<string, Stored>();
 
   async create(record: SagaRecord, entries: readonly NewStepEntry[] = []): Promise<void> {

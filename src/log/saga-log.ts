@@ -1,5 +1,6 @@
-import type { AttentionReason } from "../core/errors.js";
-import type { NewStepEntry, SagaRecord, SagaSnapshot, SagaStatus } from "./records.js";
+import type { AttentionReason } from "../model/attention-reason.js";
+import { hasBrand } from "../model/brand.js";
+import type { NewStepEntry, SagaRecord, SagaSnapshot, SagaStatus } from "../model/records.js";
 
 /** Why a saga log refused or failed an operation. */
 export const LogFailure = {
@@ -47,11 +48,7 @@ export class SagaLogError extends Error {
 
   /** Recognizes a log error from any copy of lockstep (ESM or CJS). */
   static is(value: unknown): value is SagaLogError {
-    return (
-      typeof value === "object" &&
-      value !== null &&
-      (value as Record<symbol, unknown>)[LOG_ERROR_BRAND] === true
-    );
+    return hasBrand(value, LOG_ERROR_BRAND);
   }
 }
 
@@ -181,4 +178,10 @@ export interface SagaLog {
   prune(before: number, statuses?: readonly SagaStatus[]): Promise<number>;
   /** Present when the log lives in a transactional store and can commit inside its transactions. */
   readonly coCommit?: CoCommitLog;
+  /**
+   * Whether the log survives the process: `false` for a log held in memory, whose sagas a crash
+   * loses and no other process can recover. `explain` warns about a log that says `false`.
+   * @default true (a log that does not say is taken to be durable)
+   */
+  readonly durable?: boolean;
 }

@@ -1,5 +1,4 @@
-import { AttentionReason } from "../core/errors.js";
-import { validate } from "./memory-log.js";
+import { AttentionReason } from "../model/attention-reason.js";
 import {
   type NewStepEntry,
   type SagaRecord,
@@ -8,7 +7,8 @@ import {
   type StepEntry,
   sagaRecordSchema,
   stepEntrySchema,
-} from "./records.js";
+} from "../model/records.js";
+import { validate } from "./memory-log.js";
 import { SagaLogError } from "./saga-log.js";
 
 /**

@@ -2,7 +2,6 @@ import { errAsync, okAsync, ResultAsync } from "neverthrow";
 import { type Clock, systemClock } from "../core/clock.js";
 import { callWithDeadline } from "../core/deadline.js";
 import {
-  type AttentionReason,
   ErrorCode,
   type LogFailedError,
   lockstepError,
@@ -13,8 +12,9 @@ import { StepStatus } from "../core/report.js";
 import type { Saga } from "../core/saga.js";
 import type { StepDefinition } from "../core/step.js";
 import { assertInteger } from "../core/validate.js";
-import { type SagaRecord, type SagaSnapshot, SagaStatus } from "../log/records.js";
 import { type SagaLog, SagaLogError } from "../log/saga-log.js";
+import type { AttentionReason } from "../model/attention-reason.js";
+import { type SagaRecord, type SagaSnapshot, SagaStatus } from "../model/records.js";
 import {
   type ForecastStep,
   forecastRecovery,

@@ -1,7 +1,8 @@
 import { StepStatus } from "../core/report.js";
 import type { Saga } from "../core/saga.js";
-import { type StepDefinition, StepKind } from "../core/step.js";
-import { SagaStatus } from "../log/records.js";
+import type { StepDefinition } from "../core/step.js";
+import { SagaStatus } from "../model/records.js";
+import { StepKind } from "../model/step-kind.js";
 
 /** What recovery will do with a saga, as a diagnosis predicts it. */
 export const RecoveryAction = {

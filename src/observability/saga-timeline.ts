@@ -1,5 +1,5 @@
-import type { AttentionReason } from "../core/errors.js";
-import type { SagaRecord, SagaSnapshot, SagaStatus } from "../log/records.js";
+import type { AttentionReason } from "../model/attention-reason.js";
+import type { SagaRecord, SagaSnapshot, SagaStatus } from "../model/records.js";
 import { type ReplayedStep, replaySteps } from "./step-replay.js";
 
 /** One moment of a saga's history, as its log records it. */

@@ -1,7 +1,7 @@
 import { StepStatus } from "../core/report.js";
 import type { SagaDefinitionData } from "../core/saga.js";
-import type { StepKind } from "../core/step.js";
-import { EntryType, type StepEntry } from "../log/records.js";
+import { EntryType, type StepEntry } from "../model/records.js";
+import type { StepKind } from "../model/step-kind.js";
 
 /** Where a step's compensation stands, as its log entries tell it. */
 export type CompensationState =

@@ -1,6 +1,5 @@
 import { errAsync, ResultAsync } from "neverthrow";
 import {
-  AttentionReason,
   ErrorCode,
   type InvalidOptionsError,
   type LogFailedError,
@@ -13,8 +12,9 @@ import type { SagaReport } from "../core/report.js";
 import { backoffDelay, type RetryPolicy, resolveRetry } from "../core/retry.js";
 import type { Saga } from "../core/saga.js";
 import { assertInteger, integerMessage, isIntegerAtLeast } from "../core/validate.js";
-import { type SagaSnapshot, SagaStatus } from "../log/records.js";
 import { SagaLogError } from "../log/saga-log.js";
+import { AttentionReason } from "../model/attention-reason.js";
+import { type SagaSnapshot, SagaStatus } from "../model/records.js";
 
 /** Options of {@link createRecoverer}. */
 export interface RecovererOptions {

@@ -1,6 +1,6 @@
-import { LockstepDefinitionError } from "../core/errors.js";
 import { assertFunction, describeValue } from "../core/validate.js";
-import { type SagaSnapshot, SagaStatus } from "../log/records.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
+import { type SagaSnapshot, SagaStatus } from "../model/records.js";
 import type { Invariant, InvariantContext } from "./invariant.js";
 
 /**

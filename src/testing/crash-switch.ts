@@ -1,4 +1,5 @@
 import type { SagaLog } from "../log/saga-log.js";
+import { hasBrand } from "../model/brand.js";
 
 const CRASH_BRAND = Symbol.for("lockstep.simulated-crash");
 
@@ -11,11 +12,7 @@ export class SimulatedCrash extends Error {
   }
   /** Recognizes a simulated crash from any copy of lockstep. */
   static is(value: unknown): value is SimulatedCrash {
-    return (
-      typeof value === "object" &&
-      value !== null &&
-      (value as Record<symbol, unknown>)[CRASH_BRAND] === true
-    );
+    return hasBrand(value, CRASH_BRAND);
   }
 }
 

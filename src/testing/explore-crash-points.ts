@@ -1,7 +1,7 @@
 import { errAsync, okAsync, ResultAsync } from "neverthrow";
-import { LockstepDefinitionError } from "../core/errors.js";
 import { assertFunction, assertInteger, describeValue } from "../core/validate.js";
 import { MemorySagaLog } from "../log/memory-log.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
 import { FaultInjector } from "./fault-injector.js";
 import { type FaultPlan, NO_FAULTS } from "./fault-plan.js";
 import { checkInvariants, type InvariantViolation, loadSagas } from "./invariant.js";

@@ -1,4 +1,4 @@
-import { ErrorKind } from "../core/error-kinds.js";
+import { ErrorKind } from "../model/error-kind.js";
 import {
   checkFaultPlan,
   type FaultKind,

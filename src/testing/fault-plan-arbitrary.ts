@@ -1,7 +1,7 @@
 import type * as FastCheck from "fast-check";
 import type { Arbitrary } from "fast-check";
-import { LockstepDefinitionError } from "../core/errors.js";
 import { assertInteger, describeValue } from "../core/validate.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
 import { FAULT_KINDS, type FaultKind, type FaultPlan, type FaultRule } from "./fault-plan.js";
 import { MAX_SEED } from "./seeded-random.js";
 

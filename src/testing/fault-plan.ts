@@ -1,6 +1,6 @@
-import { ERROR_KINDS, type ErrorKind } from "../core/error-kinds.js";
-import { LockstepDefinitionError } from "../core/errors.js";
 import { assertInteger, describeValue } from "../core/validate.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
+import { ERROR_KINDS, type ErrorKind } from "../model/error-kind.js";
 import { assertSeed } from "./seeded-random.js";
 
 /**

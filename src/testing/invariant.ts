@@ -1,8 +1,8 @@
-import { LockstepDefinitionError } from "../core/errors.js";
 import { messageOf } from "../core/execution.js";
 import { assertFunction, assertName, describeValue } from "../core/validate.js";
-import type { SagaSnapshot } from "../log/records.js";
 import type { SagaLog } from "../log/saga-log.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
+import type { SagaSnapshot } from "../model/records.js";
 
 /** What an invariant sees when it is checked. */
 export interface InvariantContext<World> {

@@ -1,5 +1,5 @@
-import { StepKind } from "../core/step.js";
-import { EntryType, type SagaSnapshot, SagaStatus } from "../log/records.js";
+import { EntryType, type SagaSnapshot, SagaStatus } from "../model/records.js";
+import { StepKind } from "../model/step-kind.js";
 import { defineInvariant, type Invariant } from "./invariant.js";
 
 /**

@@ -1,8 +1,9 @@
 import type { CallScope } from "../core/deadline.js";
-import { classifyError, ErrorKind, isProvablyNotApplied, StoreError } from "../core/error-kinds.js";
+import { classifyError, StoreError } from "../core/error-kinds.js";
 import { messageOf } from "../core/message-of.js";
 import { raceAbort } from "../core/race-abort.js";
 import { defineStore, type WriteStore } from "../core/store.js";
+import { ErrorKind, isProvablyNotApplied } from "../model/error-kind.js";
 
 /** A document in a memory store, with the version every write increments. */
 export interface MemoryDoc {

@@ -1,4 +1,4 @@
-import { EntryType } from "../log/records.js";
+import { EntryType } from "../model/records.js";
 import { defineInvariant, type Invariant } from "./invariant.js";
 
 /**

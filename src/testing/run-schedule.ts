@@ -1,8 +1,8 @@
 import { type Clock, sleep } from "../core/clock.js";
-import { LockstepDefinitionError } from "../core/errors.js";
 import { assertInteger, describeValue } from "../core/validate.js";
 import { MemorySagaLog } from "../log/memory-log.js";
-import { TERMINAL_STATUSES } from "../log/records.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
+import { TERMINAL_STATUSES } from "../model/records.js";
 import { type FaultEvent, FaultInjector } from "./fault-injector.js";
 import type { FaultPlan } from "./fault-plan.js";
 import { checkInvariants, type InvariantViolation, loadSagas } from "./invariant.js";

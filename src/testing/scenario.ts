@@ -1,9 +1,9 @@
-import { LockstepDefinitionError } from "../core/errors.js";
 import type { RetryPolicy } from "../core/retry.js";
 import type { Saga, SagaRawInput } from "../core/saga.js";
 import type { StepDefinition } from "../core/step.js";
 import { assertFunction, assertInteger, describeValue } from "../core/validate.js";
 import type { SagaLog } from "../log/saga-log.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
 import type { RecovererOptions } from "../recovery/recoverer.js";
 import type { Invariant } from "./invariant.js";
 import type { FaultableStore } from "./with-faults.js";

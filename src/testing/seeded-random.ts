@@ -1,5 +1,5 @@
-import { LockstepDefinitionError } from "../core/errors.js";
 import { describeValue } from "../core/validate.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
 
 /** The largest seed: seeds are unsigned 32-bit integers. */
 export const MAX_SEED = 0xffff_ffff;

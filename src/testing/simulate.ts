@@ -1,6 +1,6 @@
 import { errAsync, okAsync, ResultAsync } from "neverthrow";
-import { LockstepDefinitionError } from "../core/errors.js";
 import { assertFunction, assertInteger, describeValue } from "../core/validate.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
 import type { FaultEvent } from "./fault-injector.js";
 import { type FaultPlan, randomFaultPlan } from "./fault-plan.js";
 import type { InvariantViolation } from "./invariant.js";

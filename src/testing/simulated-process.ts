@@ -1,7 +1,7 @@
 import type { Clock } from "../core/clock.js";
 import { createRunner, type Runner } from "../core/runner.js";
-import { RECOVERABLE_STATUSES } from "../log/records.js";
 import type { SagaLog } from "../log/saga-log.js";
+import { RECOVERABLE_STATUSES } from "../model/records.js";
 import { createRecoverer, type Recoverer } from "../recovery/recoverer.js";
 import { canonicalJson } from "./canonical-json.js";
 import { CrashSwitch } from "./crash-switch.js";

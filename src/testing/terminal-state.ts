@@ -1,6 +1,6 @@
-import { LockstepDefinitionError } from "../core/errors.js";
 import { describeValue } from "../core/validate.js";
-import { SagaStatus, TERMINAL_STATUSES } from "../log/records.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
+import { SagaStatus, TERMINAL_STATUSES } from "../model/records.js";
 import { defineInvariant, type Invariant } from "./invariant.js";
 
 /** Options of {@link terminalState}. */

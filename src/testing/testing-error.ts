@@ -1,3 +1,4 @@
+import { hasBrand } from "../model/brand.js";
 /** Why a crash exploration, a simulation or a race failed. */
 export const TestingErrorCode = {
   /** The dry run passed no durable boundary: there was nothing to explore, so nothing was shown. */
@@ -42,10 +43,6 @@ export class LockstepTestFailure<Report = unknown> extends Error {
 
   /** Recognizes a test failure from any copy of lockstep (ESM or CJS). */
   static is(value: unknown): value is LockstepTestFailure {
-    return (
-      typeof value === "object" &&
-      value !== null &&
-      (value as Record<symbol, unknown>)[FAILURE_BRAND] === true
-    );
+    return hasBrand(value, FAILURE_BRAND);
   }
 }

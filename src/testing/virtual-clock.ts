@@ -1,6 +1,6 @@
 import type { Clock } from "../core/clock.js";
-import { LockstepDefinitionError } from "../core/errors.js";
 import { assertInteger } from "../core/validate.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
 
 /** How a promise driven by {@link VirtualClock.settle} came out. */
 export type Settled<T> =

@@ -1,9 +1,9 @@
 import type { StoreCapabilities } from "../core/capabilities.js";
 import { type Clock, sleep, systemClock } from "../core/clock.js";
 import { StoreError } from "../core/error-kinds.js";
-import { LockstepDefinitionError } from "../core/errors.js";
 import { describeValue } from "../core/validate.js";
 import { type SagaLog, SagaLogError } from "../log/saga-log.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
 import { proxyAdapter, unwrapProxy } from "./adapter-proxy.js";
 import { CrashSwitch } from "./crash-switch.js";
 import { type Fault, FaultInjector } from "./fault-injector.js";

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CallScope } from "../../src/core/deadline.js";
-import { ErrorKind, isProvablyNotApplied } from "../../src/core/error-kinds.js";
 import type { WriteStore } from "../../src/core/store.js";
+import { ErrorKind, isProvablyNotApplied } from "../../src/model/error-kind.js";
 import type { VersionedValue } from "./conditional-write.js";
 import { printConformanceCount } from "./report.js";
 import { openScope, storeFailure } from "./transaction.js";

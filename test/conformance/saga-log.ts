@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { StepKind } from "../../src/core/step.js";
+import { type LogFailure, type SagaLog, SagaLogError } from "../../src/log/saga-log.js";
 import {
   type NewStepEntry,
   RECOVERABLE_STATUSES,
@@ -7,8 +7,8 @@ import {
   SagaStatus,
   SCHEMA_VERSION,
   TERMINAL_STATUSES,
-} from "../../src/log/records.js";
-import { type LogFailure, type SagaLog, SagaLogError } from "../../src/log/saga-log.js";
+} from "../../src/model/records.js";
+import { StepKind } from "../../src/model/step-kind.js";
 import { printConformanceCount } from "./report.js";
 
 /** What a saga log suite needs from each implementation: a fresh, empty log and a way to close it. */

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CallScope } from "../../src/core/deadline.js";
-import { isProvablyNotApplied, StoreError } from "../../src/core/error-kinds.js";
+import { StoreError } from "../../src/core/error-kinds.js";
 import type { StepStore } from "../../src/core/store.js";
+import { isProvablyNotApplied } from "../../src/model/error-kind.js";
 import { printConformanceCount } from "./report.js";
 
 /**

@@ -108,6 +108,16 @@ describe("explain: strategy resolution from declared capabilities", () => {
     expect(plan.notes[0]).toContain("No saga log was given");
   });
 
+  it("reads a log's durability from its declaration, not its class", () => {
+    // A memory log seen through a wrapper (or loaded from the other module format) is not an
+    // instance of this copy's class; its declared flag still says it is lost with its process.
+    const wrapped = { ...new MemorySagaLog(), durable: new MemorySagaLog().durable };
+    const saga = sagaOf([{ name: "a", kind: "pivot", store: store("x", {}) }]);
+    expect(explain(saga, { log: wrapped }).notes[0]).toContain("in memory");
+    expect(explain(saga, { log: { durable: true } }).notes.join(" ")).not.toContain("in memory");
+    expect(explain(saga, { log: {} }).notes.join(" ")).not.toContain("in memory");
+  });
+
   it("notes that an in-memory log loses sagas in a crash and cannot co-commit", () => {
     const plan = explain(sagaOf([{ name: "a", kind: "pivot", store: store("x", {}) }]), {
       log: new MemorySagaLog(),

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type PostgresSagaLog, postgresSagaLog } from "../../src/adapters/postgres/index.js";
-import { SagaStatus } from "../../src/log/records.js";
+import { SagaStatus } from "../../src/model/records.js";
 import {
   expectConformanceCases,
   openSchema,

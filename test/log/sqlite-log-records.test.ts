@@ -5,7 +5,7 @@ import {
   sqliteSagaLog,
   sqliteStore,
 } from "../../src/adapters/sqlite/index.js";
-import { SagaStatus, TERMINAL_STATUSES } from "../../src/log/records.js";
+import { SagaStatus, TERMINAL_STATUSES } from "../../src/model/records.js";
 import { type TempDatabase, tempDatabase } from "../adapters/sqlite/temp-database.js";
 import { logFailure, sagaRecord, stepEntry } from "../conformance/saga-log.js";
 

@@ -1,4 +1,4 @@
-import { type ErrorKind, ErrorKind as Kind } from "../../core/error-kinds.js";
+import { type ErrorKind, ErrorKind as Kind } from "../../model/error-kind.js";
 
 /** Codes of failures before a connection existed, so before any request byte was sent. */
 const NEVER_CONNECTED = new Set([

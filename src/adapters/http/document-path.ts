@@ -1,5 +1,5 @@
-import { LockstepDefinitionError } from "../../core/errors.js";
 import { describeValue } from "../../core/validate.js";
+import { LockstepDefinitionError } from "../../model/definition-error.js";
 
 /**
  * What is wrong with a document path, or `undefined`. A path is relative to the store's `baseUrl`:

@@ -1,5 +1,6 @@
-import { ErrorKind, StoreError } from "../../core/error-kinds.js";
-import { LockstepDefinitionError } from "../../core/errors.js";
+import { StoreError } from "../../core/error-kinds.js";
+import { LockstepDefinitionError } from "../../model/definition-error.js";
+import { ErrorKind } from "../../model/error-kind.js";
 import { pathProblem } from "./document-path.js";
 
 /** How many read-write-read rounds `index.sync` tries before reporting the document as busy. */

@@ -1,7 +1,7 @@
-import { ErrorKind } from "../../core/error-kinds.js";
-import { LockstepDefinitionError } from "../../core/errors.js";
 import { defineStore, type WriteStore } from "../../core/store.js";
 import { assertInteger, assertName, describeValue } from "../../core/validate.js";
+import { LockstepDefinitionError } from "../../model/definition-error.js";
+import { ErrorKind } from "../../model/error-kind.js";
 import { classifyHttpError } from "./classify-http-error.js";
 import { normalizeBaseUrl, pathProblem } from "./document-path.js";
 import {

@@ -1,5 +1,5 @@
-import { ErrorKind } from "../../core/error-kinds.js";
 import { raceAbort } from "../../core/race-abort.js";
+import { ErrorKind } from "../../model/error-kind.js";
 import { classifyNetworkFailure } from "./classify-http-error.js";
 import { documentUrl } from "./document-path.js";
 import { type HttpPhase, HttpStoreError } from "./http-store-error.js";

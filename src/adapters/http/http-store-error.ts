@@ -1,4 +1,5 @@
-import { type ErrorKind, ErrorKind as Kind, StoreError } from "../../core/error-kinds.js";
+import { StoreError } from "../../core/error-kinds.js";
+import { type ErrorKind, ErrorKind as Kind } from "../../model/error-kind.js";
 
 /**
  * The response header a document service sets to `false` on an error response to say it did not

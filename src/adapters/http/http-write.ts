@@ -1,5 +1,5 @@
-import { LockstepDefinitionError } from "../../core/errors.js";
 import { describeValue } from "../../core/validate.js";
+import { LockstepDefinitionError } from "../../model/definition-error.js";
 import { pathProblem } from "./document-path.js";
 
 /**

@@ -1,6 +1,6 @@
 import type { Pool } from "pg";
-import { LockstepDefinitionError } from "../../core/errors.js";
 import { describeValue } from "../../core/validate.js";
+import { LockstepDefinitionError } from "../../model/definition-error.js";
 
 /** Refuses anything that is not a `pg.Pool` (a single `Client` cannot give each transaction its own connection). */
 export function assertPool(pool: unknown, argument = "pool"): asserts pool is Pool {

@@ -1,4 +1,4 @@
-import { type ErrorKind, ErrorKind as Kind } from "../../core/error-kinds.js";
+import { type ErrorKind, ErrorKind as Kind } from "../../model/error-kind.js";
 
 // SQLSTATE classes are two digits, or one of the few letter classes; node's errno codes ("EPIPE")
 // are also five capital letters, so the shape alone would mistake them for SQLSTATEs.

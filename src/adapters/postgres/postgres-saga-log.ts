@@ -1,16 +1,6 @@
 import type { Pool } from "pg";
-import { LockstepDefinitionError } from "../../core/errors.js";
 import { assertInteger, assertName, assertNumber, describeValue } from "../../core/validate.js";
 import { prunableStatuses, validate } from "../../log/memory-log.js";
-import {
-  type NewStepEntry,
-  PRUNABLE_STATUSES,
-  type SagaStatus as PrunableStatus,
-  type SagaRecord,
-  type SagaSnapshot,
-  sagaRecordSchema,
-  TERMINAL_STATUSES,
-} from "../../log/records.js";
 import {
   type ClaimedSaga,
   type CoCommitLog,
@@ -19,6 +9,16 @@ import {
   type SagaLog,
   SagaLogError,
 } from "../../log/saga-log.js";
+import { LockstepDefinitionError } from "../../model/definition-error.js";
+import {
+  type NewStepEntry,
+  PRUNABLE_STATUSES,
+  type SagaStatus as PrunableStatus,
+  type SagaRecord,
+  type SagaSnapshot,
+  sagaRecordSchema,
+  TERMINAL_STATUSES,
+} from "../../model/records.js";
 import { assertPool } from "./assert-pool.js";
 import type { PostgresHandle } from "./postgres-handle.js";
 import { runTransaction, type TransactionSettings } from "./run-transaction.js";

@@ -1,9 +1,9 @@
 import type { Pool, QueryResult } from "pg";
 import { abortWatchOf, type CallScope } from "../../core/deadline.js";
 import { StoreError } from "../../core/error-kinds.js";
-import { LockstepDefinitionError } from "../../core/errors.js";
 import { defineStore, type WriteStore } from "../../core/store.js";
 import { assertInteger, assertName, describeValue } from "../../core/validate.js";
+import { LockstepDefinitionError } from "../../model/definition-error.js";
 import { assertPool } from "./assert-pool.js";
 import { classifyPostgresError } from "./classify-postgres-error.js";
 import type {

@@ -6,12 +6,8 @@ import {
   type CallScope,
   raceAbortWatch,
 } from "../../core/deadline.js";
-import {
-  classifyError,
-  ErrorKind,
-  isProvablyNotApplied,
-  StoreError,
-} from "../../core/error-kinds.js";
+import { classifyError, StoreError } from "../../core/error-kinds.js";
+import { ErrorKind, isProvablyNotApplied } from "../../model/error-kind.js";
 import {
   classifyPostgresError,
   isConnectionLoss,

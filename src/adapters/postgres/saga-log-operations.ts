@@ -1,18 +1,18 @@
 import { applyChange, checkWrite, validate } from "../../log/memory-log.js";
-import type { SagaStatus } from "../../log/records.js";
-import {
-  type NewStepEntry,
-  type SagaRecord,
-  type SagaSnapshot,
-  SCHEMA_VERSION,
-  sagaRecordSchema,
-} from "../../log/records.js";
 import {
   type ClaimedSaga,
   type SagaChange,
   type SagaFilter,
   SagaLogError,
 } from "../../log/saga-log.js";
+import type { SagaStatus } from "../../model/records.js";
+import {
+  type NewStepEntry,
+  type SagaRecord,
+  type SagaSnapshot,
+  SCHEMA_VERSION,
+  sagaRecordSchema,
+} from "../../model/records.js";
 import { sqlstateOf } from "./classify-postgres-error.js";
 import {
   entriesOf,

@@ -1,6 +1,6 @@
-import { LockstepDefinitionError } from "../../core/errors.js";
 import { describeValue } from "../../core/validate.js";
-import { RECOVERABLE_STATUSES } from "../../log/records.js";
+import { LockstepDefinitionError } from "../../model/definition-error.js";
+import { RECOVERABLE_STATUSES } from "../../model/records.js";
 
 /**
  * The recoverable statuses as an SQL list literal (`'running', 'compensating', 'in_doubt'`), for the

@@ -1,6 +1,6 @@
 import type { Pool } from "pg";
-import { LockstepDefinitionError } from "../../core/errors.js";
 import { describeValue } from "../../core/validate.js";
+import { LockstepDefinitionError } from "../../model/definition-error.js";
 
 interface Target {
   host?: string | undefined;

@@ -1,4 +1,4 @@
-import { type ErrorKind, ErrorKind as Kind } from "../../core/error-kinds.js";
+import { type ErrorKind, ErrorKind as Kind } from "../../model/error-kind.js";
 
 /** Reply-error prefixes for commands Redis refused whole: nothing of them was applied. */
 const REFUSED = new Set([

@@ -1,6 +1,7 @@
 import type { Redis, RedisOptions } from "ioredis";
-import { type ErrorKind, ErrorKind as Kind, StoreError } from "../../core/error-kinds.js";
+import { StoreError } from "../../core/error-kinds.js";
 import { messageOf } from "../../core/message-of.js";
+import { type ErrorKind, ErrorKind as Kind } from "../../model/error-kind.js";
 import { classifyRedisError } from "./classify-redis-error.js";
 import { raceSignal } from "./race-signal.js";
 

@@ -1,6 +1,7 @@
-import { ErrorKind, StoreError } from "../../core/error-kinds.js";
-import { LockstepDefinitionError } from "../../core/errors.js";
+import { StoreError } from "../../core/error-kinds.js";
 import { describeValue } from "../../core/validate.js";
+import { LockstepDefinitionError } from "../../model/definition-error.js";
+import { ErrorKind } from "../../model/error-kind.js";
 
 /**
  * A malformed call reaches no server, so it is `not_committed`; the definition error in its cause

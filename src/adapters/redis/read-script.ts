@@ -1,4 +1,5 @@
-import { ErrorKind, StoreError } from "../../core/error-kinds.js";
+import { StoreError } from "../../core/error-kinds.js";
+import { ErrorKind } from "../../model/error-kind.js";
 import { luaScript } from "./lua-script.js";
 import { REDIS_VERSION_FIELD } from "./redis-write.js";
 

@@ -1,5 +1,6 @@
-import { ErrorKind, StoreError } from "../../core/error-kinds.js";
+import { StoreError } from "../../core/error-kinds.js";
 import { describeValue } from "../../core/validate.js";
+import { ErrorKind } from "../../model/error-kind.js";
 import { classifyRedisError, classifyReply } from "./classify-redis-error.js";
 import { type DedicatedConnection, messageOf } from "./dedicated-connection.js";
 import { evalScript } from "./lua-script.js";

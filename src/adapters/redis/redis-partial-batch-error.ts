@@ -1,4 +1,5 @@
-import { ErrorKind, StoreError } from "../../core/error-kinds.js";
+import { StoreError } from "../../core/error-kinds.js";
+import { ErrorKind } from "../../model/error-kind.js";
 
 /**
  * Redis raised an error while a batch was being written, after its checks had passed — which Redis

@@ -1,8 +1,8 @@
 import type { Redis } from "ioredis";
 import type { CallScope } from "../../core/deadline.js";
-import { LockstepDefinitionError } from "../../core/errors.js";
 import { defineStore, type WriteStore } from "../../core/store.js";
 import { assertInteger, assertName, describeValue } from "../../core/validate.js";
+import { LockstepDefinitionError } from "../../model/definition-error.js";
 import { classifyRedisError } from "./classify-redis-error.js";
 import { DedicatedConnection } from "./dedicated-connection.js";
 import { createRedisHandle, type RedisHandle } from "./redis-handle.js";

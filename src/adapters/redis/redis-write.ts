@@ -1,5 +1,5 @@
-import { LockstepDefinitionError } from "../../core/errors.js";
 import { describeValue } from "../../core/validate.js";
+import { LockstepDefinitionError } from "../../model/definition-error.js";
 
 /**
  * The hash field where lockstep keeps the version of a hash document. Writes that name it as one of

@@ -1,5 +1,6 @@
 import type { Redis, RedisOptions } from "ioredis";
-import { ErrorKind, StoreError } from "../../core/error-kinds.js";
+import { StoreError } from "../../core/error-kinds.js";
+import { ErrorKind } from "../../model/error-kind.js";
 import { DedicatedConnection } from "./dedicated-connection.js";
 
 /**

@@ -1,5 +1,6 @@
-import { classifyError, ErrorKind, StoreError } from "../../core/error-kinds.js";
+import { classifyError, StoreError } from "../../core/error-kinds.js";
 import { describeValue, isIntegerAtLeast } from "../../core/validate.js";
+import { ErrorKind } from "../../model/error-kind.js";
 import { type DedicatedConnection, messageOf } from "./dedicated-connection.js";
 import { evalScript } from "./lua-script.js";
 import { keyMessage, misuse } from "./misuse.js";

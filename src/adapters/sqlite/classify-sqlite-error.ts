@@ -1,4 +1,4 @@
-import { type ErrorKind, ErrorKind as Kind } from "../../core/error-kinds.js";
+import { type ErrorKind, ErrorKind as Kind } from "../../model/error-kind.js";
 
 /** The SQLite result code of a better-sqlite3 `SqliteError` (e.g. `"SQLITE_CONSTRAINT_UNIQUE"`). */
 export function sqliteCodeOf(error: unknown): string | undefined {

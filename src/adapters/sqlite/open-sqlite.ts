@@ -1,5 +1,5 @@
-import { LockstepDefinitionError } from "../../core/errors.js";
 import { assertInteger, describeValue } from "../../core/validate.js";
+import { LockstepDefinitionError } from "../../model/definition-error.js";
 import { SqliteEngine } from "./sqlite-engine.js";
 
 /** Options of {@link openSqlite}. */

@@ -1,13 +1,4 @@
 import { applyChange, checkWrite, validate } from "../../log/memory-log.js";
-import type { SagaStatus } from "../../log/records.js";
-import {
-  type NewStepEntry,
-  RECOVERABLE_STATUSES,
-  type SagaRecord,
-  type SagaSnapshot,
-  type StepEntry,
-  sagaRecordSchema,
-} from "../../log/records.js";
 import {
   type ClaimedSaga,
   type SagaChange,
@@ -24,6 +15,15 @@ import {
   recordOf,
   type SagaRow,
 } from "../../log/stored-rows.js";
+import type { SagaStatus } from "../../model/records.js";
+import {
+  type NewStepEntry,
+  RECOVERABLE_STATUSES,
+  type SagaRecord,
+  type SagaSnapshot,
+  type StepEntry,
+  sagaRecordSchema,
+} from "../../model/records.js";
 import type { SyncSql } from "./connection.js";
 import type { SagaLogTables } from "./saga-log-schema.js";
 

@@ -1,5 +1,5 @@
-import { LockstepDefinitionError } from "../../core/errors.js";
 import { describeValue } from "../../core/validate.js";
+import { LockstepDefinitionError } from "../../model/definition-error.js";
 
 /** The quoted table names of one saga log, and the DDL that creates them. */
 export interface SagaLogTables {

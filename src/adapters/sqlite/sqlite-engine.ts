@@ -1,13 +1,9 @@
 import { realpathSync } from "node:fs";
 import { resolve } from "node:path";
 import type { AbortWatch } from "../../core/deadline.js";
-import {
-  classifyError,
-  ErrorKind,
-  isProvablyNotApplied,
-  StoreError,
-} from "../../core/error-kinds.js";
+import { classifyError, StoreError } from "../../core/error-kinds.js";
 import { messageOf } from "../../core/message-of.js";
+import { ErrorKind, isProvablyNotApplied } from "../../model/error-kind.js";
 import { classifySqliteError, sqliteCodeOf } from "./classify-sqlite-error.js";
 import {
   Connection,

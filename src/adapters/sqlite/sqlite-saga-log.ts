@@ -1,14 +1,5 @@
-import { LockstepDefinitionError } from "../../core/errors.js";
 import { assertInteger, assertName, assertNumber, describeValue } from "../../core/validate.js";
 import { prunableStatuses, validate } from "../../log/memory-log.js";
-import {
-  type NewStepEntry,
-  PRUNABLE_STATUSES,
-  type SagaStatus as PrunableStatus,
-  type SagaRecord,
-  type SagaSnapshot,
-  sagaRecordSchema,
-} from "../../log/records.js";
 import {
   type ClaimedSaga,
   type ClaimFilter,
@@ -18,6 +9,15 @@ import {
   type SagaLog,
   SagaLogError,
 } from "../../log/saga-log.js";
+import { LockstepDefinitionError } from "../../model/definition-error.js";
+import {
+  type NewStepEntry,
+  PRUNABLE_STATUSES,
+  type SagaStatus as PrunableStatus,
+  type SagaRecord,
+  type SagaSnapshot,
+  sagaRecordSchema,
+} from "../../model/records.js";
 import type { SyncSql } from "./connection.js";
 import { engineOf, type SqliteDatabase } from "./open-sqlite.js";
 import { SagaLogOperations } from "./saga-log-operations.js";

@@ -1,5 +1,5 @@
 import { systemClock } from "../../core/clock.js";
-import { PRUNABLE_STATUSES, type SagaStatus, TERMINAL_STATUSES } from "../../log/records.js";
+import { PRUNABLE_STATUSES, type SagaStatus, TERMINAL_STATUSES } from "../../model/records.js";
 import { UsageError } from "../cli-error.js";
 import type { Command } from "../command.js";
 import { parseDuration } from "../duration.js";

@@ -1,4 +1,4 @@
-import { type SagaStatus, SagaStatus as Statuses } from "../../log/records.js";
+import { type SagaStatus, SagaStatus as Statuses } from "../../model/records.js";
 import { UsageError } from "../cli-error.js";
 import type { Command } from "../command.js";
 import { ExitCode } from "../exit-code.js";

@@ -1,5 +1,5 @@
-import type { SagaSnapshot } from "../../log/records.js";
 import { SagaLogError } from "../../log/saga-log.js";
+import type { SagaSnapshot } from "../../model/records.js";
 import { sagaTimeline } from "../../observability/saga-timeline.js";
 import { CliFailure } from "../cli-error.js";
 import type { Command } from "../command.js";

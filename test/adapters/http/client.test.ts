@@ -7,7 +7,7 @@ import {
   httpDocumentStore,
   httpPut,
 } from "../../../src/adapters/http/index.js";
-import { LockstepDefinitionError } from "../../../src/core/errors.js";
+import { LockstepDefinitionError } from "../../../src/model/definition-error.js";
 import { openScope, storeFailure } from "../../conformance/transaction.js";
 import { type DocumentServer, startDocumentServer } from "./document-server.js";
 

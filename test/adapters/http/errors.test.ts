@@ -7,7 +7,8 @@ import {
   HttpStoreError,
   httpDocumentStore,
 } from "../../../src/adapters/http/index.js";
-import { classifyError, type ErrorKind } from "../../../src/core/error-kinds.js";
+import { classifyError } from "../../../src/core/error-kinds.js";
+import type { ErrorKind } from "../../../src/model/error-kind.js";
 import { storeFailure } from "../../conformance/transaction.js";
 import { type DocumentServer, startDocumentServer } from "./document-server.js";
 

@@ -7,7 +7,8 @@ import {
   postgresStore,
   sqlstateOf,
 } from "../../../src/adapters/postgres/index.js";
-import { classifyError, type ErrorKind } from "../../../src/core/error-kinds.js";
+import { classifyError } from "../../../src/core/error-kinds.js";
+import type { ErrorKind } from "../../../src/model/error-kind.js";
 import { openScope, storeFailure } from "../../conformance/transaction.js";
 import { type CommitGate, installCommitGate, waitFor } from "./commit-gate.js";
 import { openPool, openSchema, type TestSchema } from "./pg-test.js";

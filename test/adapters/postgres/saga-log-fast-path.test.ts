@@ -5,7 +5,7 @@ import {
   postgresSagaLog,
   postgresStore,
 } from "../../../src/adapters/postgres/index.js";
-import { SagaStatus } from "../../../src/log/records.js";
+import { SagaStatus } from "../../../src/model/records.js";
 import { logFailure, sagaRecord, stepEntry } from "../../conformance/saga-log.js";
 import { openScope } from "../../conformance/transaction.js";
 import { openDatabase, openPool, type TestDatabase } from "./pg-test.js";

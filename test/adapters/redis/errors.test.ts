@@ -6,7 +6,8 @@ import {
   redisSet,
   redisStore,
 } from "../../../src/adapters/redis/index.js";
-import { classifyError, type ErrorKind } from "../../../src/core/error-kinds.js";
+import { classifyError } from "../../../src/core/error-kinds.js";
+import type { ErrorKind } from "../../../src/model/error-kind.js";
 import { storeFailure } from "../../conformance/transaction.js";
 import { type RedisProxy, startRedisProxy } from "./redis-proxy.js";
 import { closedPort, connectTestRedis, type RedisTestClient } from "./redis-test-client.js";

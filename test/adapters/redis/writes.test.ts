@@ -10,7 +10,7 @@ import {
   redisSet,
   redisStore,
 } from "../../../src/adapters/redis/index.js";
-import { LockstepDefinitionError } from "../../../src/core/errors.js";
+import { LockstepDefinitionError } from "../../../src/model/definition-error.js";
 import { storeFailure } from "../../conformance/transaction.js";
 import { connectTestRedis, type RedisTestClient } from "./redis-test-client.js";
 

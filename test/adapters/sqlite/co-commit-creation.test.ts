@@ -17,7 +17,7 @@ import {
   type SagaLog,
   StoreError,
 } from "../../../src/index.js";
-import { type SagaSnapshot, SagaStatus } from "../../../src/log/records.js";
+import { type SagaSnapshot, SagaStatus } from "../../../src/model/records.js";
 import { type InvariantContext, logWellFormed } from "../../../src/testing/index.js";
 import { logFailure, sagaRecord, stepEntry } from "../../conformance/saga-log.js";
 import { openScope, storeFailure } from "../../conformance/transaction.js";

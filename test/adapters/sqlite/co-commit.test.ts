@@ -6,9 +6,9 @@ import {
   sqliteSagaLog,
   sqliteStore,
 } from "../../../src/adapters/sqlite/index.js";
-import { LockstepDefinitionError } from "../../../src/core/errors.js";
-import { SagaStatus } from "../../../src/log/records.js";
 import type { SagaLogError } from "../../../src/log/saga-log.js";
+import { LockstepDefinitionError } from "../../../src/model/definition-error.js";
+import { SagaStatus } from "../../../src/model/records.js";
 import { logFailure, sagaRecord, stepEntry } from "../../conformance/saga-log.js";
 import { causedBy, openScope, storeFailure } from "../../conformance/transaction.js";
 import { type TempDatabase, tempDatabase } from "./temp-database.js";

@@ -5,7 +5,8 @@ import {
   type SqliteStore,
   sqliteStore,
 } from "../../../src/adapters/sqlite/index.js";
-import { classifyError, type ErrorKind } from "../../../src/core/error-kinds.js";
+import { classifyError } from "../../../src/core/error-kinds.js";
+import type { ErrorKind } from "../../../src/model/error-kind.js";
 import { openScope, storeFailure } from "../../conformance/transaction.js";
 import { type TempDatabase, tempDatabase } from "./temp-database.js";
 

@@ -9,7 +9,7 @@ import {
   sqliteSagaLog,
   sqliteStore,
 } from "../../../src/adapters/sqlite/index.js";
-import { LockstepDefinitionError } from "../../../src/core/errors.js";
+import { LockstepDefinitionError } from "../../../src/model/definition-error.js";
 import { logFailure, sagaRecord } from "../../conformance/saga-log.js";
 import { deferred, openScope, storeFailure } from "../../conformance/transaction.js";
 import { type TempDatabase, tempDatabase } from "./temp-database.js";

@@ -1,6 +1,6 @@
 import { newSagaId, stepKey } from "../../../src/core/ids.js";
 import { createRunner } from "../../../src/core/runner.js";
-import { SagaStatus, SCHEMA_VERSION } from "../../../src/log/records.js";
+import { SagaStatus, SCHEMA_VERSION } from "../../../src/model/records.js";
 import { type Marketplace, openMarketplace } from "../fixtures/marketplace.js";
 
 /** What {@link seedMarketplace} left in the log, by what happened to each saga. */

@@ -1,6 +1,6 @@
 import type { Saga } from "../../../src/core/saga.js";
-import { type NewStepEntry, SagaStatus, SCHEMA_VERSION } from "../../../src/log/records.js";
 import type { SagaLog } from "../../../src/log/saga-log.js";
+import { type NewStepEntry, SagaStatus, SCHEMA_VERSION } from "../../../src/model/records.js";
 
 /**
  * Leaves a saga in the log the way a runner that died would have: created at `at`, its lease lapsed,

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { ERROR_KINDS } from "../core/error-kinds.js";
-import { AttentionReason } from "../core/errors.js";
-import { StepKind } from "../core/step.js";
+import { AttentionReason } from "./attention-reason.js";
+import { sagaDefinitionSchema } from "./definition.js";
+import { ERROR_KINDS } from "./error-kind.js";
 
 /** The schema version written into every record. A record with any other version is quarantined. */
 export const SCHEMA_VERSION = 1;
@@ -82,25 +82,11 @@ const attentionSchema = z.object({
   message: z.string(),
 });
 
-const definitionSchema = z.object({
-  name: z.string().min(1),
-  version: z.number().int().min(1),
-  steps: z.array(
-    z.object({
-      name: z.string().min(1),
-      kind: z.enum([StepKind.Compensatable, StepKind.Pivot, StepKind.Retriable]),
-      store: z.string().min(1),
-      probe: z.boolean(),
-      compensate: z.boolean(),
-    }),
-  ),
-});
-
 /** The saga header record. */
 export const sagaRecordSchema = z.object({
   schemaVersion: z.literal(SCHEMA_VERSION),
   sagaId: z.string().min(1),
-  definition: definitionSchema,
+  definition: sagaDefinitionSchema,
   input: z.unknown(),
   status: z.enum(Object.values(SagaStatus) as [SagaStatus, ...SagaStatus[]]),
   attention: attentionSchema.nullable(),
