@@ -1,4 +1,8 @@
-import { createMemoryStore, type MemoryStore, type MemoryTier } from "../../testing/index.js";
+import {
+  createMemoryStore,
+  type MemoryStore,
+  type MemoryTier,
+} from "../../adapters/memory/index.js";
 import { memoryBountyStore, memoryClaimStore, memoryCredits } from "./memory-ports.js";
 import type { BountyPorts } from "./operations.js";
 
