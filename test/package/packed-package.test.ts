@@ -81,6 +81,23 @@ console.log(JSON.stringify(found));`,
     for (const spec of Object.keys(KNOWN_EXPORTS)) expect(found[spec], spec).toBe("function");
   });
 
+  it("serves the same memory store from lockstep/memory and lockstep/testing", () => {
+    const script = join(packed.project, "check-memory.mjs");
+    writeFileSync(
+      script,
+      `import { createRequire } from "node:module";
+import { createMemoryStore as esmMemory } from "lockstep/memory";
+import { createMemoryStore as esmTesting } from "lockstep/testing";
+const require = createRequire(import.meta.url);
+const cjsMemory = require("lockstep/memory").createMemoryStore;
+const cjsTesting = require("lockstep/testing").createMemoryStore;
+console.log(JSON.stringify([esmMemory === esmTesting, cjsMemory === cjsTesting]));`,
+    );
+    const result = ok(node([script]), "the memory store check");
+    // Two copies would mean the testing kit bundled its own store instead of re-exporting the adapter.
+    expect(JSON.parse(result.stdout)).toEqual([true, true]);
+  });
+
   it("recognizes its errors across the ESM and CommonJS copies", () => {
     const script = join(packed.project, "check-brands.mjs");
     writeFileSync(
