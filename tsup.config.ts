@@ -4,6 +4,7 @@ export default defineConfig({
   entry: {
     index: "src/index.ts",
     "testing/index": "src/testing/index.ts",
+    "memory/index": "src/adapters/memory/index.ts",
     "sqlite/index": "src/adapters/sqlite/index.ts",
     "postgres/index": "src/adapters/postgres/index.ts",
     "redis/index": "src/adapters/redis/index.ts",

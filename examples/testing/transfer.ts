@@ -12,13 +12,12 @@ import {
   notCommitted,
   StoreError,
 } from "lockstep";
+import { createMemoryStore, type MemoryStore } from "lockstep/memory";
 import {
   allOrNothing,
   assertCrashPoints,
   assertSimulation,
-  createMemoryStore,
   defineInvariant,
-  type MemoryStore,
 } from "lockstep/testing";
 import { z } from "zod";
 

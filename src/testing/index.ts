@@ -1,3 +1,16 @@
+export {
+  createMemoryStore,
+  type MemoryDoc,
+  type MemoryFaultPoint,
+  type MemoryHandle,
+  type MemoryStore,
+  type MemoryStoreOptions,
+  type MemoryTier,
+  type MemoryWrite,
+  type MemoryWriteResult,
+  memoryDelete,
+  memoryPut,
+} from "../adapters/memory/index.js";
 export { type AllOrNothingOptions, allOrNothing, type EffectPresent } from "./all-or-nothing.js";
 export { canonicalJson } from "./canonical-json.js";
 export { CrashSwitch, SimulatedCrash } from "./crash-switch.js";
@@ -42,19 +55,6 @@ export {
   loadSagas,
 } from "./invariant.js";
 export { logWellFormed } from "./log-well-formed.js";
-export {
-  createMemoryStore,
-  type MemoryDoc,
-  type MemoryFaultPoint,
-  type MemoryHandle,
-  type MemoryStore,
-  type MemoryStoreOptions,
-  type MemoryTier,
-  type MemoryWrite,
-  type MemoryWriteResult,
-  memoryDelete,
-  memoryPut,
-} from "./memory-store.js";
 export { noDoubleCompensation } from "./no-double-compensation.js";
 export { type RaceSagasOptions, raceSagas } from "./race-sagas.js";
 export { recoveryIdempotent } from "./recovery-idempotent.js";

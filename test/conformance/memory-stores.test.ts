@@ -1,4 +1,3 @@
-import { StoreError } from "../../src/core/error-kinds.js";
 import {
   createMemoryStore,
   type MemoryHandle,
@@ -7,7 +6,8 @@ import {
   type MemoryWriteResult,
   memoryDelete,
   memoryPut,
-} from "../../src/testing/memory-store.js";
+} from "../../src/adapters/memory/index.js";
+import { StoreError } from "../../src/core/error-kinds.js";
 import { atomicBatchConformance } from "./atomic-batch.js";
 import { conditionalWriteConformance } from "./conditional-write.js";
 

@@ -14,6 +14,7 @@ import {
 const KNOWN_EXPORTS: Readonly<Record<string, string>> = {
   lockstep: "createRunner",
   "lockstep/testing": "createMemoryStore",
+  "lockstep/memory": "createMemoryStore",
   "lockstep/sqlite": "openSqlite",
   "lockstep/postgres": "postgresStore",
   "lockstep/redis": "redisStore",
@@ -39,7 +40,7 @@ afterAll(() => {
 });
 
 describe("the packed package", () => {
-  it("has an export map entry for each of the 8 subpaths checked here", () => {
+  it("has an export map entry for each of the 9 subpaths checked here", () => {
     const manifest = JSON.parse(
       readFileSync(join(packed.project, "node_modules/lockstep/package.json"), "utf8"),
     ) as { exports: Record<string, unknown>; bin: Record<string, string> };
@@ -61,7 +62,7 @@ console.log(JSON.stringify(found));`,
     );
     const result = ok(node([script]), "the ESM import check");
     const found = JSON.parse(result.stdout) as Record<string, string>;
-    expect(Object.keys(found)).toHaveLength(8);
+    expect(Object.keys(found)).toHaveLength(9);
     for (const spec of Object.keys(KNOWN_EXPORTS)) expect(found[spec], spec).toBe("function");
   });
 
@@ -76,8 +77,25 @@ console.log(JSON.stringify(found));`,
     );
     const result = ok(node([script]), "the CommonJS require check");
     const found = JSON.parse(result.stdout) as Record<string, string>;
-    expect(Object.keys(found)).toHaveLength(8);
+    expect(Object.keys(found)).toHaveLength(9);
     for (const spec of Object.keys(KNOWN_EXPORTS)) expect(found[spec], spec).toBe("function");
+  });
+
+  it("serves the same memory store from lockstep/memory and lockstep/testing", () => {
+    const script = join(packed.project, "check-memory.mjs");
+    writeFileSync(
+      script,
+      `import { createRequire } from "node:module";
+import { createMemoryStore as esmMemory } from "lockstep/memory";
+import { createMemoryStore as esmTesting } from "lockstep/testing";
+const require = createRequire(import.meta.url);
+const cjsMemory = require("lockstep/memory").createMemoryStore;
+const cjsTesting = require("lockstep/testing").createMemoryStore;
+console.log(JSON.stringify([esmMemory === esmTesting, cjsMemory === cjsTesting]));`,
+    );
+    const result = ok(node([script]), "the memory store check");
+    // Two copies would mean the testing kit bundled its own store instead of re-exporting the adapter.
+    expect(JSON.parse(result.stdout)).toEqual([true, true]);
   });
 
   it("recognizes its errors across the ESM and CommonJS copies", () => {

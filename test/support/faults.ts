@@ -1,4 +1,4 @@
-import type { MemoryFaultPoint, MemoryStore } from "../../src/testing/memory-store.js";
+import type { MemoryFaultPoint, MemoryStore } from "../../src/adapters/memory/index.js";
 
 /** Which fault points a rule matches. */
 export interface FaultMatch {

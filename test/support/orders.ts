@@ -1,4 +1,14 @@
 import { z } from "zod";
+import {
+  createMemoryStore,
+  type MemoryHandle,
+  type MemoryStore,
+  type MemoryTier,
+  type MemoryWrite,
+  type MemoryWriteResult,
+  memoryDelete,
+  memoryPut,
+} from "../../src/adapters/memory/index.js";
 import type { Clock } from "../../src/core/clock.js";
 import {
   type AtomicWrite,
@@ -11,16 +21,6 @@ import {
   runAtomic,
   StoreError,
 } from "../../src/index.js";
-import {
-  createMemoryStore,
-  type MemoryHandle,
-  type MemoryStore,
-  type MemoryTier,
-  type MemoryWrite,
-  type MemoryWriteResult,
-  memoryDelete,
-  memoryPut,
-} from "../../src/testing/memory-store.js";
 
 /** Every tier, so each suite runs the same scenarios under each (Kysely-style). */
 export const TIERS: readonly MemoryTier[] = ["transactional", "batch", "plain"];

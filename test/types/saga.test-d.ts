@@ -1,6 +1,7 @@
 import type { ResultAsync } from "neverthrow";
 import { describe, expectTypeOf, it } from "vitest";
 import { z } from "zod";
+import { createMemoryStore, type MemoryHandle } from "../../src/adapters/memory/index.js";
 import {
   type CompletedReport,
   committed,
@@ -10,7 +11,6 @@ import {
   type SagaError,
   type SagaOutputs,
 } from "../../src/index.js";
-import { createMemoryStore, type MemoryHandle } from "../../src/testing/memory-store.js";
 
 const store = createMemoryStore({ tier: "transactional" });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { MemoryStore, MemoryTier } from "../../src/adapters/memory/index.js";
 import {
   createRecoverer,
   createRunner,
@@ -8,7 +9,6 @@ import {
   StoreError,
 } from "../../src/index.js";
 import { CrashSwitch } from "../../src/testing/crash-switch.js";
-import type { MemoryStore, MemoryTier } from "../../src/testing/memory-store.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
 import { injectFault } from "../support/faults.js";
 import { createWorld, orderSaga, TIERS } from "../support/orders.js";

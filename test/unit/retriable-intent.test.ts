@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { createMemoryStore } from "../../src/adapters/memory/index.js";
 import {
   committed,
   createRunner,
@@ -8,7 +9,6 @@ import {
   notCommitted,
   type SagaLog,
 } from "../../src/index.js";
-import { createMemoryStore } from "../../src/testing/memory-store.js";
 
 /** A log that records, in order, the entry types each durable call carried. */
 function recordingLog(): { log: SagaLog; writes: string[][] } {

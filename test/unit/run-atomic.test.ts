@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { createMemoryStore, memoryDelete, memoryPut } from "../../src/adapters/memory/index.js";
 import {
   committed,
   defineStore,
@@ -7,7 +8,6 @@ import {
   runAtomic,
   StoreError,
 } from "../../src/index.js";
-import { createMemoryStore, memoryDelete, memoryPut } from "../../src/testing/memory-store.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
 import { injectFault } from "../support/faults.js";
 import { STRATEGY_OF, TIERS } from "../support/orders.js";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import { createMemoryStore } from "../../src/adapters/memory/index.js";
 import { committed, compensated, defineSaga, LockstepDefinitionError } from "../../src/index.js";
-import { createMemoryStore } from "../../src/testing/memory-store.js";
 
 const store = createMemoryStore({ tier: "plain" });
 const out = z.object({ ok: z.boolean() });

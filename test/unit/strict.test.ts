@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import { createMemoryStore } from "../../src/adapters/memory/index.js";
 import { createRunner, defineSaga, LockstepDefinitionError } from "../../src/index.js";
 import { bountySagas, createMemoryBountyPorts } from "../../src/recipes/bounty/index.js";
-import { createMemoryStore } from "../../src/testing/memory-store.js";
 
 const store = createMemoryStore({ tier: "plain" });
 const retriable = (idempotent?: boolean) =>

@@ -1,11 +1,7 @@
 export { classifyRedisError } from "./classify-redis-error.js";
 export type { RedisDoc } from "./read-script.js";
-export type {
-  RedisCallOptions,
-  RedisHandle,
-  RedisJsonDoc,
-  RedisUpdateOptions,
-} from "./redis-handle.js";
+export type { RedisCallOptions, RedisJsonDoc, RedisUpdateOptions } from "./redis-call-options.js";
+export type { RedisHandle } from "./redis-handle.js";
 export { RedisPartialBatchError } from "./redis-partial-batch-error.js";
 export { type RedisStore, type RedisStoreOptions, redisStore } from "./redis-store.js";
 export {

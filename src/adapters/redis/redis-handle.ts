@@ -7,38 +7,13 @@ import { evalScript } from "./lua-script.js";
 import { keyMessage, misuse } from "./misuse.js";
 import { NEVER_ABORTED } from "./race-signal.js";
 import { decodeDoc, READ_SCRIPT, type RedisDoc } from "./read-script.js";
+import type { RedisCallOptions, RedisJsonDoc, RedisUpdateOptions } from "./redis-call-options.js";
 import { RedisPartialBatchError } from "./redis-partial-batch-error.js";
 import type { RedisWrite, RedisWriteResult } from "./redis-write.js";
 import { writeProblem } from "./redis-write.js";
 import type { WatchPool } from "./watch-pool.js";
 import { watchUpdate } from "./watch-update.js";
 import { decodeWriteReply, encodeWrites, WRITE_SCRIPT, type WriteOutcome } from "./write-script.js";
-
-/** Options of every {@link RedisHandle} call. */
-export interface RedisCallOptions {
-  /**
-   * Abandons the call: before the command is sent it is not sent (`not_committed`); after, the call
-   * settles at once as `unknown`, since the command may still be applied.
-   * @default no signal; the store's `commandTimeoutMs` still bounds every command
-   */
-  readonly signal?: AbortSignal;
-}
-
-/** Options of {@link RedisHandle.update}. */
-export interface RedisUpdateOptions extends RedisCallOptions {
-  /**
-   * How many times to read, decide and write when another writer changes the key in between; after
-   * the last lost race the call fails with a `conflict`.
-   * @default 3
-   */
-  readonly attempts?: number;
-}
-
-/** The current JSON document handed to an {@link RedisHandle.update} function. */
-export interface RedisJsonDoc {
-  readonly value: unknown;
-  readonly version: number;
-}
 
 /**
  * How step code reads and writes a Redis store. Every write goes through lockstep's own connections,

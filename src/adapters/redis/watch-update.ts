@@ -6,7 +6,7 @@ import { evalScript } from "./lua-script.js";
 import { keyMessage, misuse } from "./misuse.js";
 import { NEVER_ABORTED, raceSignal } from "./race-signal.js";
 import { decodeDoc, encodeJsonDoc, READ_SCRIPT } from "./read-script.js";
-import type { RedisJsonDoc, RedisUpdateOptions } from "./redis-handle.js";
+import type { RedisJsonDoc, RedisUpdateOptions } from "./redis-call-options.js";
 import type { RedisWriteResult } from "./redis-write.js";
 import type { WatchPool } from "./watch-pool.js";
 

@@ -1,5 +1,5 @@
+import type { MemoryHandle } from "../../adapters/memory/index.js";
 import { StoreError } from "../../index.js";
-import type { MemoryHandle } from "../../testing/index.js";
 
 /** How many times a document compare-and-set is retried when another writer got there first. */
 const CAS_ATTEMPTS = 32;

@@ -22,19 +22,15 @@ export {
   type Claim,
   type ClaimStatus,
   claimSchema,
+  defaultBountyId,
   type Reservation,
   type ReservationStatus,
   reservationSchema,
   TERMINAL_BOUNTY_STATUSES,
 } from "./model.js";
-export {
-  type BountyPorts,
-  type BountySagaOptions,
-  type BountySagas,
-  bountySagas,
-  defaultBountyId,
-} from "./operations.js";
+export { type BountySagas, bountySagas } from "./operations.js";
 export type {
+  BountyPorts,
   BountyStore,
   BountyTransition,
   ClaimOutcome,
@@ -44,6 +40,7 @@ export type {
 } from "./ports.js";
 export { type ReconcileReport, reconcileBounties } from "./reconciler.js";
 export { type RedisPortOptions, redisClaimStore, redisCredits } from "./redis-ports.js";
+export type { BountySagaOptions } from "./saga-context.js";
 export {
   createBountyTables,
   type SqlPortOptions,

@@ -1,4 +1,4 @@
-import type { BountyPorts } from "./operations.js";
+import type { BountyPorts } from "./ports.js";
 
 /** One broken invariant, named by its code in the bounty domain. */
 export interface Violation {

@@ -1,4 +1,4 @@
-import type { MemoryHandle, MemoryStore } from "../../testing/index.js";
+import type { MemoryHandle, MemoryStore } from "../../adapters/memory/index.js";
 import { conflict, rejected, updateDocument } from "./cas-document.js";
 import {
   type Balance,

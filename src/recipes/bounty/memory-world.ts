@@ -1,6 +1,10 @@
-import { createMemoryStore, type MemoryStore, type MemoryTier } from "../../testing/index.js";
+import {
+  createMemoryStore,
+  type MemoryStore,
+  type MemoryTier,
+} from "../../adapters/memory/index.js";
 import { memoryBountyStore, memoryClaimStore, memoryCredits } from "./memory-ports.js";
-import type { BountyPorts } from "./operations.js";
+import type { BountyPorts } from "./ports.js";
 
 /** The three bounty ports on memory stores, with opening balances. */
 export interface MemoryBountyPorts extends BountyPorts {

@@ -100,3 +100,8 @@ export interface Balance {
 export function bountyTarget(bountyId: string): string {
   return `bounty:${bountyId}`;
 }
+
+/** The id of a bounty created without one: derived from its saga, so retries never create two. */
+export function defaultBountyId(sagaId: string): string {
+  return `bounty-${sagaId}`;
+}

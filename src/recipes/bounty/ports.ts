@@ -125,3 +125,13 @@ export interface CreditsService<Handle = unknown> {
   /** The sum of every agent's available and reserved credits: constant under every operation. */
   total(handle: Handle): Promise<number>;
 }
+
+/** The stores a bounty marketplace writes to. */
+export interface BountyPorts {
+  // biome-ignore lint/suspicious/noExplicitAny: each port may live on any kind of store.
+  readonly bounties: BountyStore<any>;
+  // biome-ignore lint/suspicious/noExplicitAny: each port may live on any kind of store.
+  readonly claims: ClaimStore<any>;
+  // biome-ignore lint/suspicious/noExplicitAny: each port may live on any kind of store.
+  readonly credits: CreditsService<any>;
+}

@@ -8,7 +8,8 @@ import {
   type Runner,
   TERMINAL_STATUSES,
 } from "../../index.js";
-import type { BountyPorts, BountySagas } from "./operations.js";
+import type { BountySagas } from "./operations.js";
+import type { BountyPorts } from "./ports.js";
 
 /** What one reconciliation pass did. */
 export interface ReconcileReport {

@@ -1,5 +1,5 @@
+import type { MemoryStore } from "../../adapters/memory/index.js";
 import { StoreError } from "../../index.js";
-import type { MemoryStore } from "../../testing/index.js";
 import type { Contribution, Handoff } from "./model.js";
 import type { ContributionStore, HandoffStore } from "./ports.js";
 

@@ -5,6 +5,7 @@ import {
   type HttpStoreError,
   httpDocumentStore,
 } from "../../../src/adapters/http/index.js";
+import { createMemoryStore, type MemoryStore } from "../../../src/adapters/memory/index.js";
 import {
   classifyError,
   committed,
@@ -19,7 +20,6 @@ import {
   StepKind,
   StoreError,
 } from "../../../src/index.js";
-import { createMemoryStore, type MemoryStore } from "../../../src/testing/memory-store.js";
 import { injectFault } from "../../support/faults.js";
 import { type DocumentServer, startDocumentServer } from "./document-server.js";
 

@@ -1,5 +1,5 @@
+import { createMemoryStore, type MemoryHandle } from "../../../src/adapters/memory/index.js";
 import { openSqlite, type SqliteHandle, sqliteStore } from "../../../src/adapters/sqlite/index.js";
-import { createMemoryStore, type MemoryHandle } from "../../../src/testing/memory-store.js";
 import { transactionConformance } from "../../conformance/transaction.js";
 import { tempDatabase } from "./temp-database.js";
 

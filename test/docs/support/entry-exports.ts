@@ -4,6 +4,7 @@ import { join } from "node:path";
 /** The package's subpath entries and the source file each maps to. */
 export const ENTRIES: Readonly<Record<string, string>> = {
   lockstep: "src/index.ts",
+  "lockstep/memory": "src/adapters/memory/index.ts",
   "lockstep/testing": "src/testing/index.ts",
   "lockstep/sqlite": "src/adapters/sqlite/index.ts",
   "lockstep/postgres": "src/adapters/postgres/index.ts",

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { createMemoryStore } from "../../../src/adapters/memory/index.js";
 import {
   cannotTell,
   committed,
@@ -8,7 +9,6 @@ import {
   notCommitted,
   StoreError,
 } from "../../../src/index.js";
-import { createMemoryStore } from "../../../src/testing/memory-store.js";
 
 /** What the next call of each step does; every switch is off by default. */
 export interface Switches {

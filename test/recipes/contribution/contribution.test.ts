@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createMemoryStore } from "../../../src/adapters/memory/index.js";
 import {
   openSqlite,
   type SqliteDatabase,
@@ -28,7 +29,6 @@ import {
   sqliteDialect,
 } from "../../../src/recipes/contribution/index.js";
 import { SimulatedCrash } from "../../../src/testing/crash-switch.js";
-import { createMemoryStore } from "../../../src/testing/memory-store.js";
 import { VirtualClock } from "../../../src/testing/virtual-clock.js";
 
 const CONTENT = {

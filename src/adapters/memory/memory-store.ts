@@ -1,58 +1,23 @@
-import type { CallScope } from "../core/deadline.js";
-import { classifyError, StoreError } from "../core/error-kinds.js";
-import { messageOf } from "../core/message-of.js";
-import { raceAbort } from "../core/race-abort.js";
-import { defineStore, type WriteStore } from "../core/store.js";
-import { ErrorKind, isProvablyNotApplied } from "../model/error-kind.js";
-
-/** A document in a memory store, with the version every write increments. */
-export interface MemoryDoc {
-  readonly value: unknown;
-  readonly version: number;
-}
-
-/** A prepared write to a memory store. `ifVersion` makes it a guarded (compare-and-set) write. */
-export type MemoryWrite =
-  | {
-      readonly op: "put";
-      readonly key: string;
-      readonly value: unknown;
-      /** Apply only if the document is at this version, or absent (`"absent"`). */
-      readonly ifVersion?: number | "absent";
-    }
-  | { readonly op: "delete"; readonly key: string; readonly ifVersion?: number };
-
-/** Builds a put, guarded by `ifVersion` when given. */
-export function memoryPut(key: string, value: unknown, ifVersion?: number | "absent"): MemoryWrite {
-  return ifVersion === undefined ? { op: "put", key, value } : { op: "put", key, value, ifVersion };
-}
-
-/** Builds a delete, guarded by `ifVersion` when given. */
-export function memoryDelete(key: string, ifVersion?: number): MemoryWrite {
-  return ifVersion === undefined ? { op: "delete", key } : { op: "delete", key, ifVersion };
-}
-
-/** What a memory write did. */
-export interface MemoryWriteResult {
-  /** 1 when the write applied, 0 when its guard did not hold. */
-  readonly affected: 0 | 1;
-  /** The document's version after the write, or `null` when it does not exist. */
-  readonly version: number | null;
-}
-
-/** How step code reads and writes a memory store. */
-export interface MemoryHandle {
-  /** Reads a document (a transaction sees its own writes). */
-  get(key: string): Promise<MemoryDoc | undefined>;
-  /** Lists documents whose key starts with `prefix`, sorted by key. */
-  list(prefix?: string): Promise<readonly (MemoryDoc & { readonly key: string })[]>;
-  /** Applies one write; a guarded write whose guard fails affects nothing. */
-  apply(write: MemoryWrite): Promise<MemoryWriteResult>;
-  /** Writes a document, optionally guarded by `ifVersion`. */
-  put(key: string, value: unknown, ifVersion?: number | "absent"): Promise<MemoryWriteResult>;
-  /** Deletes a document, optionally guarded by `ifVersion`. */
-  delete(key: string, ifVersion?: number): Promise<MemoryWriteResult>;
-}
+import type { CallScope } from "../../core/deadline.js";
+import { classifyError, StoreError } from "../../core/error-kinds.js";
+import { messageOf } from "../../core/message-of.js";
+import { raceAbort } from "../../core/race-abort.js";
+import { defineStore, type WriteStore } from "../../core/store.js";
+import { ErrorKind, isProvablyNotApplied } from "../../model/error-kind.js";
+import { createMemoryHandle, type MemoryHandle } from "./memory-handle.js";
+import {
+  applyTo,
+  applyToView,
+  clone,
+  commitOverlay,
+  guardHolds,
+  type MemoryDoc,
+  type MemoryOverlay,
+  type MemoryWrite,
+  type MemoryWriteResult,
+  overlayView,
+} from "./memory-write.js";
+import { Mutex } from "./mutex.js";
 
 /** Where a fault hook is called: around each write, and after a transaction or batch committed. */
 export type MemoryFaultPoint =
@@ -76,7 +41,7 @@ export interface MemoryStoreOptions {
   readonly seed?: Readonly<Record<string, unknown>>;
 }
 
-/** An in-memory store for tests and the testing kit. */
+/** An in-memory store, for tests, examples and the testing kit. */
 export interface MemoryStore extends WriteStore<MemoryHandle, MemoryWrite, MemoryWriteResult> {
   readonly tier: MemoryTier;
   /**
@@ -89,19 +54,6 @@ export interface MemoryStore extends WriteStore<MemoryHandle, MemoryWrite, Memor
   snapshot(): Record<string, MemoryDoc>;
   /** How many writes have been applied and committed. */
   readonly writeCount: number;
-}
-
-class Mutex {
-  #tail: Promise<void> = Promise.resolve();
-  lock(): Promise<() => void> {
-    let release!: () => void;
-    const next = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const ready = this.#tail.then(() => release);
-    this.#tail = this.#tail.then(() => next);
-    return ready;
-  }
 }
 
 /**
@@ -128,7 +80,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
     await state.faults?.(point);
   };
 
-  const rootHandle = makeHandle(
+  const rootHandle = createMemoryHandle(
     async (key) => data.get(key),
     () => [...data.entries()],
     async (write) => {
@@ -154,11 +106,10 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
   ): Promise<T> => {
     const release = await mutex.lock();
     try {
-      const overlay = new Map<string, MemoryDoc | null>();
+      const overlay: MemoryOverlay = new Map();
       const writes: MemoryWrite[] = [];
-      const view = (key: string) =>
-        overlay.has(key) ? (overlay.get(key) ?? undefined) : data.get(key);
-      const tx = makeHandle(
+      const view = overlayView(data, overlay);
+      const tx = createMemoryHandle(
         async (key) => view(key),
         () => {
           const keys = new Set([...data.keys(), ...overlay.keys()]);
@@ -195,10 +146,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
           },
         );
       }
-      for (const [key, doc] of overlay) {
-        if (doc === null) data.delete(key);
-        else data.set(key, doc);
-      }
+      commitOverlay(data, overlay);
       writeCount += writes.length;
       await hook({ phase: "committed", writes });
       return value;
@@ -221,9 +169,8 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
         })(),
         scope.signal,
       );
-      const overlay = new Map<string, MemoryDoc | null>();
-      const view = (key: string) =>
-        overlay.has(key) ? (overlay.get(key) ?? undefined) : data.get(key);
+      const overlay: MemoryOverlay = new Map();
+      const view = overlayView(data, overlay);
       // Guards are checked in order against the state the earlier writes leave, as Redis and D1 do.
       const results: MemoryWriteResult[] = [];
       for (const [index, write] of writes.entries()) {
@@ -236,10 +183,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
         }
         results.push(applyToView(view, overlay, write));
       }
-      for (const [key, doc] of overlay) {
-        if (doc === null) data.delete(key);
-        else data.set(key, doc);
-      }
+      commitOverlay(data, overlay);
       writeCount += writes.length;
       for (const write of writes) await hook({ phase: "after", write, inTransaction: false });
       await hook({ phase: "committed", writes });
@@ -284,69 +228,10 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
   return memory;
 }
 
-function makeHandle(
-  get: (key: string) => Promise<MemoryDoc | undefined>,
-  entries: () => [string, MemoryDoc][],
-  apply: (write: MemoryWrite) => Promise<MemoryWriteResult>,
-): MemoryHandle {
-  return Object.freeze({
-    get: async (key: string) => {
-      const doc = await get(key);
-      return doc === undefined ? undefined : { value: clone(doc.value), version: doc.version };
-    },
-    list: async (prefix = "") =>
-      entries()
-        .filter(([k]) => k.startsWith(prefix))
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([key, doc]) => ({ key, value: clone(doc.value), version: doc.version })),
-    apply,
-    put: (key: string, value: unknown, ifVersion?: number | "absent") =>
-      apply(memoryPut(key, value, ifVersion)),
-    delete: (key: string, ifVersion?: number) => apply(memoryDelete(key, ifVersion)),
-  });
-}
-
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   return raceAbort(
     promise,
     signal,
     () => new StoreError("not_committed", "Aborted before it was applied."),
   );
-}
-
-function guardHolds(doc: MemoryDoc | undefined, write: MemoryWrite): boolean {
-  if (write.ifVersion === undefined) return true;
-  if (write.ifVersion === "absent") return doc === undefined;
-  return doc?.version === write.ifVersion;
-}
-
-function applyTo(data: Map<string, MemoryDoc>, write: MemoryWrite): MemoryWriteResult {
-  const overlay = new Map<string, MemoryDoc | null>();
-  const result = applyToView((k) => data.get(k), overlay, write);
-  for (const [key, doc] of overlay) {
-    if (doc === null) data.delete(key);
-    else data.set(key, doc);
-  }
-  return result;
-}
-
-function applyToView(
-  view: (key: string) => MemoryDoc | undefined,
-  overlay: Map<string, MemoryDoc | null>,
-  write: MemoryWrite,
-): MemoryWriteResult {
-  const current = view(write.key);
-  if (!guardHolds(current, write)) return { affected: 0, version: current?.version ?? null };
-  if (write.op === "delete") {
-    if (current === undefined) return { affected: 0, version: null };
-    overlay.set(write.key, null);
-    return { affected: 1, version: null };
-  }
-  const version = (current?.version ?? 0) + 1;
-  overlay.set(write.key, { value: clone(write.value), version });
-  return { affected: 1, version };
-}
-
-function clone<T>(value: T): T {
-  return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
 }
