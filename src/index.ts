@@ -94,6 +94,7 @@ export {
   type StoreDefinition,
   type WriteStore,
 } from "./core/store.js";
+export { MAX_DURATION_MS } from "./core/validate.js";
 export { MemorySagaLog } from "./log/memory-log.js";
 export {
   type ClaimedSaga,

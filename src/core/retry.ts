@@ -1,6 +1,6 @@
 import { LockstepDefinitionError } from "../model/definition-error.js";
 import { ERROR_KINDS, ErrorKind } from "../model/error-kind.js";
-import { assertInteger, assertNumber, describeValue } from "./validate.js";
+import { assertDuration, assertInteger, assertNumber, describeValue } from "./validate.js";
 
 /** How a step, probe or compensation is retried. Every field has a default. */
 export interface RetryPolicy {
@@ -10,12 +10,12 @@ export interface RetryPolicy {
    */
   readonly attempts: number;
   /**
-   * Delay before the second attempt, in milliseconds.
+   * Delay before the second attempt, in milliseconds: an integer from 0 to 2^31 − 1.
    * @default 50
    */
   readonly initialDelayMs: number;
   /**
-   * The largest delay between attempts, in milliseconds.
+   * The largest delay between attempts, in milliseconds: an integer from 0 to 2^31 − 1.
    * @default 5000
    */
   readonly maxDelayMs: number;
@@ -57,8 +57,8 @@ export function resolveRetry(
 ): RetryPolicy {
   const policy = { ...base, ...partial };
   assertInteger(`${where}.attempts`, policy.attempts, 1);
-  assertNumber(`${where}.initialDelayMs`, policy.initialDelayMs, 0);
-  assertNumber(`${where}.maxDelayMs`, policy.maxDelayMs, 0);
+  assertDuration(`${where}.initialDelayMs`, policy.initialDelayMs, 0);
+  assertDuration(`${where}.maxDelayMs`, policy.maxDelayMs, 0);
   assertNumber(`${where}.factor`, policy.factor, 1);
   assertNumber(`${where}.jitter`, policy.jitter, 0);
   if (policy.jitter > 1) {
