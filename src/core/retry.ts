@@ -60,18 +60,22 @@ export function resolveRetry(
   assertDuration(`${where}.initialDelayMs`, policy.initialDelayMs, 0);
   assertDuration(`${where}.maxDelayMs`, policy.maxDelayMs, 0);
   assertNumber(`${where}.factor`, policy.factor, 1);
-  assertNumber(`${where}.jitter`, policy.jitter, 0);
-  if (policy.jitter > 1) {
-    throw new LockstepDefinitionError(
-      `Expected \`${where}.jitter\` to be a number from 0 to 1, got ${describeValue(policy.jitter)}.`,
-    );
-  }
+  assertJitter(`${where}.jitter`, policy.jitter);
   if (!Array.isArray(policy.retryOn) || policy.retryOn.some((k) => !ERROR_KINDS.includes(k))) {
     throw new LockstepDefinitionError(
       `Expected \`${where}.retryOn\` to be a list of error kinds (${ERROR_KINDS.join(", ")}), got ${describeValue(policy.retryOn)}.`,
     );
   }
   return Object.freeze({ ...policy, retryOn: Object.freeze([...policy.retryOn]) });
+}
+
+/** Throws a definition error unless `value` is a jitter fraction: a number from 0 to 1. */
+export function assertJitter(name: string, value: unknown): asserts value is number {
+  if (typeof value !== "number" || !(value >= 0 && value <= 1)) {
+    throw new LockstepDefinitionError(
+      `Expected \`${name}\` to be a number from 0 to 1, got ${describeValue(value)}.`,
+    );
+  }
 }
 
 /**
