@@ -22,6 +22,7 @@ export interface RecoveryWorker {
    *
    * @example
    * ```ts
+   * const worker = createRecoveryWorker({ runner, sagas: [transfer] });
    * process.once("SIGTERM", () => void worker.stop().then(() => process.exit(0)));
    * ```
    */

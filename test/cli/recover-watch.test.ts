@@ -127,6 +127,8 @@ describe("lockstep recover --watch", () => {
     expect(run.stdout).toContain("--interval <duration>");
     expect(run.stdout).toContain("--max-interval <duration>");
     expect(run.stdout).toContain("SIGTERM");
+    // The watch mode is a paragraph of its own, not run into the drain mode's.
+    expect(run.stdout).toContain("completed or compensated.\n\nWith --watch");
   });
 
   const mistakes: readonly [string, readonly string[], string][] = [

@@ -86,7 +86,7 @@ export async function watchRecovery(
       `Stopped on ${stoppedBy ?? "request"} after ${plural(passes, "pass", "passes")} of ${plural(settings.workers, "worker")}`,
       failedPasses === 0 ? "" : ` (${failedPasses} failed)`,
       `: recovered ${plural(recovered.length, "saga")}${counts === "" ? "" : ` (${counts})`}`,
-      `; released ${plural(released, "lease")} still held.`,
+      `; released ${plural(released, "lease")} it still held.`,
     ].join(""),
   );
   const unsettled = tally.unsettled();
