@@ -64,8 +64,8 @@ export function createRecoveryWorker(options: RecoveryWorkerOptions): RecoveryWo
   const logger = options.logger ?? options.runner.env.logger;
   // Aborted to cut the wait between passes short when the worker is asked to stop.
   const wake = new AbortController();
-  // The sagas recent passes claimed, with when their pass ended: only these can still carry a
-  // lease of this worker, and only until leaseTtlMs after their pass.
+  // The sagas recent passes claimed and left recoverable, with when their pass ended: only these
+  // can still carry a lease of this worker that matters, and only until leaseTtlMs after their pass.
   const claimed = new Map<string, number>();
   const recovered: Record<RecoveryOutcome, number> = { ...NO_OUTCOMES };
   let reason: RecoveryWorkerStopReason | undefined;
@@ -96,8 +96,9 @@ export function createRecoveryWorker(options: RecoveryWorkerOptions): RecoveryWo
       if (endedAt + leaseTtlMs <= at) claimed.delete(sagaId);
     }
     for (const saga of report.sagas) {
-      claimed.set(saga.sagaId, at);
       recovered[saga.outcome]++;
+      // A lease on a saga that ended delays no one: only recoverable sagas are claimed.
+      if (!ENDED.includes(saga.outcome)) claimed.set(saga.sagaId, at);
     }
   };
 
@@ -146,15 +147,14 @@ export function createRecoveryWorker(options: RecoveryWorkerOptions): RecoveryWo
             "lockstep: a recovery pass claimed sagas",
           );
         }
-        const { claimed: count, counts } = report;
         emit({
           type: "recovery.pass",
           owner,
           at,
           pass,
           startedAt,
-          claimed: count,
-          counts,
+          claimed: report.claimed,
+          counts: report.counts,
           report,
           nextPollMs,
         });
@@ -224,3 +224,11 @@ const NO_OUTCOMES: Readonly<Record<RecoveryOutcome, number>> = Object.freeze({
   lease_lost: 0,
   failed: 0,
 });
+
+/** Outcomes after which the saga has ended (a terminal status), so no lease on it matters. */
+const ENDED: readonly RecoveryOutcome[] = [
+  "completed",
+  "compensated",
+  "needs_attention",
+  "quarantined",
+];
