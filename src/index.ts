@@ -94,6 +94,7 @@ export {
   type StoreDefinition,
   type WriteStore,
 } from "./core/store.js";
+export { MAX_DURATION_MS } from "./core/validate.js";
 export { MemorySagaLog } from "./log/memory-log.js";
 export {
   type ClaimedSaga,
@@ -164,3 +165,16 @@ export {
   type RecoveryOutcome,
   type RecoveryReport,
 } from "./recovery/recoverer.js";
+export {
+  createRecoveryWorker,
+  type RecoveryWorker,
+} from "./recovery/recovery-worker.js";
+export type {
+  RecoveryWorkerEvent,
+  RecoveryWorkerEventType,
+  RecoveryWorkerListener,
+  RecoveryWorkerStopReason,
+  RecoveryWorkerSummary,
+} from "./recovery/recovery-worker-events.js";
+export type { RecoveryWorkerOptions } from "./recovery/recovery-worker-options.js";
+export { otelRecoveryListener, RecoverySpanAttribute } from "./recovery/recovery-worker-otel.js";

@@ -1,3 +1,4 @@
+import { durationProblem, MAX_DURATION_MS } from "../core/validate.js";
 import { UsageError } from "./cli-error.js";
 
 const UNITS: Readonly<Record<string, number>> = {
@@ -23,4 +24,20 @@ export function parseDuration(option: string, value: string, command: string): n
     );
   }
   return parts.reduce((sum, p) => sum + Number(p[1]) * (UNITS[p[2] as string] as number), 0);
+}
+
+/**
+ * Parses a duration a timer will wait (a lease, a deadline, a polling interval): like
+ * {@link parseDuration}, but refused outside 1 ms to 2^31 − 1 ms (about 24.8 days), the longest a
+ * timer can wait; a longer one would fire after about 1 ms.
+ */
+export function parseTimerDuration(option: string, value: string, command: string): number {
+  const ms = parseDuration(option, value, command);
+  if (durationProblem(option, ms) !== undefined) {
+    throw new UsageError(
+      `Expected --${option} to be a duration from 1ms to ${MAX_DURATION_MS}ms (about 24.8 days), got "${value}".`,
+      command,
+    );
+  }
+  return ms;
 }

@@ -17,7 +17,7 @@ export function generalHelp(): string {
     ...optionLines(GLOBAL_OPTIONS),
     "",
     "Exit codes:",
-    `  ${ExitCode.Ok}  done, nothing wrong found`,
+    `  ${ExitCode.Ok}  done, nothing wrong found (for \`recover --watch\`: stopped by SIGTERM or SIGINT)`,
     `  ${ExitCode.Problems}  done, and problems found (sagas in doubt, stuck or needing attention; plan gaps with --strict)`,
     `  ${ExitCode.Usage}  usage error: unknown command or option, missing or malformed value`,
     `  ${ExitCode.Failure}  failure: the log or the config module could not be opened or read`,
@@ -31,7 +31,11 @@ export function commandHelp(command: Command): string {
   return [
     `Usage: lockstep ${command.synopsis}`,
     "",
-    wrap(command.description, 100),
+    // Paragraphs are separated by a blank line in the description and wrapped one by one.
+    command.description
+      .split("\n\n")
+      .map((paragraph) => wrap(paragraph, 100))
+      .join("\n\n"),
     ...(Object.keys(command.options).length === 0
       ? []
       : ["", "Options:", ...optionLines(command.options)]),

@@ -1,6 +1,6 @@
 import { LockstepDefinitionError } from "../model/definition-error.js";
 import { ERROR_KINDS, ErrorKind } from "../model/error-kind.js";
-import { assertInteger, assertNumber, describeValue } from "./validate.js";
+import { assertDuration, assertInteger, assertNumber, describeValue } from "./validate.js";
 
 /** How a step, probe or compensation is retried. Every field has a default. */
 export interface RetryPolicy {
@@ -10,12 +10,12 @@ export interface RetryPolicy {
    */
   readonly attempts: number;
   /**
-   * Delay before the second attempt, in milliseconds.
+   * Delay before the second attempt, in milliseconds: an integer from 0 to 2^31 − 1.
    * @default 50
    */
   readonly initialDelayMs: number;
   /**
-   * The largest delay between attempts, in milliseconds.
+   * The largest delay between attempts, in milliseconds: an integer from 0 to 2^31 − 1.
    * @default 5000
    */
   readonly maxDelayMs: number;
@@ -57,21 +57,25 @@ export function resolveRetry(
 ): RetryPolicy {
   const policy = { ...base, ...partial };
   assertInteger(`${where}.attempts`, policy.attempts, 1);
-  assertNumber(`${where}.initialDelayMs`, policy.initialDelayMs, 0);
-  assertNumber(`${where}.maxDelayMs`, policy.maxDelayMs, 0);
+  assertDuration(`${where}.initialDelayMs`, policy.initialDelayMs, 0);
+  assertDuration(`${where}.maxDelayMs`, policy.maxDelayMs, 0);
   assertNumber(`${where}.factor`, policy.factor, 1);
-  assertNumber(`${where}.jitter`, policy.jitter, 0);
-  if (policy.jitter > 1) {
-    throw new LockstepDefinitionError(
-      `Expected \`${where}.jitter\` to be a number from 0 to 1, got ${describeValue(policy.jitter)}.`,
-    );
-  }
+  assertJitter(`${where}.jitter`, policy.jitter);
   if (!Array.isArray(policy.retryOn) || policy.retryOn.some((k) => !ERROR_KINDS.includes(k))) {
     throw new LockstepDefinitionError(
       `Expected \`${where}.retryOn\` to be a list of error kinds (${ERROR_KINDS.join(", ")}), got ${describeValue(policy.retryOn)}.`,
     );
   }
   return Object.freeze({ ...policy, retryOn: Object.freeze([...policy.retryOn]) });
+}
+
+/** Throws a definition error unless `value` is a jitter fraction: a number from 0 to 1. */
+export function assertJitter(name: string, value: unknown): asserts value is number {
+  if (typeof value !== "number" || !(value >= 0 && value <= 1)) {
+    throw new LockstepDefinitionError(
+      `Expected \`${name}\` to be a number from 0 to 1, got ${describeValue(value)}.`,
+    );
+  }
 }
 
 /**

@@ -11,7 +11,7 @@ import { createRunner, type Runner } from "./runner.js";
 import { defineSaga, type Saga } from "./saga.js";
 import { cannotTell, compensated, guardFailed, type ProbeResult } from "./step.js";
 import { isWriteStore, type Store, type WriteStore } from "./store.js";
-import { describeValue, isIntegerAtLeast } from "./validate.js";
+import { describeValue, durationProblem } from "./validate.js";
 
 /** One write of a `runAtomic` unit of work. */
 export interface AtomicWrite<Handle, Write, WriteResult> {
@@ -160,12 +160,10 @@ function check<H, W, R>(
       option: "require",
     });
   }
-  if (options.timeoutMs !== undefined && !isIntegerAtLeast(options.timeoutMs, 1)) {
-    return lockstepError({
-      code: ErrorCode.InvalidOptions,
-      message: `Expected \`timeoutMs\` to be an integer >= 1, got ${describeValue(options.timeoutMs)}.`,
-      option: "timeoutMs",
-    });
+  const timeout =
+    options.timeoutMs === undefined ? undefined : durationProblem("timeoutMs", options.timeoutMs);
+  if (timeout !== undefined) {
+    return lockstepError({ code: ErrorCode.InvalidOptions, message: timeout, option: "timeoutMs" });
   }
   if (!Array.isArray(writes) || writes.length === 0) {
     return lockstepError({

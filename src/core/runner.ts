@@ -23,7 +23,7 @@ import type { CompletedReport } from "./report.js";
 import { DEFAULT_RETRY, type RetryPolicy, resolveRetry } from "./retry.js";
 import type { Saga } from "./saga.js";
 import { isCoCommitted } from "./store.js";
-import { assertInteger, assertName, describeValue } from "./validate.js";
+import { assertDuration, assertName, describeValue } from "./validate.js";
 
 /** Options of {@link createRunner}. Every one has a default. */
 export interface RunnerOptions {
@@ -121,8 +121,8 @@ export interface Runner {
 export function createRunner(options: RunnerOptions = {}): Runner {
   const leaseTtlMs = options.leaseTtlMs ?? 30_000;
   const timeoutMs = options.timeoutMs ?? 10_000;
-  assertInteger("leaseTtlMs", leaseTtlMs, 1);
-  assertInteger("timeoutMs", timeoutMs, 1);
+  assertDuration("leaseTtlMs", leaseTtlMs);
+  assertDuration("timeoutMs", timeoutMs);
   const owner = options.owner ?? `runner-${newSagaId()}`;
   assertName("owner", owner);
   const strict = options.strict ?? false;

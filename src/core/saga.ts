@@ -4,7 +4,13 @@ import { LockstepDefinitionError } from "../model/definition-error.js";
 import { StepKind } from "../model/step-kind.js";
 import { resolveRetry } from "./retry.js";
 import type { StepConfig, StepDefinition } from "./step.js";
-import { assertFunction, assertInteger, assertName, describeValue } from "./validate.js";
+import {
+  assertDuration,
+  assertFunction,
+  assertInteger,
+  assertName,
+  describeValue,
+} from "./validate.js";
 
 /**
  * A saga's shape as plain data: logged with every saga, and compared with the log on recovery. The
@@ -238,9 +244,9 @@ function checkStep(
   }
   if (config.probe !== undefined) assertFunction(`${where}: probe`, config.probe);
   if (config.compensate !== undefined) assertFunction(`${where}: compensate`, config.compensate);
-  if (config.timeoutMs !== undefined) assertInteger(`${where}: timeoutMs`, config.timeoutMs, 1);
+  if (config.timeoutMs !== undefined) assertDuration(`${where}: timeoutMs`, config.timeoutMs);
   if (config.probeTimeoutMs !== undefined)
-    assertInteger(`${where}: probeTimeoutMs`, config.probeTimeoutMs, 1);
+    assertDuration(`${where}: probeTimeoutMs`, config.probeTimeoutMs);
   if (config.retry !== undefined) resolveRetry(`${where}: retry`, config.retry as object);
   if (config.idempotent !== undefined && typeof config.idempotent !== "boolean") {
     throw new LockstepDefinitionError(

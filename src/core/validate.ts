@@ -29,6 +29,30 @@ export function assertInteger(name: string, value: unknown, min: number): assert
     throw new LockstepDefinitionError(integerMessage(name, min, value));
 }
 
+/**
+ * The longest duration lockstep accepts, in milliseconds: 2^31 − 1, the longest a timer can wait.
+ * Node, browsers and workerd keep a timer's delay in a signed 32-bit integer and fire a longer one
+ * after about 1 ms, so a larger timeout would expire at once instead of never.
+ */
+export const MAX_DURATION_MS = 2_147_483_647;
+
+/**
+ * What is wrong with a duration option, as a full sentence naming it and the value, or `undefined`
+ * when `value` is an integer from `min` to {@link MAX_DURATION_MS}. The one check of every timeout,
+ * time-to-live, delay and interval: definitions throw it ({@link assertDuration}), run-time options
+ * return it as an `invalid_options` error.
+ */
+export function durationProblem(name: string, value: unknown, min = 1): string | undefined {
+  if (isIntegerAtLeast(value, min) && value <= MAX_DURATION_MS) return undefined;
+  return `Expected \`${name}\` to be an integer from ${min} to ${MAX_DURATION_MS}, got ${describeValue(value)}.`;
+}
+
+/** Throws a definition error unless `value` is a duration from `min` to {@link MAX_DURATION_MS}. */
+export function assertDuration(name: string, value: unknown, min = 1): asserts value is number {
+  const problem = durationProblem(name, value, min);
+  if (problem !== undefined) throw new LockstepDefinitionError(problem);
+}
+
 /** Throws a definition error unless `value` is a finite number >= `min`. */
 export function assertNumber(name: string, value: unknown, min: number): asserts value is number {
   if (typeof value !== "number" || !Number.isFinite(value) || value < min) {

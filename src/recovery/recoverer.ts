@@ -15,6 +15,7 @@ import { assertInteger, integerMessage, isIntegerAtLeast } from "../core/validat
 import { SagaLogError } from "../log/saga-log.js";
 import { AttentionReason } from "../model/attention-reason.js";
 import { type SagaSnapshot, SagaStatus } from "../model/records.js";
+import { sagaRegistry } from "./saga-registry.js";
 
 /** Options of {@link createRecoverer}. */
 export interface RecovererOptions {
@@ -131,8 +132,7 @@ export function createRecoverer(options: RecovererOptions): Recoverer {
     jitter: 0.5,
     ...options.backoff,
   });
-  const registry = new Map<string, Saga>();
-  for (const saga of options.sagas) registry.set(`${saga.name}@${saga.version}`, saga as Saga);
+  const registry = sagaRegistry(options.sagas);
 
   const recoverOne = async (sagaId: string, token: number): Promise<RecoveredSaga> => {
     let snapshot: SagaSnapshot | undefined;

@@ -188,7 +188,7 @@ describe("runAtomic refusals", () => {
       timeoutMs: 0,
     });
     expect(bad._unsafeUnwrapErr().message).toBe(
-      "Expected `timeoutMs` to be an integer >= 1, got `0` (number).",
+      "Expected `timeoutMs` to be an integer from 1 to 2147483647, got `0` (number).",
     );
     const empty = await runAtomic(store, []);
     expect(empty._unsafeUnwrapErr().code).toBe(ErrorCode.InvalidOptions);

@@ -141,7 +141,7 @@ describe("saga definition", () => {
       "a timeout of zero",
       () =>
         base().step("a", { store, kind: "retriable", output: out, execute: exec, timeoutMs: 0 }),
-      'Expected `step "a" of saga "s": timeoutMs` to be an integer >= 1, got `0` (number).',
+      'Expected `step "a" of saga "s": timeoutMs` to be an integer from 1 to 2147483647, got `0` (number).',
     ],
     [
       "a retry policy with jitter above 1",

@@ -1,7 +1,7 @@
 import { diagnose, diagnoseSaga, type SagaDiagnosis } from "../../observability/diagnose-saga.js";
 import { CliFailure } from "../cli-error.js";
 import type { Command } from "../command.js";
-import { parseDuration } from "../duration.js";
+import { parseTimerDuration } from "../duration.js";
 import { ExitCode } from "../exit-code.js";
 import { printJson } from "../output.js";
 import { isoTime, plural, renderTable } from "../table.js";
@@ -31,11 +31,11 @@ export const doctor: Command = {
     const limit = session.integer("limit", 1, 100);
     const timeoutFlag = session.string("timeout");
     const timeoutMs =
-      timeoutFlag === undefined ? 10_000 : parseDuration("timeout", timeoutFlag, "doctor");
+      timeoutFlag === undefined ? 10_000 : parseTimerDuration("timeout", timeoutFlag, "doctor");
     const config = await session.config();
     const log = await session.log();
     const options = {
-      timeoutMs: Math.max(1, timeoutMs),
+      timeoutMs,
       ...(config === undefined ? {} : { sagas: config.sagas }),
     };
     const sagaId = session.positionals[0];

@@ -1,32 +1,25 @@
 import { createRunner } from "../../core/runner.js";
-import type { RecoveredSaga, RecoveryOutcome } from "../../recovery/recoverer.js";
+import type { SagaLog } from "../../log/saga-log.js";
 import { createRecoverer } from "../../recovery/recoverer.js";
 import { CliFailure } from "../cli-error.js";
 import type { Command } from "../command.js";
-import { parseDuration } from "../duration.js";
 import { ExitCode } from "../exit-code.js";
+import type { LockstepConfig } from "../load-config.js";
 import { printJson } from "../output.js";
 import { plural } from "../table.js";
+import { type RecoverSettings, readRecoverSettings, workerOwner } from "./recover-settings.js";
+import { RecoveryTally } from "./recover-tally.js";
+import { watchRecovery } from "./recover-watch.js";
 
-const SETTLED: readonly RecoveryOutcome[] = ["completed", "compensated"];
-
-/** One saga a worker recovered, for the report. */
-interface Recovered {
-  readonly worker: number;
-  readonly sagaId: string;
-  readonly saga: string | undefined;
-  readonly outcome: RecoveryOutcome;
-  readonly error?: { readonly code: string; readonly message: string };
-}
-
-/** `lockstep recover`: concurrent recovery loops until no saga is left to claim. */
+/** `lockstep recover`: concurrent recovery loops until no saga is left to claim, or until stopped. */
 export const recover: Command = {
   name: "recover",
-  summary: "Recover stuck sagas with N concurrent workers until none is left to claim.",
+  summary:
+    "Recover stuck sagas with N concurrent workers until none is left to claim, or with --watch until stopped.",
   synopsis:
-    "recover --config <module> [--log <url>] [--workers <n>] [--limit <n>] [--lease-ttl <duration>] [--max-attempts <n>] [--json]",
+    "recover --config <module> [--log <url>] [--workers <n>] [--limit <n>] [--lease-ttl <duration>] [--max-attempts <n>] [--watch [--interval <duration>] [--max-interval <duration>]] [--json]",
   description:
-    "Runs N recovery loops at once, each a runner of its own, until a pass claims nothing: each claims sagas whose lease lapsed (compare-and-set, fencing token + 1), probes their in-doubt steps, then rolls them forward past the pivot or compensates them before it. Prints a line per saga. Sagas whose next attempt is not due yet are left for a later run. Exits 1 when a saga ended anything but completed or compensated.",
+    "Runs N recovery loops at once, each a runner of its own, until a pass claims nothing: each claims sagas whose lease lapsed (compare-and-set, fencing token + 1), probes their in-doubt steps, then rolls them forward past the pivot or compensates them before it. Prints a line per saga. Sagas whose next attempt is not due yet are left for a later run. Exits 1 when a saga ended anything but completed or compensated.\n\nWith --watch it runs as a recovery worker instead, until it receives SIGTERM or SIGINT: each worker polls the log every --interval while there is work, and backs off (with jitter) up to --max-interval while there is none or a pass fails, recovering sagas as they appear. On the signal each worker lets its pass in flight finish and releases the leases it still holds; the command then prints a summary (one JSON document with --json) and exits 0. As a service (systemd, a Kubernetes deployment): `lockstep recover --watch --config lockstep.config.js --workers 2 --max-interval 1m`.",
   options: {
     workers: {
       type: "string",
@@ -49,83 +42,84 @@ export const recover: Command = {
       description:
         "Recovery attempts per saga before it ends needs_attention (default 10); keep it the same as your recoverers'.",
     },
+    watch: {
+      type: "boolean",
+      description:
+        "Keep recovering sagas as they appear until SIGTERM or SIGINT; then drain, release leases, exit 0.",
+    },
+    interval: {
+      type: "string",
+      value: "<duration>",
+      description: "With --watch: the wait between passes while there is work (default 1s).",
+    },
+    "max-interval": {
+      type: "string",
+      value: "<duration>",
+      description:
+        "With --watch: the longest wait, reached while passes find nothing or fail (default 30s).",
+    },
   },
   positionals: { min: 0, max: 0, names: "" },
   async run(session) {
-    const workers = session.integer("workers", 1, 1);
-    const limit = session.integer("limit", 1, 100);
-    const maxAttempts = session.integer("max-attempts", 1, 10);
-    const ttlFlag = session.string("lease-ttl");
-    const leaseTtlMs =
-      ttlFlag === undefined ? 30_000 : parseDuration("lease-ttl", ttlFlag, "recover");
-    if (leaseTtlMs < 1) {
-      throw new CliFailure(`Expected --lease-ttl to be at least 1ms, got "${ttlFlag}".`);
-    }
+    const settings = readRecoverSettings(session);
     const config = await session.requireConfig("so that it can run their steps");
     const log = await session.log();
-    const recovered: Recovered[] = [];
-    let passes = 0;
-    const worker = async (n: number) => {
-      const runner = createRunner({ log, leaseTtlMs, owner: `lockstep-cli-${process.pid}-w${n}` });
-      const recoverer = createRecoverer({ runner, sagas: config.sagas, maxAttempts });
-      for (;;) {
-        const result = await recoverer.recover({ limit });
-        if (result.isErr()) throw new CliFailure(result.error.message, { cause: result.error });
-        passes++;
-        if (result.value.claimed === 0) return;
-        for (const saga of result.value.sagas) {
-          const entry = summarize(n, saga);
-          recovered.push(entry);
-          if (!session.json) session.output.out(progressLine(entry));
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: workers }, (_, i) => worker(i + 1)));
-    const counts: Partial<Record<RecoveryOutcome, number>> = {};
-    for (const r of recovered) counts[r.outcome] = (counts[r.outcome] ?? 0) + 1;
-    const unsettled = recovered.filter((r) => !SETTLED.includes(r.outcome));
+    const tally = new RecoveryTally(session);
+    if (settings.watch) {
+      await watchRecovery(session, settings, config, log, tally);
+      return ExitCode.Ok;
+    }
+    const passes = await drain(settings, config, log, tally);
+    const { workers } = settings;
+    const recovered = tally.recovered;
     if (session.json) {
       printJson(session.output, {
         workers,
         passes,
         recovered: recovered.length,
-        counts,
+        counts: tally.counts(),
         sagas: recovered,
       });
     } else if (recovered.length === 0) {
       session.output.out("Nothing to recover: no saga is due with a lapsed lease.");
     } else {
-      const tally = Object.entries(counts)
-        .map(([outcome, n]) => `${outcome} ${n}`)
-        .join(", ");
       session.output.out(
-        `Recovered ${plural(recovered.length, "saga")} with ${plural(workers, "worker")}: ${tally}.`,
+        `Recovered ${plural(recovered.length, "saga")} with ${plural(workers, "worker")}: ${tally.countsText()}.`,
       );
-      if (unsettled.length > 0) {
-        session.output.out(
-          `${plural(unsettled.length, "saga")} did not settle; run \`lockstep doctor\` to see why.`,
-        );
-      }
+    }
+    const unsettled = tally.unsettled();
+    if (!session.json && unsettled.length > 0) {
+      session.output.out(
+        `${plural(unsettled.length, "saga")} did not settle; run \`lockstep doctor\` to see why.`,
+      );
     }
     return unsettled.length === 0 ? ExitCode.Ok : ExitCode.Problems;
   },
 };
 
-function summarize(worker: number, saga: RecoveredSaga): Recovered {
-  return {
-    worker,
-    sagaId: saga.sagaId,
-    saga: saga.saga,
-    outcome: saga.outcome,
-    ...(saga.error === undefined
-      ? {}
-      : { error: { code: saga.error.code, message: saga.error.message } }),
+/** Runs every worker's passes until one claims nothing; resolves to how many passes ran. */
+async function drain(
+  settings: RecoverSettings,
+  config: LockstepConfig,
+  log: SagaLog,
+  tally: RecoveryTally,
+): Promise<number> {
+  let passes = 0;
+  const worker = async (n: number) => {
+    const runner = createRunner({ log, leaseTtlMs: settings.leaseTtlMs, owner: workerOwner(n) });
+    const recoverer = createRecoverer({
+      runner,
+      sagas: config.sagas,
+      maxAttempts: settings.maxAttempts,
+    });
+    for (;;) {
+      const result = await recoverer.recover({ limit: settings.limit });
+      if (result.isErr()) throw new CliFailure(result.error.message, { cause: result.error });
+      passes++;
+      if (result.value.claimed === 0) return;
+      tally.add(n, result.value);
+    }
   };
-}
-
-function progressLine(r: Recovered): string {
-  const line = `[worker ${r.worker}] ${r.sagaId} ${r.saga ?? "(unreadable)"} -> ${r.outcome}`;
-  return SETTLED.includes(r.outcome) || r.error === undefined
-    ? line
-    : `${line}: ${r.error.message}`;
+  await Promise.all(Array.from({ length: settings.workers }, (_, i) => worker(i + 1)));
+  return passes;
 }

@@ -63,42 +63,8 @@ async function seed(world: Marketplace): Promise<SeededSagas> {
   }
   const refusedId = refused.error.sagaId;
 
-  const crash = async (reserveLanded: boolean) => {
-    const sagaId = newSagaId();
-    const input = { title: "Crashed", amount: 10, creator: "alice", deadline };
-    const now = Date.now();
-    await world.log.create({
-      schemaVersion: SCHEMA_VERSION,
-      sagaId,
-      definition: world.sagas.create.definition as never,
-      input,
-      status: SagaStatus.Running,
-      attention: null,
-      fencingToken: 1,
-      leaseOwner: "runner-that-died",
-      leaseExpiresAt: now - 60_000,
-      recoveryAttempts: 0,
-      nextRecoveryAt: 0,
-      createdAt: now - 120_000,
-      updatedAt: now - 120_000,
-    });
-    await world.log.write(sagaId, 1, {
-      entries: [{ step: "reserve", type: "intent", attempt: 1, at: now - 119_000 }],
-      now: now - 119_000,
-    });
-    if (reserveLanded) {
-      await world.credits.reserve(world.credits.store.handle, {
-        reservationId: stepKey(sagaId, "reserve"),
-        agentId: "alice",
-        amount: 10,
-        timeoutMs: 86_400_000,
-        now,
-      });
-    }
-    return sagaId;
-  };
-  const crashedAfterReserve = await crash(true);
-  const crashedBeforeReserve = await crash(false);
+  const crashedAfterReserve = await leaveCrashedCreate(world, true);
+  const crashedBeforeReserve = await leaveCrashedCreate(world, false);
 
   const needsAttention = newSagaId();
   const now = Date.now();
@@ -135,4 +101,48 @@ async function seed(world: Marketplace): Promise<SeededSagas> {
     crashedBeforeReserve,
     needsAttention,
   };
+}
+
+/**
+ * Leaves a bounty.create in the log the way a runner that died would have: reserve's intent
+ * logged, the lease lapsed, and (when `reserveLanded`) alice's reservation made in the ledger behind
+ * it. Returns its saga id.
+ */
+export async function leaveCrashedCreate(
+  world: Marketplace,
+  reserveLanded: boolean,
+): Promise<string> {
+  const deadline = Date.now() + 86_400_000;
+  const sagaId = newSagaId();
+  const input = { title: "Crashed", amount: 10, creator: "alice", deadline };
+  const now = Date.now();
+  await world.log.create({
+    schemaVersion: SCHEMA_VERSION,
+    sagaId,
+    definition: world.sagas.create.definition as never,
+    input,
+    status: SagaStatus.Running,
+    attention: null,
+    fencingToken: 1,
+    leaseOwner: "runner-that-died",
+    leaseExpiresAt: now - 60_000,
+    recoveryAttempts: 0,
+    nextRecoveryAt: 0,
+    createdAt: now - 120_000,
+    updatedAt: now - 120_000,
+  });
+  await world.log.write(sagaId, 1, {
+    entries: [{ step: "reserve", type: "intent", attempt: 1, at: now - 119_000 }],
+    now: now - 119_000,
+  });
+  if (reserveLanded) {
+    await world.credits.reserve(world.credits.store.handle, {
+      reservationId: stepKey(sagaId, "reserve"),
+      agentId: "alice",
+      amount: 10,
+      timeoutMs: 86_400_000,
+      now,
+    });
+  }
+  return sagaId;
 }
