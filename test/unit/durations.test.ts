@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import { createMemoryStore, memoryPut } from "../../src/adapters/memory/index.js";
 import {
   createRecoverer,
   createRunner,
@@ -8,7 +9,6 @@ import {
   LockstepDefinitionError,
   runAtomic,
 } from "../../src/index.js";
-import { createMemoryStore, memoryPut } from "../../src/testing/memory-store.js";
 
 /**
  * Node's timers (and the browsers' and workerd's) hold a signed 32-bit delay: anything above

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import { createMemoryStore } from "../../src/adapters/memory/index.js";
 import {
   createRecoverer,
   createRunner,
   defineSaga,
   LockstepDefinitionError,
 } from "../../src/index.js";
-import { createMemoryStore } from "../../src/testing/memory-store.js";
 
 const store = createMemoryStore({ tier: "plain" });
 const out = z.object({ ok: z.boolean() });

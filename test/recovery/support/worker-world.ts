@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { createMemoryStore } from "../../../src/adapters/memory/index.js";
 import {
   committed,
   createRecoveryWorker,
@@ -10,7 +11,6 @@ import {
   type RecoveryWorkerOptions,
   type SagaChange,
 } from "../../../src/index.js";
-import { createMemoryStore } from "../../../src/testing/memory-store.js";
 import { VirtualClock } from "../../../src/testing/virtual-clock.js";
 import { intent, leaveCrashed } from "../../observability/support/crash.js";
 
