@@ -119,6 +119,7 @@ export {
   stepEntrySchema,
   TERMINAL_STATUSES,
 } from "./log/records.js";
+export type { CompensationState, ReplayedStep } from "./log/replay.js";
 export {
   type ClaimedSaga,
   type ClaimFilter,
@@ -135,9 +136,8 @@ export {
   type DiagnoseOptions,
   diagnose,
   diagnoseSaga,
-  type SagaDiagnosis,
-  type StepFinding,
 } from "./observability/diagnose-saga.js";
+export type { SagaDiagnosis, StepFinding } from "./observability/diagnosis.js";
 export {
   type OtelListener,
   type OtelListenerOptions,
@@ -159,7 +159,6 @@ export {
   sagaTimeline,
   type TimelineEntry,
 } from "./observability/saga-timeline.js";
-export type { CompensationState, ReplayedStep } from "./observability/step-replay.js";
 export {
   createRecoverer,
   type RecoveredSaga,

@@ -1,6 +1,6 @@
 import type { AttentionReason } from "../core/errors.js";
 import type { SagaRecord, SagaSnapshot, SagaStatus } from "../log/records.js";
-import { type ReplayedStep, replaySteps } from "./step-replay.js";
+import { type ReplayedStep, replaySteps } from "../log/replay.js";
 
 /** One moment of a saga's history, as its log records it. */
 export interface TimelineEntry {

@@ -1,5 +1,5 @@
 import { LockstepDefinitionError } from "../core/errors.js";
-import { messageOf } from "../core/execution.js";
+import { messageOf } from "../core/message-of.js";
 import { assertFunction, assertName, describeValue } from "../core/validate.js";
 import type { SagaSnapshot } from "../log/records.js";
 import type { SagaLog } from "../log/saga-log.js";
