@@ -96,6 +96,7 @@ export {
 } from "./core/store.js";
 export { MAX_DURATION_MS } from "./core/validate.js";
 export { MemorySagaLog } from "./log/memory-log.js";
+export type { CompensationState, ReplayedStep } from "./log/replay.js";
 export {
   type ClaimedSaga,
   type ClaimFilter,
@@ -131,9 +132,8 @@ export {
   type DiagnoseOptions,
   diagnose,
   diagnoseSaga,
-  type SagaDiagnosis,
-  type StepFinding,
 } from "./observability/diagnose-saga.js";
+export type { SagaDiagnosis, StepFinding } from "./observability/diagnosis.js";
 export {
   type OtelListener,
   type OtelListenerOptions,
@@ -155,7 +155,6 @@ export {
   sagaTimeline,
   type TimelineEntry,
 } from "./observability/saga-timeline.js";
-export type { CompensationState, ReplayedStep } from "./observability/step-replay.js";
 export {
   createRecoverer,
   type RecoveredSaga,

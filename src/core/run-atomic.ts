@@ -6,7 +6,7 @@ import { type Clock, systemClock } from "./clock.js";
 import { type CallScope, callWithDeadline, callWithDeadlineNow } from "./deadline.js";
 import { classifyError, StoreError } from "./error-kinds.js";
 import { type AtomicError, ErrorCode, lockstepError } from "./errors.js";
-import { messageOf } from "./execution.js";
+import { messageOf } from "./message-of.js";
 import { createRunner, type Runner } from "./runner.js";
 import { defineSaga, type Saga } from "./saga.js";
 import { cannotTell, compensated, guardFailed, type ProbeResult } from "./step.js";

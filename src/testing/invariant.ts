@@ -1,4 +1,4 @@
-import { messageOf } from "../core/execution.js";
+import { messageOf } from "../core/message-of.js";
 import { assertFunction, assertName, describeValue } from "../core/validate.js";
 import type { SagaLog } from "../log/saga-log.js";
 import { LockstepDefinitionError } from "../model/definition-error.js";
