@@ -1,4 +1,4 @@
-import { applyChange } from "../log/memory-log.js";
+import { applyChange } from "../log/log-rules.js";
 import {
   EntryType,
   type NewStepEntry,
