@@ -104,6 +104,14 @@ export {
   type StoreDefinition,
   type WriteStore,
 } from "./core/store.js";
+export {
+  applyChange,
+  checkWrite,
+  isLeaseFree,
+  numberEntries,
+  prunableStatuses,
+  validateLogRecord,
+} from "./log/log-rules.js";
 export { MemorySagaLog } from "./log/memory-log.js";
 export {
   EntryType,

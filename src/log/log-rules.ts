@@ -22,6 +22,7 @@ import { type SagaChange, SagaLogError } from "./saga-log.js";
  *
  * @example
  * ```ts
+ * declare const stored: string; // the record's JSON text, as your store kept it
  * const record = validateLogRecord(sagaRecordSchema, JSON.parse(stored), sagaId);
  * ```
  */
@@ -53,7 +54,10 @@ export function validateLogRecord<S extends z.ZodType>(
  *
  * @example
  * ```ts
- * const entries = numberEntries(sagaId, token, stored.entries.length, change.entries ?? []);
+ * declare const token: number;
+ * declare const change: SagaChange;
+ * declare const lastSeq: number; // the highest entry number the saga holds
+ * const entries = numberEntries(sagaId, token, lastSeq, change.entries ?? []);
  * ```
  */
 export function numberEntries(
@@ -82,6 +86,9 @@ export function numberEntries(
  *
  * @example
  * ```ts
+ * declare const current: SagaRecord; // read under the row lock
+ * declare const token: number;
+ * declare const change: SagaChange;
  * checkWrite(current, token, change);
  * const next = applyChange(current, change);
  * ```
@@ -112,6 +119,8 @@ export function checkWrite(record: SagaRecord, token: number, change: SagaChange
  *
  * @example
  * ```ts
+ * declare const current: SagaRecord;
+ * declare const change: SagaChange;
  * const next = validateLogRecord(sagaRecordSchema, applyChange(current, change), sagaId);
  * ```
  */
@@ -136,7 +145,8 @@ export function applyChange(record: SagaRecord, change: SagaChange): SagaRecord 
  *
  * @example
  * ```ts
- * if (!isLeaseFree(record, now)) return undefined;
+ * declare const record: SagaRecord;
+ * const takeable = isLeaseFree(record, Date.now());
  * ```
  */
 export function isLeaseFree(record: SagaRecord, now: number): boolean {
@@ -152,6 +162,7 @@ export function isLeaseFree(record: SagaRecord, now: number): boolean {
  *
  * @example
  * ```ts
+ * declare const statuses: readonly SagaStatus[] | undefined;
  * const prunable = prunableStatuses(statuses ?? PRUNABLE_STATUSES);
  * ```
  */

@@ -33,24 +33,9 @@ export interface SavepointSyntax {
  * a D1 batch), how it locks the row a locking write reads (`SELECT … FOR UPDATE`, or nothing where
  * the transaction already holds the database's write lock), and its store's root handle.
  *
- * @example
- * ```ts
- * const mysqlDialect: SqlDialect = {
- *   name: "MySQL",
- *   placeholder: () => "?",
- *   anyOf: (column, values, params) => {
- *     params.push(...values);
- *     return `${column} IN (${values.map(() => "?").join(", ")})`;
- *   },
- *   transactionControl: /^\s*(?:BEGIN|START\s+TRANSACTION|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|XA)\b/i,
- *   savepoints: {
- *     open: (name) => `SAVEPOINT ${name}`,
- *     release: (name) => `RELEASE SAVEPOINT ${name}`,
- *     rollBack: (name) => `ROLLBACK TO SAVEPOINT ${name}`,
- *   },
- *   classifyError: classifyMysqlError,
- * };
- * ```
+ * A MySQL dialect, say, would be `name: "MySQL"`, `?` placeholders, `IN (?, ?)` lists, a
+ * `transactionControl` that also matches `START TRANSACTION` and `XA`, `RELEASE SAVEPOINT` in its
+ * savepoint syntax, and a classifier of mysql2's error codes.
  */
 export interface SqlDialect {
   /** The database's name in messages: `"SQLite"`, `"Postgres"`. */
