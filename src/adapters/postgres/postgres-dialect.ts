@@ -12,6 +12,7 @@ export const postgresDialect: SqlDialect = Object.freeze({
   // Every spelling that would start, end or nest a transaction, or leave a pooled connection inside one.
   transactionControl:
     /^\s*(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE|PREPARE\s+TRANSACTION)\b/i,
+  lockRows: " FOR UPDATE",
   savepoints: Object.freeze({
     open: (name: string) => `SAVEPOINT ${name}`,
     release: (name: string) => `RELEASE SAVEPOINT ${name}`,

@@ -59,8 +59,7 @@ export class PostgresLogOperations implements SagaLogOperations<Sql, "async"> {
          ${logSql.insertHeaderSql(postgresDialect, tables.sagas)} RETURNING saga_id
        ), ${appendEntries(tables.entries, at)}
        SELECT (SELECT count(*) FROM header)::int AS inserted`;
-    this.#lockedRow = `SELECT *, (SELECT coalesce(max(seq), 0) FROM ${tables.entries} WHERE saga_id = $1)::int AS last_seq
-       FROM ${tables.sagas} WHERE saga_id = $1 FOR UPDATE`;
+    this.#lockedRow = logSql.lockedRowSql(postgresDialect, tables.sagas, tables.entries);
     this.#update = `WITH header AS (
          UPDATE ${tables.sagas} SET ${logSql.headerAssignments(postgresDialect, 2)} WHERE saga_id = $1 AND fencing_token = $${at} RETURNING saga_id
        ), ${appendEntries(tables.entries, at + 1)}
@@ -117,7 +116,7 @@ export class PostgresLogOperations implements SagaLogOperations<Sql, "async"> {
    * `corrupt`, `stale_token`, `status_mismatch`. Returns the header as written.
    */
   async write(sql: Sql, sagaId: string, token: number, change: SagaChange): Promise<WrittenSaga> {
-    const { rows } = await sql<Record<string, unknown>>(this.#lockedRow, [sagaId]);
+    const { rows } = await sql<Record<string, unknown>>(this.#lockedRow, [sagaId, sagaId]);
     const raw = rows[0];
     if (raw === undefined) throw logSql.sagaNotFound(sagaId);
     const last = Number(raw.last_seq);

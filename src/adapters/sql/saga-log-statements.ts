@@ -41,6 +41,16 @@ export function insertHeaderSql(dialect: SqlDialect, sagas: string): string {
 }
 
 /**
+ * Reads a saga's row, with the highest entry number it holds as `last_seq`, and locks it for the
+ * rest of the transaction: what a locking write reads before {@link planWrite}. Its parameters are
+ * the saga id, twice.
+ */
+export function lockedRowSql(dialect: SqlDialect, sagas: string, entries: string): string {
+  return `SELECT *, (SELECT coalesce(max(seq), 0) FROM ${entries} WHERE saga_id = ${dialect.placeholder(1)}) AS last_seq
+       FROM ${sagas} WHERE saga_id = ${dialect.placeholder(2)}${dialect.lockRows}`;
+}
+
+/**
  * `name = ?, …, record = ?`: every header column but `saga_id`, its placeholders numbered from
  * `from`, for an update whose parameters are a {@link PlannedWrite}'s `values`.
  */

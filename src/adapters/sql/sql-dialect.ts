@@ -30,10 +30,9 @@ export interface SavepointSyntax {
  *
  * What stays with the adapter is how a transaction begins, commits and rolls back on its driver
  * (`BEGIN IMMEDIATE` behind a write gate, a pooled connection per transaction, `client.transaction()`,
- * a D1 batch), how it locks the row a locking write reads (`SELECT … FOR UPDATE`, or nothing where
- * the transaction already holds the database's write lock), and its store's root handle.
+ * a D1 batch), and its store's root handle.
  *
- * A MySQL dialect, say, would be `name: "MySQL"`, `?` placeholders, `IN (?, ?)` lists, a
+ * A MySQL dialect, say, would be `name: "MySQL"`, `?` placeholders, `IN (?, ?)` lists, `FOR UPDATE` row locks, a
  * `transactionControl` that also matches `START TRANSACTION` and `XA`, `RELEASE SAVEPOINT` in its
  * savepoint syntax, and a classifier of mysql2's error codes.
  */
@@ -59,6 +58,13 @@ export interface SqlDialect {
    * parser: it catches the plain spellings.
    */
   readonly transactionControl: RegExp;
+  /**
+   * Appended to a `SELECT` inside a transaction so the rows it reads stay locked until the
+   * transaction ends: `" FOR UPDATE"`, or `""` where the transaction already holds the database's
+   * write lock (SQLite's `BEGIN IMMEDIATE`). The saga log's locking write reads its row this way
+   * before checking the fencing token.
+   */
+  readonly lockRows: string;
   /** How savepoints are spelled; `tx.savepoint(...)` runs these. */
   readonly savepoints: SavepointSyntax;
   /**

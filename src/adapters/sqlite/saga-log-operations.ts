@@ -38,8 +38,7 @@ export class SqliteLogOperations implements SagaLogOperations<SyncSql, "sync"> {
   constructor(tables: SagaLogTables) {
     this.#t = tables;
     this.#insertHeader = logSql.insertHeaderSql(sqliteDialect, tables.sagas);
-    this.#lockedRow = `SELECT *, (SELECT coalesce(max(seq), 0) FROM ${tables.entries} WHERE saga_id = ?) AS last_seq
-       FROM ${tables.sagas} WHERE saga_id = ?`;
+    this.#lockedRow = logSql.lockedRowSql(sqliteDialect, tables.sagas, tables.entries);
     this.#updateHeader = `UPDATE ${tables.sagas} SET ${logSql.headerAssignments(sqliteDialect, 1)} WHERE saga_id = ? AND fencing_token = ?`;
     this.#insertEntry = `INSERT INTO ${tables.entries} (saga_id, seq, body) VALUES (?, ?, ?)`;
   }

@@ -11,6 +11,8 @@ export const sqliteDialect: SqlDialect = Object.freeze({
   },
   // The plain spellings that would end or nest a transaction behind lockstep's back.
   transactionControl: /^\s*(?:BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b/i,
+  // BEGIN IMMEDIATE already holds the database's write lock.
+  lockRows: "",
   savepoints: Object.freeze({
     open: (name: string) => `SAVEPOINT ${name}`,
     release: (name: string) => `RELEASE ${name}`,
