@@ -27,7 +27,7 @@ export function planWrite(
 }
 
 /** `count` placeholders from the `from`-th: `?, ?, ?` or `$4, $5, $6`. */
-export function placeholderList(dialect: SqlDialect, from: number, count: number): string {
+function placeholderList(dialect: SqlDialect, from: number, count: number): string {
   return Array.from({ length: count }, (_, i) => dialect.placeholder(from + i)).join(", ");
 }
 
