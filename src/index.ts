@@ -95,6 +95,14 @@ export {
   type WriteStore,
 } from "./core/store.js";
 export { MAX_DURATION_MS } from "./core/validate.js";
+export {
+  applyChange,
+  checkWrite,
+  isLeaseFree,
+  numberEntries,
+  prunableStatuses,
+  validateLogRecord,
+} from "./log/log-rules.js";
 export { MemorySagaLog } from "./log/memory-log.js";
 export type { CompensationState, ReplayedStep } from "./log/replay.js";
 export {

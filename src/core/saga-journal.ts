@@ -1,4 +1,4 @@
-import { applyChange } from "../log/memory-log.js";
+import { applyChange } from "../log/log-rules.js";
 import { type SagaChange, SagaLogError } from "../log/saga-log.js";
 import type { NewStepEntry, SagaRecord, SagaSnapshot } from "../model/records.js";
 import { callWithDeadline } from "./deadline.js";
