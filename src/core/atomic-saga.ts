@@ -55,10 +55,14 @@ const positionSchema = z.object({ index: z.number().int() });
  *
  * @example
  * ```ts
+ * const writes = [
+ *   { name: "hold", build: () => memoryPut("hold:o-1", 30, "absent"), undo: () => memoryDelete("hold:o-1") },
+ *   { name: "order", build: () => memoryPut("order:o-1", "placed", "absent") },
+ * ];
  * const result = await runAtomic(store, writes, { log });
  * if (result.isErr() && result.error.code === ErrorCode.PartiallyApplied) {
  *   const recoverer = createRecoverer({ runner: createRunner({ log }), sagas: [atomicSaga(store, writes)] });
- *   await recoverer.recover();
+ *   await recoverer.recover(); // undoes "hold" once the store accepts it
  * }
  * ```
  */

@@ -65,7 +65,8 @@ export interface RunAtomicOptions {
    * @default a private in-memory log
    * @example
    * ```ts
-   * await runAtomic(store, writes, { log: sqliteSagaLog(db) });
+   * // `log` is a durable SagaLog, e.g. sqliteSagaLog(db) or postgresSagaLog(pool).
+   * await runAtomic(store, [{ name: "order", build: () => memoryPut("order:o-1", "placed") }], { log });
    * ```
    */
   readonly log?: SagaLog;

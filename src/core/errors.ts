@@ -173,8 +173,9 @@ export type PartialReason = "compensation_failed" | "guard_lost" | "outcome_unkn
  *
  * @example
  * ```ts
- * if (result.isErr() && result.error.code === ErrorCode.PartiallyApplied) {
- *   alert(`still applied: ${result.error.applied.join(", ")} (saga ${result.error.sagaId})`);
+ * const outcome = await runAtomic(store, [{ name: "order", build: () => memoryPut("order:o-1", "placed") }]);
+ * if (outcome.isErr() && outcome.error.code === ErrorCode.PartiallyApplied) {
+ *   console.warn(`still applied: ${outcome.error.applied.join(", ")} (saga ${outcome.error.sagaId})`);
  * }
  * ```
  */
