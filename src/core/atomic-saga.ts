@@ -171,15 +171,12 @@ async function undoWrite<H, W, R>(
     if (found.status !== "committed") {
       const why = wasUncertain
         ? "whether its undo landed before a lost reply"
-        : "its result (gone with the process that made it), so its undo cannot be built";
-      return fail(
-        trace,
-        index,
-        new StoreError(
-          "unknown",
-          `The probe of write "${write.name}" cannot tell ${why}: ${found.reason ?? "it has none"}.`,
-        ),
-      );
+        : "its result, gone with the process that made it, so its undo cannot be built";
+      const message =
+        write.probe === undefined
+          ? `Write "${write.name}" has no probe to read back ${why}.`
+          : `The probe of write "${write.name}" cannot tell ${why}: ${found.reason ?? "it gave no reason"}.`;
+      return fail(trace, index, new StoreError("unknown", message));
     }
     result = found.output;
     trace.results.set(index, result);

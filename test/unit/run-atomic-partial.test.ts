@@ -209,6 +209,117 @@ describe("runAtomic tells what is applied when an undo fails", () => {
     expect(keys(state.store)).toEqual([]);
   });
 
+  it("an undo whose reply was lost, when the probe cannot tell, is an outcome unknown naming why", async () => {
+    const state = bench(["lost_after"]);
+    const [a] = state.writes as [Write];
+    state.writes[0] = { ...a, probe: async () => cannotTell("the replica is behind") };
+    const error = (await runAtomic(state.store, state.writes))._unsafeUnwrapErr();
+    expect(error.code).toBe(ErrorCode.PartiallyApplied);
+    if (error.code !== ErrorCode.PartiallyApplied) return;
+    expect(error.reason).toBe("outcome_unknown");
+    expect(error.unknown).toEqual(["a"]);
+    expect(error.message).toContain("the replica is behind");
+    // The undo is not repeated while nothing can say whether the first one landed.
+    expect(state.undoCalls).toBe(1);
+  });
+
+  it("a probe that throws while checking a lost undo is a failed attempt, and its error is told", async () => {
+    const state = bench(["lost_after"]);
+    const [a] = state.writes as [Write];
+    state.writes[0] = {
+      ...a,
+      probe: async () => {
+        throw new Error("the probe's read timed out");
+      },
+    };
+    const error = (await runAtomic(state.store, state.writes))._unsafeUnwrapErr();
+    expect(error.code).toBe(ErrorCode.PartiallyApplied);
+    if (error.code !== ErrorCode.PartiallyApplied) return;
+    expect(error.reason).toBe("outcome_unknown");
+    expect(error.message).toContain("the probe's read timed out");
+    expect(state.undoCalls).toBe(1);
+  });
+
+  it("a write whose outcome was unknown and whose probe found it absent leaves nothing applied, and says so", async () => {
+    const store = createMemoryStore({ id: "plain", tier: "plain" });
+    let lost = false;
+    store.faults = (point) => {
+      if (point.phase === "before" && point.write.key === "k:b" && !lost) {
+        lost = true;
+        throw new Error("connection reset before the write landed");
+      }
+    };
+    const state = bench([]);
+    const writes = state.writes.slice(0, 2);
+    const error = (await runAtomic(store, writes))._unsafeUnwrapErr();
+    expect(keys(store)).toEqual([]);
+    expect(error.code).toBe(ErrorCode.WriteFailed);
+    expect(error.message).toMatch(
+      /\(unknown\): connection reset before the write landed\. Nothing of the work was applied\.$/,
+    );
+  });
+
+  it("a cancelled run whose undo keeps failing: partially applied, and the message says it was cancelled", async () => {
+    const state = bench(["refuse", "refuse", "refuse"]);
+    const cancel = new AbortController();
+    const inner = state.store.faults;
+    state.store.faults = async (point) => {
+      if (point.phase === "after" && point.write.key === "k:a" && point.write.op === "put") {
+        cancel.abort(new Error("the caller gave up"));
+      }
+      await inner?.(point);
+    };
+    const error = (
+      await runAtomic(state.store, state.writes, { signal: cancel.signal })
+    )._unsafeUnwrapErr();
+    expect(keys(state.store)).toEqual(["k:a"]);
+    expect(error.code).toBe(ErrorCode.PartiallyApplied);
+    if (error.code !== ErrorCode.PartiallyApplied) return;
+    expect(error.applied).toEqual(["a"]);
+    expect(error.message).toMatch(
+      /^The work on store "plain" was cancelled\. The undo of write "a" \(#0\)/,
+    );
+  });
+
+  it("with a durable log, the message promises a recoverer without the in-memory caveat", async () => {
+    const state = bench(["refuse", "refuse", "refuse"]);
+    const memory = new MemorySagaLog();
+    // The same log, declaring itself durable as a SQLite or Postgres log does.
+    const log = new Proxy(memory, {
+      get: (target, key) => {
+        if (key === "durable") return true;
+        const value = Reflect.get(target, key);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const error = (await runAtomic(state.store, state.writes, { log }))._unsafeUnwrapErr();
+    expect(error.code).toBe(ErrorCode.PartiallyApplied);
+    if (error.code !== ErrorCode.PartiallyApplied) return;
+    expect(error.recoverable).toBe(true);
+    expect(error.message).toMatch(
+      /The saga stays compensating in the saga log, where a recoverer given `atomicSaga\(store, writes\)` can finish the undo\.$/,
+    );
+  });
+
+  it("a recoverer cannot rebuild the undo of a write without a probe: the saga stays compensating, saying why", async () => {
+    const state = bench(["refuse", "refuse", "refuse"], { probeA: false });
+    const log = new MemorySagaLog();
+    const error = (await runAtomic(state.store, state.writes, { log }))._unsafeUnwrapErr();
+    expect(error.code).toBe(ErrorCode.PartiallyApplied);
+    const recoverer = createRecoverer({
+      runner: createRunner({ log, retry: { initialDelayMs: 0 } }),
+      sagas: [atomicSaga(state.store, state.writes)],
+    });
+    const [saga] = (await recoverer.recover())._unsafeUnwrap().sagas;
+    expect(saga?.outcome).toBe("compensating");
+    expect(keys(state.store)).toEqual(["k:a"]);
+    const entries = (await log.load(saga?.sagaId ?? ""))?.entries ?? [];
+    const last = entries.filter((e) => e.type === "compensation_failed").at(-1);
+    expect(last?.error?.message).toBe(
+      'Write "a" has no probe to read back its result, gone with the process that made it, so its undo cannot be built.',
+    );
+  });
+
   it("refuses `log` together with `runner`", async () => {
     const state = bench([]);
     const result = await runAtomic(state.store, state.writes, {
@@ -262,6 +373,16 @@ describe("runAtomic's in-doubt result is truthful", () => {
     expect(error.message).toContain('the outcome of write "b" (#1) is unknown');
     expect(error.message).toContain("the replica is behind");
     expect(error.sagaId).toBe(error.report.sagaId);
+  });
+
+  it("a first write in doubt: nothing else is applied, and the message says so", async () => {
+    const { store, writes } = inDoubt();
+    const [, b] = writes as [Write, Write];
+    const error = (await runAtomic(store, [b]))._unsafeUnwrapErr();
+    expect(error.code).toBe(ErrorCode.InDoubt);
+    expect(error.message).toContain(
+      'Nothing else of the work is applied, and the outcome of write "b" (#0) is unknown.',
+    );
   });
 
   it("with a `log`: the message says a recoverer given atomicSaga can probe it again", async () => {
