@@ -23,6 +23,8 @@ export interface AtomicTrace<R> {
   readonly results: Map<number, R>;
   /** Writes whose last undo may have landed although it failed (its reply was lost). */
   readonly uncertain: Set<number>;
+  /** Writes whose last undo has not answered: it outlived its deadline and may still land. */
+  readonly unanswered: Set<number>;
   /** The last error each undo failed with. */
   readonly undoErrors: Map<number, unknown>;
   /** Why each write's probe could not tell, when it could not. */
@@ -94,6 +96,7 @@ export function sequenceSaga<H, W, R>(
   const trace: AtomicTrace<R> = {
     results: new Map(),
     uncertain: new Set(),
+    unanswered: new Set(),
     undoErrors: new Map(),
     probeReasons: new Map(),
   };
@@ -152,6 +155,8 @@ async function undoWrite<H, W, R>(
 ): Promise<CompensationResult> {
   const scope = { signal, deadline };
   const undo = write.undo as NonNullable<typeof write.undo>;
+  // An earlier attempt that never answered (the runner gave up on it at its deadline) may land yet.
+  if (trace.unanswered.has(index)) trace.uncertain.add(index);
   const wasUncertain = trace.uncertain.has(index);
   let result = trace.results.get(index);
   // After a lost reply the earlier undo may have landed, and a recoverer that rebuilt this saga
@@ -165,7 +170,7 @@ async function undoWrite<H, W, R>(
       return fail(trace, index, error);
     }
     if (found.status === "not_committed") {
-      trace.uncertain.delete(index);
+      settled(trace, index);
       return compensated();
     }
     if (found.status !== "committed") {
@@ -180,18 +185,28 @@ async function undoWrite<H, W, R>(
     }
     result = found.output;
     trace.results.set(index, result);
-    trace.uncertain.delete(index);
+    // The write is still in place, but an earlier attempt that never answered may land yet.
+    if (!trace.unanswered.has(index)) trace.uncertain.delete(index);
+  }
+  let prepared: W;
+  try {
+    prepared = undo(handle, result as R);
+  } catch (error) {
+    return fail(trace, index, error);
   }
   let applied: R;
+  trace.unanswered.add(index);
   try {
-    applied = await store.apply(handle, undo(handle, result as R), scope);
+    applied = await store.apply(handle, prepared, scope);
   } catch (error) {
+    trace.unanswered.delete(index);
     if (!isProvablyNotApplied(classifyError(error, store.classifyError)))
       trace.uncertain.add(index);
     return fail(trace, index, error);
   }
+  trace.unanswered.delete(index);
   if (store.affected(applied) !== 0) {
-    trace.uncertain.delete(index);
+    settled(trace, index);
     return compensated();
   }
   if (trace.uncertain.has(index)) {
@@ -202,13 +217,19 @@ async function undoWrite<H, W, R>(
       index,
       new StoreError(
         "unknown",
-        `The undo of write "${write.name}" affected nothing after an attempt whose reply was lost: that attempt may have landed, and the write has no probe to check.`,
+        `The undo of write "${write.name}" affected nothing after an attempt whose reply was lost: that attempt may have landed${write.probe === undefined ? ", and the write has no probe to check" : ""}.`,
       ),
     );
   }
   return guardFailed(
     `the undo of write "${write.name}" found its target changed by another writer`,
   );
+}
+
+/** Forgets what made the undo of write `index` uncertain: a fresh read or answer settled it. */
+function settled<R>(trace: AtomicTrace<R>, index: number): void {
+  trace.uncertain.delete(index);
+  trace.unanswered.delete(index);
 }
 
 function fail<R>(trace: AtomicTrace<R>, index: number, error: unknown): never {

@@ -89,8 +89,10 @@ class Outcome<H, W, R> {
     readonly options: RunAtomicOptions,
   ) {
     run.report.steps.forEach((step, i) => {
-      if (step.status === StepStatus.Unknown || trace.uncertain.has(i)) this.#unknown.push(i);
-      else if (step.status === StepStatus.Committed) this.#applied.push(i);
+      const committed = step.status === StepStatus.Committed;
+      if (step.status === StepStatus.Unknown || (committed && this.#undoUnknown(i))) {
+        this.#unknown.push(i);
+      } else if (committed) this.#applied.push(i);
     });
     this.#failedAt = run.report.steps.findIndex((s) => s.status === StepStatus.NotCommitted);
   }
@@ -152,12 +154,17 @@ class Outcome<H, W, R> {
         : this.options.signal?.aborted
           ? `The work on store "${this.store}" was cancelled.`
           : `The work on store "${this.store}" stopped before its last write: ${run.message}`;
-    const undoError = messageOf(this.trace.undoErrors.get(undoAt));
-    const undo = {
-      compensation_failed: `The undo of ${this.#label(undoAt)} then failed on every attempt of the retry policy, the last with: ${undoError}.`,
-      guard_lost: `The undo of ${this.#label(undoAt)} found its target changed by another writer and undid nothing.`,
-      outcome_unknown: `Whether the undo of ${this.#label(undoAt)} landed cannot be checked: ${undoError}`,
-    }[reason];
+    const undoError = this.trace.unanswered.has(undoAt)
+      ? "its last attempt did not answer within its deadline and may still land."
+      : messageOf(this.trace.undoErrors.get(undoAt));
+    const undo =
+      run.report.steps[undoAt]?.status === StepStatus.Unknown
+        ? `The outcome of ${this.#label(undoAt)} is unknown, so it was not undone.`
+        : {
+            compensation_failed: `The undo of ${this.#label(undoAt)} then failed on every attempt of the retry policy, the last with: ${undoError}.`,
+            guard_lost: `The undo of ${this.#label(undoAt)} found its target changed by another writer and undid nothing.`,
+            outcome_unknown: `Whether the undo of ${this.#label(undoAt)} landed cannot be checked: ${undoError}`,
+          }[reason];
     const left = [...this.#applied, ...this.#unknown].sort((a, b) => a - b);
     const state =
       this.#applied.length === 0
@@ -195,10 +202,13 @@ class Outcome<H, W, R> {
     }
     // Undos run in reverse, so the one that gave up is the last write left.
     const at = Math.max(...this.#applied, ...this.#unknown);
-    return {
-      reason: this.trace.uncertain.has(at) ? "outcome_unknown" : "compensation_failed",
-      at,
-    };
+    const unknown = this.#undoUnknown(at) || run.report.steps[at]?.status === StepStatus.Unknown;
+    return { reason: unknown ? "outcome_unknown" : "compensation_failed", at };
+  }
+
+  /** Whether the last undo of write `index` may have landed without anyone seeing it. */
+  #undoUnknown(index: number): boolean {
+    return this.trace.uncertain.has(index) || this.trace.unanswered.has(index);
   }
 
   #where(): string {

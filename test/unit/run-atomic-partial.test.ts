@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  type AtomicError,
   type AtomicWrite,
   atomicSaga,
   cannotTell,
@@ -9,6 +10,7 @@ import {
   ErrorCode,
   MemorySagaLog,
   notCommitted,
+  type PartiallyAppliedError,
   runAtomic,
   StoreError,
 } from "../../src/index.js";
@@ -21,6 +23,7 @@ import {
   memoryDelete,
   memoryPut,
 } from "../../src/testing/memory-store.js";
+import { VirtualClock } from "../../src/testing/virtual-clock.js";
 
 type Write = AtomicWrite<MemoryHandle, MemoryWrite, MemoryWriteResult>;
 
@@ -81,6 +84,11 @@ function bench(faults: readonly UndoFault[], options: { probeA?: boolean } = {})
 
 const keys = (store: MemoryStore) => Object.keys(store.snapshot()).sort();
 
+/** Fails unless `error` is `partially_applied`, and narrows it. */
+function assertPartial(error: AtomicError): asserts error is PartiallyAppliedError {
+  expect(error.code, error.message).toBe(ErrorCode.PartiallyApplied);
+}
+
 describe("runAtomic tells what is applied when an undo fails", () => {
   it("an undo refused every time: partially applied, naming the write left, with the saga's report", async () => {
     const state = bench(["refuse", "refuse", "refuse", "refuse"]);
@@ -89,8 +97,7 @@ describe("runAtomic tells what is applied when an undo fails", () => {
     const error = result._unsafeUnwrapErr();
     // The store still holds "a": the error must not say that nothing was applied.
     expect(keys(store)).toEqual(["k:a"]);
-    expect(error.code).toBe(ErrorCode.PartiallyApplied);
-    if (error.code !== ErrorCode.PartiallyApplied) return;
+    assertPartial(error);
     expect(error.message).not.toMatch(/Nothing of the work was applied/);
     expect(error.message).toContain('write "a" (#0)');
     expect(error.message).toContain("c refused");
@@ -151,14 +158,75 @@ describe("runAtomic tells what is applied when an undo fails", () => {
     expect(error.code).toBe(ErrorCode.WriteFailed);
   });
 
+  it("an undo that landed but never answered is not taken for another writer's change", async () => {
+    const state = bench([]);
+    const inner = state.store.faults;
+    let hung = false;
+    state.store.faults = async (point) => {
+      await inner?.(point);
+      // The first undo of "a" lands, and its answer never comes back.
+      if (point.phase === "after" && point.write.key === "k:a" && point.write.op === "delete") {
+        if (!hung) {
+          hung = true;
+          await new Promise<never>(() => {});
+        }
+      }
+    };
+    const clock = new VirtualClock();
+    const error = (
+      await clock.run(runAtomic(state.store, state.writes, { clock, timeoutMs: 200 }))
+    )._unsafeUnwrapErr();
+    expect(hung).toBe(true);
+    expect(keys(state.store)).toEqual([]);
+    // The next attempt asked the probe, which found "a" gone: nothing is applied, and no guard lost.
+    expect(state.probeCalls).toBe(1);
+    expect(error.code).toBe(ErrorCode.WriteFailed);
+    expect(error.message).toMatch(/Nothing of the work was applied\.$/);
+  });
+
+  it("an undo that never answers on any attempt is an outcome unknown, saying so", async () => {
+    const state = bench([], { probeA: false });
+    const inner = state.store.faults;
+    state.store.faults = async (point) => {
+      await inner?.(point);
+      if (point.phase === "before" && point.write.key === "k:a" && point.write.op === "delete") {
+        await new Promise<never>(() => {});
+      }
+    };
+    const clock = new VirtualClock();
+    const error = (
+      await clock.run(runAtomic(state.store, state.writes, { clock, timeoutMs: 200 }))
+    )._unsafeUnwrapErr();
+    assertPartial(error);
+    expect(error.reason).toBe("outcome_unknown");
+    expect(error.unknown).toEqual(["a"]);
+    expect(error.message).toContain("did not answer within its deadline and may still land");
+  });
+
+  it("an undo whose builder throws is a failed attempt that never reached the store", async () => {
+    const state = bench([]);
+    const [a] = state.writes as [Write];
+    state.writes[0] = {
+      ...a,
+      undo: () => {
+        throw new Error("cannot build the undo");
+      },
+    };
+    const error = (await runAtomic(state.store, state.writes))._unsafeUnwrapErr();
+    assertPartial(error);
+    // Nothing reached the store, so nothing is in doubt: the undo failed.
+    expect(error.reason).toBe("compensation_failed");
+    expect(error.applied).toEqual(["a"]);
+    expect(error.message).toContain("cannot build the undo");
+  });
+
   it("an undo whose reply was lost, on a write without a probe, is an outcome unknown", async () => {
     const state = bench(["lost_after", undefined, undefined], { probeA: false });
     const result = await runAtomic(state.store, state.writes);
     const error = result._unsafeUnwrapErr();
     // The undo did land, but nothing can check it: the error must not claim either way.
     expect(keys(state.store)).toEqual([]);
-    expect(error.code).toBe(ErrorCode.PartiallyApplied);
-    if (error.code !== ErrorCode.PartiallyApplied) return;
+    assertPartial(error);
     expect(error.reason).toBe("outcome_unknown");
     expect(error.applied).toEqual([]);
     expect(error.unknown).toEqual(["a"]);
@@ -179,8 +247,7 @@ describe("runAtomic tells what is applied when an undo fails", () => {
     const result = await runAtomic(state.store, state.writes);
     const error = result._unsafeUnwrapErr();
     expect(keys(state.store)).toEqual(["k:a"]);
-    expect(error.code).toBe(ErrorCode.PartiallyApplied);
-    if (error.code !== ErrorCode.PartiallyApplied) return;
+    assertPartial(error);
     expect(error.reason).toBe("guard_lost");
     expect(error.applied).toEqual(["a"]);
     expect(error.message).toMatch(/another writer/);
@@ -193,8 +260,7 @@ describe("runAtomic tells what is applied when an undo fails", () => {
     const log = new MemorySagaLog();
     const result = await runAtomic(state.store, state.writes, { log });
     const error = result._unsafeUnwrapErr();
-    expect(error.code).toBe(ErrorCode.PartiallyApplied);
-    if (error.code !== ErrorCode.PartiallyApplied) return;
+    assertPartial(error);
     expect(error.recoverable).toBe(true);
     expect(error.message).toContain(`saga "${error.sagaId}"`);
     expect(error.message).toMatch(/atomicSaga/);
@@ -214,8 +280,7 @@ describe("runAtomic tells what is applied when an undo fails", () => {
     const [a] = state.writes as [Write];
     state.writes[0] = { ...a, probe: async () => cannotTell("the replica is behind") };
     const error = (await runAtomic(state.store, state.writes))._unsafeUnwrapErr();
-    expect(error.code).toBe(ErrorCode.PartiallyApplied);
-    if (error.code !== ErrorCode.PartiallyApplied) return;
+    assertPartial(error);
     expect(error.reason).toBe("outcome_unknown");
     expect(error.unknown).toEqual(["a"]);
     expect(error.message).toContain("the replica is behind");
@@ -233,8 +298,7 @@ describe("runAtomic tells what is applied when an undo fails", () => {
       },
     };
     const error = (await runAtomic(state.store, state.writes))._unsafeUnwrapErr();
-    expect(error.code).toBe(ErrorCode.PartiallyApplied);
-    if (error.code !== ErrorCode.PartiallyApplied) return;
+    assertPartial(error);
     expect(error.reason).toBe("outcome_unknown");
     expect(error.message).toContain("the probe's read timed out");
     expect(state.undoCalls).toBe(1);
@@ -273,8 +337,7 @@ describe("runAtomic tells what is applied when an undo fails", () => {
       await runAtomic(state.store, state.writes, { signal: cancel.signal })
     )._unsafeUnwrapErr();
     expect(keys(state.store)).toEqual(["k:a"]);
-    expect(error.code).toBe(ErrorCode.PartiallyApplied);
-    if (error.code !== ErrorCode.PartiallyApplied) return;
+    assertPartial(error);
     expect(error.applied).toEqual(["a"]);
     expect(error.message).toMatch(
       /^The work on store "plain" was cancelled\. The undo of write "a" \(#0\)/,
@@ -293,8 +356,7 @@ describe("runAtomic tells what is applied when an undo fails", () => {
       },
     });
     const error = (await runAtomic(state.store, state.writes, { log }))._unsafeUnwrapErr();
-    expect(error.code).toBe(ErrorCode.PartiallyApplied);
-    if (error.code !== ErrorCode.PartiallyApplied) return;
+    assertPartial(error);
     expect(error.recoverable).toBe(true);
     expect(error.message).toMatch(
       /The saga stays compensating in the saga log, where a recoverer given `atomicSaga\(store, writes\)` can finish the undo\.$/,
