@@ -157,14 +157,11 @@ class Outcome<H, W, R> {
     const undoError = this.trace.unanswered.has(undoAt)
       ? "its last attempt did not answer within its deadline and may still land."
       : messageOf(this.trace.undoErrors.get(undoAt));
-    const undo =
-      run.report.steps[undoAt]?.status === StepStatus.Unknown
-        ? `The outcome of ${this.#label(undoAt)} is unknown, so it was not undone.`
-        : {
-            compensation_failed: `The undo of ${this.#label(undoAt)} then failed on every attempt of the retry policy, the last with: ${undoError}.`,
-            guard_lost: `The undo of ${this.#label(undoAt)} found its target changed by another writer and undid nothing.`,
-            outcome_unknown: `Whether the undo of ${this.#label(undoAt)} landed cannot be checked: ${undoError}`,
-          }[reason];
+    const undo = {
+      compensation_failed: `The undo of ${this.#label(undoAt)} then failed on every attempt of the retry policy, the last with: ${undoError}.`,
+      guard_lost: `The undo of ${this.#label(undoAt)} found its target changed by another writer and undid nothing.`,
+      outcome_unknown: `Whether the undo of ${this.#label(undoAt)} landed cannot be checked: ${undoError}`,
+    }[reason];
     const left = [...this.#applied, ...this.#unknown].sort((a, b) => a - b);
     const state =
       this.#applied.length === 0
@@ -202,8 +199,7 @@ class Outcome<H, W, R> {
     }
     // Undos run in reverse, so the one that gave up is the last write left.
     const at = Math.max(...this.#applied, ...this.#unknown);
-    const unknown = this.#undoUnknown(at) || run.report.steps[at]?.status === StepStatus.Unknown;
-    return { reason: unknown ? "outcome_unknown" : "compensation_failed", at };
+    return { reason: this.#undoUnknown(at) ? "outcome_unknown" : "compensation_failed", at };
   }
 
   /** Whether the last undo of write `index` may have landed without anyone seeing it. */
