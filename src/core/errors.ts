@@ -200,8 +200,10 @@ export interface PartiallyAppliedError extends ErrorBase<typeof ErrorCode.Partia
   /** Where each write ended, as saga steps named `<position>:<write name>`. */
   readonly report: SagaReport;
   /**
-   * Whether a recoverer can see the saga: `false` when it lives in runAtomic's own in-memory log,
-   * `true` when runAtomic was given a `log` or a `runner`.
+   * Whether a recoverer can still finish the work: `true` when runAtomic was given a `log` or a
+   * `runner` (a recoverer given `atomicSaga(store, writes)` over that log can); `false` when the
+   * saga lives in runAtomic's own in-memory log, which no recoverer can see, or when an undo's
+   * guard lost (`guard_lost`), which recovery leaves to a person.
    */
   readonly recoverable: boolean;
 }
