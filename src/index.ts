@@ -1,3 +1,4 @@
+export { atomicSaga } from "./core/atomic-saga.js";
 export {
   CAPABILITY_NAMES,
   declareCapabilities,
@@ -25,6 +26,8 @@ export {
   type LogFailedError,
   lockstepError,
   type NeedsAttentionError,
+  type PartiallyAppliedError,
+  type PartialReason,
   type RecordCorruptError,
   type SagaError,
   type SagaExistsError,
