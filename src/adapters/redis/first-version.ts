@@ -13,7 +13,9 @@ const FIRST_VERSION_SPAN = 2 ** 52;
  * hand a re-created document the very version an earlier one had, and a compensation guarded by
  * that version would undo another writer's document. A random start keeps no state to lose: two
  * incarnations of one key meet only if their version ranges overlap, a chance of about the number
- * of writes to the key divided by 2^52.
+ * of writes to the key divided by 2^52. What no version scheme survives is a Redis that loses
+ * writes it acknowledged while the key survives (it rolls the key back to an earlier version); that
+ * takes durable writes, which docs/adapters.md describes.
  */
 export function firstVersion(): number {
   const bytes = randomBytes(8);
