@@ -1,6 +1,7 @@
 import { ErrorKind } from "../model/error-kind.js";
 import { StepKind } from "../model/step-kind.js";
 import { type AttemptResult, zodMessage } from "./attempt-outcome.js";
+import { closeEarlierAttempt } from "./close-attempt.js";
 import { callWithDeadline } from "./deadline.js";
 import type { ExecutionState } from "./execution-state.js";
 import { messageOf } from "./message-of.js";
@@ -68,8 +69,9 @@ export async function probeAndRecord(
   attempt: number,
   kind: ErrorKind,
   error: unknown,
+  verdict: (probe: () => Promise<ProbeOutcome>) => Promise<ProbeOutcome> = (probe) => probe(),
 ): Promise<AttemptResult | undefined> {
-  const probe = await probeStep(state, i, attempt);
+  const probe = await verdict(() => probeStep(state, i, attempt));
   if (probe.status === "invalid") return { type: "invalid_output", message: probe.message };
   if (probe.status === "committed") {
     state.commit(i, attempt, probe.raw, probe.output, "probe");
@@ -96,6 +98,14 @@ export async function settleUnknown(state: ExecutionState, i: number): Promise<A
     Math.max(1, st.attempts),
     ErrorKind.Unknown,
     undefined,
+    async (probe) => {
+      const result = await probe();
+      // Not found is proof only once the earlier attempt is closed: it may still land otherwise.
+      if (result.status !== "not_committed") return result;
+      if ((await closeEarlierAttempt(state, i)) === "open") return { status: "unknown" };
+      // A horizon waited out after the read: the write may have landed meanwhile, so read again.
+      return state.stepAt(i).store.fence?.mode === "landing_horizon" ? probe() : result;
+    },
   );
   if (probed !== undefined) return probed;
   if (step.probe === undefined && step.kind === StepKind.Retriable) {

@@ -1,7 +1,11 @@
 import type pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { type PostgresStore, postgresStore } from "../../src/adapters/postgres/index.js";
+import {
+  type PostgresStore,
+  postgresSagaLog,
+  postgresStore,
+} from "../../src/adapters/postgres/index.js";
 import {
   committed,
   compensated,
@@ -11,6 +15,7 @@ import {
   guardFailed,
   MemorySagaLog,
   notCommitted,
+  type SagaLog,
   StoreError,
 } from "../../src/index.js";
 import { type CommitGate, installCommitGate } from "../adapters/postgres/commit-gate.js";
@@ -215,5 +220,79 @@ describe("a pivot whose COMMIT is slower than its deadline", () => {
       ).toBe(true);
     }
     if (status === "completed") expect(rows).toHaveLength(1);
+  });
+});
+
+describe("a co-committed group whose COMMIT is slower than its deadline", () => {
+  let db: TestSchema;
+  let gate: CommitGate;
+
+  beforeEach(async () => {
+    db = await openSchema();
+    await db.admin.query(`CREATE TABLE "${db.schema}".receipts (key text PRIMARY KEY)`);
+    gate = await installCommitGate(db.admin, `"${db.schema}"."receipts"`);
+  });
+
+  afterEach(async () => {
+    await gate.open();
+    await db.close();
+  });
+
+  it("is settled by the log once its backend is gone, and the log never moves backwards", async () => {
+    const shop = postgresStore(db.pool);
+    const log = postgresSagaLog(db.pool, { schema: db.schema });
+    const saga = defineSaga("receipt", { input: z.object({ id: z.string() }) })
+      .step("issue", {
+        store: shop,
+        kind: "pivot",
+        timeoutMs: 500,
+        retry: { attempts: 3, initialDelayMs: 10 },
+        output: z.object({ issued: z.boolean() }),
+        execute: async ({ key, handle }) => {
+          await handle.query("INSERT INTO receipts (key) VALUES ($1)", [key]);
+          return { issued: true };
+        },
+        probe: async ({ key, handle }) => {
+          const { rows } = await handle.query("SELECT 1 FROM receipts WHERE key = $1", [key]);
+          return rows.length > 0 ? committed({ issued: true }) : notCommitted();
+        },
+      })
+      .build();
+    expect(log.coCommit.storeId).toBe(shop.id);
+    // The pause an attacker wants: the runner has read the log back and decided; before its next
+    // status write reaches the log, every COMMIT it gave up on is let through.
+    const paused: SagaLog = new Proxy(log, {
+      get(target, property) {
+        if (property === "write") {
+          return async (...args: Parameters<SagaLog["write"]>) => {
+            if (args[2].status !== undefined) {
+              await gate.open();
+              await quiesce(db.admin, db.schema);
+            }
+            return target.write(...args);
+          };
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    await gate.close();
+    const result = await createRunner({ log: paused }).run(saga, { id: "r-1" }, { sagaId: "r-1" });
+    await gate.open();
+    await quiesce(db.admin, db.schema);
+    const { rows } = await db.admin.query(`SELECT key FROM "${db.schema}".receipts`);
+    const record = (await log.load("r-1"))?.record;
+    expect(rows.length, "the receipt was issued more than once").toBeLessThanOrEqual(1);
+    if (rows.length === 1) {
+      expect(record?.status, "a receipt landed under a saga the log does not call done").toBe(
+        "completed",
+      );
+    }
+    if (record?.status === "completed") expect(rows).toHaveLength(1);
+    if (result.isOk()) expect(result.value.status).toBe(record?.status);
+    // Settled by the runner itself, not left to a log call stuck behind the slow COMMIT's locks.
+    expect(result.isErr() ? result.error.code : "ok", "the group was not settled").not.toBe(
+      "log_failed",
+    );
   });
 });

@@ -253,6 +253,8 @@ export function hookStore(
     id: store.id,
     handle: wrap(store.handle),
     capabilities: store.capabilities,
+    // Still the same in-process SQLite underneath: its attempts close as the store's do.
+    ...(store.fence === undefined ? {} : { fence: store.fence }),
     transaction: async (work, scope) => {
       const result = await transaction((tx) => work(wrap(tx)), scope);
       await onBoundary(`${name} after commit`);

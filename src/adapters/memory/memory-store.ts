@@ -86,25 +86,47 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
     await state.faults?.(point);
   };
 
-  const rootHandle = createMemoryHandle(
-    async (key) => docOf(data.get(key)),
-    () => documentsOf(data.entries()),
-    async (write) => {
-      // A root write holds the store only while it applies: a request that hangs before it is
-      // applied, or whose response is lost after, does not lock anyone else out.
-      await hook({ phase: "before", write, inTransaction: false });
-      const release = await mutex.lock();
-      let result: MemoryWriteResult;
-      try {
-        result = applyTo(data, write);
-        if (result.affected) writeCount++;
-      } finally {
-        release();
-      }
-      await hook({ phase: "after", write, inTransaction: false });
-      return result;
-    },
-  );
+  // A root write holds the store only while it applies: a request that hangs before it is applied,
+  // or whose response is lost after, does not lock anyone else out. Through a call's handle, the
+  // write settles when the call is abandoned and never applies after that, which is what lets the
+  // store declare its attempts closed once their calls have settled.
+  const applyRoot = async (write: MemoryWrite, abort?: AbortSignal): Promise<MemoryWriteResult> => {
+    const before = hook({ phase: "before", write, inTransaction: false });
+    await (abort === undefined ? before : untilAborted(before, abort));
+    if (abort?.aborted) {
+      throw new StoreError(
+        "not_committed",
+        `The write of "${write.key}" was abandoned before it applied.`,
+      );
+    }
+    const release = await mutex.lock();
+    let result: MemoryWriteResult;
+    try {
+      result = applyTo(data, write);
+      if (result.affected) writeCount++;
+    } finally {
+      release();
+    }
+    const after = hook({ phase: "after", write, inTransaction: false });
+    if (abort === undefined) await after;
+    else {
+      await raceAbort(
+        after,
+        abort,
+        () =>
+          new StoreError(
+            "unknown",
+            `The write of "${write.key}" applied; its answer was abandoned.`,
+          ),
+      );
+    }
+    return result;
+  };
+  const readRoot = async (key: string) => docOf(data.get(key));
+  const listRoot = () => documentsOf(data.entries());
+  const rootHandle = createMemoryHandle(readRoot, listRoot, (write) => applyRoot(write));
+  const handleFor = (scope: CallScope) =>
+    createMemoryHandle(readRoot, listRoot, (write) => applyRoot(write, scope.signal));
 
   const transaction = async <T>(
     work: (tx: MemoryHandle) => Promise<T>,
@@ -200,6 +222,9 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
   const store = defineStore<MemoryHandle, MemoryWrite, MemoryWriteResult>({
     id: options.id ?? `memory:${tier}`,
     handle: rootHandle,
+    handleFor,
+    // Writes happen in this process: once a call has settled, nothing of it can land later.
+    fence: { mode: "in_process" },
     capabilities: {
       transactions: tier === "transactional",
       atomicBatch: tier === "batch",

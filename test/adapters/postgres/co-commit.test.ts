@@ -314,19 +314,22 @@ describe("a saga on the log's own Postgres database", () => {
   it("a zombie runner's next co-committed step is refused by the fencing token and writes nothing", async () => {
     const stalled = deferred();
     const inside = deferred();
-    const slowOrders = {
-      ...orders,
-      handle: {
-        query: async (sql: string, params?: readonly unknown[]) => {
-          const result = await orders.handle.query(sql, params);
-          if (sql.startsWith("INSERT INTO orders")) {
-            inside.resolve();
-            await stalled.promise;
-          }
-          return result;
-        },
+    const slowHandle = {
+      query: async (sql: string, params?: readonly unknown[]) => {
+        const result = await orders.handle.query(sql, params);
+        if (sql.startsWith("INSERT INTO orders")) {
+          inside.resolve();
+          await stalled.promise;
+        }
+        return result;
       },
-    } as PostgresStore;
+    } as PostgresStore["handle"];
+    // Steps get their handle from handleFor when a store has one: the stalling handle replaces both.
+    const slowOrders: PostgresStore = {
+      ...orders,
+      handle: slowHandle,
+      handleFor: () => slowHandle,
+    };
     const zombie = createRunner({ log, leaseTtlMs: 60_000 });
     const running = zombie.run(
       transferSaga(funds, slowOrders),

@@ -242,7 +242,7 @@ describe("Postgres errors at the store boundary", () => {
       expect(await count(), "the terminated commit did not land").toBe(1);
     });
 
-    it("an abort while COMMIT is in flight is unknown, and the commit may still land", async () => {
+    it("an abort while COMMIT is in flight is unknown, and settles only once the commit can no longer land", async () => {
       await gate.close();
       const { scope, controller } = openScope();
       const running = storeFailure(
@@ -254,13 +254,18 @@ describe("Postgres errors at the store boundary", () => {
       await gate.blockedCommit(db.schema);
       controller.abort(new Error("caller gave up"));
       const error = await running;
+      // Whether a COMMIT in flight landed is never knowable from the client: `unknown`.
       expect(error.kind).toBe("unknown");
-      await gate.open();
-      // The backend never saw the client leave while it waited, so it finished the COMMIT: the
-      // reason an abort during COMMIT can only ever be `unknown`.
-      await waitFor("the abandoned commit to land", async () =>
-        (await count()) === 2 ? true : undefined,
+      // But the call settled only after the store terminated the backend and saw it gone, so the
+      // abandoned COMMIT can no longer land: a backend left to itself would finish it once the
+      // gate opens, and a probe made before that would have been wrong.
+      const { rows } = await db.admin.query(
+        "SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query = 'COMMIT'",
+        [db.schema],
       );
+      expect(rows, "the committing backend outlived the call").toHaveLength(0);
+      await gate.open();
+      expect(await count()).toBe(1);
     });
   });
 
