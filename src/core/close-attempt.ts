@@ -2,7 +2,13 @@ import { type AttemptFence, closesBySettling, NO_FENCE } from "./attempt-fence.j
 import { sleep } from "./clock.js";
 import type { CallOutcome } from "./deadline.js";
 import type { ExecutionState } from "./execution-state.js";
-import type { ProbeOutcome } from "./settle.js";
+
+/** What a step's probe said. */
+export type ProbeOutcome =
+  | { readonly status: "committed"; readonly raw: unknown; readonly output: unknown }
+  | { readonly status: "not_committed" }
+  | { readonly status: "unknown" }
+  | { readonly status: "invalid"; readonly message: string };
 
 /** Whether an attempt whose call did not return is closed: proven unable to land. */
 export type AttemptClosure = "closed" | "open";

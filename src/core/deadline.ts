@@ -1,5 +1,4 @@
 import { type Clock, systemClock } from "./clock.js";
-import type { raceAbort } from "./race-abort.js";
 
 /** What a deadline-bounded call into user or adapter code came to. */
 export type CallOutcome<T> =
@@ -147,7 +146,7 @@ export function abortWatchOf(scope: CallScope): AbortWatch {
 
 /**
  * Settles with `promise`, or rejects with `reasonOf()` as soon as `abort` fires — whichever comes
- * first; {@link raceAbort} for an {@link AbortWatch}. The abandoned promise's later rejection is
+ * first; `raceAbort` (race-abort.ts) for an {@link AbortWatch}. The abandoned promise's later rejection is
  * swallowed, so giving up on a call never turns into an unhandled rejection.
  */
 export function raceAbortWatch<T>(

@@ -1,3 +1,5 @@
+import { raceAbortWatch, signalWatch } from "./deadline.js";
+
 /**
  * Settles with `promise`, or rejects with `reasonOf()` as soon as `signal` aborts — whichever comes
  * first. The abandoned promise's later rejection is swallowed, so giving up on a call never turns
@@ -9,25 +11,5 @@ export function raceAbort<T>(
   signal: AbortSignal,
   reasonOf: () => unknown,
 ): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => {});
-    return Promise.reject(reasonOf());
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      promise.catch(() => {});
-      reject(reasonOf());
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
+  return raceAbortWatch(promise, signalWatch(signal), reasonOf);
 }

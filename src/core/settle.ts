@@ -1,18 +1,11 @@
 import { ErrorKind } from "../model/error-kind.js";
 import { StepKind } from "../model/step-kind.js";
 import { type AttemptResult, zodMessage } from "./attempt-outcome.js";
-import { closeEarlierAttempt } from "./close-attempt.js";
+import { closeEarlierAttempt, type ProbeOutcome } from "./close-attempt.js";
 import { callWithDeadline } from "./deadline.js";
 import type { ExecutionState } from "./execution-state.js";
 import { messageOf } from "./message-of.js";
 import { StepStatus } from "./report.js";
-
-/** What a step's probe said. */
-export type ProbeOutcome =
-  | { readonly status: "committed"; readonly raw: unknown; readonly output: unknown }
-  | { readonly status: "not_committed" }
-  | { readonly status: "unknown" }
-  | { readonly status: "invalid"; readonly message: string };
 
 /**
  * Asks step `i`'s probe whether `attempt` committed, with the probe's deadline. A step without a
