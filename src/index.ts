@@ -1,4 +1,5 @@
 export { atomicSaga } from "./core/atomic-saga.js";
+export { type AttemptFence, NO_FENCE } from "./core/attempt-fence.js";
 export {
   CAPABILITY_NAMES,
   declareCapabilities,
@@ -92,6 +93,7 @@ export {
 export {
   defineStore,
   isWriteStore,
+  type StepCall,
   type StepStore,
   type Store,
   type StoreDefinition,

@@ -8,6 +8,7 @@ import {
   retryAfter,
   zodMessage,
 } from "./attempt-outcome.js";
+import { closeAttempt } from "./close-attempt.js";
 import { callWithDeadline } from "./deadline.js";
 import type { ExecutionState } from "./execution-state.js";
 import { messageOf } from "./message-of.js";
@@ -69,7 +70,9 @@ export async function attemptStep(
       st.error = { kind, message: messageOf(error) };
       state.journal.stage(state.entry(step, EntryType.Unknown, attempt, { error: st.error }));
       state.emit({ type: "step.unknown", step: step.name, attempt, kind });
-      const probed = await probeAndRecord(state, i, attempt, kind, error);
+      // An attempt that may still land is closed before its probe is trusted to say it did not.
+      const closure = await closeAttempt(state, i, outcome);
+      const probed = await probeAndRecord(state, i, attempt, kind, error, closure);
       if (probed !== undefined && probed.type !== "not_committed") return probed;
       if (
         probed === undefined &&

@@ -9,6 +9,7 @@ import {
   retryAfter,
   zodMessage,
 } from "./attempt-outcome.js";
+import { closeAttempt } from "./close-attempt.js";
 import { callWithDeadline } from "./deadline.js";
 import { StoreError } from "./error-kinds.js";
 import type { ExecutionState } from "./execution-state.js";
@@ -100,7 +101,10 @@ export async function attemptGroup(
           );
         }
         // One log write for the whole group, at the end: a refusal rolls everything back.
-        await journal.writeIn(tx, finish, [...carried, ...committed]);
+        await journal.writeIn(tx, { ...finish, expectStatus: [state.status] }, [
+          ...carried,
+          ...committed,
+        ]);
       }, scope),
     );
     if (invalid !== undefined) {
@@ -117,7 +121,9 @@ export async function attemptGroup(
     let landed = failure === undefined;
     let read: { readonly snapshot: SagaSnapshot | undefined } | undefined;
     if (failure !== undefined && !isProvablyNotApplied(failure.kind)) {
-      // The commit's fate is unknown; the log, written in that transaction, is the authority.
+      // The commit's fate is unknown; the log, written in that transaction, is the authority, once
+      // the transaction can no longer commit: a COMMIT still under way would land after the read.
+      const closure = await closeAttempt(state, running, outcome);
       read = await journal.readBack();
       if (read === undefined) return { type: "in_doubt", at: running };
       landed = groupCommitted(
@@ -125,6 +131,7 @@ export async function attemptGroup(
         steps[steps.length - 1] as StepDefinition,
         attempts[attempts.length - 1] as number,
       );
+      if (!landed && closure === "open") return { type: "in_doubt", at: running };
     }
     // A run of a saga id that exists (submitted twice) fails on its rows or on the record.
     if (!landed && creating) {

@@ -8,7 +8,7 @@ import { messageOf } from "./message-of.js";
 import { type SagaReport, type StepReport, StepStatus } from "./report.js";
 import { type RetryPolicy, resolveRetry } from "./retry.js";
 import type { Saga } from "./saga.js";
-import { type Change, type Creation, SagaJournal } from "./saga-journal.js";
+import { type Change, type Creation, LeaseLost, SagaJournal } from "./saga-journal.js";
 import type { StepContext, StepDefinition } from "./step.js";
 
 /** What an execution is built from. */
@@ -173,8 +173,29 @@ export class ExecutionState {
 
   /** Writes the journal's pending entries plus `change`, and takes note of the status it sets. */
   async write(change: Change): Promise<void> {
-    await this.journal.write(change);
+    // Every write states the status it was computed from: the log refuses it if the saga moved on
+    // (a slow commit of this execution's own, a resubmission), so the log never moves backwards.
+    await this.journal.write(
+      change.expectStatus === undefined ? { ...change, expectStatus: [this.status] } : change,
+    );
     this.statusChanged(change);
+  }
+
+  /**
+   * Starts a new attempt generation before an open attempt's probe is trusted: one durable log
+   * write that raises the saga's fencing token, handed from then on to the probe and every later
+   * attempt or compensation, so a store that keeps the highest token it has seen refuses the open
+   * attempt's late request. Whether it is durable; an execution whose lease was taken stops here.
+   */
+  async fenceAttempts(): Promise<boolean> {
+    if (this.journal.draft !== undefined) return false;
+    try {
+      await this.write({ fence: true });
+      return true;
+    } catch (error) {
+      if (error instanceof LeaseLost) throw error;
+      return false;
+    }
   }
 
   /** Takes note of a status a log write set, telling listeners. */
@@ -254,14 +275,17 @@ export class ExecutionState {
         outputs[this.stepAt(k).name] = st.output;
       }
     }
+    const key = stepKey(this.sagaId, step.name);
+    const fencingToken = this.journal.token;
+    const call = { sagaId: this.sagaId, step: step.name, key, fencingToken };
     return {
       input: this.input,
       outputs: Object.freeze(outputs),
       sagaId: this.sagaId,
-      key: stepKey(this.sagaId, step.name),
+      key,
       attempt,
-      fencingToken: this.journal.token,
-      handle: step.store.handle,
+      fencingToken,
+      handle: step.store.handleFor?.(scope, call) ?? step.store.handle,
       signal: scope.signal,
       deadline: scope.deadline,
     };

@@ -30,8 +30,8 @@ export type Change = Omit<SagaChange, "now">;
 export class SagaJournal {
   readonly #env: ExecutionEnv;
   readonly #sagaId: string;
-  /** The fencing token of the lease this execution holds. */
-  readonly token: number;
+  /** The fencing token of the lease this execution holds; raised by {@link SagaJournal.fence}. */
+  #token: number;
   #leaseExpiresAt: number;
   /** Set by the heartbeat when a renewal is refused: another runner owns the saga now. */
   #leaseLost = false;
@@ -45,10 +45,15 @@ export class SagaJournal {
   constructor(env: ExecutionEnv, sagaId: string, token: number, creation: Creation) {
     this.#env = env;
     this.#sagaId = sagaId;
-    this.token = token;
+    this.#token = token;
     this.#firstIntentRecorded = creation.created && creation.firstIntentRecorded;
     this.#draft = creation.created ? undefined : creation.record;
     this.#leaseExpiresAt = env.clock.now() + env.leaseTtlMs;
+  }
+
+  /** The fencing token of the lease this execution holds now. */
+  get token(): number {
+    return this.#token;
   }
 
   /** The saga's record while the log does not hold it yet. */
@@ -100,6 +105,7 @@ export class SagaJournal {
       throw error;
     }
     this.#pending = [];
+    if (change.fence) this.#token += 1;
   }
 
   /**
@@ -190,10 +196,12 @@ export class SagaJournal {
         return;
       }
       const now = clock.now();
-      log.renewLease(this.#sagaId, this.token, leaseTtlMs, now).then(
+      const token = this.#token;
+      log.renewLease(this.#sagaId, token, leaseTtlMs, now).then(
         (renewed) => {
           if (renewed) this.#leaseExpiresAt = Math.max(this.#leaseExpiresAt, now + leaseTtlMs);
-          else if (!stopped) this.#leaseLost = true;
+          // A renewal refused because this execution itself raised the token is not a takeover.
+          else if (!stopped && token === this.#token) this.#leaseLost = true;
           if (!stopped) cancel = clock.setTimer(tick, every);
         },
         () => {

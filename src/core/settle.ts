@@ -1,6 +1,7 @@
 import { ErrorKind } from "../model/error-kind.js";
 import { StepKind } from "../model/step-kind.js";
 import { type AttemptResult, zodMessage } from "./attempt-outcome.js";
+import { type AttemptClosure, closeEarlierAttempt } from "./close-attempt.js";
 import { callWithDeadline } from "./deadline.js";
 import type { ExecutionState } from "./execution-state.js";
 import { messageOf } from "./message-of.js";
@@ -68,6 +69,7 @@ export async function probeAndRecord(
   attempt: number,
   kind: ErrorKind,
   error: unknown,
+  closure: AttemptClosure,
 ): Promise<AttemptResult | undefined> {
   const probe = await probeStep(state, i, attempt);
   if (probe.status === "invalid") return { type: "invalid_output", message: probe.message };
@@ -75,7 +77,8 @@ export async function probeAndRecord(
     state.commit(i, attempt, probe.raw, probe.output, "probe");
     return { type: "committed" };
   }
-  if (probe.status === "not_committed") {
+  // Not found is proof only once the attempt is closed: an open one may still land after the read.
+  if (probe.status === "not_committed" && closure === "closed") {
     state.notCommitted(i, attempt, kind, error);
     return { type: "not_committed", kind, error };
   }
@@ -96,6 +99,7 @@ export async function settleUnknown(state: ExecutionState, i: number): Promise<A
     Math.max(1, st.attempts),
     ErrorKind.Unknown,
     undefined,
+    await closeEarlierAttempt(state, i),
   );
   if (probed !== undefined) return probed;
   if (step.probe === undefined && step.kind === StepKind.Retriable) {

@@ -105,56 +105,124 @@ export async function startSaga(run: Submission): Promise<DriveResult> {
  * outcome already recorded), so a client's retry never does the work twice; another input is refused.
  */
 async function resubmit(run: Submission, announced = false): Promise<DriveResult> {
-  const { env, saga, sagaId, raw, parsed, signal } = run;
+  const { env, sagaId, signal } = run;
+  const loaded = await loadResubmitted(run);
+  if (!loaded.ok) return loaded.result;
+  const ended = recordedOutcome(run, loaded.snapshot, announced);
+  if (ended !== undefined) return ended;
+  let token: number | undefined;
+  try {
+    token = await env.log.acquireLease(sagaId, env.owner, env.leaseTtlMs, env.clock.now());
+  } catch (error) {
+    return fail({
+      code: ErrorCode.LogFailed,
+      message: `The saga log could not lease saga "${sagaId}" to resume it: ${messageOf(error)}.`,
+      sagaId,
+      cause: error,
+    });
+  }
+  // What was loaded before the lease may be stale: recovery (or another resubmission) can have
+  // driven the saga, even to its end, in between. Only what the log holds under the lease counts.
+  const current = await loadResubmitted(run);
+  if (!current.ok) return current.result;
+  const endedMeanwhile = recordedOutcome(run, current.snapshot, announced);
+  if (endedMeanwhile !== undefined) {
+    if (token !== undefined) await env.log.releaseLease(sagaId, token).catch(() => {});
+    return endedMeanwhile;
+  }
+  if (token === undefined || current.snapshot.record.fencingToken !== token) {
+    return fail({
+      code: ErrorCode.SagaExists,
+      message: `Saga "${sagaId}" is being run by ${current.snapshot.record.leaseOwner ?? "another runner"} right now; try again after its lease (${env.leaseTtlMs} ms) lapses.`,
+      sagaId,
+    });
+  }
+  emitStarted(run);
+  return executionOf(run, current.snapshot, token).resume(signal);
+}
+
+type Loaded =
+  | { readonly ok: true; readonly snapshot: SagaSnapshot }
+  | { readonly ok: false; readonly result: DriveResult };
+
+/** Reads a resubmitted saga and checks it is the same saga with the same input. */
+async function loadResubmitted(run: Submission): Promise<Loaded> {
+  const { env, saga, sagaId, raw } = run;
   let snapshot: SagaSnapshot | undefined;
   try {
     snapshot = await env.log.load(sagaId);
   } catch (error) {
     if (SagaLogError.is(error) && error.reason === "corrupt") {
-      return fail({
-        code: ErrorCode.RecordCorrupt,
-        message: `Saga "${sagaId}" exists but its log record is invalid: ${error.message}`,
-        sagaId,
-        field: error.field ?? "(record)",
-      });
+      return {
+        ok: false,
+        result: fail({
+          code: ErrorCode.RecordCorrupt,
+          message: `Saga "${sagaId}" exists but its log record is invalid: ${error.message}`,
+          sagaId,
+          field: error.field ?? "(record)",
+        }),
+      };
     }
-    return fail({
-      code: ErrorCode.LogFailed,
-      message: `The saga log could not read saga "${sagaId}": ${messageOf(error)}.`,
-      sagaId,
-      cause: error,
-    });
+    return {
+      ok: false,
+      result: fail({
+        code: ErrorCode.LogFailed,
+        message: `The saga log could not read saga "${sagaId}": ${messageOf(error)}.`,
+        sagaId,
+        cause: error,
+      }),
+    };
   }
-  const record = snapshot?.record;
-  if (record === undefined || snapshot === undefined) {
-    return fail({
-      code: ErrorCode.LogFailed,
-      message: `Saga "${sagaId}" vanished from the log while being resubmitted.`,
-      sagaId,
-      cause: undefined,
-    });
+  if (snapshot === undefined) {
+    return {
+      ok: false,
+      result: fail({
+        code: ErrorCode.LogFailed,
+        message: `Saga "${sagaId}" vanished from the log while being resubmitted.`,
+        sagaId,
+        cause: undefined,
+      }),
+    };
   }
+  const record = snapshot.record;
   const sameSaga = JSON.stringify(record.definition) === JSON.stringify(saga.definition);
   if (!sameSaga || JSON.stringify(record.input) !== JSON.stringify(raw)) {
-    return fail({
-      code: ErrorCode.SagaExists,
-      message: `A saga with id "${sagaId}" already exists with ${sameSaga ? "different input" : `another definition (${record.definition.name} v${record.definition.version})`}; nothing was run.`,
-      sagaId,
-    });
+    return {
+      ok: false,
+      result: fail({
+        code: ErrorCode.SagaExists,
+        message: `A saga with id "${sagaId}" already exists with ${sameSaga ? "different input" : `another definition (${record.definition.name} v${record.definition.version})`}; nothing was run.`,
+        sagaId,
+      }),
+    };
   }
-  const replay = (token: number) =>
-    new Execution({
-      env,
-      saga,
-      sagaId,
-      input: parsed,
-      token,
-      status: record.status,
-      entries: snapshot.entries,
-    });
+  return { ok: true, snapshot };
+}
+
+function executionOf(run: Submission, snapshot: SagaSnapshot, token: number): Execution {
+  return new Execution({
+    env: run.env,
+    saga: run.saga,
+    sagaId: run.sagaId,
+    input: run.parsed,
+    token,
+    status: snapshot.record.status,
+    entries: snapshot.entries,
+  });
+}
+
+/** The outcome a saga that has ended already recorded, returned again; `undefined` while it runs. */
+function recordedOutcome(
+  run: Submission,
+  snapshot: SagaSnapshot,
+  announced: boolean,
+): DriveResult | undefined {
+  const { env, saga, sagaId } = run;
+  const record = snapshot.record;
+  if (!TERMINAL_STATUSES.includes(record.status)) return undefined;
   // A run that already announced itself ends on the status the saga's record holds, so a listener
   // that opened something on its saga.started (a span) sees it end.
-  if (announced && TERMINAL_STATUSES.includes(record.status)) {
+  if (announced) {
     const reason = record.attention?.reason;
     emitEvent(env, {
       type: "saga.status",
@@ -165,13 +233,13 @@ async function resubmit(run: Submission, announced = false): Promise<DriveResult
       ...(reason === undefined ? {} : { reason }),
     });
   }
+  const replay = () => executionOf(run, snapshot, record.fencingToken);
   switch (record.status) {
     case SagaStatus.Completed:
-      return { ok: true, report: replay(record.fencingToken).report() };
+      return { ok: true, report: replay().report() };
     case SagaStatus.Compensated:
-      return fail(replay(record.fencingToken).interruptedError());
-    case SagaStatus.NeedsAttention:
-    case SagaStatus.Quarantined: {
+      return fail(replay().interruptedError());
+    default: {
       const attention = record.attention ?? {
         reason: AttentionReason.CorruptRecord,
         step: "",
@@ -183,30 +251,8 @@ async function resubmit(run: Submission, announced = false): Promise<DriveResult
         sagaId,
         step: attention.step,
         reason: attention.reason,
-        report: replay(record.fencingToken).report(),
+        report: replay().report(),
       });
-    }
-    default: {
-      let token: number | undefined;
-      try {
-        token = await env.log.acquireLease(sagaId, env.owner, env.leaseTtlMs, env.clock.now());
-      } catch (error) {
-        return fail({
-          code: ErrorCode.LogFailed,
-          message: `The saga log could not lease saga "${sagaId}" to resume it: ${messageOf(error)}.`,
-          sagaId,
-          cause: error,
-        });
-      }
-      if (token === undefined) {
-        return fail({
-          code: ErrorCode.SagaExists,
-          message: `Saga "${sagaId}" is being run by ${record.leaseOwner ?? "another runner"} right now; try again after its lease (${env.leaseTtlMs} ms) lapses.`,
-          sagaId,
-        });
-      }
-      emitStarted(run);
-      return replay(token).resume(signal);
     }
   }
 }

@@ -6,6 +6,22 @@ import type { ErrorClassifier } from "./error-kinds.js";
 import { assertFunction, assertName, describeValue } from "./validate.js";
 
 /**
+ * Which saga call a scoped handle serves: a store that fences attempts by token sends
+ * `fencingToken` with every request (keyed by `sagaId`), and the service refuses a request whose
+ * token is lower than the highest it has seen for that saga.
+ */
+export interface StepCall {
+  /** The saga's id. */
+  readonly sagaId: string;
+  /** The step's name. */
+  readonly step: string;
+  /** The step's idempotency key. */
+  readonly key: string;
+  /** The saga's fencing token: raised on every takeover and before a probe of an open attempt. */
+  readonly fencingToken: number;
+}
+
+/**
  * A store adapter: the user's client for one store, wrapped with a declared capability descriptor.
  *
  * `Handle` is what step code writes through (a database handle, a Redis client, an HTTP client).
@@ -25,6 +41,13 @@ export interface Store<Handle = unknown, Write = never, WriteResult = never> {
   readonly capabilities: StoreCapabilities;
   /** The root handle steps write through when no transaction is involved. */
   readonly handle: Handle;
+  /**
+   * The root handle bound to one call's scope: what a step's `execute`, `probe` and `compensate`
+   * receive as `handle`, so every statement they send is ended with the call (a timed-out
+   * statement cannot land later) without the step passing its signal along.
+   * @default the root handle, for every call
+   */
+  readonly handleFor?: (scope: CallScope, call: StepCall) => Handle;
   /**
    * Runs `work` in one transaction that owns its connection, committing if `work` resolves and rolling
    * back if it rejects. Present exactly when `capabilities.transactions` is `true`.
@@ -56,7 +79,7 @@ export interface Store<Handle = unknown, Write = never, WriteResult = never> {
  */
 export type StepStore<Handle> = Pick<
   Store<Handle, never, never>,
-  "id" | "capabilities" | "handle" | "transaction" | "classifyError" | "fence"
+  "id" | "capabilities" | "handle" | "handleFor" | "transaction" | "classifyError" | "fence"
 >;
 
 /** A store that can apply prepared writes, as `runAtomic` needs. */

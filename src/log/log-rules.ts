@@ -133,12 +133,15 @@ export function applyChange(record: SagaRecord, change: SagaChange): SagaRecord 
     leaseExpiresAt: change.releaseLease ? null : record.leaseExpiresAt,
     recoveryAttempts: change.recovery?.attempts ?? record.recoveryAttempts,
     nextRecoveryAt: change.recovery?.nextAt ?? record.nextRecoveryAt,
+    fencingToken: change.fence ? record.fencingToken + 1 : record.fencingToken,
     updatedAt: change.now,
   };
 }
 
 /**
- * Whether a saga's lease can be taken at `now`: nobody holds it, or it expired at or before `now`.
+ * Whether a saga's lease can be taken at `now`: the saga has not ended, and nobody holds its lease or
+ * the lease expired at or before `now`. An ended saga is never leased: whoever drove it from a
+ * snapshot taken before it ended would take it backwards.
  *
  * Call it in `acquireLease` and `claimRecoverable`, inside the same compare-and-set that takes the
  * lease (a SQL log states the same rule in its `WHERE` clause).
@@ -150,6 +153,7 @@ export function applyChange(record: SagaRecord, change: SagaChange): SagaRecord 
  * ```
  */
 export function isLeaseFree(record: SagaRecord, now: number): boolean {
+  if (TERMINAL_STATUSES.includes(record.status)) return false;
   return record.leaseOwner === null || (record.leaseExpiresAt ?? 0) <= now;
 }
 

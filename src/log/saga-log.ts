@@ -68,6 +68,12 @@ export interface SagaChange {
   };
   /** Releases the lease in the same write. */
   readonly releaseLease?: boolean;
+  /**
+   * Starts a new attempt generation: the write raises the saga's fencing token by one, so a store
+   * that keeps the highest token it has seen refuses a request of an earlier attempt that is still
+   * in flight. The writer holds the lease under the new token from then on.
+   */
+  readonly fence?: boolean;
   /** Counts a recovery attempt and sets when the next may start. */
   readonly recovery?: { readonly attempts: number; readonly nextAt: number };
   /** The time of the change, on the runner's clock. */

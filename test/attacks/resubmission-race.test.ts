@@ -228,7 +228,7 @@ describe.each(LOGS)("a resubmission paused before its lease, on the $name log", 
     paused.release();
     const result = await resubmitted;
     expect(world.effects.get(`charge:${sagaId}`) ?? 0, "a compensated saga was charged").toBe(0);
-    expect(world.effects.get(`hold:${sagaId}`), "the hold was taken again").toBe(1);
+    expect(world.effects.get(`hold:${sagaId}`) ?? 0, "the hold was taken again").toBe(0);
     expect(result.isErr()).toBe(true);
     expect((await opened.log.load(sagaId))?.record.status).toBe("compensated");
   });

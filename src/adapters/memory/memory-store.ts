@@ -200,6 +200,8 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
   const store = defineStore<MemoryHandle, MemoryWrite, MemoryWriteResult>({
     id: options.id ?? `memory:${tier}`,
     handle: rootHandle,
+    // Writes happen in this process: once a call has settled, nothing of it can land later.
+    fence: { mode: "in_process" },
     capabilities: {
       transactions: tier === "transactional",
       atomicBatch: tier === "batch",

@@ -7,6 +7,7 @@ import { LockstepDefinitionError } from "../../model/definition-error.js";
 import { refuseTransactionControl } from "../sql/transaction-control.js";
 import { assertPool } from "./assert-pool.js";
 import { classifyPostgresError } from "./classify-postgres-error.js";
+import { backendPid, closeBackend } from "./close-backend.js";
 import { postgresDialect } from "./postgres-dialect.js";
 import type {
   PostgresHandle,
@@ -166,6 +167,9 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
   return defineStore<PostgresHandle, PostgresWrite, PostgresWriteResult>({
     id,
     handle,
+    handleFor: (scope) => scopedHandle(pool, id, scope),
+    // A timed-out or aborted call's backend is terminated and waited for until it is gone.
+    fence: { mode: "kill_and_wait" },
     capabilities: { transactions: true, conditionalWrite: true, savepoints: true },
     transaction: <T>(work: (tx: PostgresTransactionHandle) => Promise<T>, scope: CallScope) =>
       runTransaction(settings, work, scope),
@@ -186,4 +190,65 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
     affected: (result) => result.rowCount,
     classifyError: classifyPostgresError,
   }) as PostgresStore;
+}
+
+/**
+ * The root handle for one call: each query runs on a pooled connection of its own, and when the
+ * call's scope aborts while it runs, the connection is discarded and its backend terminated; the
+ * query settles only once the backend is gone, so a statement lockstep gave up on (one waiting on a
+ * row lock, say) can never land afterwards.
+ */
+function scopedHandle(pool: Pool, id: string, scope: CallScope): PostgresHandle {
+  const abort = abortWatchOf(scope);
+  return Object.freeze({
+    query: async <T>(sql: string, params?: readonly unknown[]): Promise<PostgresQueryResult<T>> => {
+      refuseTransactionControl(postgresDialect, sql);
+      if (openTransaction.getStore() === id) {
+        throw new StoreError(
+          "not_committed",
+          `A query through the root handle of "${id}" ran inside one of its own transactions: it would need a second pooled connection, and hangs once every connection is held by such a transaction. Use the transaction's handle.`,
+        );
+      }
+      if (abort.aborted) {
+        throw new StoreError(
+          "not_committed",
+          `The query on "${id}" was aborted before it was sent.`,
+          {
+            cause: abort.reason,
+          },
+        );
+      }
+      const client = await pool.connect();
+      const pid = backendPid(client);
+      let aborted = false;
+      let closing: Promise<boolean> | undefined;
+      const onAbort = () => {
+        aborted = true;
+        client.release(new Error("lockstep: connection discarded"));
+        if (pid !== undefined) closing = closeBackend(pool, pid);
+      };
+      abort.onAbort(onAbort);
+      try {
+        const result = (await client.query(
+          sql,
+          params === undefined ? undefined : [...params],
+        )) as unknown;
+        if (aborted) throw new Error("the call was aborted");
+        return normalizeResult<T>(result as QueryResult | QueryResult[]);
+      } catch (error) {
+        if (!aborted) throw error;
+        const gone = await closing;
+        // Terminated mid-statement, an autocommit statement either committed or rolled back; once
+        // its backend is gone the step's probe can tell which.
+        throw new StoreError(
+          "unknown",
+          `The query on "${id}" was aborted while it ran; its backend ${gone === false ? "could not be confirmed gone" : "was terminated and is gone"}.`,
+          { cause: abort.reason },
+        );
+      } finally {
+        abort.offAbort(onAbort);
+        if (!aborted) client.release();
+      }
+    },
+  });
 }

@@ -15,6 +15,7 @@ import {
   isConnectionLoss,
   isSerializationFailure,
 } from "./classify-postgres-error.js";
+import { backendPid, closeBackend } from "./close-backend.js";
 import type { PostgresTransactionHandle } from "./postgres-handle.js";
 import { PostgresTransaction } from "./postgres-transaction.js";
 
@@ -94,10 +95,13 @@ function pause(attempt: number, abort: AbortWatch): Promise<void> {
  */
 class Lease {
   readonly client: PoolClient;
+  readonly #pool: Pool;
   readonly #onError: (error: unknown) => void;
   #released = false;
+  #closing: Promise<boolean> | undefined;
 
-  constructor(client: PoolClient, context: PostgresTransaction) {
+  constructor(pool: Pool, client: PoolClient, context: PostgresTransaction) {
+    this.#pool = pool;
     this.client = client;
     this.#onError = connectionFailed(context);
     client.on("error", this.#onError);
@@ -111,7 +115,16 @@ class Lease {
     if (this.#released) return;
     this.#released = true;
     this.client.off("error", this.#onError);
+    const pid = destroy ? backendPid(this.client) : undefined;
     this.client.release(destroy ? new Error("lockstep: connection discarded") : undefined);
+    // A discarded connection's backend may still be running a statement, or a COMMIT: it is
+    // terminated, and the attempt counts as over only once the backend is gone.
+    if (pid !== undefined) this.#closing = closeBackend(this.#pool, pid);
+  }
+
+  /** Resolves once a discarded connection's backend is gone (at once if none was discarded). */
+  async closed(): Promise<void> {
+    await this.#closing;
   }
 }
 
@@ -152,10 +165,31 @@ async function runOnce<T>(
   }
   const client = await connect(settings, abort);
   const context = new PostgresTransaction(storeId, client, abort);
-  const lease = new Lease(client, context);
+  const lease = new Lease(settings.pool, client, context);
   const onAbort = endOnAbort(context, lease);
   abort.onAbort(onAbort);
   try {
+    return await runOn(settings, work, scope, abort, context, lease);
+  } catch (error) {
+    // The call settles only once nothing of it can land any more: see the store's fence.
+    await lease.closed();
+    throw error;
+  } finally {
+    abort.offAbort(onAbort);
+    if (!lease.released && !context.open) lease.release(true);
+  }
+}
+
+async function runOn<T>(
+  settings: TransactionSettings,
+  work: (tx: PostgresTransactionHandle) => Promise<T>,
+  scope: CallScope,
+  abort: AbortWatch,
+  context: PostgresTransaction,
+  lease: Lease,
+): Promise<T> {
+  const { storeId } = settings;
+  {
     try {
       await untilAborted(context.control(beginStatement(settings, scope)), abort);
     } catch (error) {
@@ -211,9 +245,6 @@ async function runOnce<T>(
       );
     }
     return value;
-  } finally {
-    abort.offAbort(onAbort);
-    if (!lease.released && !context.open) lease.release(true);
   }
 }
 

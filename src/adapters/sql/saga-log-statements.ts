@@ -1,6 +1,6 @@
 import { applyChange, checkWrite, numberEntries, validateLogRecord } from "../../log/log-rules.js";
 import { type SagaChange, type SagaFilter, SagaLogError } from "../../log/saga-log.js";
-import { sagaRecordSchema } from "../../model/records.js";
+import { sagaRecordSchema, TERMINAL_STATUSES } from "../../model/records.js";
 import type { PlannedWrite } from "./saga-log-operations.js";
 import { HEADER_COLUMNS, headerValues, recordOf, type SagaRow } from "./saga-rows.js";
 import type { SqlDialect } from "./sql-dialect.js";
@@ -60,12 +60,14 @@ export function headerAssignments(dialect: SqlDialect, from: number): string {
     .join(", ");
 }
 
+const TERMINAL_STATUS_LIST = TERMINAL_STATUSES.map((status) => `'${status}'`).join(", ");
+
 /**
  * Whether a saga's lease is free at `now` (a placeholder), as a condition on its columns: the same
- * rule as `isLeaseFree`.
+ * rule as `isLeaseFree`, an ended saga included.
  */
 export function leaseIsFree(now: string): string {
-  return `(lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= ${now})`;
+  return `(status NOT IN (${TERMINAL_STATUS_LIST}) AND (lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= ${now}))`;
 }
 
 /** The `list` query for `filter`, newest first; `undefined` when the filter admits no saga. */

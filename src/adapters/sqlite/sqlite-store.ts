@@ -68,6 +68,8 @@ export function sqliteStore(db: SqliteDatabase): SqliteStore {
     id: engine.id,
     handle,
     capabilities: { transactions: true, conditionalWrite: true, savepoints: true },
+    // better-sqlite3 runs statements synchronously in this process: a settled call cannot land later.
+    fence: { mode: "in_process" } as const,
     transaction,
     // Not async: the handle's own promise is returned as it is, without another one around it.
     apply: (target: SqliteHandle, write: SqliteWrite, scope: CallScope) => {
