@@ -1,6 +1,7 @@
 import type { SagaLog } from "../log/saga-log.js";
 import { LockstepDefinitionError } from "../model/definition-error.js";
 import { StepKind } from "../model/step-kind.js";
+import { type AttemptFence, NO_FENCE } from "./attempt-fence.js";
 import type { StoreCapabilities } from "./capabilities.js";
 import type { StepStrategy } from "./report.js";
 import type { Saga, SagaRecoveryPolicy } from "./saga.js";
@@ -84,8 +85,18 @@ export interface StepPlan {
   readonly inDoubt: InDoubtWindow;
   /** The in-doubt window, in words. */
   readonly inDoubtDescription: string;
+  /**
+   * How the step's store closes an attempt whose call did not return (see {@link AttemptFence}):
+   * what lets a probe's "not committed" be trusted. `none` when the store declares no fence.
+   */
+  readonly fence: AttemptFence["mode"];
   /** What the step lacks; empty when nothing is. */
   readonly gaps: readonly PlanGap[];
+  /**
+   * Remarks about the step that are not gaps: that a timed-out attempt of a step recovered by its
+   * probe cannot be closed on its store, so such a step ends in doubt. Empty when there are none.
+   */
+  readonly notes: readonly string[];
 }
 
 /** The explain plan of a saga: per step, the strategy, the guarantee and what is missing. */
@@ -258,6 +269,15 @@ function planStep(
       message: `Step "${step.name}" of saga "${saga.name}" is compensatable but its store "${step.store.id}" declares no versionsNeverReused, so the version its compensation is guarded by may be given again to a document created after a delete or a data loss; the guard would then match, and the undo clobber, another writer's document. Use a store whose versions are never reused, or declare versionsNeverReused if its versions never repeat.`,
     });
   }
+  const fence = step.store.fence ?? NO_FENCE;
+  const notes: string[] = [];
+  if (inDoubt === InDoubtWindow.UntilProbed && fence.mode === "none") {
+    notes.push(
+      `Step "${step.name}" of saga "${saga.name}" is settled by its probe, but its store "${step.store.id}" declares no fence, so a timed-out attempt of this step cannot be closed: it may still land after the probe looked, so the probe's "not committed" is not trusted and such a step ends in doubt (parked for the recoverer) instead of being retried or compensated. Declare the store's \`fence\` if it can close attempts.`,
+    );
+  }
+  let guarantee = guaranteeOf(saga, step, index, transaction, coCommitStore);
+  if (inDoubt === InDoubtWindow.UntilProbed) guarantee += ` ${fenceWords(fence)}`;
   return Object.freeze({
     name: step.name,
     kind: step.kind,
@@ -265,11 +285,29 @@ function planStep(
     capabilities: step.store.capabilities,
     strategy: coCommitted ? "co_committed" : "saga",
     transaction,
-    guarantee: guaranteeOf(saga, step, index, transaction, coCommitStore),
+    guarantee,
     inDoubt,
     inDoubtDescription: IN_DOUBT_WORDS[inDoubt],
+    fence: fence.mode,
     gaps: Object.freeze(gaps),
+    notes: Object.freeze(notes),
   });
+}
+
+/** What closing a timed-out attempt means on a store with `fence`, in words. */
+function fenceWords(fence: AttemptFence): string {
+  switch (fence.mode) {
+    case "kill_and_wait":
+      return "A timed-out attempt is ended for certain (its store stops the work and waits for it to stop) before its probe's answer is trusted.";
+    case "in_process":
+      return "A timed-out attempt writes within this process, so once its call settles nothing of it can land; its probe's answer is trusted then.";
+    case "fence_token":
+      return "Before a timed-out attempt is probed, the saga's fencing token is raised durably; its store refuses the attempt's late requests, which carry the lower token.";
+    case "landing_horizon":
+      return `A timed-out attempt is waited out for ${fence.horizonMs} ms, the longest its store lets it stay in flight, before its probe's answer is trusted.`;
+    case "none":
+      return "Nothing closes a timed-out attempt on its store: a probe that does not find it leaves the step in doubt.";
+  }
 }
 
 const IN_DOUBT_WORDS: Readonly<Record<InDoubtWindow, string>> = {

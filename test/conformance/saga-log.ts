@@ -258,6 +258,23 @@ export function sagaLogConformance(name: string, factory: SagaLogFactory): void 
       expect((await log.load("saga-1"))?.entries.map((e) => e.token)).toEqual([2]);
     });
 
+    it("a write that raises the fencing token (`fence`) moves the lease to the new token: the old one is refused, the new one writes and renews", async () => {
+      await log.create(sagaRecord("saga-1"));
+      await log.write("saga-1", 1, { fence: true, now: T0 + 1 });
+      expect((await log.load("saga-1"))?.record.fencingToken).toBe(2);
+      expect(await reasonOf(log.write("saga-1", 1, { entries: [], now: T0 + 2 }))).toBe(
+        "stale_token",
+      );
+      await log.write("saga-1", 2, { entries: [stepEntry("reserve", "intent")], now: T0 + 3 });
+      expect((await log.load("saga-1"))?.entries.map((e) => e.token)).toEqual([2]);
+      expect(
+        await log.renewLease("saga-1", 2, TTL, T0 + 4),
+        "the raised token holds the lease",
+      ).toBe(true);
+      expect(await log.renewLease("saga-1", 1, TTL, T0 + 5), "the old token no longer").toBe(false);
+      expect((await log.load("saga-1"))?.record.leaseOwner).toBe("runner-a");
+    });
+
     it("renewLease extends a live lease for the current token only", async () => {
       await log.create(sagaRecord("saga-1"));
       expect(await log.renewLease("saga-1", 1, TTL, T0 + 500)).toBe(true);

@@ -6,9 +6,10 @@ import { pathProblem } from "./document-path.js";
 /** How many read-write-read rounds `index.sync` tries before reporting the document as busy. */
 const SYNC_ROUNDS = 3;
 
-import { exchange, type HttpContext, type HttpExchange } from "./http-exchange.js";
+import { exchange, type HttpContext, type HttpExchange, type HttpFence } from "./http-exchange.js";
 import {
   APPLIED_HEADER,
+  FENCED_HEADER,
   type HttpPhase,
   HttpStoreError,
   kindOfStatus,
@@ -157,7 +158,7 @@ export function createDocumentClient(
               body: JSON.stringify({ document: path, field: index.field, value, etag }),
             });
       if (!isOk(response) && !(value === undefined && response.status === 404)) {
-        throw statusError(response, "PUT", path, "index");
+        throw statusError(response, "PUT", path, "index", context.fence);
       }
     } catch (error) {
       throw indexFailed(path, "written", etag, error);
@@ -174,7 +175,7 @@ export function createDocumentClient(
         signal,
       });
       if (!isOk(response) && response.status !== 404) {
-        throw statusError(response, "DELETE", path, "index");
+        throw statusError(response, "DELETE", path, "index", context.fence);
       }
     } catch (error) {
       throw indexFailed(path, "deleted", null, error);
@@ -207,7 +208,7 @@ export function createDocumentClient(
         body: JSON.stringify(body),
         headers: preconditions(options.ifMatch, options.ifNoneMatch),
       });
-      if (!isOk(response)) throw statusError(response, "PUT", path, "document");
+      if (!isOk(response)) throw statusError(response, "PUT", path, "document", context.fence);
       const etag = response.headers.get("etag");
       await writeMarker(path, body, etag, options.signal);
       return { affected: 1, etag };
@@ -224,7 +225,7 @@ export function createDocumentClient(
       });
       if (response.status === 404 && options.ifMatch === undefined)
         return { affected: 0, etag: null };
-      if (!isOk(response)) throw statusError(response, "DELETE", path, "document");
+      if (!isOk(response)) throw statusError(response, "DELETE", path, "document", context.fence);
       await removeMarker(path, options.signal);
       return { affected: 1, etag: null };
     },
@@ -307,7 +308,20 @@ function statusError(
   method: string,
   path: string,
   phase: HttpPhase,
+  fence?: HttpFence,
 ): HttpStoreError {
+  const highest = response.headers.get(FENCED_HEADER)?.trim();
+  if (response.status === 409 && highest !== undefined) {
+    const carried =
+      fence === undefined
+        ? "its fencing token"
+        : `its fencing token ${fence.token} for saga "${fence.sagaId}"`;
+    return new HttpStoreError(
+      ErrorKind.NotCommitted,
+      `${method} of "${path}" was refused by the service's fence: ${carried} is lower than ${highest}, the highest it has seen for that saga, so a newer attempt of the saga has run since; nothing was applied.`,
+      { status: 409, method, path, phase, fenced: true },
+    );
+  }
   const saysNotApplied = response.headers.get(APPLIED_HEADER)?.trim().toLowerCase() === "false";
   const kind = kindOfStatus(response.status, saysNotApplied);
   const consequence =

@@ -1,4 +1,5 @@
-import { defineStore, type WriteStore } from "../../core/store.js";
+import type { CallScope } from "../../core/deadline.js";
+import { defineStore, type StepCall, type WriteStore } from "../../core/store.js";
 import { assertInteger, assertName, describeValue } from "../../core/validate.js";
 import { LockstepDefinitionError } from "../../model/definition-error.js";
 import { ErrorKind } from "../../model/error-kind.js";
@@ -70,6 +71,19 @@ export interface HttpDocumentStoreOptions {
    * @example `httpDocumentStore({ baseUrl, etagsNeverReused: false })`
    */
   readonly etagsNeverReused?: boolean;
+  /**
+   * Whether the service implements lockstep's fencing protocol (see {@link httpDocumentStore}): it
+   * keeps, per saga id, the highest fencing token it has seen in a `lockstep-fence` header, and
+   * refuses with `409` and `lockstep-fenced` a write whose token is lower. The store then sends the
+   * header with every request a step call makes and declares `fence: { mode: "fence_token" }`, so a
+   * step whose request timed out can be probed, retried or compensated: the request, should it
+   * still arrive, is refused. Without it the store sends no such header and declares no fence: a
+   * timed-out step its probe does not find stays in doubt, since nothing stops the request landing
+   * after the probe.
+   * @default false: nothing says a service honours a header it may never have heard of
+   * @example `httpDocumentStore({ baseUrl, fencing: true })`
+   */
+  readonly fencing?: boolean;
 }
 
 /** An HTTP JSON document store with ETag compare-and-set. */
@@ -77,7 +91,7 @@ export type HttpDocumentStore = WriteStore<HttpDocumentClient, HttpWrite, HttpWr
 
 /**
  * Wraps a JSON document service as a lockstep store declaring `conditionalWrite` (and
- * `versionsNeverReused`) only: each write is one request guarded by its ETag, with neither
+ * `versionsNeverReused`, and with `fencing: true` a `fence_token` fence) only: each write is one request guarded by its ETag, with neither
  * transactions nor batches, so `runAtomic` runs its writes in sequence with guarded undo and saga
  * steps rely on probes.
  *
@@ -91,6 +105,18 @@ export type HttpDocumentStore = WriteStore<HttpDocumentClient, HttpWrite, HttpWr
  *
  * As a prepared write, a failed precondition is `affected: 0` (the core then reports a conflict);
  * through the handle it rejects with a `conflict` {@link HttpStoreError}.
+ *
+ * The fencing protocol, for a service created with `fencing: true`: every request a step call
+ * makes — its execute's, its probe's, its compensation's — carries
+ * `lockstep-fence: <saga id, percent-encoded>;<fencing token>`. The service keeps, per saga id, the
+ * highest token it has seen (in any request, reads included) and answers a `PUT` or `DELETE` whose
+ * token is lower with `409` and `lockstep-fenced: <highest token>`, applying nothing; a `GET` is
+ * never refused, only recorded. It must check when it applies the request, not when the request
+ * arrives. lockstep raises the saga's token, durably, before it probes a step whose request did
+ * not answer, and the probe's read carries it: a late request of the abandoned attempt is then
+ * refused ({@link HttpStoreError.fenced}). Requests through the root handle (no step call) carry
+ * no fence and are never refused by one. The service may forget a saga's token once no request of
+ * its can still be in flight (a day after the saga's last request is plenty).
  *
  * @example
  * ```ts
@@ -133,14 +159,29 @@ export function httpDocumentStore(options: HttpDocumentStoreOptions): HttpDocume
       `Expected \`etagsNeverReused\` to be a boolean, got ${describeValue(etagsNeverReused)}.`,
     );
   }
-  const client = createDocumentClient(
-    { base, fetch: fetchFunction, headers, timeoutMs },
-    resolveIndex(options.statusIndex),
-  );
+  const fencing = options.fencing ?? false;
+  if (typeof fencing !== "boolean") {
+    throw new LockstepDefinitionError(
+      `Expected \`fencing\` to be a boolean, got ${describeValue(fencing)}.`,
+    );
+  }
+  const context = { base, fetch: fetchFunction, headers, timeoutMs };
+  const index = resolveIndex(options.statusIndex);
+  const client = createDocumentClient(context, index);
   return defineStore<HttpDocumentClient, HttpWrite, HttpWriteResult>({
     id,
     handle: client,
     capabilities: { conditionalWrite: true, versionsNeverReused: etagsNeverReused },
+    ...(fencing
+      ? {
+          fence: { mode: "fence_token" as const },
+          handleFor: (_scope: CallScope, call: StepCall) =>
+            createDocumentClient(
+              { ...context, fence: { sagaId: call.sagaId, token: call.fencingToken } },
+              index,
+            ),
+        }
+      : {}),
     apply: async (handle, write, scope) => {
       const problem = httpWriteProblem(write);
       if (problem !== undefined) {

@@ -2,7 +2,7 @@ import { raceAbort } from "../../core/race-abort.js";
 import { ErrorKind } from "../../model/error-kind.js";
 import { classifyNetworkFailure } from "./classify-http-error.js";
 import { documentUrl } from "./document-path.js";
-import { type HttpPhase, HttpStoreError } from "./http-store-error.js";
+import { FENCE_HEADER, type HttpPhase, HttpStoreError } from "./http-store-error.js";
 
 /** The `fetch` function a store sends its requests through. */
 export type FetchFunction = (input: URL, init: RequestInit) => Promise<Response>;
@@ -13,6 +13,14 @@ export interface HttpContext {
   readonly fetch: FetchFunction;
   readonly headers: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
+  /** The fence of the step call the requests serve, sent in {@link FENCE_HEADER}; none outside one. */
+  readonly fence?: HttpFence;
+}
+
+/** Which saga a request serves, and the fencing token it carries. */
+export interface HttpFence {
+  readonly sagaId: string;
+  readonly token: number;
 }
 
 /** One request. */
@@ -73,6 +81,11 @@ export async function exchange(context: HttpContext, request: HttpRequest): Prom
           ...context.headers,
           ...(request.body === undefined ? {} : { "content-type": "application/json" }),
           ...request.headers,
+          ...(context.fence === undefined
+            ? {}
+            : {
+                [FENCE_HEADER]: `${encodeURIComponent(context.fence.sagaId)};${context.fence.token}`,
+              }),
         },
         ...(request.body === undefined ? {} : { body: request.body }),
         signal: controller.signal,

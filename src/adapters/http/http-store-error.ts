@@ -7,6 +7,19 @@ import { type ErrorKind, ErrorKind as Kind } from "../../model/error-kind.js";
  */
 export const APPLIED_HEADER = "lockstep-applied";
 
+/**
+ * The request header that carries a step call's fence: `<saga id, percent-encoded>;<fencing token>`,
+ * e.g. `lockstep-fence: order-17;3`. Sent by every request of a store created with `fencing: true`,
+ * through the handle a step's execute, probe or compensate receives.
+ */
+export const FENCE_HEADER = "lockstep-fence";
+
+/**
+ * The response header a fencing service sets, with the highest token it has seen for the saga, on
+ * the `409` that refuses a write whose fencing token is lower.
+ */
+export const FENCED_HEADER = "lockstep-fenced";
+
 /** Which request of a write failed: the document's own, or the status-index marker after it. */
 export type HttpPhase = "document" | "index";
 
@@ -14,6 +27,8 @@ export type HttpPhase = "document" | "index";
  * A request to an HTTP document store failed. Its `kind` says what happened to the write:
  *
  * - `412 Precondition Failed` is a `conflict`: the ETag moved on, nothing was applied;
+ * - `409` with a `lockstep-fenced` header is `not_committed` and `fenced`: the write carried a
+ *   fencing token lower than one the service has seen for its saga (a newer attempt has run since);
  * - `3xx` (redirects are not followed) and other `4xx` (`400`, `409`, `422`, …) are `not_committed`;
  * - `408`, `425`, `429`, and a `5xx` whose response says `lockstep-applied: false`, are `transient`;
  * - any other `5xx` is `unknown`: the service may have applied the write before failing;
@@ -41,6 +56,11 @@ export class HttpStoreError extends StoreError {
   readonly documentCommitted: boolean;
   /** The committed document's ETag, when `documentCommitted`. */
   readonly etag: string | undefined;
+  /**
+   * Whether the service refused the request by its fence: the request's fencing token was lower
+   * than one the service has seen for the saga. Nothing was applied.
+   */
+  readonly fenced: boolean;
 
   constructor(
     kind: ErrorKind,
@@ -51,6 +71,7 @@ export class HttpStoreError extends StoreError {
       readonly path: string;
       readonly phase?: HttpPhase;
       readonly etag?: string;
+      readonly fenced?: boolean;
       readonly cause?: unknown;
     },
   ) {
@@ -62,6 +83,7 @@ export class HttpStoreError extends StoreError {
     this.phase = details.phase ?? "document";
     this.documentCommitted = this.phase === "index";
     this.etag = details.etag;
+    this.fenced = details.fenced ?? false;
   }
 }
 

@@ -15,7 +15,13 @@ export {
   httpDocumentStore,
 } from "./http-document-store.js";
 export type { FetchFunction } from "./http-exchange.js";
-export { APPLIED_HEADER, type HttpPhase, HttpStoreError } from "./http-store-error.js";
+export {
+  APPLIED_HEADER,
+  FENCE_HEADER,
+  FENCED_HEADER,
+  type HttpPhase,
+  HttpStoreError,
+} from "./http-store-error.js";
 export {
   type HttpPutGuard,
   type HttpWrite,

@@ -1,5 +1,6 @@
 import { StoreError } from "../../core/error-kinds.js";
 import { ErrorKind } from "../../model/error-kind.js";
+import { FENCE_LUA } from "./fence.js";
 import { luaScript } from "./lua-script.js";
 import { REDIS_VERSION_FIELD } from "./redis-write.js";
 
@@ -21,8 +22,14 @@ export type RedisDoc =
       readonly version: number;
     };
 
-/** Reads a key's type and content in one atomic step, so the two cannot disagree. */
-export const READ_SCRIPT = luaScript(`
+/**
+ * Reads a key's type and content in one atomic step, so the two cannot disagree. A read through a
+ * fenced handle passes the fence key as `KEYS[2]` and the token and its time to live as `ARGV[1]`
+ * and `ARGV[2]`: the read records the token (never refused, never lowering the highest seen), so a
+ * probe's read refuses, from then on, any write of the saga with a lower token.
+ */
+export const READ_SCRIPT = luaScript(`${FENCE_LUA}
+if KEYS[2] then fence(KEYS[2], tonumber(ARGV[1]), ARGV[2]) end
 local kind = redis.call('TYPE', KEYS[1])['ok']
 if kind == 'string' then return { kind, redis.call('GET', KEYS[1]) } end
 if kind == 'hash' then return { kind, redis.call('HGETALL', KEYS[1]) } end

@@ -3,6 +3,7 @@ import { describeValue } from "../../core/validate.js";
 import { ErrorKind } from "../../model/error-kind.js";
 import { classifyRedisError, classifyReply } from "./classify-redis-error.js";
 import { type DedicatedConnection, messageOf } from "./dedicated-connection.js";
+import { fenceArgs, fencedError, type RedisFence } from "./fence.js";
 import { evalScript } from "./lua-script.js";
 import { keyMessage, misuse } from "./misuse.js";
 import { NEVER_ABORTED } from "./race-signal.js";
@@ -19,6 +20,11 @@ import { decodeWriteReply, encodeWrites, WRITE_SCRIPT, type WriteOutcome } from 
  * How step code reads and writes a Redis store. Every write goes through lockstep's own connections,
  * never the client you passed in: a script or transaction can never interleave with, or inherit
  * `WATCH` state from, your application's commands.
+ *
+ * The handle a step's execute, probe or compensate receives is fenced: each of its calls carries
+ * the call's fencing token, records it as the saga's highest, and — for a write — is refused as
+ * `not_committed` when a higher token of the saga was seen (a newer attempt has run since). The
+ * store's root handle carries none and is never refused by a fence.
  */
 export interface RedisHandle {
   /**
@@ -87,8 +93,12 @@ export interface RedisConnections {
   readonly watchers: WatchPool;
 }
 
-/** Builds the handle over lockstep's own connections. */
-export function createRedisHandle(connections: RedisConnections): RedisHandle {
+/**
+ * Builds the handle over lockstep's own connections: the root handle, or, with `fence`, the handle
+ * of one step call, whose every script records the call's fencing token and whose writes are
+ * refused once a higher token of the saga was seen.
+ */
+export function createRedisHandle(connections: RedisConnections, fence?: RedisFence): RedisHandle {
   const { writer, watchers } = connections;
   return Object.freeze({
     get: async (key: string, options?: RedisCallOptions) => {
@@ -96,17 +106,26 @@ export function createRedisHandle(connections: RedisConnections): RedisHandle {
       const reply = await writer.send(
         options?.signal ?? NEVER_ABORTED,
         `Redis read of "${key}"`,
-        (r) => evalScript(r, READ_SCRIPT, [key], []),
+        (r) =>
+          fence === undefined
+            ? evalScript(r, READ_SCRIPT, [key], [])
+            : evalScript(r, READ_SCRIPT, [key, fence.key], fenceArgs(fence)),
       );
       return decodeDoc(key, reply);
     },
     apply: async (write: RedisWrite, options?: RedisCallOptions): Promise<RedisWriteResult> => {
-      const outcome = await runWrites(writer, [write], options?.signal ?? NEVER_ABORTED);
+      const outcome = await runWrites(writer, [write], options?.signal ?? NEVER_ABORTED, fence);
       switch (outcome.status) {
         case "ok":
           return outcome.results[0] as RedisWriteResult;
         case "guard":
           return { affected: 0, version: outcome.version };
+        case "fenced":
+          throw fencedError(
+            `the ${write.op} of "${write.key}"`,
+            fence as RedisFence,
+            outcome.highest,
+          );
         default:
           throw new StoreError(
             ErrorKind.NotCommitted,
@@ -121,20 +140,27 @@ export function createRedisHandle(connections: RedisConnections): RedisHandle {
         );
       }
       if (writes.length === 0) return [];
-      const outcome = await runWrites(writer, writes, options?.signal ?? NEVER_ABORTED);
+      const outcome = await runWrites(writer, writes, options?.signal ?? NEVER_ABORTED, fence);
+      if (outcome.status === "fenced") {
+        throw fencedError(
+          `a batch of ${writes.length} write(s)`,
+          fence as RedisFence,
+          outcome.highest,
+        );
+      }
       return batchResults(writes, outcome);
     },
     update: (
       key: string,
       mutate: (current: RedisJsonDoc | undefined) => unknown,
       options?: RedisUpdateOptions,
-    ) => watchUpdate(watchers, key, mutate, options),
+    ) => watchUpdate(watchers, key, mutate, options, fence),
   });
 }
 
 function batchResults(
   writes: readonly RedisWrite[],
-  outcome: WriteOutcome,
+  outcome: Exclude<WriteOutcome, { status: "fenced" }>,
 ): readonly RedisWriteResult[] {
   if (outcome.status === "ok") return outcome.results;
   const write = writes[outcome.index] as RedisWrite;
@@ -181,12 +207,13 @@ async function runWrites(
   writer: DedicatedConnection,
   writes: readonly RedisWrite[],
   signal: AbortSignal,
+  fence: RedisFence | undefined,
 ): Promise<WriteOutcome> {
   writes.forEach((write, index) => {
     const problem = writeProblem(write);
     if (problem !== undefined) throw misuse(problem, writes.length > 1 ? index : undefined);
   });
-  const { keys, args } = encodeWrites(writes);
+  const { keys, args } = encodeWrites(writes, fence);
   const first = writes[0] as RedisWrite;
   const what =
     writes.length === 1

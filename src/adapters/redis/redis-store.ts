@@ -28,6 +28,21 @@ export interface RedisStoreOptions {
    * @default 4
    */
   readonly watchConnections?: number;
+  /**
+   * Where the store keeps, per saga, the highest fencing token a step call has carried: the key
+   * `<fenceKeyPrefix><sagaId>`, a string holding the token.
+   * @default "lockstep:fence:"
+   * @example `redisStore(client, { fenceKeyPrefix: "app1:lockstep:fence:" })`
+   */
+  readonly fenceKeyPrefix?: string;
+  /**
+   * How long a saga's fence key lives after the last request that carried its token, in
+   * milliseconds: every fenced request renews it, and Redis deletes it once the saga has been
+   * quiet that long, so fence keys never pile up. A request of an abandoned attempt arriving later
+   * than this is no longer refused; keep it far above any delay a request can see in flight.
+   * @default 604800000 (7 days)
+   */
+  readonly fenceTtlMs?: number;
 }
 
 /**
@@ -58,8 +73,8 @@ export interface RedisStore extends WriteStore<RedisHandle, RedisWrite, RedisWri
 }
 
 /**
- * Wraps an ioredis client as a lockstep store declaring `atomicBatch`, `conditionalWrite` and
- * `versionsNeverReused`: a document's versions start at a random point each time its key is
+ * Wraps an ioredis client as a lockstep store declaring `atomicBatch`, `conditionalWrite`,
+ * `versionsNeverReused` and a `fence_token` fence: a document's versions start at a random point each time its key is
  * created (see {@link RedisWrite}), so a guard never matches a document deleted, or lost in a
  * restart, and created again.
  *
@@ -70,6 +85,14 @@ export interface RedisStore extends WriteStore<RedisHandle, RedisWrite, RedisWri
  * - connection lost mid-command, command timeout, or `signal` aborting after the send: `unknown`;
  * - a guard that does not hold: `affected: 0` (a `conflict` naming the write inside a batch);
  * - `WRONGTYPE`, a non-integer field, a malformed write: `not_committed`.
+ *
+ * The store fences attempts by token (`fence: { mode: "fence_token" }`): the handle a step call
+ * receives runs every script with the call's fencing token, and the script — atomically with the
+ * write — keeps the highest token seen for the saga under `<fenceKeyPrefix><sagaId>` and refuses a
+ * write with a lower one (`not_committed`, nothing written). Reads through that handle record the
+ * token too, so a probe's read makes a late write of the attempt it replaces fail. The root handle
+ * (`store.handle`, `runAtomic`, `batch`) serves no step call: its writes carry no token and are
+ * never refused by a fence. A saga's fence key expires `fenceTtlMs` after its last fenced request.
  *
  * Keys of one batch must live on one node: pass a standalone or Sentinel client, not a `Cluster`.
  * Call {@link RedisStore.close} when done.
@@ -100,11 +123,20 @@ export function redisStore(client: Redis, options: RedisStoreOptions = {}): Redi
   assertInteger("watchConnections", watchConnections, 1);
   const id = options.id ?? defaultId(client);
   assertName("id", id);
+  const fenceKeyPrefix = options.fenceKeyPrefix ?? "lockstep:fence:";
+  if (typeof fenceKeyPrefix !== "string" || fenceKeyPrefix.length === 0) {
+    throw new LockstepDefinitionError(
+      `Expected \`fenceKeyPrefix\` to be a non-empty string, got ${describeValue(fenceKeyPrefix)}.`,
+    );
+  }
+  const fenceTtlMs = options.fenceTtlMs ?? 7 * 24 * 60 * 60 * 1000;
+  assertInteger("fenceTtlMs", fenceTtlMs, 1);
 
   const overrides = { commandTimeout: commandTimeoutMs };
   const writer = new DedicatedConnection(client, overrides);
   const watchers = new WatchPool(client, overrides, watchConnections);
-  const handle = createRedisHandle({ writer, watchers });
+  const connections = { writer, watchers };
+  const handle = createRedisHandle(connections);
   const batch = (writes: readonly RedisWrite[], scope: CallScope) =>
     handle.batch(writes, { signal: scope.signal });
 
@@ -112,6 +144,14 @@ export function redisStore(client: Redis, options: RedisStoreOptions = {}): Redi
     id,
     handle,
     capabilities: { atomicBatch: true, conditionalWrite: true, versionsNeverReused: true },
+    fence: { mode: "fence_token" },
+    handleFor: (_scope, call) =>
+      createRedisHandle(connections, {
+        key: `${fenceKeyPrefix}${call.sagaId}`,
+        sagaId: call.sagaId,
+        token: call.fencingToken,
+        ttlMs: fenceTtlMs,
+      }),
     batch,
     apply: (target, write, scope) => target.apply(write, { signal: scope.signal }),
     affected: (result) => result.affected,

@@ -2,6 +2,7 @@ import { classifyError, StoreError } from "../../core/error-kinds.js";
 import { describeValue, isIntegerAtLeast } from "../../core/validate.js";
 import { ErrorKind } from "../../model/error-kind.js";
 import { type DedicatedConnection, messageOf } from "./dedicated-connection.js";
+import { FENCE_SCRIPT, fenceArgs, fencedError, type RedisFence } from "./fence.js";
 import { firstVersion } from "./first-version.js";
 import { evalScript } from "./lua-script.js";
 import { keyMessage, misuse } from "./misuse.js";
@@ -14,12 +15,17 @@ import type { WatchPool } from "./watch-pool.js";
 /**
  * Optimistic read-modify-write on a borrowed dedicated connection: WATCH, read, decide, then
  * MULTI/EXEC, retried on fresh state while another writer keeps winning the race.
+ *
+ * Under a `fence`, the round also WATCHes the saga's fence key and reads it: a higher token than
+ * the call's refuses the update; otherwise the EXEC records the token with the write, and a token
+ * raised in between makes Redis refuse the EXEC, so the next round sees it.
  */
 export async function watchUpdate(
   watchers: WatchPool,
   key: string,
   mutate: (current: RedisJsonDoc | undefined) => unknown,
   options: RedisUpdateOptions = {},
+  fence?: RedisFence,
 ): Promise<RedisWriteResult> {
   if (typeof key !== "string" || key.length === 0) throw misuse(keyMessage(key));
   if (typeof mutate !== "function") {
@@ -34,7 +40,7 @@ export async function watchUpdate(
     const connection = await watchers.acquire(signal);
     let clean = false;
     try {
-      const outcome = await watchRound(connection, key, mutate, signal);
+      const outcome = await watchRound(connection, key, mutate, signal, fence);
       clean = true;
       if (outcome !== "lost") return outcome;
     } finally {
@@ -53,8 +59,19 @@ async function watchRound(
   key: string,
   mutate: (current: RedisJsonDoc | undefined) => unknown,
   signal: AbortSignal,
+  fence: RedisFence | undefined,
 ): Promise<RedisWriteResult | "lost"> {
-  await connection.send(signal, `WATCH of "${key}"`, (r) => r.watch(key));
+  await connection.send(signal, `WATCH of "${key}"`, (r) =>
+    fence === undefined ? r.watch(key) : r.watch(key, fence.key),
+  );
+  if (fence !== undefined) {
+    const seen = await connection.send(signal, `Redis read of "${fence.key}"`, (r) =>
+      r.get(fence.key),
+    );
+    const highest = seen === null ? -1 : Number(seen);
+    // Thrown, the round's connection is discarded, WATCH and all.
+    if (highest > fence.token) throw fencedError(`the update of "${key}"`, fence, highest);
+  }
   const doc = decodeDoc(
     key,
     await connection.send(signal, `Redis read of "${key}"`, (r) =>
@@ -90,6 +107,12 @@ async function watchRound(
   }
   if (next === undefined) {
     await connection.send(signal, `UNWATCH of "${key}"`, (r) => r.unwatch());
+    if (fence !== undefined) {
+      // What was read raises the bar, as every read through a fenced handle does.
+      await connection.send(signal, `Redis read of "${key}"`, (r) =>
+        evalScript(r, FENCE_SCRIPT, [fence.key], fenceArgs(fence)),
+      );
+    }
     return { affected: 0, version: doc?.version ?? null };
   }
   let encoded: string | undefined;
@@ -104,13 +127,18 @@ async function watchRound(
     );
   }
   const version = doc === undefined ? firstVersion() : doc.version + 1;
-  const reply = await connection.send(signal, `Redis update of "${key}"`, (r) =>
-    r.multi().set(key, encodeJsonDoc(version, next)).exec(),
-  );
+  const reply = await connection.send(signal, `Redis update of "${key}"`, (r) => {
+    const transaction = r.multi().set(key, encodeJsonDoc(version, next));
+    if (fence !== undefined) {
+      transaction.set(fence.key, String(fence.token), "PX", fence.ttlMs);
+    }
+    return transaction.exec();
+  });
   if (reply === null) return "lost";
   const failure = reply[0]?.[0];
   if (failure) {
-    // The transaction held one command, so its failure at EXEC means nothing was written.
+    // The document's SET failed at EXEC, so the document was not written (a fence's SET after it
+    // only records the token).
     throw new StoreError(
       ErrorKind.NotCommitted,
       `Redis refused the update of "${key}" at EXEC (${messageOf(failure)}); nothing was written.`,

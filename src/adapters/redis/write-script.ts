@@ -1,3 +1,4 @@
+import { FENCE_LUA, fenceArgs, type RedisFence } from "./fence.js";
 import { firstVersion } from "./first-version.js";
 import { luaScript } from "./lua-script.js";
 import { REDIS_VERSION_FIELD, type RedisWrite, type RedisWriteResult } from "./redis-write.js";
@@ -9,11 +10,20 @@ import { REDIS_VERSION_FIELD, type RedisWrite, type RedisWriteResult } from "./r
  * `pcall`, so that an error Redis raises mid-way (which it never undoes) is reported with its
  * position instead of aborting the script silently half-applied.
  *
+ * Writes made through a fenced handle carry the fence key as the key after the writes' own, and
+ * the token and the key's time to live as `ARGV[3]` and `ARGV[4]`: before anything else, the script
+ * records the token, or refuses every write if a higher one was seen for the saga.
+ *
  * Replies: `{"ok", affected, version, value, …}` (three per write), `{"guard", index, version,
- * "version"|"min"}`, `{"refused", index, message}` or `{"partial", index, message}`.
+ * "version"|"min"}`, `{"refused", index, message}`, `{"partial", index, message}` or
+ * `{"fenced", highest}`.
  */
-const SOURCE = `
+const SOURCE = `${FENCE_LUA}
 local ops = cjson.decode(ARGV[1])
+if ARGV[3] then
+  local highest = fence(KEYS[#ops + 1], tonumber(ARGV[3]), ARGV[4])
+  if highest then return { 'fenced', highest } end
+end
 local VERSION_FIELD = ARGV[2]
 local MAX_SAFE = 9007199254740991
 local state = {}
@@ -143,15 +153,25 @@ export type WriteOutcome =
       readonly version: number | null;
       readonly reason: "version" | "min";
     }
-  | { readonly status: "refused" | "partial"; readonly index: number; readonly message: string };
+  | { readonly status: "refused" | "partial"; readonly index: number; readonly message: string }
+  | { readonly status: "fenced"; readonly highest: number };
 
-/** The script's keys and arguments for `writes`, which must already be well formed. */
-export function encodeWrites(writes: readonly RedisWrite[]): {
+/**
+ * The script's keys and arguments for `writes`, which must already be well formed, and the fence
+ * they are made under, if any.
+ */
+export function encodeWrites(
+  writes: readonly RedisWrite[],
+  fence?: RedisFence,
+): {
   keys: string[];
-  args: [string, string];
+  args: string[];
 } {
   const ops = writes.map(encodeOp);
-  return { keys: writes.map((w) => w.key), args: [JSON.stringify(ops), REDIS_VERSION_FIELD] };
+  const keys = writes.map((w) => w.key);
+  const args = [JSON.stringify(ops), REDIS_VERSION_FIELD];
+  if (fence === undefined) return { keys, args };
+  return { keys: [...keys, fence.key], args: [...args, ...fenceArgs(fence)] };
 }
 
 function encodeOp(write: RedisWrite): Record<string, unknown> {
@@ -188,6 +208,10 @@ function encodeOp(write: RedisWrite): Record<string, unknown> {
 export function decodeWriteReply(reply: unknown, count: number): WriteOutcome {
   if (!Array.isArray(reply) || typeof reply[0] !== "string") throw malformed(reply);
   const [status, ...rest] = reply as [string, ...unknown[]];
+  if (status === "fenced") {
+    if (typeof rest[0] !== "number") throw malformed(reply);
+    return { status, highest: rest[0] };
+  }
   if (status === "ok") {
     if (rest.length !== count * 3) throw malformed(reply);
     const results: RedisWriteResult[] = [];

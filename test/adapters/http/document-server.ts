@@ -10,6 +10,11 @@ export type FaultAction =
   | { readonly type: "drop-before-apply" }
   /** Applies the write, then holds the response until the fault is released (or the server closes). */
   | { readonly type: "hold-after-apply" }
+  /**
+   * Receives the request and holds it unapplied until the fault is released (or the server closes):
+   * a request delayed in the network, applied late, when its client may long have given up on it.
+   */
+  | { readonly type: "hold-before-apply" }
   /** Answers `status` (default 500) without applying; `notApplied` adds `lockstep-applied: false`. */
   | { readonly type: "fail-before-apply"; readonly status?: number; readonly notApplied?: boolean };
 
@@ -26,8 +31,10 @@ export interface FaultRule {
 /** An installed fault: how often it fired, and the release of held responses. */
 export interface InstalledFault {
   fired(): number;
-  /** Sends every response this fault is holding. */
+  /** Sends every response this fault is holding; applies, then answers, every request it holds. */
   release(): void;
+  /** The statuses of the requests this fault matched, once applied, whether or not the client heard. */
+  statuses(): readonly number[];
 }
 
 /** A document as the server stores it. */
@@ -48,6 +55,8 @@ export interface DocumentServer {
   readonly requests: readonly string[];
   /** How many writes were applied. */
   readonly applied: number;
+  /** The highest fencing token the service has seen for a saga, or `undefined` if none. */
+  fence(sagaId: string): number | undefined;
   fault(rule: FaultRule): InstalledFault;
   close(): Promise<void>;
 }
@@ -56,12 +65,23 @@ export interface DocumentServer {
  * Starts the document service on an ephemeral port. Documents live under `/docs/`; ETags come from
  * one counter for the whole server, so a document deleted and created again never reuses an ETag,
  * started at a random point, so neither does a server started again.
+ *
+ * It implements the fencing protocol: a request carrying `lockstep-fence: <saga id>;<token>` raises
+ * the highest token kept for that saga; a write whose token is lower is refused with
+ * `409` and `lockstep-fenced: <highest token>`, applying nothing. The check runs when the request is
+ * applied, so a request held in flight is judged by the tokens seen while it was held.
  */
 export async function startDocumentServer(): Promise<DocumentServer> {
   const docs = new Map<string, { text: string; etag: string }>();
   const requests: string[] = [];
   const held = new Set<() => void>();
-  const rules: { rule: FaultRule; fired: number; held: Set<() => void> }[] = [];
+  const rules: {
+    rule: FaultRule;
+    fired: number;
+    held: Set<() => void>;
+    statuses: number[];
+  }[] = [];
+  const fences = new Map<string, number>();
   // A random start, so a server started again with its counter lost does not repeat ETags.
   let counter = randomInt(2 ** 40);
   let applied = 0;
@@ -94,7 +114,21 @@ export async function startDocumentServer(): Promise<DocumentServer> {
       res.end("injected failure");
       return;
     }
+    if (action?.type === "hold-before-apply" && active) {
+      // Applied only when released, whatever became of the client meanwhile.
+      const release = () => {
+        held.delete(release);
+        active.held.delete(release);
+        const late = apply(method, path, req.headers, text);
+        active.statuses.push(late.status);
+        if (!res.destroyed) res.writeHead(late.status, late.headers).end(late.body);
+      };
+      held.add(release);
+      active.held.add(release);
+      return;
+    }
     const response = apply(method, path, req.headers, text);
+    active?.statuses.push(response.status);
     if (action?.type === "drop-after-apply") {
       req.socket.destroy();
       return;
@@ -122,6 +156,8 @@ export async function startDocumentServer(): Promise<DocumentServer> {
     headers: IncomingMessage["headers"],
     text: string,
   ): { status: number; headers: Record<string, string>; body?: string } => {
+    const fenced = checkFence(method, headers["lockstep-fence"]);
+    if (fenced !== undefined) return fenced;
     const current = docs.get(path);
     const ifMatch = headers["if-match"];
     const ifNoneMatch = headers["if-none-match"];
@@ -152,6 +188,30 @@ export async function startDocumentServer(): Promise<DocumentServer> {
     return { status: 405, headers: {} };
   };
 
+  /** Keeps the highest token per saga; a write with a lower one is refused, a read never is. */
+  const checkFence = (
+    method: string,
+    header: string | string[] | undefined,
+  ): { status: number; headers: Record<string, string>; body?: string } | undefined => {
+    if (typeof header !== "string") return undefined;
+    const split = header.lastIndexOf(";");
+    const sagaId = decodeURIComponent(header.slice(0, split));
+    const token = Number(header.slice(split + 1));
+    if (split < 0 || !Number.isSafeInteger(token)) {
+      return { status: 400, headers: {}, body: "malformed lockstep-fence header" };
+    }
+    const highest = fences.get(sagaId) ?? -1;
+    if (token < highest && method !== "GET") {
+      return {
+        status: 409,
+        headers: { "lockstep-fenced": String(highest) },
+        body: `fencing token ${token} of saga ${sagaId} is below ${highest}`,
+      };
+    }
+    if (token > highest) fences.set(sagaId, token);
+    return undefined;
+  };
+
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
@@ -173,14 +233,16 @@ export async function startDocumentServer(): Promise<DocumentServer> {
     get applied() {
       return applied;
     },
+    fence: (sagaId) => fences.get(sagaId),
     fault: (rule) => {
-      const entry = { rule, fired: 0, held: new Set<() => void>() };
+      const entry = { rule, fired: 0, held: new Set<() => void>(), statuses: [] as number[] };
       rules.push(entry);
       return {
         fired: () => entry.fired,
         release: () => {
           for (const release of [...entry.held]) release();
         },
+        statuses: () => [...entry.statuses],
       };
     },
     close: async () => {

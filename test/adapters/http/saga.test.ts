@@ -1,122 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { z } from "zod";
-import {
-  type HttpDocumentStore,
-  type HttpStoreError,
-  httpDocumentStore,
-} from "../../../src/adapters/http/index.js";
-import { createMemoryStore, type MemoryStore } from "../../../src/adapters/memory/index.js";
+import type { HttpStoreError } from "../../../src/adapters/http/index.js";
 import {
   classifyError,
-  committed,
-  compensated,
   createRunner,
-  defineSaga,
   ErrorCode,
-  guardFailed,
-  notCommitted,
   type SagaEvent,
   SagaStatus,
-  StepKind,
   StoreError,
 } from "../../../src/index.js";
 import { injectFault } from "../../support/faults.js";
+import { BOUNTY, bountySaga, bountyWorld, INPUT, type World } from "./bounty-saga.js";
 import { type DocumentServer, startDocumentServer } from "./document-server.js";
-
-interface World {
-  readonly credits: MemoryStore;
-  readonly bounties: HttpDocumentStore;
-  /** The steps whose compensation ran, in order. */
-  readonly compensations: string[];
-  /** What createBounty's execute threw, in order. */
-  readonly failures: unknown[];
-}
-
-const INPUT = { bountyId: "b1", amount: 25 };
-const BOUNTY = "bounties/b1";
-
-/**
- * reserve credits (memory, compensatable) → create the bounty document with If-None-Match: *
- * (HTTP, compensatable, probed by reading the document for this step's key) → activate (memory,
- * the pivot).
- */
-function createBountySaga(world: World) {
-  return defineSaga("create-bounty", {
-    input: z.object({ bountyId: z.string(), amount: z.number().int().positive() }),
-  })
-    .step("reserve", {
-      store: world.credits,
-      kind: StepKind.Compensatable,
-      output: z.object({ reservation: z.string() }),
-      execute: async ({ input, handle }) => {
-        await handle.put(`res:${input.bountyId}`, { amount: input.amount });
-        return { reservation: `res:${input.bountyId}` };
-      },
-      probe: async ({ input, handle }) =>
-        (await handle.get(`res:${input.bountyId}`))
-          ? committed({ reservation: `res:${input.bountyId}` })
-          : notCommitted(),
-      compensate: async ({ handle, output }) => {
-        world.compensations.push("reserve");
-        await handle.delete(output.reservation);
-        return compensated();
-      },
-    })
-    .step("createBounty", {
-      store: world.bounties,
-      kind: StepKind.Compensatable,
-      output: z.object({ etag: z.string() }),
-      retry: { attempts: 1 },
-      execute: async ({ input, handle, key, signal }) => {
-        try {
-          const { etag } = await handle.put(
-            `bounties/${input.bountyId}`,
-            { status: "open", amount: input.amount, createdBy: key },
-            { ifNoneMatch: "*", signal },
-          );
-          return { etag: etag ?? "" };
-        } catch (error) {
-          world.failures.push(error);
-          throw error;
-        }
-      },
-      // A fresh read: the bounty is ours if it carries this step's idempotency key.
-      probe: async ({ input, handle, key, signal }) => {
-        const doc = await handle.get<{ createdBy?: string }>(`bounties/${input.bountyId}`, {
-          signal,
-        });
-        return doc?.body.createdBy === key ? committed({ etag: doc.etag }) : notCommitted();
-      },
-      compensate: async ({ input, handle, output, signal }) => {
-        world.compensations.push("createBounty");
-        const path = `bounties/${input.bountyId}`;
-        try {
-          await handle.delete(path, { ifMatch: output.etag, signal });
-          return compensated();
-        } catch (error) {
-          if (!StoreError.is(error) || error.kind !== "conflict") throw error;
-          return (await handle.get(path, { signal })) === undefined
-            ? compensated()
-            : guardFailed("the bounty changed after it was created");
-        }
-      },
-    })
-    .step("activate", {
-      store: world.credits,
-      kind: StepKind.Pivot,
-      output: z.object({ active: z.literal(true) }),
-      retry: { attempts: 1 },
-      execute: async ({ input, handle }) => {
-        await handle.put(`active:${input.bountyId}`, true);
-        return { active: true as const };
-      },
-      probe: async ({ input, handle }) =>
-        (await handle.get(`active:${input.bountyId}`))
-          ? committed({ active: true as const })
-          : notCommitted(),
-    })
-    .build();
-}
 
 describe("an HTTP document write inside a saga", () => {
   let server: DocumentServer;
@@ -124,12 +18,7 @@ describe("an HTTP document write inside a saga", () => {
 
   beforeEach(async () => {
     server = await startDocumentServer();
-    world = {
-      credits: createMemoryStore({ tier: "plain", id: "memory:credits" }),
-      bounties: httpDocumentStore({ baseUrl: server.baseUrl, statusIndex: { field: "status" } }),
-      compensations: [],
-      failures: [],
-    };
+    world = bountyWorld(server.baseUrl);
   });
   afterEach(async () => {
     await server.close();
@@ -138,10 +27,7 @@ describe("an HTTP document write inside a saga", () => {
   let events: SagaEvent[];
   const run = () => {
     events = [];
-    return createRunner({ onEvent: (event) => events.push(event) }).run(
-      createBountySaga(world),
-      INPUT,
-    );
+    return createRunner({ onEvent: (event) => events.push(event) }).run(bountySaga(world), INPUT);
   };
   const eventsOf = (step: string) =>
     events.flatMap((e) =>

@@ -8,6 +8,7 @@ import {
 } from "../../../src/adapters/redis/index.js";
 import { atomicBatchConformance } from "../../conformance/atomic-batch.js";
 import { conditionalWriteConformance } from "../../conformance/conditional-write.js";
+import { fenceTokenConformance } from "../../conformance/fence-token.js";
 import { connectTestRedis } from "./redis-test-client.js";
 
 async function redisFixture() {
@@ -43,3 +44,18 @@ atomicBatchConformance<RedisHandle, RedisWrite, RedisWriteResult, number>(
   "redisStore",
   redisFixture,
 );
+
+fenceTokenConformance<RedisHandle, RedisWrite, RedisWriteResult>("redisStore", async () => {
+  const redis = await connectTestRedis();
+  // Fence keys in the run's own namespace, so its cleanup deletes them.
+  const store = redisStore(redis.client, { fenceKeyPrefix: redis.key("fence:") });
+  return {
+    store,
+    put: (key: string, value: unknown) => redisSet(redis.key(key), value),
+    read: async (handle: RedisHandle, key: string) => (await handle.get(redis.key(key)))?.value,
+    close: async () => {
+      await store.close();
+      await redis.cleanup();
+    },
+  };
+});

@@ -6,7 +6,8 @@ export interface CommitThenFail<S> {
   readonly store: S;
   /**
    * A world's `post` fault: a call made through a transaction handle of this store fails once that
-   * transaction has committed; a call through one of the `roots` (no transaction) fails at once.
+   * transaction has committed; a call through any other handle (a root, or a handle a store scoped
+   * to one step call) fails at once.
    */
   readonly postFault: (handle: unknown, error: unknown) => Promise<void>;
 }
@@ -17,7 +18,9 @@ export interface CommitThenFail<S> {
  * transaction that rolls back drops the fault, since the fault is about a commit that happened.
  *
  * `roots` are the root handles of every store the world writes to: a call through one of them is
- * not inside a transaction, so its `post` fault is thrown directly after the call.
+ * not inside a transaction, so its `post` fault is thrown directly after the call. So is the fault
+ * of a call through any handle no transaction of this store handed out: a store that scopes a
+ * handle to each step call (`handleFor`) gives a step a handle that is none of the roots.
  */
 export function commitThenFail<H, S extends StepStore<H>>(
   raw: S,
@@ -28,6 +31,7 @@ export function commitThenFail<H, S extends StepStore<H>>(
     throw new Error(`commitThenFail needs a transactional store; "${raw.id}" has no transactions.`);
   }
   let afterCommit: { readonly error: unknown } | undefined;
+  const transactionHandles = new WeakSet<object>();
   const store: S = {
     ...raw,
     transaction: async <T>(
@@ -36,7 +40,10 @@ export function commitThenFail<H, S extends StepStore<H>>(
     ) => {
       let result: T;
       try {
-        result = await transaction(work, scope);
+        result = await transaction((tx) => {
+          if (typeof tx === "object" && tx !== null) transactionHandles.add(tx);
+          return work(tx);
+        }, scope);
       } catch (error) {
         afterCommit = undefined;
         throw error;
@@ -50,7 +57,9 @@ export function commitThenFail<H, S extends StepStore<H>>(
   return {
     store,
     postFault: async (handle, error) => {
-      if (roots.includes(handle) || handle === raw.handle) throw error;
+      const inTransaction =
+        typeof handle === "object" && handle !== null && transactionHandles.has(handle);
+      if (roots.includes(handle) || handle === raw.handle || !inTransaction) throw error;
       afterCommit = { error };
     },
   };

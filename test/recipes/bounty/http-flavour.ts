@@ -43,6 +43,8 @@ export const httpFlavour: Flavour = {
     const documents = httpDocumentStore({
       baseUrl: server.baseUrl,
       statusIndex: { field: "status" },
+      // The test service implements the fencing protocol.
+      fencing: true,
       fetch: async (url, init) => {
         const marker = url.pathname.includes(`/_index/status/${BOUNTIES}/`);
         if (armed !== undefined && !armed.fired && init.method === "PUT" && marker) {
