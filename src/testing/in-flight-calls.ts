@@ -15,6 +15,7 @@ import { assertFunction } from "../core/validate.js";
  * @example
  * ```ts
  * const clock = new VirtualClock();
+ * const pool = new Pool({ connectionString: process.env.DATABASE_URL });
  * const stock = withFaults(postgresStore(pool), NO_FAULTS, { clock, inFlight: clock.io });
  * await clock.run(runner.run(saga, input)); // time stands still while Postgres answers
  * ```
