@@ -2,7 +2,7 @@ import { ErrorKind } from "../model/error-kind.js";
 import type { AtomicStrategy } from "./atomic-write.js";
 import { StoreError } from "./error-kinds.js";
 import { type AtomicError, ErrorCode, lockstepError } from "./errors.js";
-import { messageOf } from "./message-of.js";
+import { clauseOf } from "./message-of.js";
 
 /** The `conflict` error of a guarded write that affected nothing, when nothing else remains applied. */
 export function conflict(
@@ -39,7 +39,7 @@ export function failed(
       : "Nothing of the work was applied.";
   return lockstepError({
     code: ErrorCode.WriteFailed,
-    message: `Write "${write}" (#${index}) on store "${store}" failed (${kind}): ${messageOf(cause)}. ${applied}`,
+    message: `Write "${write}" (#${index}) on store "${store}" failed (${kind}): ${clauseOf(cause)}. ${applied}`,
     store,
     index,
     write,

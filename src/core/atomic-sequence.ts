@@ -12,7 +12,7 @@ import {
   type PartialReason,
   type SagaError,
 } from "./errors.js";
-import { messageOf } from "./message-of.js";
+import { clauseOf, messageOf, withoutStop } from "./message-of.js";
 import { type SagaReport, StepStatus } from "./report.js";
 import { createRunner } from "./runner.js";
 import type { WriteStore } from "./store.js";
@@ -150,17 +150,17 @@ class Outcome<H, W, R> {
         : (stepError ?? run);
     const failure =
       failedAt >= 0
-        ? `${capitalized(this.#label(failedAt))} on store "${this.store}" failed (${kind}): ${stepError?.message ?? messageOf(cause)}.`
+        ? `${capitalized(this.#label(failedAt))} on store "${this.store}" failed (${kind}): ${withoutStop(stepError?.message ?? messageOf(cause))}.`
         : this.options.signal?.aborted
           ? `The work on store "${this.store}" was cancelled.`
           : `The work on store "${this.store}" stopped before its last write: ${run.message}`;
     const undoError = this.trace.unanswered.has(undoAt)
-      ? "its last attempt did not answer within its deadline and may still land."
-      : messageOf(this.trace.undoErrors.get(undoAt));
+      ? "its last attempt did not answer within its deadline and may still land"
+      : clauseOf(this.trace.undoErrors.get(undoAt));
     const undo = {
       compensation_failed: `The undo of ${this.#label(undoAt)} then failed on every attempt of the retry policy, the last with: ${undoError}.`,
       guard_lost: `The undo of ${this.#label(undoAt)} found its target changed by another writer and undid nothing.`,
-      outcome_unknown: `Whether the undo of ${this.#label(undoAt)} landed cannot be checked: ${undoError}`,
+      outcome_unknown: `Whether the undo of ${this.#label(undoAt)} landed cannot be checked: ${undoError}.`,
     }[reason];
     const left = [...this.#applied, ...this.#unknown].sort((a, b) => a - b);
     const state =

@@ -12,6 +12,7 @@ import { type Clock, systemClock } from "./clock.js";
 import { type CallScope, callWithDeadline, callWithDeadlineNow } from "./deadline.js";
 import { classifyError, StoreError } from "./error-kinds.js";
 import { type AtomicError, ErrorCode, lockstepError } from "./errors.js";
+import { signalProblem } from "./signal-option.js";
 import { isWriteStore, type Store, type WriteStore } from "./store.js";
 import { describeValue, durationProblem } from "./validate.js";
 
@@ -107,6 +108,10 @@ function check<H, W, R>(
       message: `Expected \`require\` to be "atomic" or "any", got ${describeValue(options.require)}.`,
       option: "require",
     });
+  }
+  const signal = signalProblem(options.signal);
+  if (signal !== undefined) {
+    return lockstepError({ code: ErrorCode.InvalidOptions, message: signal, option: "signal" });
   }
   if (options.runner !== undefined && options.log !== undefined) {
     return lockstepError({

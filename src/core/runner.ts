@@ -13,6 +13,7 @@ import { messageOf } from "./message-of.js";
 import type { CompletedReport } from "./report.js";
 import { DEFAULT_RETRY, type RetryPolicy, resolveRetry } from "./retry.js";
 import type { Saga } from "./saga.js";
+import { signalProblem } from "./signal-option.js";
 import { startSaga } from "./start-saga.js";
 import { assertDuration, assertName, describeValue } from "./validate.js";
 
@@ -178,18 +179,24 @@ function prepare(saga: Saga, input: unknown, options: RunOptions): Prepared {
       }),
     };
   }
+  const signal = signalProblem(options.signal);
+  if (signal !== undefined) {
+    return {
+      ok: false,
+      error: lockstepError({ code: ErrorCode.InvalidOptions, message: signal, option: "signal" }),
+    };
+  }
   const parsed = saga.input.safeParse(input);
   if (!parsed.success) {
     const issues: InputIssue[] = parsed.error.issues.map((issue) => ({
       path: issue.path.map(String).join("."),
       message: issue.message,
     }));
-    const first = issues[0];
     return {
       ok: false,
       error: lockstepError({
         code: ErrorCode.InvalidInput,
-        message: `The input of saga "${saga.name}" is invalid at \`${first?.path || "(root)"}\`: ${first?.message ?? "invalid"}. Nothing was written.`,
+        message: invalidInputMessage(saga.name, issues),
         saga: saga.name,
         issues,
       }),
@@ -211,4 +218,15 @@ function prepare(saga: Saga, input: unknown, options: RunOptions): Prepared {
     };
   }
   return { ok: true, sagaId, parsed: parsed.data, raw };
+}
+
+/** One sentence naming every issue of an invalid input, each at its path. */
+function invalidInputMessage(saga: string, issues: readonly InputIssue[]): string {
+  const at = (issue: InputIssue | undefined) =>
+    `\`${issue?.path || "(root)"}\`: ${issue?.message ?? "invalid"}`;
+  const where =
+    issues.length <= 1
+      ? `at ${at(issues[0])}`
+      : `in ${issues.length} places: ${issues.map(at).join("; ")}`;
+  return `The input of saga "${saga}" is invalid ${where}. Nothing was written.`;
 }

@@ -13,12 +13,12 @@ import {
   type Scenario,
   type ScenarioWorld,
   sagaIdFor,
+  scheduleClock,
 } from "./scenario.js";
 import { deriveSeed, seededRandom } from "./seeded-random.js";
 import { durableSnapshot, expireLeases, invariantsOf, startProcess } from "./simulated-process.js";
-import { uncheckedStoresWarning } from "./stores-checked.js";
+import { ioStallWarning, uncheckedStoresWarning } from "./stores-checked.js";
 import { LockstepTestFailure, type TestingError, TestingErrorCode } from "./testing-error.js";
-import { VirtualClock } from "./virtual-clock.js";
 
 /** Where one explored run crashes: a replayable schedule. */
 export interface CrashSchedule {
@@ -69,8 +69,16 @@ export interface CrashExplorationReport {
    * `allowUncheckedStores` is set.
    */
   readonly storesChecked: boolean;
-  /** What the exploration could not show, as full sentences: empty when the stores were checked. */
+  /**
+   * What the exploration could not show, as full sentences: empty when the stores were checked and
+   * no schedule stalled on calls in flight.
+   */
   readonly warnings: readonly string[];
+  /**
+   * How many times, over every schedule, the kit went on while calls to real stores were still in
+   * flight (with `realIo`, after `ioStallMs`); when 0, timing had no part in any outcome.
+   */
+  readonly ioStalls: number;
 }
 
 /** Options of {@link exploreCrashPoints}. */
@@ -110,6 +118,7 @@ interface ScheduleOutcome {
   readonly stateKey: string;
   readonly violations: readonly CrashViolation[];
   readonly statuses: readonly string[];
+  readonly ioStalls: number;
 }
 
 /**
@@ -192,8 +201,12 @@ async function explore<World extends ScenarioWorld, S extends AnySaga>(
   let recoveryPoints = 0;
   let recoveryReached = 0;
   let deduplicated = 0;
+  let ioStalls = 0;
+  const stalled: CrashSchedule[] = [];
   const count = (outcome: ScheduleOutcome) => {
     violations.push(...outcome.violations);
+    ioStalls += outcome.ioStalls;
+    if (outcome.ioStalls > 0) stalled.push(outcome.schedule);
     const key = outcome.statuses.length === 0 ? "none" : outcome.statuses.join("+");
     outcomes[key] = (outcomes[key] ?? 0) + 1;
     if (!outcome.reached) unreached.push(outcome.schedule);
@@ -252,8 +265,13 @@ async function explore<World extends ScenarioWorld, S extends AnySaga>(
     unreached,
     violations,
     storesChecked: storeReaders.size > 0,
-    warnings:
-      storeReaders.size > 0 ? [] : [uncheckedStoresWarning("exploreCrashPoints", dry.stores)],
+    warnings: [
+      ...(storeReaders.size > 0 ? [] : [uncheckedStoresWarning("exploreCrashPoints", dry.stores)]),
+      ...(ioStalls === 0
+        ? []
+        : [ioStallWarning("exploreCrashPoints", ioStalls, `e.g. ${JSON.stringify(stalled[0])}`)]),
+    ],
+    ioStalls,
   };
 }
 
@@ -276,7 +294,7 @@ async function runCrashSchedule<World extends ScenarioWorld, S extends AnySaga>(
   const world = await options.setup();
   checkWorld(world, "exploreCrashPoints");
   const log = world.log ?? new MemorySagaLog();
-  const clock = new VirtualClock(undefined, { idleTurns: options.idleTurns ?? 1 });
+  const clock = scheduleClock(scenario);
   const plan = options.faults ?? NO_FAULTS;
   const injector = new FaultInjector(plan);
   const start = (owner: string, crashAt: number | undefined) =>
@@ -297,6 +315,7 @@ async function runCrashSchedule<World extends ScenarioWorld, S extends AnySaga>(
     }),
   );
   if (ran.status === "stuck") runner.crash.kill("stuck");
+  await clock.drainIo();
   let reached =
     crashAt === undefined
       ? true
@@ -324,11 +343,13 @@ async function runCrashSchedule<World extends ScenarioWorld, S extends AnySaga>(
         process.crash.dead &&
         process.crash.crashedAt === (schedule.recoveryBoundary ?? process.crash.crashedAt);
       process.crash.kill("abandoned");
+      await clock.drainIo();
       continue;
     }
     completed++;
+    if (pass.status === "stuck") process.crash.kill("stuck");
+    await clock.drainIo();
     if (pass.status === "stuck") {
-      process.crash.kill("stuck");
       violated({
         invariant: "recovery settles",
         message: "A recovery pass never settled.",
@@ -353,7 +374,15 @@ async function runCrashSchedule<World extends ScenarioWorld, S extends AnySaga>(
   }
   const statuses = (await loadSagas(log)).map((s) => s.record.status);
   return {
-    outcome: { schedule, reached, recoveryBoundaries, stateKey, violations, statuses },
+    outcome: {
+      schedule,
+      reached,
+      recoveryBoundaries,
+      stateKey,
+      violations,
+      statuses,
+      ioStalls: clock.io.stalls,
+    },
     boundariesOfRun: runner.crash.boundaries,
     stores: Object.keys(world.stores),
   };

@@ -45,6 +45,7 @@ export {
   type FaultPlanArbitraryOptions,
   faultPlanArbitrary,
 } from "./fault-plan-arbitrary.js";
+export { InFlightCalls } from "./in-flight-calls.js";
 export {
   checkInvariants,
   type DefineInvariantOptions,

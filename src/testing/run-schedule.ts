@@ -14,6 +14,7 @@ import {
   type Scenario,
   type ScenarioWorld,
   sagaIdFor,
+  scheduleClock,
 } from "./scenario.js";
 import { deriveSeed, seededRandom } from "./seeded-random.js";
 import type { CallGate } from "./seeded-scheduler.js";
@@ -25,7 +26,7 @@ import {
   type SimulatedProcess,
   startProcess,
 } from "./simulated-process.js";
-import { type TaskScheduler, VirtualClock } from "./virtual-clock.js";
+import type { TaskScheduler } from "./virtual-clock.js";
 
 /** How one schedule runs: concurrent runs and recoverers under faults, then recovery to an end. */
 export interface ScheduleOptions<World extends ScenarioWorld, S extends AnySaga>
@@ -96,6 +97,11 @@ export interface ScheduleResult {
   readonly storesChecked: boolean;
   /** The names of the world's stores. */
   readonly stores: readonly string[];
+  /**
+   * How many times the schedule went on while calls to real stores were still in flight, after
+   * `ioStallMs` of real time (with `realIo`); when 0, timing had no part in its outcome.
+   */
+  readonly ioStalls: number;
 }
 
 /** Validates schedule options; throws a definition error naming the bad one. */
@@ -135,7 +141,7 @@ export async function runSchedule<World extends ScenarioWorld>(
   const world = await options.setup();
   checkWorld(world, "the simulation");
   const log = world.log ?? new MemorySagaLog();
-  const clock = new VirtualClock(undefined, { idleTurns: options.idleTurns ?? 1 });
+  const clock = scheduleClock(options);
   const injector = new FaultInjector(plan);
   const leaseTtlMs = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
   const live: SimulatedProcess<World>[] = [];
@@ -153,12 +159,14 @@ export async function runSchedule<World extends ScenarioWorld>(
     live.push(process);
     return process;
   };
-  // A process is over once its phase is: anything it left in flight can no longer write.
-  const endProcesses = (stuck: boolean) => {
+  // A process is over once its phase is: anything it left in flight can no longer write, and a
+  // real call it already sent answers before the next phase looks.
+  const endProcesses = async (stuck: boolean) => {
     for (const p of live.splice(0)) {
       if (stuck || p.crash.dead) abandoned++;
       p.crash.kill("the end of its phase");
     }
+    await clock.drainIo();
   };
   const limit = options.phaseLimitMs ?? 50 * leaseTtlMs;
   const drive = (work: Promise<unknown>) =>
@@ -190,13 +198,13 @@ export async function runSchedule<World extends ScenarioWorld>(
     }
   });
   const ran = await drive(Promise.all([...runs, ...racers, ...actors]));
-  endProcesses(ran.status === "stuck");
+  await endProcesses(ran.status === "stuck");
   for (let k = 1; k <= (options.faultyRecoveries ?? 1); k++) {
     await expireLeases(clock, log);
     const pass = await drive(
       Promise.resolve(start(`recoverer-${k}`, scheduler).recoverer.recover()),
     );
-    endProcesses(pass.status === "stuck");
+    await endProcesses(pass.status === "stuck");
   }
 
   injector.enabled = false;
@@ -210,7 +218,7 @@ export async function runSchedule<World extends ScenarioWorld>(
       Promise.resolve(start(`settler-${k}`, undefined).recoverer.recover()),
       { until: clock.now() + limit },
     );
-    endProcesses(pass.status === "stuck");
+    await endProcesses(pass.status === "stuck");
     const sagas = await loadSagas(log);
     converged = sagas.every((s) => TERMINAL_STATUSES.includes(s.record.status));
     if (!converged) continue;
@@ -220,7 +228,7 @@ export async function runSchedule<World extends ScenarioWorld>(
       Promise.resolve(start("settler-again", undefined).recoverer.recover()),
       { until: clock.now() + limit },
     );
-    endProcesses(again.status === "stuck");
+    await endProcesses(again.status === "stuck");
     violations.push(
       ...(await checkInvariants(
         invariantsOf(options),
@@ -254,5 +262,6 @@ export async function runSchedule<World extends ScenarioWorld>(
     abandoned,
     storesChecked: storeReaders.size > 0,
     stores: Object.keys(world.stores),
+    ioStalls: clock.io.stalls,
   };
 }

@@ -6,6 +6,7 @@ import type { SagaLog } from "../log/saga-log.js";
 import { LockstepDefinitionError } from "../model/definition-error.js";
 import type { RecovererOptions } from "../recovery/recoverer.js";
 import type { Invariant } from "./invariant.js";
+import { VirtualClock } from "./virtual-clock.js";
 import type { FaultableStore } from "./with-faults.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: a scenario runs sagas of every input and output type.
@@ -99,11 +100,29 @@ export interface Scenario<World extends ScenarioWorld, S extends AnySaga> {
   readonly recoverer?: Pick<RecovererOptions, "maxAttempts" | "backoff">;
   /**
    * `setImmediate` turns that make the program idle before virtual time moves. One is enough for
-   * stores whose calls are promise chains (memory stores, better-sqlite3); raise it for stores that
-   * wait on real I/O callbacks.
+   * stores whose calls are promise chains (memory stores, better-sqlite3); for stores that wait on
+   * real I/O, set `realIo` instead.
    * @default 1
    */
   readonly idleTurns?: number;
+  /**
+   * Whether the stores (or the log) do real I/O: Postgres, Redis, HTTP. Every call that reaches
+   * them then counts as in flight on the virtual clock, which neither moves time nor releases a
+   * held call until every call in flight has answered. A call takes no virtual time however long
+   * the database takes, so a deadline fires only where the schedule says (an injected `hang`), and
+   * the same schedule has the same outcome on every run. All the saga's I/O must go through the
+   * world's stores and log for this: anything else still looks idle.
+   * @default false
+   */
+  readonly realIo?: boolean;
+  /**
+   * With `realIo`, how long (in real milliseconds) the kit waits for calls in flight before it goes
+   * on as if the program were idle. Only a call that cannot finish before another simulated process
+   * moves (one blocked on a row lock that process holds) waits that long; a schedule in which it
+   * happened may depend on timing.
+   * @default 10000
+   */
+  readonly ioStallMs?: number;
   /**
    * The id of the saga run `i` (from 0) starts, so runs are reproducible.
    * @default `saga-${i + 1}`
@@ -132,15 +151,15 @@ export function checkScenario(scenario: Scenario<ScenarioWorld, AnySaga>, tool: 
     assertInteger(`${tool}: leaseTtlMs`, scenario.leaseTtlMs, 1);
   if (scenario.timeoutMs !== undefined) assertInteger(`${tool}: timeoutMs`, scenario.timeoutMs, 1);
   if (scenario.idleTurns !== undefined) assertInteger(`${tool}: idleTurns`, scenario.idleTurns, 1);
+  if (scenario.ioStallMs !== undefined) assertInteger(`${tool}: ioStallMs`, scenario.ioStallMs, 1);
   if (scenario.snapshot !== undefined) assertFunction(`${tool}: snapshot`, scenario.snapshot);
   if (scenario.sagaId !== undefined) assertFunction(`${tool}: sagaId`, scenario.sagaId);
-  if (
-    scenario.allowUncheckedStores !== undefined &&
-    typeof scenario.allowUncheckedStores !== "boolean"
-  ) {
-    throw new LockstepDefinitionError(
-      `Expected \`allowUncheckedStores\` of ${tool} to be a boolean, got ${describeValue(scenario.allowUncheckedStores)}.`,
-    );
+  for (const key of ["allowUncheckedStores", "realIo"] as const) {
+    if (scenario[key] !== undefined && typeof scenario[key] !== "boolean") {
+      throw new LockstepDefinitionError(
+        `Expected \`${key}\` of ${tool} to be a boolean, got ${describeValue(scenario[key])}.`,
+      );
+    }
   }
 }
 
@@ -186,6 +205,16 @@ export function sagaFor<World extends ScenarioWorld>(
     return Object.freeze({ ...step, store: store as unknown as StepDefinition["store"] });
   });
   return Object.freeze({ ...saga, steps: Object.freeze(steps) }) as AnySaga;
+}
+
+/** The virtual clock of one schedule, set up as the scenario says. */
+export function scheduleClock(
+  scenario: Pick<Scenario<ScenarioWorld, AnySaga>, "idleTurns" | "ioStallMs">,
+): VirtualClock {
+  return new VirtualClock(undefined, {
+    idleTurns: scenario.idleTurns ?? 1,
+    ...(scenario.ioStallMs === undefined ? {} : { ioStallMs: scenario.ioStallMs }),
+  });
 }
 
 /** The input of run `run`. */

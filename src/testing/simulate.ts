@@ -8,7 +8,7 @@ import { checkScheduleOptions, runSchedule, type ScheduleOptions } from "./run-s
 import type { AnySaga, ScenarioWorld } from "./scenario.js";
 import { assertSeed, deriveSeed } from "./seeded-random.js";
 import { SeededScheduler } from "./seeded-scheduler.js";
-import { uncheckedStoresWarning } from "./stores-checked.js";
+import { ioStallWarning, uncheckedStoresWarning } from "./stores-checked.js";
 import { LockstepTestFailure, type TestingError, TestingErrorCode } from "./testing-error.js";
 
 /** Options of {@link simulate}. */
@@ -69,8 +69,16 @@ export interface SimulationReport {
    * `allowUncheckedStores` is set.
    */
   readonly storesChecked: boolean;
-  /** What the simulation could not show, as full sentences: empty when the stores were checked. */
+  /**
+   * What the simulation could not show, as full sentences: empty when the stores were checked and
+   * no schedule stalled on calls in flight.
+   */
   readonly warnings: readonly string[];
+  /**
+   * How many times, over every schedule, the kit went on while calls to real stores were still in
+   * flight (with `realIo`, after `ioStallMs`); when 0, timing had no part in any outcome.
+   */
+  readonly ioStalls: number;
 }
 
 /**
@@ -156,6 +164,8 @@ async function run<World extends ScenarioWorld, S extends AnySaga>(
   let crashed = 0;
   let storesChecked = false;
   let stores: readonly string[] = [];
+  let ioStalls = 0;
+  const stalled: number[] = [];
   for (const seed of seeds) {
     const plan = options.faults?.(seed) ?? randomFaultPlan(seed);
     const scheduler =
@@ -171,10 +181,16 @@ async function run<World extends ScenarioWorld, S extends AnySaga>(
     if (result.abandoned > 0) crashed++;
     storesChecked ||= result.storesChecked;
     stores = result.stores;
+    ioStalls += result.ioStalls;
+    if (result.ioStalls > 0) stalled.push(seed);
   }
-  const warnings = storesChecked
-    ? []
-    : [uncheckedStoresWarning(`simulate (${seeds.length} schedules)`, stores)];
+  const tool = `simulate (${seeds.length} schedules)`;
+  const warnings = [
+    ...(storesChecked ? [] : [uncheckedStoresWarning(tool, stores)]),
+    ...(ioStalls === 0
+      ? []
+      : [ioStallWarning(tool, ioStalls, `seeds ${stalled.slice(0, 5).join(", ")}`)]),
+  ];
   return {
     schedules: seeds.length,
     faultsFired,
@@ -184,6 +200,7 @@ async function run<World extends ScenarioWorld, S extends AnySaga>(
     violations,
     storesChecked,
     warnings,
+    ioStalls,
   };
 }
 

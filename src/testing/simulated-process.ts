@@ -54,6 +54,7 @@ export function startProcess<World extends ScenarioWorld>(
     crash,
     reads: scenario.reads ?? [],
     ...(setup.gate === undefined ? {} : { gate: setup.gate }),
+    ...(scenario.realIo === true ? { inFlight: setup.clock.io } : {}),
   };
   const stores = Object.fromEntries(
     Object.entries(setup.world.stores).map(([name, store]) => [

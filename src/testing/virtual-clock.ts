@@ -1,6 +1,7 @@
 import type { Clock } from "../core/clock.js";
 import { assertInteger } from "../core/validate.js";
 import { LockstepDefinitionError } from "../model/definition-error.js";
+import { InFlightCalls } from "./in-flight-calls.js";
 
 /** How a promise driven by {@link VirtualClock.settle} came out. */
 export type Settled<T> =
@@ -57,6 +58,13 @@ export interface VirtualClockOptions {
    * @default 3
    */
   readonly idleTurns?: number;
+  /**
+   * How long, in real milliseconds, {@link VirtualClock.settle} waits for the calls in flight in
+   * {@link VirtualClock.io} to answer before it gives up on them for now and goes on as if the
+   * program were idle (counting a stall in `io.stalls`). Only calls counted in `io` are waited for.
+   * @default 10000
+   */
+  readonly ioStallMs?: number;
 }
 
 interface Timer {
@@ -70,6 +78,12 @@ interface Timer {
  * waiting. {@link VirtualClock.run} advances it automatically whenever the program is idle, jumping
  * straight to the next timer.
  *
+ * A call to a real store (Postgres, Redis, HTTP) makes the program look idle while it waits for the
+ * network, so time would jump past the call's deadline while the database answers. Count such calls
+ * in {@link VirtualClock.io} (`withFaults(store, plan, { inFlight: clock.io })`, or the kit's
+ * `realIo` option): time then stands still, and held calls stay held, until every counted call
+ * answered.
+ *
  * @example
  * ```ts
  * const clock = new VirtualClock();
@@ -82,6 +96,12 @@ export class VirtualClock implements Clock {
   #seq = 0;
   #timers: Timer[] = [];
   readonly #idleTurns: number;
+  readonly #ioStallMs: number;
+  /**
+   * The calls to real stores in flight. While any is pending, {@link VirtualClock.settle} waits
+   * for it (up to `ioStallMs` of real time) instead of moving time or releasing a held call.
+   */
+  readonly io = new InFlightCalls();
 
   /**
    * @param start the initial time, in milliseconds since the epoch. @default 1_700_000_000_000
@@ -91,8 +111,11 @@ export class VirtualClock implements Clock {
     assertInteger("start", start, 0);
     const idleTurns = options.idleTurns ?? 3;
     assertInteger("idleTurns", idleTurns, 1);
+    const ioStallMs = options.ioStallMs ?? 10_000;
+    assertInteger("ioStallMs", ioStallMs, 1);
     this.#now = start;
     this.#idleTurns = idleTurns;
+    this.#ioStallMs = ioStallMs;
   }
 
   /** The virtual time, in milliseconds since the epoch. */
@@ -152,8 +175,8 @@ export class VirtualClock implements Clock {
 
   /**
    * Drives `promise` to its end without real waiting, and says how it ended instead of throwing:
-   * whenever the program is idle it releases one held call of `options.scheduler` if there is one,
-   * else jumps to the next timer. A promise that can never settle (a call that hangs with no
+   * whenever the program is idle it waits for the calls in flight in {@link VirtualClock.io}, then
+   * releases one held call of `options.scheduler` if there is one, else jumps to the next timer. A promise that can never settle (a call that hangs with no
    * deadline) comes back `stuck`, so a test can treat its process as abandoned.
    *
    * @example
@@ -176,6 +199,11 @@ export class VirtualClock implements Clock {
     );
     for (let steps = 0; ; steps++) {
       await idle(this.#idleTurns);
+      // Real I/O in flight is not idleness: wait for its answer, moving nothing meanwhile.
+      while (outcome === undefined && this.io.count > 0) {
+        if (!(await this.io.drained(this.#ioStallMs))) break;
+        await idle(this.#idleTurns);
+      }
       if (outcome !== undefined) return outcome;
       if (steps >= maxSteps) return { status: "stuck", reason: "max_steps" };
       if (options.scheduler !== undefined && options.scheduler.pending() > 0) {
@@ -189,6 +217,15 @@ export class VirtualClock implements Clock {
       }
       this.advance(next.at - this.#now);
     }
+  }
+
+  /**
+   * Resolves once no call counted in {@link VirtualClock.io} is in flight: `true`, or `false` when
+   * some were still pending after `ioStallMs` of real time. The kit calls it between the phases of
+   * a schedule, so that a write a dead process sent lands before the next process looks.
+   */
+  async drainIo(): Promise<boolean> {
+    return this.io.drained(this.#ioStallMs);
   }
 }
 

@@ -8,6 +8,7 @@ import { proxyAdapter, unwrapProxy } from "./adapter-proxy.js";
 import { CrashSwitch } from "./crash-switch.js";
 import { type Fault, FaultInjector } from "./fault-injector.js";
 import type { FaultPlan } from "./fault-plan.js";
+import { InFlightCalls } from "./in-flight-calls.js";
 import type { CallGate } from "./seeded-scheduler.js";
 
 /** What {@link withFaults} accepts as a store: anything made by `defineStore`. */
@@ -49,6 +50,15 @@ export interface WithFaultsOptions {
    * @default none
    */
   readonly gate?: CallGate;
+  /**
+   * Counts every call that reaches the adapter as in flight until it answers: pass `clock.io` of a
+   * {@link VirtualClock} when the adapter does real I/O, so that virtual time stands still while it
+   * answers (see {@link InFlightCalls}). A transaction counts while it begins and ends, not while
+   * its work runs.
+   * @default not counted
+   * @example withFaults(postgresStore(pool), plan, { clock, inFlight: clock.io })
+   */
+  readonly inFlight?: InFlightCalls;
 }
 
 /** The saga log methods that change durable state; the others only read. */
@@ -71,6 +81,7 @@ interface Wiring {
   readonly crash: CrashSwitch;
   readonly clock: Clock;
   readonly gate: CallGate | undefined;
+  readonly inFlight: InFlightCalls | undefined;
 }
 
 type Method = (...args: unknown[]) => unknown;
@@ -119,7 +130,13 @@ export function withFaults(
     crash: options.crash ?? new CrashSwitch(),
     clock: options.clock ?? systemClock,
     gate: options.gate,
+    inFlight: options.inFlight,
   };
+  if (options.inFlight !== undefined && !(options.inFlight instanceof InFlightCalls)) {
+    throw new LockstepDefinitionError(
+      `Expected \`inFlight\` to be the \`io\` of a VirtualClock (an InFlightCalls), got ${describeValue(options.inFlight)}.`,
+    );
+  }
   if (options.name !== undefined && (typeof options.name !== "string" || options.name === "")) {
     throw new LockstepDefinitionError(
       `Expected \`name\` to be a non-empty string, got ${describeValue(options.name)}.`,
@@ -174,19 +191,41 @@ function wrapStore(
         // The transaction dies with the process, rolling back and freeing its connection.
         const linked = either(scope?.signal, w.crash.signal);
         const bound = withSignal(scope, linked.signal);
-        return intercept(w, `${name}.transaction`, true, bound.signal, fail, () =>
-          method.call(
-            store,
-            async (tx: unknown) => {
-              const handle = wrapHandle(tx, w, `${name}.tx`, reads, true, bound.signal, fail);
-              if (typeof handle === "object" && handle !== null) TX_HANDLES.add(handle);
-              const out = await work(handle);
-              // A dead process cannot commit, whatever its work made of the crash.
-              w.crash.assertAlive(`${name}.transaction commit`);
-              return out;
-            },
-            bound,
-          ),
+        return intercept(
+          w,
+          `${name}.transaction`,
+          true,
+          bound.signal,
+          fail,
+          async () => {
+            // In flight while it begins and while it commits or rolls back, not while its work runs.
+            let end = w.inFlight?.begin(`${name}.transaction`);
+            // The store may give up on its work (an abort) and answer while the work still runs.
+            let answered = false;
+            try {
+              return await method.call(
+                store,
+                async (tx: unknown) => {
+                  end?.();
+                  try {
+                    const handle = wrapHandle(tx, w, `${name}.tx`, reads, true, bound.signal, fail);
+                    if (typeof handle === "object" && handle !== null) TX_HANDLES.add(handle);
+                    const out = await work(handle);
+                    // A dead process cannot commit, whatever its work made of the crash.
+                    w.crash.assertAlive(`${name}.transaction commit`);
+                    return out;
+                  } finally {
+                    if (!answered) end = w.inFlight?.begin(`${name}.transaction`);
+                  }
+                },
+                bound,
+              );
+            } finally {
+              answered = true;
+              end?.();
+            }
+          },
+          true,
         ).finally(linked.dispose);
       };
     }
@@ -262,7 +301,10 @@ function wrapLog(log: SagaLog, w: Wiring, name: string): SagaLog {
   });
 }
 
-/** One call through a wrapped adapter: gate, crash boundaries, and the fault the injector decides. */
+/**
+ * One call through a wrapped adapter: gate, crash boundaries, and the fault the injector decides.
+ * The call counts as in flight while it runs, unless it is `counted` by its own code.
+ */
 function intercept(
   w: Wiring,
   site: string,
@@ -270,6 +312,7 @@ function intercept(
   signal: AbortSignal | undefined,
   fail: (fault: Fault) => Error,
   call: () => unknown,
+  counted = false,
 ): Promise<unknown> {
   const run = async (): Promise<unknown> => {
     if (effect) w.crash.boundary(`before ${site}`);
@@ -281,7 +324,9 @@ function intercept(
       const linked = either(signal, w.crash.signal);
       return hang(linked.signal, () => fail(fault)).finally(linked.dispose);
     }
-    const result = await call();
+    const result = await (w.inFlight === undefined || counted
+      ? call()
+      : w.inFlight.track(call, site));
     if (fault?.kind === "latency") await sleep(w.clock, fault.latencyMs);
     if (effect) w.crash.boundary(`after ${site}`);
     else w.crash.assertAlive(site);
