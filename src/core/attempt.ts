@@ -8,6 +8,7 @@ import {
   retryAfter,
   zodMessage,
 } from "./attempt-outcome.js";
+import { readBackConflict } from "./conflict-probe.js";
 import { callWithDeadline } from "./deadline.js";
 import type { ExecutionState } from "./execution-state.js";
 import { messageOf } from "./message-of.js";
@@ -63,6 +64,9 @@ export async function attemptStep(
       return { type: "escalated", message: escalation.message };
     }
     if (isProvablyNotApplied(kind)) {
+      // A lost compare-and-set did not apply, but the same change may already be in place.
+      const found = await readBackConflict(state, i, attempt, kind);
+      if (found !== undefined) return found;
       state.notCommitted(i, attempt, kind, error);
     } else {
       st.status = StepStatus.Unknown;
