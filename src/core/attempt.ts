@@ -1,13 +1,7 @@
 import { ErrorKind, isProvablyNotApplied } from "../model/error-kind.js";
 import { EntryType } from "../model/records.js";
 import { StepKind } from "../model/step-kind.js";
-import {
-  type AttemptResult,
-  failureOf,
-  findEscalation,
-  retryAfter,
-  zodMessage,
-} from "./attempt-outcome.js";
+import { type AttemptResult, failureOf, findEscalation, retryAfter } from "./attempt-outcome.js";
 import { readBackConflict } from "./conflict-probe.js";
 import { callWithDeadline } from "./deadline.js";
 import type { ExecutionState } from "./execution-state.js";
@@ -15,6 +9,7 @@ import { messageOf } from "./message-of.js";
 import { StepStatus } from "./report.js";
 import { probeAndRecord } from "./settle.js";
 import type { StepDefinition } from "./step.js";
+import { checkOutput } from "./step-output.js";
 
 /**
  * Runs step `i` until it commits or its retries run out: each attempt's intent is durable before
@@ -52,9 +47,9 @@ export async function attemptStep(
       (scope) => step.execute(state.context(i, attempt, scope)),
     );
     if (outcome.status === "ok") {
-      const parsed = step.output.safeParse(outcome.value);
-      if (!parsed.success) return { type: "invalid_output", message: zodMessage(parsed.error) };
-      state.commit(i, attempt, outcome.value, parsed.data, "execute");
+      const checked = checkOutput(step, outcome.value);
+      if (!checked.ok) return { type: "invalid_output", message: checked.message };
+      state.commit(i, attempt, outcome.value, checked.output, "execute");
       return { type: "committed" };
     }
     const { kind, error } = failureOf(step, outcome);
