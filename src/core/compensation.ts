@@ -7,7 +7,7 @@ import { callWithDeadline } from "./deadline.js";
 import { type DriveResult, fail, needsAttention } from "./endings.js";
 import { classifyError } from "./error-kinds.js";
 import { ErrorCode, type SagaError } from "./errors.js";
-import type { ExecutionState } from "./execution-state.js";
+import type { ExecutionState, StuckCompensation } from "./execution-state.js";
 import { messageOf } from "./message-of.js";
 import { StepStatus } from "./report.js";
 import { backoffDelay } from "./retry.js";
@@ -70,6 +70,7 @@ async function runCompensation(state: ExecutionState, j: number): Promise<DriveR
   const st = state.stateAt(j);
   const policy = state.policies[j] as (typeof state.policies)[number];
   const compensate = step.compensate as NonNullable<StepDefinition["compensate"]>;
+  let lastError: StuckCompensation["error"] = { kind: ErrorKind.Unknown, message: "" };
   for (let attempt = 1; attempt <= policy.attempts; attempt++) {
     await state.write({ entries: [state.entry(step, EntryType.CompensationIntent, attempt)] });
     state.emit({ type: "compensation.started", step: step.name, attempt });
@@ -129,10 +130,9 @@ async function runCompensation(state: ExecutionState, j: number): Promise<DriveR
       outcome.status === "timeout"
         ? ErrorKind.Timeout
         : classifyError(error, step.store.classifyError);
+    lastError = { kind, message: messageOf(error) };
     state.journal.stage(
-      state.entry(step, EntryType.CompensationFailed, attempt, {
-        error: { kind, message: messageOf(error) },
-      }),
+      state.entry(step, EntryType.CompensationFailed, attempt, { error: lastError }),
     );
     state.emit({ type: "compensation.finished", step: step.name, attempt, result: "failed" });
     if (attempt < policy.attempts) {
@@ -140,6 +140,7 @@ async function runCompensation(state: ExecutionState, j: number): Promise<DriveR
     }
   }
   // Out of attempts: stay compensating, free the lease, and let the recoverer retry later.
+  state.stuckCompensation = { step: step.name, error: lastError };
   await state.write({ releaseLease: true });
   return compensationStuck(state, j);
 }

@@ -56,6 +56,12 @@ export interface StepState {
   coCommitted: boolean;
 }
 
+/** A compensation that ran out of attempts: its step, and the error of its last attempt. */
+export interface StuckCompensation {
+  readonly step: string;
+  readonly error: { readonly kind: ErrorKind; readonly message: string };
+}
+
 /** A saga event without the fields every event shares. */
 export type EventBody = SagaEvent extends infer E
   ? E extends SagaEvent
@@ -81,6 +87,8 @@ export class ExecutionState {
   readonly policies: readonly RetryPolicy[];
   status: SagaStatus;
   attention: SagaReport["attention"];
+  /** The compensation that ran out of attempts in this drive, with its last error, if one did. */
+  stuckCompensation: StuckCompensation | undefined;
 
   constructor(options: ExecutionOptions) {
     const { env, saga, entries = [] } = options;
