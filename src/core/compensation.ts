@@ -68,18 +68,14 @@ export async function compensateAll(
 async function runCompensation(state: ExecutionState, j: number): Promise<DriveResult | undefined> {
   const step = state.stepAt(j);
   const st = state.stateAt(j);
-  const policy = state.policies[j] as (typeof state.policies)[number];
+  const policy = state.compensationPolicies[j] as (typeof state.compensationPolicies)[number];
   const compensate = step.compensate as NonNullable<StepDefinition["compensate"]>;
   let lastError: StuckCompensation["error"] = { kind: ErrorKind.Unknown, message: "" };
-  for (let attempt = 1; attempt <= policy.attempts; attempt++) {
+  for (let attempt = 1; attempt <= policy.retry.attempts; attempt++) {
     await state.write({ entries: [state.entry(step, EntryType.CompensationIntent, attempt)] });
     state.emit({ type: "compensation.started", step: step.name, attempt });
-    const outcome = await callWithDeadline(
-      state.env.clock,
-      step.timeoutMs ?? state.env.timeoutMs,
-      undefined,
-      (scope) =>
-        compensate({ ...state.context(j, Math.max(1, st.attempts), scope), output: st.output }),
+    const outcome = await callWithDeadline(state.env.clock, policy.timeoutMs, undefined, (scope) =>
+      compensate({ ...state.context(j, Math.max(1, st.attempts), scope), output: st.output }),
     );
     const value =
       outcome.status === "ok"
@@ -135,8 +131,8 @@ async function runCompensation(state: ExecutionState, j: number): Promise<DriveR
       state.entry(step, EntryType.CompensationFailed, attempt, { error: lastError }),
     );
     state.emit({ type: "compensation.finished", step: step.name, attempt, result: "failed" });
-    if (attempt < policy.attempts) {
-      await sleep(state.env.clock, backoffDelay(policy, attempt, state.env.random));
+    if (attempt < policy.retry.attempts) {
+      await sleep(state.env.clock, backoffDelay(policy.retry, attempt, state.env.random));
     }
   }
   // Out of attempts: stay compensating, free the lease, and let the recoverer retry later.

@@ -1,6 +1,10 @@
 import { replaySteps } from "../log/replay.js";
 import type { ErrorKind } from "../model/error-kind.js";
 import { EntryType, type NewStepEntry, SagaStatus, type StepEntry } from "../model/records.js";
+import {
+  type ResolvedCompensationPolicy,
+  resolveCompensationPolicy,
+} from "./compensation-policy.js";
 import type { SagaEvent } from "./events.js";
 import { type ExecutionEnv, emitEvent } from "./execution-env.js";
 import { stepKey } from "./ids.js";
@@ -85,6 +89,8 @@ export class ExecutionState {
   readonly steps: readonly StepState[];
   /** Each step's retry policy, resolved over the runner's. */
   readonly policies: readonly RetryPolicy[];
+  /** Each step's compensation retry and deadline, resolved (see `CompensationPolicy`). */
+  readonly compensationPolicies: readonly ResolvedCompensationPolicy[];
   status: SagaStatus;
   attention: SagaReport["attention"];
   /** The compensation that ran out of attempts in this drive, with its last error, if one did. */
@@ -105,6 +111,9 @@ export class ExecutionState {
     );
     this.policies = saga.steps.map((s) =>
       resolveRetry(`step "${s.name}": retry`, s.retry, env.retry),
+    );
+    this.compensationPolicies = saga.steps.map((s, i) =>
+      resolveCompensationPolicy(s, this.policies[i] as RetryPolicy, env),
     );
     const byName = new Map(saga.steps.map((s) => [s.name, s]));
     const parse = (name: string, raw: unknown) =>
