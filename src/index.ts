@@ -7,6 +7,10 @@ export {
   type StoreCapabilities,
 } from "./core/capabilities.js";
 export { type Clock, sleep, systemClock } from "./core/clock.js";
+export type {
+  CompensationPolicy,
+  CompensationRetry,
+} from "./core/compensation-policy.js";
 export type { CallOutcome, CallScope } from "./core/deadline.js";
 export { classifyError, type ErrorClassifier, StoreError } from "./core/error-kinds.js";
 export {
@@ -39,6 +43,7 @@ export {
 export type { EventListener, Logger, SagaEvent, SagaEventType } from "./core/events.js";
 export {
   assertExplained,
+  type CompensationPlan,
   type ExplainOptions,
   explain,
   InDoubtWindow,

@@ -12,6 +12,7 @@ export type AttemptResult = (
   | { readonly type: "not_committed"; readonly kind: ErrorKind; readonly error: unknown }
   | { readonly type: "in_doubt" }
   | { readonly type: "cancelled"; readonly reason: unknown }
+  /** `message`: what is wrong with the output, as the end of a sentence naming its step. */
   | { readonly type: "invalid_output"; readonly message: string }
   | { readonly type: "escalated"; readonly message: string }
 ) & { readonly at?: number };

@@ -1,20 +1,16 @@
 import { ErrorKind, isProvablyNotApplied } from "../model/error-kind.js";
 import { EntryType } from "../model/records.js";
 import { StepKind } from "../model/step-kind.js";
-import {
-  type AttemptResult,
-  failureOf,
-  findEscalation,
-  retryAfter,
-  zodMessage,
-} from "./attempt-outcome.js";
+import { type AttemptResult, failureOf, findEscalation, retryAfter } from "./attempt-outcome.js";
 import { probeOpenAttempt } from "./close-attempt.js";
+import { readBackConflict } from "./conflict-probe.js";
 import { callWithDeadline } from "./deadline.js";
 import type { ExecutionState } from "./execution-state.js";
 import { messageOf } from "./message-of.js";
 import { StepStatus } from "./report.js";
 import { probeAndRecord } from "./settle.js";
 import type { StepDefinition } from "./step.js";
+import { checkOutput } from "./step-output.js";
 
 /**
  * Runs step `i` until it commits or its retries run out: each attempt's intent is durable before
@@ -52,9 +48,9 @@ export async function attemptStep(
       (scope) => step.execute(state.context(i, attempt, scope)),
     );
     if (outcome.status === "ok") {
-      const parsed = step.output.safeParse(outcome.value);
-      if (!parsed.success) return { type: "invalid_output", message: zodMessage(parsed.error) };
-      state.commit(i, attempt, outcome.value, parsed.data, "execute");
+      const checked = checkOutput(step, outcome.value);
+      if (!checked.ok) return { type: "invalid_output", message: checked.message };
+      state.commit(i, attempt, outcome.value, checked.output, "execute");
       return { type: "committed" };
     }
     const { kind, error } = failureOf(step, outcome);
@@ -64,6 +60,9 @@ export async function attemptStep(
       return { type: "escalated", message: escalation.message };
     }
     if (isProvablyNotApplied(kind)) {
+      // A lost compare-and-set did not apply, but the same change may already be in place.
+      const found = await readBackConflict(state, i, attempt, kind);
+      if (found !== undefined) return found;
       state.notCommitted(i, attempt, kind, error);
     } else {
       st.status = StepStatus.Unknown;

@@ -7,7 +7,6 @@ import {
   findCause,
   findEscalation,
   retryAfter,
-  zodMessage,
 } from "./attempt-outcome.js";
 import { closeAttempt } from "./close-attempt.js";
 import { callWithDeadline } from "./deadline.js";
@@ -16,6 +15,7 @@ import type { ExecutionState } from "./execution-state.js";
 import { StepStatus } from "./report.js";
 import { type Change, LeaseLost, SagaExists } from "./saga-journal.js";
 import type { StepDefinition } from "./step.js";
+import { checkOutput } from "./step-output.js";
 import { isCoCommitted } from "./store.js";
 
 /**
@@ -87,15 +87,15 @@ export async function attemptGroup(
             ...state.context(from + k, attempt, scope, earlier),
             handle: tx,
           });
-          const parsed = step.output.safeParse(raw);
-          if (!parsed.success) {
-            invalid = { at: from + k, message: zodMessage(parsed.error) };
+          const checked = checkOutput(step, raw);
+          if (!checked.ok) {
+            invalid = { at: from + k, message: checked.message };
             throw new StoreError(
               "not_committed",
-              `The output of step "${step.name}" failed its schema.`,
+              `The output of step "${step.name}" ${checked.message}.`,
             );
           }
-          outputs.push({ raw, output: parsed.data });
+          outputs.push({ raw, output: checked.output });
           committed.push(
             state.entry(step, EntryType.Committed, attempt, { output: raw, via: "co_commit" }),
           );

@@ -7,7 +7,7 @@ import { callWithDeadline } from "./deadline.js";
 import { type DriveResult, fail, needsAttention } from "./endings.js";
 import { classifyError } from "./error-kinds.js";
 import { ErrorCode, type SagaError } from "./errors.js";
-import type { ExecutionState } from "./execution-state.js";
+import type { ExecutionState, StuckCompensation } from "./execution-state.js";
 import { messageOf } from "./message-of.js";
 import { StepStatus } from "./report.js";
 import { backoffDelay } from "./retry.js";
@@ -68,17 +68,14 @@ export async function compensateAll(
 async function runCompensation(state: ExecutionState, j: number): Promise<DriveResult | undefined> {
   const step = state.stepAt(j);
   const st = state.stateAt(j);
-  const policy = state.policies[j] as (typeof state.policies)[number];
+  const policy = state.compensationPolicies[j] as (typeof state.compensationPolicies)[number];
   const compensate = step.compensate as NonNullable<StepDefinition["compensate"]>;
-  for (let attempt = 1; attempt <= policy.attempts; attempt++) {
+  let lastError: StuckCompensation["error"] = { kind: ErrorKind.Unknown, message: "" };
+  for (let attempt = 1; attempt <= policy.retry.attempts; attempt++) {
     await state.write({ entries: [state.entry(step, EntryType.CompensationIntent, attempt)] });
     state.emit({ type: "compensation.started", step: step.name, attempt });
-    const outcome = await callWithDeadline(
-      state.env.clock,
-      step.timeoutMs ?? state.env.timeoutMs,
-      undefined,
-      (scope) =>
-        compensate({ ...state.context(j, Math.max(1, st.attempts), scope), output: st.output }),
+    const outcome = await callWithDeadline(state.env.clock, policy.timeoutMs, undefined, (scope) =>
+      compensate({ ...state.context(j, Math.max(1, st.attempts), scope), output: st.output }),
     );
     const value =
       outcome.status === "ok"
@@ -129,17 +126,17 @@ async function runCompensation(state: ExecutionState, j: number): Promise<DriveR
       outcome.status === "timeout"
         ? ErrorKind.Timeout
         : classifyError(error, step.store.classifyError);
+    lastError = { kind, message: messageOf(error) };
     state.journal.stage(
-      state.entry(step, EntryType.CompensationFailed, attempt, {
-        error: { kind, message: messageOf(error) },
-      }),
+      state.entry(step, EntryType.CompensationFailed, attempt, { error: lastError }),
     );
     state.emit({ type: "compensation.finished", step: step.name, attempt, result: "failed" });
-    if (attempt < policy.attempts) {
-      await sleep(state.env.clock, backoffDelay(policy, attempt, state.env.random));
+    if (attempt < policy.retry.attempts) {
+      await sleep(state.env.clock, backoffDelay(policy.retry, attempt, state.env.random));
     }
   }
   // Out of attempts: stay compensating, free the lease, and let the recoverer retry later.
+  state.stuckCompensation = { step: step.name, error: lastError };
   await state.write({ releaseLease: true });
   return compensationStuck(state, j);
 }

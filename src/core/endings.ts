@@ -37,7 +37,10 @@ export async function needsAttention(
   });
 }
 
-/** Ends the saga `needs_attention` because step `i`'s output failed its schema. */
+/**
+ * Ends the saga `needs_attention` because step `i`'s output failed its schema or cannot be stored;
+ * `message` says which, as the end of a sentence that starts "The output of step X".
+ */
 export function invalidOutput(
   state: ExecutionState,
   i: number,
@@ -48,7 +51,7 @@ export function invalidOutput(
     state,
     i,
     AttentionReason.InvalidOutput,
-    `The output of step "${step.name}" failed its schema (${message}); its write may be in place.`,
+    `The output of step "${step.name}" ${message}; its write may be in place.`,
   );
 }
 

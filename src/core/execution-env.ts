@@ -1,10 +1,14 @@
 import type { SagaLog } from "../log/saga-log.js";
 import { LockstepDefinitionError } from "../model/definition-error.js";
 import type { Clock } from "./clock.js";
+import type { CompensationPolicy } from "./compensation-policy.js";
 import type { EventListener, Logger, SagaEvent } from "./events.js";
 import { messageOf } from "./message-of.js";
 import type { RetryPolicy } from "./retry.js";
 import { describeValue } from "./validate.js";
+
+/** The deadline of each call into step code when neither the step nor the runner sets one, in ms. */
+export const DEFAULT_TIMEOUT_MS = 10_000;
 
 /**
  * Everything an execution needs from its runner, its options resolved: the runner builds it once,
@@ -23,6 +27,11 @@ export interface ExecutionEnv {
   readonly timeoutMs: number;
   /** Retry policy of steps that set none. */
   readonly retry: RetryPolicy;
+  /**
+   * The compensation policy of steps that set none, validated.
+   * @default none: each compensation is retried and timed like its step's execute
+   */
+  readonly compensation?: CompensationPolicy | undefined;
   /** Source of randomness for backoff jitter. */
   readonly random: () => number;
   /** Receives every saga event. */

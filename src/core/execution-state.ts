@@ -1,6 +1,10 @@
 import { replaySteps } from "../log/replay.js";
 import type { ErrorKind } from "../model/error-kind.js";
 import { EntryType, type NewStepEntry, SagaStatus, type StepEntry } from "../model/records.js";
+import {
+  type ResolvedCompensationPolicy,
+  resolveCompensationPolicy,
+} from "./compensation-policy.js";
 import type { SagaEvent } from "./events.js";
 import { type ExecutionEnv, emitEvent } from "./execution-env.js";
 import { stepKey } from "./ids.js";
@@ -56,6 +60,12 @@ export interface StepState {
   coCommitted: boolean;
 }
 
+/** A compensation that ran out of attempts: its step, and the error of its last attempt. */
+export interface StuckCompensation {
+  readonly step: string;
+  readonly error: { readonly kind: ErrorKind; readonly message: string };
+}
+
 /** A saga event without the fields every event shares. */
 export type EventBody = SagaEvent extends infer E
   ? E extends SagaEvent
@@ -79,8 +89,12 @@ export class ExecutionState {
   readonly steps: readonly StepState[];
   /** Each step's retry policy, resolved over the runner's. */
   readonly policies: readonly RetryPolicy[];
+  /** Each step's compensation retry and deadline, resolved (see `CompensationPolicy`). */
+  readonly compensationPolicies: readonly ResolvedCompensationPolicy[];
   status: SagaStatus;
   attention: SagaReport["attention"];
+  /** The compensation that ran out of attempts in this drive, with its last error, if one did. */
+  stuckCompensation: StuckCompensation | undefined;
 
   constructor(options: ExecutionOptions) {
     const { env, saga, entries = [] } = options;
@@ -97,6 +111,9 @@ export class ExecutionState {
     );
     this.policies = saga.steps.map((s) =>
       resolveRetry(`step "${s.name}": retry`, s.retry, env.retry),
+    );
+    this.compensationPolicies = saga.steps.map((s, i) =>
+      resolveCompensationPolicy(s, this.policies[i] as RetryPolicy, env),
     );
     const byName = new Map(saga.steps.map((s) => [s.name, s]));
     const parse = (name: string, raw: unknown) =>

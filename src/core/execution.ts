@@ -14,7 +14,11 @@ import {
   stepFailed,
 } from "./endings.js";
 import { ErrorCode, type SagaError } from "./errors.js";
-import { type ExecutionOptions, ExecutionState } from "./execution-state.js";
+import {
+  type ExecutionOptions,
+  ExecutionState,
+  type StuckCompensation,
+} from "./execution-state.js";
 import { messageOf } from "./message-of.js";
 import { type SagaReport, StepStatus } from "./report.js";
 import { LeaseLost, SagaExists } from "./saga-journal.js";
@@ -89,6 +93,14 @@ export class Execution {
         return this.#forward(undefined);
       return compensateAll(state, failure);
     });
+  }
+
+  /**
+   * The step whose compensation ran out of attempts in this drive, with its last error: the step a
+   * person must look at if recovery gives up on the saga. `undefined` when no compensation did.
+   */
+  get stuckCompensation(): StuckCompensation | undefined {
+    return this.#state.stuckCompensation;
   }
 
   /** The error of a saga that was unwound before its pivot, for a caller asking after it again. */

@@ -3,7 +3,10 @@ import { LockstepDefinitionError } from "../model/definition-error.js";
 import { StepKind } from "../model/step-kind.js";
 import { type AttemptFence, NO_FENCE } from "./attempt-fence.js";
 import type { StoreCapabilities } from "./capabilities.js";
+import { resolveCompensationPolicy } from "./compensation-policy.js";
+import { DEFAULT_TIMEOUT_MS, type ExecutionEnv, executionEnvOf } from "./execution-env.js";
 import type { StepStrategy } from "./report.js";
+import { DEFAULT_RETRY, resolveRetry } from "./retry.js";
 import type { Saga, SagaRecoveryPolicy } from "./saga.js";
 import type { StepDefinition } from "./step.js";
 import { isCoCommitted } from "./store.js";
@@ -97,6 +100,32 @@ export interface StepPlan {
    * probe cannot be closed on its store, so such a step ends in doubt. Empty when there are none.
    */
   readonly notes: readonly string[];
+  /**
+   * For a compensatable step, how its compensation is retried and timed in one run; `undefined`
+   * for a step that is never compensated.
+   */
+  readonly compensation: CompensationPlan | undefined;
+}
+
+/**
+ * How a step's compensation is retried and timed within one run: its compensation policy resolved
+ * over the runner's (the one given to {@link explain}, or lockstep's defaults without one).
+ */
+export interface CompensationPlan {
+  /** Attempts within one run; after the last the saga stays `compensating` for the recoverer. */
+  readonly attempts: number;
+  /** Delay before the second attempt, in milliseconds. */
+  readonly initialDelayMs: number;
+  /** The largest delay between attempts, in milliseconds. */
+  readonly maxDelayMs: number;
+  /** Growth of the delay per attempt. */
+  readonly factor: number;
+  /** Fraction of each delay that is randomized. */
+  readonly jitter: number;
+  /** Deadline of each compensate call, in milliseconds. */
+  readonly timeoutMs: number;
+  /** The same, in words, saying whose defaults fill what the step leaves unset. */
+  readonly description: string;
 }
 
 /** The explain plan of a saga: per step, the strategy, the guarantee and what is missing. */
@@ -144,6 +173,14 @@ export interface ExplainOptions {
    * @default false
    */
   readonly strict?: boolean;
+  /**
+   * The runner (made by `createRunner`) the saga will run with: its `retry`, `timeoutMs` and
+   * `compensation` fill what each step leaves unset in its compensation plan, and its log stands
+   * for `log` when that is not given.
+   * @default none: lockstep's defaults fill them
+   * @example `explain(saga, { runner })`
+   */
+  readonly runner?: { readonly log: SagaLog };
 }
 
 /**
@@ -172,12 +209,18 @@ export function explain(saga: Saga<any, any>, options: ExplainOptions = {}): Sag
       `Expected \`strict\` to be a boolean, got ${describeValue(strict)}.`,
     );
   }
-  const coCommitStore = options.log?.coCommit?.storeId;
+  const env = options.runner === undefined ? undefined : executionEnvOf(options.runner);
+  const log = options.log ?? env?.log;
+  const coCommitStore = log?.coCommit?.storeId;
   const steps = saga.steps as readonly StepDefinition[];
   const coCommitted = steps.map((step) => isCoCommitted(step.store, coCommitStore));
   const transactions = groupsOf(steps, coCommitted);
-  const plans = steps.map((step, i) =>
-    planStep(saga, step, i, coCommitted[i] === true, transactions, coCommitStore),
+  const plans = steps.map(
+    (step, i): StepPlan =>
+      Object.freeze({
+        ...planStep(saga, step, i, coCommitted[i] === true, transactions, coCommitStore),
+        compensation: compensationPlanOf(step, env),
+      }),
   );
   const gaps = plans.flatMap((p) => p.gaps);
   const plan: SagaPlan = Object.freeze({
@@ -188,7 +231,7 @@ export function explain(saga: Saga<any, any>, options: ExplainOptions = {}): Sag
     steps: Object.freeze(plans),
     transactions: Object.freeze(transactions),
     gaps: Object.freeze(gaps),
-    notes: Object.freeze(notesOf(options.log, coCommitStore)),
+    notes: Object.freeze(notesOf(log, coCommitStore)),
   });
   if (strict && gaps.length > 0) throw new LockstepDefinitionError(strictMessage(plan));
   return plan;
@@ -240,7 +283,7 @@ function planStep(
   coCommitted: boolean,
   transactions: readonly (readonly string[])[],
   coCommitStore: string | undefined,
-): StepPlan {
+): Omit<StepPlan, "compensation"> {
   const transaction = coCommitted ? transactions.find((g) => g.includes(step.name)) : undefined;
   const inDoubt = coCommitted
     ? InDoubtWindow.None
@@ -278,7 +321,7 @@ function planStep(
   }
   let guarantee = guaranteeOf(saga, step, index, transaction, coCommitStore);
   if (inDoubt === InDoubtWindow.UntilProbed) guarantee += ` ${fenceWords(fence)}`;
-  return Object.freeze({
+  return {
     name: step.name,
     kind: step.kind,
     store: step.store.id,
@@ -291,6 +334,35 @@ function planStep(
     fence: fence.mode,
     gaps: Object.freeze(gaps),
     notes: Object.freeze(notes),
+  };
+}
+
+/** A compensatable step's compensation plan, over `env`'s defaults or lockstep's. */
+function compensationPlanOf(
+  step: StepDefinition,
+  env: ExecutionEnv | undefined,
+): CompensationPlan | undefined {
+  if (step.kind !== StepKind.Compensatable) return undefined;
+  const defaults = env ?? { retry: DEFAULT_RETRY, timeoutMs: DEFAULT_TIMEOUT_MS };
+  const stepRetry = resolveRetry(`step "${step.name}": retry`, step.retry, defaults.retry);
+  const { retry, timeoutMs } = resolveCompensationPolicy(step, stepRetry, defaults);
+  const { attempts, initialDelayMs, maxDelayMs, factor, jitter } = retry;
+  const whose =
+    env === undefined
+      ? "lockstep's defaults (pass the runner to explain to see its own)"
+      : "the runner's settings";
+  const backoff =
+    attempts === 1
+      ? ""
+      : `, ${initialDelayMs} ms after the first failure and ${factor}× more after each up to ${maxDelayMs} ms (jitter ${jitter})`;
+  return Object.freeze({
+    attempts,
+    initialDelayMs,
+    maxDelayMs,
+    factor,
+    jitter,
+    timeoutMs,
+    description: `Its compensation gets up to ${attempts} ${attempts === 1 ? "attempt" : "attempts"} in one run${backoff}, each call within ${timeoutMs} ms; after the last, the saga stays compensating and the recoverer tries again. What the step leaves unset comes from ${whose}.`,
   });
 }
 

@@ -4,9 +4,10 @@ import { MemorySagaLog } from "../log/memory-log.js";
 import type { SagaLog } from "../log/saga-log.js";
 import { LockstepDefinitionError } from "../model/definition-error.js";
 import { type Clock, systemClock } from "./clock.js";
+import { type CompensationPolicy, checkCompensationPolicy } from "./compensation-policy.js";
 import { ErrorCode, type InputIssue, lockstepError, type SagaError } from "./errors.js";
 import type { EventListener, Logger } from "./events.js";
-import { attachExecutionEnv, type ExecutionEnv } from "./execution-env.js";
+import { attachExecutionEnv, DEFAULT_TIMEOUT_MS, type ExecutionEnv } from "./execution-env.js";
 import { assertExplained } from "./explain.js";
 import { newSagaId } from "./ids.js";
 import { messageOf } from "./message-of.js";
@@ -48,6 +49,14 @@ export interface RunnerOptions {
   readonly timeoutMs?: number;
   /** Retry policy for steps that set none; merged over {@link DEFAULT_RETRY}. */
   readonly retry?: Partial<RetryPolicy>;
+  /**
+   * How compensations are retried and timed, for every compensatable step that sets no
+   * `compensation` of its own (a step that sets some values takes the rest from here). Values left
+   * unset come from each step's `retry` and `timeoutMs`, then from this runner's.
+   * @default none: each compensation is retried and timed like its step's execute
+   * @example { retry: { attempts: 10, maxDelayMs: 60_000 }, timeoutMs: 30_000 }
+   */
+  readonly compensation?: CompensationPolicy;
   /** Receives every saga event. */
   readonly onEvent?: EventListener;
   /** Receives diagnostics. lockstep itself never prints. */
@@ -110,7 +119,7 @@ export interface Runner {
  */
 export function createRunner(options: RunnerOptions = {}): Runner {
   const leaseTtlMs = options.leaseTtlMs ?? 30_000;
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   assertDuration("leaseTtlMs", leaseTtlMs);
   assertDuration("timeoutMs", timeoutMs);
   const owner = options.owner ?? `runner-${newSagaId()}`;
@@ -121,6 +130,10 @@ export function createRunner(options: RunnerOptions = {}): Runner {
       `Expected \`strict\` to be a boolean, got ${describeValue(strict)}.`,
     );
   }
+  const compensation =
+    options.compensation === undefined
+      ? undefined
+      : checkCompensationPolicy("compensation", options.compensation);
   // Each saga is explained once per runner; a definition never changes after build().
   const explained = new WeakSet<object>();
   const env: ExecutionEnv = Object.freeze({
@@ -130,6 +143,7 @@ export function createRunner(options: RunnerOptions = {}): Runner {
     leaseTtlMs,
     timeoutMs,
     retry: resolveRetry("retry", options.retry, DEFAULT_RETRY),
+    compensation,
     random: options.random ?? Math.random,
     onEvent: options.onEvent,
     logger: options.logger,

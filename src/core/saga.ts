@@ -2,6 +2,7 @@ import type { z } from "zod";
 import type { SagaDefinition } from "../model/definition.js";
 import { LockstepDefinitionError } from "../model/definition-error.js";
 import { StepKind } from "../model/step-kind.js";
+import { type CompensationPolicy, checkCompensationPolicy } from "./compensation-policy.js";
 import { resolveRetry } from "./retry.js";
 import type { StepConfig, StepDefinition } from "./step.js";
 import {
@@ -242,6 +243,15 @@ function checkStep(
       `Step "${name}" of saga "${saga}" is ${kind} but has no probe; without one, an outcome the runner cannot see (a timeout, a lost response) could never be resolved, and the step could be compensated after it committed.`,
     );
   }
+  if (kind !== StepKind.Compensatable && config.compensation !== undefined) {
+    throw new LockstepDefinitionError(
+      `Step "${name}" of saga "${saga}" is ${kind} and so is never compensated, but it has a compensation policy; remove it or make the step compensatable.`,
+    );
+  }
+  const compensation =
+    config.compensation === undefined
+      ? undefined
+      : checkCompensationPolicy(`${where}: compensation`, config.compensation);
   if (config.probe !== undefined) assertFunction(`${where}: probe`, config.probe);
   if (config.compensate !== undefined) assertFunction(`${where}: compensate`, config.compensate);
   if (config.timeoutMs !== undefined) assertDuration(`${where}: timeoutMs`, config.timeoutMs);
@@ -265,6 +275,7 @@ function checkStep(
     idempotent: config.idempotent === true,
     timeoutMs: config.timeoutMs as number | undefined,
     probeTimeoutMs: config.probeTimeoutMs as number | undefined,
+    compensation: compensation as CompensationPolicy | undefined,
   });
 }
 

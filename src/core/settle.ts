@@ -1,11 +1,12 @@
 import { ErrorKind } from "../model/error-kind.js";
 import { StepKind } from "../model/step-kind.js";
-import { type AttemptResult, zodMessage } from "./attempt-outcome.js";
+import type { AttemptResult } from "./attempt-outcome.js";
 import { closeEarlierAttempt, type ProbeOutcome } from "./close-attempt.js";
 import { callWithDeadline } from "./deadline.js";
 import type { ExecutionState } from "./execution-state.js";
 import { messageOf } from "./message-of.js";
 import { StepStatus } from "./report.js";
+import { checkOutput } from "./step-output.js";
 
 /**
  * Asks step `i`'s probe whether `attempt` committed, with the probe's deadline. A step without a
@@ -30,10 +31,10 @@ export async function probeStep(
   if (outcome.status === "ok") {
     const value = outcome.value as { status?: unknown; output?: unknown } | undefined;
     if (value?.status === "committed") {
-      const parsed = step.output.safeParse(value.output);
-      result = parsed.success
-        ? { status: "committed", raw: value.output, output: parsed.data }
-        : { status: "invalid", message: zodMessage(parsed.error) };
+      const checked = checkOutput(step, value.output);
+      result = checked.ok
+        ? { status: "committed", raw: value.output, output: checked.output }
+        : { status: "invalid", message: checked.message };
     } else if (value?.status === "not_committed") {
       result = { status: "not_committed" };
     }

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { hasBrand } from "../model/brand.js";
 import type { StepKind } from "../model/step-kind.js";
+import type { CompensationPolicy } from "./compensation-policy.js";
 import type { RetryPolicy } from "./retry.js";
 import type { StepStore } from "./store.js";
 
@@ -147,13 +148,25 @@ export interface StepConfig<
    * @default false
    */
   readonly idempotent?: boolean;
-  /** Retry policy for execute and compensate; merged over the runner's defaults. */
+  /**
+   * Retry policy for execute, merged over the runner's defaults; also for compensate, unless a
+   * compensation policy says otherwise (see `compensation`).
+   */
   readonly retry?: Partial<RetryPolicy>;
   /**
-   * Deadline of each execute and compensate call, in milliseconds.
-   * @default 10000
+   * Deadline of each execute call, in milliseconds; also of each compensate call, unless a
+   * compensation policy says otherwise (see `compensation`).
+   * @default the runner's `timeoutMs` (10000)
    */
   readonly timeoutMs?: number;
+  /**
+   * How this step's compensation is retried and how long each compensate call may take, apart from
+   * execute. Only for compensatable steps. Each value left unset comes from the runner's
+   * `compensation`, then from this step's `retry` and `timeoutMs`.
+   * @default the runner's `compensation`; without one, the same retry and deadline as execute
+   * @example { retry: { attempts: 8, maxDelayMs: 30_000 }, timeoutMs: 20_000 }
+   */
+  readonly compensation?: CompensationPolicy;
   /**
    * Deadline of each probe call, in milliseconds.
    * @default the step's `timeoutMs`
@@ -177,4 +190,6 @@ export interface StepDefinition {
   readonly idempotent: boolean;
   readonly timeoutMs: number | undefined;
   readonly probeTimeoutMs: number | undefined;
+  /** How the step's compensation is retried and timed, as the step declares it. */
+  readonly compensation: CompensationPolicy | undefined;
 }

@@ -4,6 +4,7 @@ import { stepKey } from "../core/ids.js";
 import { StepStatus } from "../core/report.js";
 import type { Saga } from "../core/saga.js";
 import type { StepDefinition } from "../core/step.js";
+import { checkOutput } from "../core/step-output.js";
 import type { ReplayedStep } from "../log/replay.js";
 import type { SagaRecord } from "../model/records.js";
 import { type StepFinding, unprobed } from "./diagnosis.js";
@@ -93,7 +94,8 @@ async function probeStep(
   }
   const value = outcome.value as { status?: unknown; output?: unknown } | undefined;
   if (value?.status === "committed") {
-    return def.output.safeParse(value.output).success
+    // The runner's own check: an output the log cannot store ends the saga needs_attention too.
+    return checkOutput(def, value.output).ok
       ? found("committed", { output: value.output })
       : found("invalid_output", { output: value.output });
   }

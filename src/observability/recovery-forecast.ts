@@ -114,7 +114,7 @@ function unresolved(
     return {
       action: RecoveryAction.MarkNeedsAttention,
       steps: [def.name],
-      description: `Recovery will end it needs_attention (invalid_output): the probe of step "${def.name}" returns an output that fails the step's schema.`,
+      description: `Recovery will end it needs_attention (invalid_output): the probe of step "${def.name}" returns an output that fails the step's schema or that the saga log cannot store.`,
     };
   }
   return {

@@ -4,20 +4,20 @@ import {
   type InvalidOptionsError,
   type LogFailedError,
   lockstepError,
-  type RecordCorruptError,
-  type SagaError,
 } from "../core/errors.js";
 import { Execution } from "../core/execution.js";
 import { emitEvent, executionEnvOf } from "../core/execution-env.js";
 import { messageOf } from "../core/message-of.js";
-import type { SagaReport } from "../core/report.js";
-import { backoffDelay, type RetryPolicy, resolveRetry } from "../core/retry.js";
+import { type RetryPolicy, resolveRetry } from "../core/retry.js";
 import type { Runner } from "../core/runner.js";
 import type { Saga } from "../core/saga.js";
 import { assertInteger, integerMessage, isIntegerAtLeast } from "../core/validate.js";
 import { SagaLogError } from "../log/saga-log.js";
 import { AttentionReason } from "../model/attention-reason.js";
 import { type SagaSnapshot, SagaStatus } from "../model/records.js";
+import { compensationGiveUp, type GiveUp, stuckReason } from "./give-up.js";
+import { recoveryAttempts } from "./recovery-attempts.js";
+import type { RecoveredSaga, RecoveryOutcome, RecoveryReport } from "./recovery-report.js";
 import { sagaRegistry } from "./saga-registry.js";
 
 /** Options of {@link createRecoverer}. */
@@ -58,39 +58,7 @@ export interface RecoverOptions {
   readonly concurrency?: number;
 }
 
-/** What recovery did with one saga. */
-export type RecoveryOutcome =
-  | "completed"
-  | "compensated"
-  | "needs_attention"
-  | "in_doubt"
-  | "incomplete"
-  | "compensating"
-  | "quarantined"
-  | "lease_lost"
-  | "failed";
-
-/** One saga's part of a recovery report. */
-export interface RecoveredSaga {
-  readonly sagaId: string;
-  /** The saga's name, when its record could be read. */
-  readonly saga: string | undefined;
-  readonly outcome: RecoveryOutcome;
-  /** The saga's report, when it was driven. */
-  readonly report?: SagaReport;
-  /** The error the drive ended with, if any. */
-  readonly error?: SagaError | RecordCorruptError | LogFailedError;
-}
-
-/** What one recovery pass did. */
-export interface RecoveryReport {
-  /** How many sagas the pass claimed. */
-  readonly claimed: number;
-  /** Each claimed saga's outcome, in claim order. */
-  readonly sagas: readonly RecoveredSaga[];
-  /** Outcome counts. */
-  readonly counts: Readonly<Record<RecoveryOutcome, number>>;
-}
+export type { RecoveredSaga, RecoveryOutcome, RecoveryReport } from "./recovery-report.js";
 
 /** Finishes or unwinds the sagas a crash, a timeout or a lost lease left behind. */
 export interface Recoverer {
@@ -139,6 +107,7 @@ export function createRecoverer(options: RecovererOptions): Recoverer {
     ...options.backoff,
   });
   const registry = sagaRegistry(options.sagas);
+  const attempts = recoveryAttempts({ env, maxAttempts, backoff });
 
   const recoverOne = async (sagaId: string, token: number): Promise<RecoveredSaga> => {
     let snapshot: SagaSnapshot | undefined;
@@ -199,14 +168,28 @@ export function createRecoverer(options: RecovererOptions): Recoverer {
     if (result.ok) return { sagaId, saga: name, outcome: "completed", report: result.report };
     const error = result.error;
     const report = "report" in error ? error.report : execution.report();
-    const later = (outcome: RecoveryOutcome, reason: AttentionReason) =>
-      retryLater(sagaId, name, token, record.recoveryAttempts, outcome, report, error, reason);
+    const later = (outcome: RecoveryOutcome, reason: AttentionReason, giveUp?: GiveUp) =>
+      attempts.count({
+        sagaId,
+        name,
+        token,
+        previous: record.recoveryAttempts,
+        outcome,
+        report,
+        error,
+        reason,
+        ...(giveUp === undefined ? {} : { giveUp }),
+      });
     switch (error.code) {
       case ErrorCode.StepFailed:
       case ErrorCode.Cancelled:
         if (report.status === SagaStatus.Compensated)
           return { sagaId, saga: name, outcome: "compensated", report, error };
-        return later("compensating", AttentionReason.CompensationFailed);
+        return later(
+          "compensating",
+          AttentionReason.CompensationFailed,
+          compensationGiveUp(error, execution.stuckCompensation),
+        );
       case ErrorCode.InDoubt:
         return later("in_doubt", AttentionReason.InDoubtExhausted);
       case ErrorCode.Incomplete:
@@ -216,60 +199,10 @@ export function createRecoverer(options: RecovererOptions): Recoverer {
       case ErrorCode.LeaseLost:
         return { sagaId, saga: name, outcome: "lease_lost", report, error };
       default:
-        return { sagaId, saga: name, outcome: "failed", report, error };
+        // The drive itself failed (the log refused a write): counted like any other attempt, so a
+        // saga that keeps failing is handed to a person instead of being claimed again forever.
+        return later("failed", stuckReason(report.status));
     }
-  };
-
-  /** Counts a recovery attempt; after the last one, hands the saga to a person. */
-  const retryLater = async (
-    sagaId: string,
-    name: string,
-    token: number,
-    previous: number,
-    outcome: RecoveryOutcome,
-    report: SagaReport,
-    error: SagaError,
-    reason: AttentionReason,
-  ): Promise<RecoveredSaga> => {
-    const attempts = previous + 1;
-    const now = env.clock.now();
-    try {
-      if (attempts >= maxAttempts) {
-        const step = "step" in error ? String(error.step) : "";
-        const message = `Recovery gave up after ${attempts} attempts: ${error.message}`;
-        await env.log.write(sagaId, token, {
-          status: SagaStatus.NeedsAttention,
-          attention: { reason, step, message },
-          recovery: { attempts, nextAt: now },
-          now,
-        });
-        const final = {
-          ...report,
-          status: SagaStatus.NeedsAttention,
-          attention: { reason, step, message },
-        };
-        return {
-          sagaId,
-          saga: name,
-          outcome: "needs_attention",
-          report: final,
-          error: lockstepError({
-            code: ErrorCode.NeedsAttention,
-            message,
-            sagaId,
-            step,
-            reason,
-            report: final,
-          }),
-        };
-      }
-      const nextAt = now + backoffDelay(backoff, attempts, env.random);
-      await env.log.write(sagaId, token, { recovery: { attempts, nextAt }, now });
-    } catch (failure) {
-      if (!(SagaLogError.is(failure) && failure.reason === "stale_token")) throw failure;
-      // Another recoverer claimed the saga since: its attempt counts, not ours.
-    }
-    return { sagaId, saga: name, outcome, report, error };
   };
 
   const attention = async (
@@ -332,19 +265,22 @@ export function createRecoverer(options: RecovererOptions): Recoverer {
         try {
           results[index] = await recoverOne(claim.sagaId, claim.token);
         } catch (error) {
-          // One saga's failure never stops the others; the lease lapses and a later pass retries it.
-          results[index] = {
-            sagaId: claim.sagaId,
-            saga: undefined,
-            outcome:
-              SagaLogError.is(error) && error.reason === "stale_token" ? "lease_lost" : "failed",
-            error: lockstepError({
-              code: ErrorCode.LogFailed,
-              message: `Recovering saga "${claim.sagaId}" failed: ${messageOf(error)}.`,
-              sagaId: claim.sagaId,
-              cause: error,
-            }),
-          };
+          // One saga's failure never stops the others; the lease lapses and a later pass retries
+          // it, after the backoff this failure counts toward.
+          results[index] =
+            SagaLogError.is(error) && error.reason === "stale_token"
+              ? {
+                  sagaId: claim.sagaId,
+                  saga: undefined,
+                  outcome: "lease_lost",
+                  error: lockstepError({
+                    code: ErrorCode.LogFailed,
+                    message: `Recovering saga "${claim.sagaId}" failed: ${messageOf(error)}.`,
+                    sagaId: claim.sagaId,
+                    cause: error,
+                  }),
+                }
+              : await attempts.countThrown(claim.sagaId, claim.token, error);
         }
       }
     };

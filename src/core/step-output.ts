@@ -1,0 +1,81 @@
+import { zodMessage } from "./attempt-outcome.js";
+import { messageOf } from "./message-of.js";
+import type { StepDefinition } from "./step.js";
+
+/** What {@link checkOutput} found: the parsed output, or what is wrong with it. */
+export type OutputCheck =
+  | { readonly ok: true; readonly output: unknown }
+  | {
+      readonly ok: false;
+      /** What is wrong, as the end of a sentence that starts "The output of step X". */
+      readonly message: string;
+    };
+
+/**
+ * Checks an output a step returned (or its probe found) before anything records it as committed:
+ * it must pass the step's schema, and the log, which keeps it as JSON, must be able to store it. A
+ * value JSON cannot hold (a BigInt, a circular reference) would make the write of the commit fail
+ * after the step's effect landed, and one JSON drops without a word (a function, `NaN`, a `Map`'s
+ * entries) would hand a recovered saga another output than the live one had; both are refused,
+ * naming the path. A value with its own `toJSON` (a `Date`) is stored as that returns, as JSON
+ * does. This is the one check of step outputs: execute's, the probe's and a co-committed group's.
+ */
+export function checkOutput(step: StepDefinition, raw: unknown): OutputCheck {
+  const parsed = step.output.safeParse(raw);
+  if (!parsed.success) {
+    return { ok: false, message: `failed its schema (${zodMessage(parsed.error)})` };
+  }
+  const lost = jsonLoss(raw);
+  if (lost !== undefined)
+    return { ok: false, message: `cannot be stored in the saga log (${lost})` };
+  return { ok: true, output: parsed.data };
+}
+
+/**
+ * The first part of `value` that JSON cannot keep as it is, as "`path`: what", walking it the way
+ * `JSON.stringify` does (`toJSON` first, then own enumerable keys); `undefined` when JSON keeps it
+ * all. An `undefined` is no loss: JSON leaves out a field that is absent either way.
+ */
+function jsonLoss(value: unknown): string | undefined {
+  const ancestors: object[] = [];
+  const visit = (current: unknown, path: string, key: string): string | undefined => {
+    let value = current;
+    const toJSON = (value as { toJSON?: unknown } | null | undefined)?.toJSON;
+    if ((typeof value === "object" || typeof value === "bigint") && typeof toJSON === "function") {
+      value = toJSON.call(value, key);
+    }
+    const at = (what: string) => `\`${path}\`: ${what} cannot be stored as JSON`;
+    switch (typeof value) {
+      case "bigint":
+        return at("a BigInt");
+      case "function":
+        return at("a function");
+      case "symbol":
+        return at("a symbol");
+      case "number":
+        return Number.isFinite(value) ? undefined : at(String(value));
+      case "object":
+        break;
+      default:
+        return undefined;
+    }
+    if (value === null) return undefined;
+    if (value instanceof Map || value instanceof Set) {
+      return at(`a ${value instanceof Map ? "Map" : "Set"} (JSON keeps none of its entries)`);
+    }
+    if (ancestors.includes(value)) return at("a circular reference");
+    ancestors.push(value);
+    const keys = Array.isArray(value) ? value.map((_, i) => String(i)) : Object.keys(value);
+    for (const k of keys) {
+      const found = visit((value as Record<string, unknown>)[k], `${path}.${k}`, k);
+      if (found !== undefined) return found;
+    }
+    ancestors.pop();
+    return undefined;
+  };
+  try {
+    return visit(value, "output", "");
+  } catch (error) {
+    return `\`output\`: ${messageOf(error)}`;
+  }
+}
