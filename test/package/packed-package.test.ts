@@ -223,7 +223,7 @@ describe("the packed type declarations, for a project without fast-check", () =>
 import { createMemoryStore } from "lockstep/memory";
 import { type FaultPlan, NO_FAULTS, randomFaultPlan, simulate, VirtualClock } from "lockstep/testing";
 
-export const plan: FaultPlan = randomFaultPlan(7, { sites: ["log.*"] });
+export const plan: FaultPlan = randomFaultPlan(7, { site: "log.*" });
 export const none: FaultPlan = NO_FAULTS;
 export const clock: VirtualClock = new VirtualClock();
 export const store = createMemoryStore({ tier: "plain" });
