@@ -1,3 +1,4 @@
+export { atomicSaga } from "./core/atomic-saga.js";
 export {
   CAPABILITY_NAMES,
   declareCapabilities,
@@ -25,6 +26,8 @@ export {
   type LogFailedError,
   lockstepError,
   type NeedsAttentionError,
+  type PartiallyAppliedError,
+  type PartialReason,
   type RecordCorruptError,
   type SagaError,
   type SagaExistsError,
@@ -95,7 +98,16 @@ export {
   type WriteStore,
 } from "./core/store.js";
 export { MAX_DURATION_MS } from "./core/validate.js";
+export {
+  applyChange,
+  checkWrite,
+  isLeaseFree,
+  numberEntries,
+  prunableStatuses,
+  validateLogRecord,
+} from "./log/log-rules.js";
 export { MemorySagaLog } from "./log/memory-log.js";
+export type { CompensationState, ReplayedStep } from "./log/replay.js";
 export {
   type ClaimedSaga,
   type ClaimFilter,
@@ -131,9 +143,8 @@ export {
   type DiagnoseOptions,
   diagnose,
   diagnoseSaga,
-  type SagaDiagnosis,
-  type StepFinding,
 } from "./observability/diagnose-saga.js";
+export type { SagaDiagnosis, StepFinding } from "./observability/diagnosis.js";
 export {
   type OtelListener,
   type OtelListenerOptions,
@@ -155,7 +166,6 @@ export {
   sagaTimeline,
   type TimelineEntry,
 } from "./observability/saga-timeline.js";
-export type { CompensationState, ReplayedStep } from "./observability/step-replay.js";
 export {
   createRecoverer,
   type RecoveredSaga,

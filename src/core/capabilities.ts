@@ -29,6 +29,22 @@ export interface StoreCapabilities {
    * without aborting the outer transaction. Default is `false`. Requires `transactions`.
    */
   readonly savepoints: boolean;
+  /**
+   * Whether or not a version this store's guarded writes compare (a version number, an ETag) is
+   * never given to the same key twice: not after the document is deleted and another is created
+   * under its key, not after the store restarts having lost data. Default is `false`. If `true`, a
+   * compensation guarded by the version its step wrote can never match a document another writer
+   * created since (the ABA problem), and explain counts such a guard as sound; if `false` on a store
+   * with `conditionalWrite` and without `transactions`, explain reports a `reusable_versions` gap for
+   * every compensatable step on it.
+   *
+   * @example
+   * ```ts
+   * // Versions come from a counter a delete never resets, or carry a random incarnation.
+   * const capabilities = declareCapabilities({ conditionalWrite: true, versionsNeverReused: true });
+   * ```
+   */
+  readonly versionsNeverReused: boolean;
 }
 
 /** The capability descriptor with every flag at its default, `false`. */
@@ -37,6 +53,7 @@ export const NO_CAPABILITIES: StoreCapabilities = Object.freeze({
   atomicBatch: false,
   conditionalWrite: false,
   savepoints: false,
+  versionsNeverReused: false,
 });
 
 /**

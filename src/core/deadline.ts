@@ -5,8 +5,20 @@ import type { raceAbort } from "./race-abort.js";
 export type CallOutcome<T> =
   | { readonly status: "ok"; readonly value: T }
   | { readonly status: "error"; readonly error: unknown }
-  | { readonly status: "timeout" }
-  | { readonly status: "aborted"; readonly reason: unknown };
+  | {
+      readonly status: "timeout";
+      /**
+       * The abandoned call, when it had started: settles (never rejects) once the call itself
+       * returns or throws. Until then the call is an open attempt that may still land.
+       */
+      readonly pending?: Promise<void>;
+    }
+  | {
+      readonly status: "aborted";
+      readonly reason: unknown;
+      /** The abandoned call, when it had started; see the `timeout` outcome's. */
+      readonly pending?: Promise<void>;
+    };
 
 /** The signal and absolute deadline handed to every call into user or adapter code. */
 export interface CallScope {
@@ -255,9 +267,11 @@ export function callWithDeadlineNow<T>(
     if (late && !call.settled) {
       call.armTimer(clock.setTimer(() => call.timedOut(), Math.max(0, deadline - clock.now())));
     }
-    Promise.resolve(returned).then(
-      (value) => call.settle({ status: "ok", value }),
-      (error: unknown) => call.settle({ status: "error", error }),
+    call.track(
+      Promise.resolve(returned).then(
+        (value) => call.settle({ status: "ok", value }),
+        (error: unknown) => call.settle({ status: "error", error }),
+      ),
     );
   } catch (error) {
     call.dispose();
@@ -287,6 +301,7 @@ class DeadlineCall<T> extends ScopeAbort {
   #cancelTimer: (() => void) | undefined;
   #onParentAbort: (() => void) | undefined;
   #settled = false;
+  #pending: Promise<void> | undefined;
 
   constructor(parent: AbortSignal | undefined) {
     super();
@@ -303,6 +318,11 @@ class DeadlineCall<T> extends ScopeAbort {
     return new Promise<CallOutcome<T>>((resolve) => {
       this.#resolve = resolve;
     });
+  }
+
+  /** The started call, settling when it does: handed out with a timeout or an abort. */
+  track(pending: Promise<void>): void {
+    this.#pending = pending;
   }
 
   armTimer(cancel: () => void): void {
@@ -324,13 +344,19 @@ class DeadlineCall<T> extends ScopeAbort {
 
   timedOut(): void {
     this.abort(TIMEOUT);
-    this.settle({ status: "timeout" });
+    const pending = this.#pending;
+    this.settle(pending === undefined ? { status: "timeout" } : { status: "timeout", pending });
   }
 
   parentAborted(): void {
     const reason = this.#parent?.reason;
     this.abort(reason);
-    this.settle({ status: "aborted", reason });
+    const pending = this.#pending;
+    this.settle(
+      pending === undefined
+        ? { status: "aborted", reason }
+        : { status: "aborted", reason, pending },
+    );
   }
 
   settle(outcome: CallOutcome<T>): void {

@@ -40,6 +40,12 @@ export const ErrorCode = {
   Conflict: "conflict",
   /** A `runAtomic` write failed and nothing of the work remains applied. */
   WriteFailed: "write_failed",
+  /**
+   * A `runAtomic` write failed and the work could not be fully undone: some writes are still (or
+   * may still be) applied. The error names them and says why (an undo that kept failing, an undo
+   * whose guard lost, an outcome nobody could check).
+   */
+  PartiallyApplied: "partially_applied",
 } as const;
 
 /** One of the values of {@link ErrorCode}. */
@@ -154,6 +160,54 @@ export interface WriteFailedError extends ErrorBase<typeof ErrorCode.WriteFailed
   readonly cause: unknown;
 }
 
+/**
+ * Why a `runAtomic` failure left writes in place: `compensation_failed` — an undo failed on every
+ * attempt of the retry policy; `guard_lost` — an undo's guard found its target changed by another
+ * writer, so it undid nothing; `outcome_unknown` — whether an undo landed could not be checked.
+ */
+export type PartialReason = "compensation_failed" | "guard_lost" | "outcome_unknown";
+
+/**
+ * A `runAtomic` write failed and not everything before it could be undone. Only the sequential
+ * strategy (a store with neither transactions nor batches) can end this way.
+ *
+ * @example
+ * ```ts
+ * const outcome = await runAtomic(store, [{ name: "order", build: () => memoryPut("order:o-1", "placed") }]);
+ * if (outcome.isErr() && outcome.error.code === ErrorCode.PartiallyApplied) {
+ *   console.warn(`still applied: ${outcome.error.applied.join(", ")} (saga ${outcome.error.sagaId})`);
+ * }
+ * ```
+ */
+export interface PartiallyAppliedError extends ErrorBase<typeof ErrorCode.PartiallyApplied> {
+  readonly store: string;
+  /** Why the work is left partly applied. */
+  readonly reason: PartialReason;
+  /** The writes still applied, by name, in order. */
+  readonly applied: readonly string[];
+  /** The writes whose undo may or may not have landed, by name, in order. */
+  readonly unknown: readonly string[];
+  /** Position of the write that failed, or of the first write left applied when none failed. */
+  readonly index: number;
+  /** The name of that write. */
+  readonly write: string;
+  /** How that write failed. */
+  readonly kind: ErrorKind;
+  /** The error it failed with. */
+  readonly cause: unknown;
+  /** The id of the saga the sequential writes ran as, in the runner's log. */
+  readonly sagaId: string;
+  /** Where each write ended, as saga steps named `<position>:<write name>`. */
+  readonly report: SagaReport;
+  /**
+   * Whether a recoverer can still finish the work: `true` when runAtomic was given a `log` or a
+   * `runner` (a recoverer given `atomicSaga(store, writes)` over that log can); `false` when the
+   * saga lives in runAtomic's own in-memory log, which no recoverer can see, or when an undo's
+   * guard lost (`guard_lost`), which recovery leaves to a person.
+   */
+  readonly recoverable: boolean;
+}
+
 /** Every error a lockstep operation returns, discriminated on `code`. */
 export type LockstepError =
   | InvalidInputError
@@ -171,7 +225,8 @@ export type LockstepError =
   | AtomicityUnavailableError
   | CapabilityMissingError
   | ConflictError
-  | WriteFailedError;
+  | WriteFailedError
+  | PartiallyAppliedError;
 
 /** The errors a saga run can end with. */
 export type SagaError = Extract<
@@ -202,6 +257,7 @@ export type AtomicError = Extract<
       | typeof ErrorCode.CapabilityMissing
       | typeof ErrorCode.Conflict
       | typeof ErrorCode.WriteFailed
+      | typeof ErrorCode.PartiallyApplied
       | typeof ErrorCode.NeedsAttention
       | typeof ErrorCode.InDoubt
       | typeof ErrorCode.Cancelled;

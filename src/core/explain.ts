@@ -35,6 +35,13 @@ export const PlanGapCode = {
    * would be clobbered.
    */
   NoCasGuard: "no_cas_guard",
+  /**
+   * A compensatable step whose store declares `conditionalWrite` but not `versionsNeverReused`, and
+   * no transactions: the version its compensation is guarded by may be given again to a document
+   * another writer creates under the same key after a delete (or after the store lost data), and
+   * the guard would then undo that writer's document.
+   */
+  ReusableVersions: "reusable_versions",
 } as const;
 
 /** One of the values of {@link PlanGapCode}. */
@@ -244,6 +251,13 @@ function planStep(
       message: `Step "${step.name}" of saga "${saga.name}" is compensatable but its store "${step.store.id}" declares no conditionalWrite, so its compensation cannot check and undo in one guarded write; another writer's change between its read and its write would be clobbered. Use a store that can compare-and-set, or declare conditionalWrite if it can.`,
     });
   }
+  if (step.kind === StepKind.Compensatable && reusesVersions(step.store.capabilities)) {
+    gaps.push({
+      code: PlanGapCode.ReusableVersions,
+      step: step.name,
+      message: `Step "${step.name}" of saga "${saga.name}" is compensatable but its store "${step.store.id}" declares no versionsNeverReused, so the version its compensation is guarded by may be given again to a document created after a delete or a data loss; the guard would then match, and the undo clobber, another writer's document. Use a store whose versions are never reused, or declare versionsNeverReused if its versions never repeat.`,
+    });
+  }
   return Object.freeze({
     name: step.name,
     kind: step.kind,
@@ -295,6 +309,16 @@ function guaranteeOf(
     role = step.store.capabilities.conditionalWrite
       ? " If the saga stops before its point of no return, its guarded compensation undoes it, unless the guard finds state it did not write (then the saga needs attention)."
       : " If the saga stops before its point of no return, its compensation undoes it, but its store declares no compare-and-set to guard that undo.";
+    if (reusesVersions(step.store.capabilities)) {
+      role +=
+        " Its store may give a re-created document a version it gave before, so a guard on the version the step wrote could match another writer's document.";
+    } else if (
+      step.store.capabilities.conditionalWrite &&
+      !step.store.capabilities.versionsNeverReused
+    ) {
+      role +=
+        " Its store does not promise never to reuse a version, so its compensation's transaction must check what the step left (an id the step generated), not a version a delete could reset.";
+    }
     if (saga.recovery === "roll_forward") {
       role += " A transient failure of a later step does not unwind it: the saga rolls forward.";
     }
@@ -307,6 +331,18 @@ function guaranteeOf(
         : " It is retried until it commits; it is never undone.";
   }
   return how + role;
+}
+
+/**
+ * Whether a guard on this store may compare a version that is given again. A store with transactions
+ * is not held to it: its compensation checks, in the transaction that undoes, whatever the step left
+ * (the ids it generated, a row's owner), so what that guard compares is the schema's, not the
+ * store's; its guarantee says so instead.
+ */
+function reusesVersions(capabilities: StoreCapabilities): boolean {
+  return (
+    capabilities.conditionalWrite && !capabilities.transactions && !capabilities.versionsNeverReused
+  );
 }
 
 function notesOf(log: ExplainOptions["log"], coCommitStore: string | undefined): string[] {

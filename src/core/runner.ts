@@ -1,28 +1,19 @@
 import { errAsync, ResultAsync } from "neverthrow";
 import type { z } from "zod";
 import { MemorySagaLog } from "../log/memory-log.js";
-import { type SagaLog, SagaLogError } from "../log/saga-log.js";
-import { AttentionReason } from "../model/attention-reason.js";
+import type { SagaLog } from "../log/saga-log.js";
 import { LockstepDefinitionError } from "../model/definition-error.js";
-import {
-  EntryType,
-  type SagaRecord,
-  type SagaSnapshot,
-  SagaStatus,
-  SCHEMA_VERSION,
-  TERMINAL_STATUSES,
-} from "../model/records.js";
 import { type Clock, systemClock } from "./clock.js";
-import { callWithDeadline } from "./deadline.js";
 import { ErrorCode, type InputIssue, lockstepError, type SagaError } from "./errors.js";
 import type { EventListener, Logger } from "./events.js";
-import { Execution, type ExecutionEnv, messageOf } from "./execution.js";
+import { attachExecutionEnv, type ExecutionEnv } from "./execution-env.js";
 import { assertExplained } from "./explain.js";
 import { newSagaId } from "./ids.js";
+import { messageOf } from "./message-of.js";
 import type { CompletedReport } from "./report.js";
 import { DEFAULT_RETRY, type RetryPolicy, resolveRetry } from "./retry.js";
 import type { Saga } from "./saga.js";
-import { isCoCommitted } from "./store.js";
+import { startSaga } from "./start-saga.js";
 import { assertDuration, assertName, describeValue } from "./validate.js";
 
 /** Options of {@link createRunner}. Every one has a default. */
@@ -106,8 +97,6 @@ export interface Runner {
     input: z.input<Schema>,
     options?: RunOptions,
   ): ResultAsync<CompletedReport<Outputs>, SagaError>;
-  /** The execution environment, shared with the recoverer. */
-  readonly env: ExecutionEnv;
 }
 
 /**
@@ -144,10 +133,9 @@ export function createRunner(options: RunnerOptions = {}): Runner {
     onEvent: options.onEvent,
     logger: options.logger,
   });
-  return Object.freeze({
+  const runner: Runner = {
     owner,
     log: env.log,
-    env,
     run<Schema extends z.ZodType, Outputs>(
       saga: Saga<Schema, Outputs>,
       input: z.input<Schema>,
@@ -162,14 +150,16 @@ export function createRunner(options: RunnerOptions = {}): Runner {
       if (!prepared.ok) return errAsync(prepared.error);
       const { sagaId, parsed, raw } = prepared;
       return ResultAsync.fromSafePromise(
-        start(env, erased, sagaId, raw, parsed, runOptions.signal),
+        startSaga({ env, saga: erased, sagaId, raw, parsed, signal: runOptions.signal }),
       ).andThen((result) =>
         result.ok
           ? ResultAsync.fromSafePromise(Promise.resolve(result.report as CompletedReport<Outputs>))
           : errAsync(result.error),
       );
     },
-  });
+  };
+  // The recoverer drives sagas with the same environment; it is no part of the public `Runner`.
+  return Object.freeze(attachExecutionEnv(runner, env));
 }
 
 type Prepared =
@@ -221,218 +211,4 @@ function prepare(saga: Saga, input: unknown, options: RunOptions): Prepared {
     };
   }
   return { ok: true, sagaId, parsed: parsed.data, raw };
-}
-
-type StartResult = Awaited<ReturnType<Execution["forward"]>>;
-
-async function start(
-  env: ExecutionEnv,
-  saga: Saga,
-  sagaId: string,
-  raw: unknown,
-  parsed: unknown,
-  signal: AbortSignal | undefined,
-): Promise<StartResult> {
-  const now = env.clock.now();
-  const record: SagaRecord = {
-    schemaVersion: SCHEMA_VERSION,
-    sagaId,
-    definition: saga.definition,
-    input: raw,
-    status: SagaStatus.Running,
-    attention: null,
-    fencingToken: 1,
-    leaseOwner: env.owner,
-    leaseExpiresAt: now + env.leaseTtlMs,
-    recoveryAttempts: 0,
-    nextRecoveryAt: 0,
-    createdAt: now,
-    updatedAt: now,
-  };
-  const first = saga.steps[0] as Saga["steps"][number];
-  if (isCoCommitted(first.store, env.log.coCommit?.storeId)) {
-    // The first steps commit in one transaction with their log records, and that transaction
-    // creates the saga's record too: a saga that crashes before it leaves nothing behind.
-    const execution = new Execution(env, saga, sagaId, parsed, 1, SagaStatus.Running, [], {
-      created: false,
-      record,
-    });
-    emitStarted(env, saga, sagaId);
-    const result = await execution.forward(signal);
-    if (!execution.lostCreation) return result;
-    // Another run created this saga first; this run's started event is answered below.
-    return resume(env, saga, sagaId, raw, parsed, signal, true);
-  }
-  // The first step's write-ahead intent rides with the saga's creation: one durable write, not two.
-  const intents = [{ step: first.name, type: EntryType.Intent, attempt: 1, at: now }];
-  try {
-    const created = await callWithDeadline(env.clock, env.timeoutMs, undefined, () =>
-      env.log.create(record, intents),
-    );
-    if (created.status === "error") throw created.error;
-    if (created.status !== "ok") {
-      throw new SagaLogError(
-        "io",
-        sagaId,
-        `The saga log did not answer within ${env.timeoutMs} ms.`,
-      );
-    }
-  } catch (error) {
-    if (SagaLogError.is(error) && error.reason === "exists") {
-      return resume(env, saga, sagaId, raw, parsed, signal);
-    }
-    return {
-      ok: false,
-      error: lockstepError({
-        code: ErrorCode.LogFailed,
-        message: `The saga log could not record saga "${sagaId}" (${messageOf(error)}); nothing was run.`,
-        sagaId,
-        cause: error,
-      }),
-    };
-  }
-  const execution = new Execution(env, saga, sagaId, parsed, 1, SagaStatus.Running, [], {
-    created: true,
-    firstIntentRecorded: true,
-  });
-  emitStarted(env, saga, sagaId);
-  return execution.forward(signal);
-}
-
-/**
- * A run submitted again with the id of an existing saga: the same input resumes it (or returns the
- * outcome already recorded), so a client's retry never does the work twice; another input is refused.
- */
-async function resume(
-  env: ExecutionEnv,
-  saga: Saga,
-  sagaId: string,
-  raw: unknown,
-  parsed: unknown,
-  signal: AbortSignal | undefined,
-  announced = false,
-): Promise<StartResult> {
-  const fail = (error: SagaError): StartResult => ({ ok: false, error: lockstepError(error) });
-  let snapshot: SagaSnapshot | undefined;
-  try {
-    snapshot = await env.log.load(sagaId);
-  } catch (error) {
-    if (SagaLogError.is(error) && error.reason === "corrupt") {
-      return fail({
-        code: ErrorCode.RecordCorrupt,
-        message: `Saga "${sagaId}" exists but its log record is invalid: ${error.message}`,
-        sagaId,
-        field: error.field ?? "(record)",
-      });
-    }
-    return fail({
-      code: ErrorCode.LogFailed,
-      message: `The saga log could not read saga "${sagaId}": ${messageOf(error)}.`,
-      sagaId,
-      cause: error,
-    });
-  }
-  const record = snapshot?.record;
-  if (record === undefined || snapshot === undefined) {
-    return fail({
-      code: ErrorCode.LogFailed,
-      message: `Saga "${sagaId}" vanished from the log while being resubmitted.`,
-      sagaId,
-      cause: undefined,
-    });
-  }
-  const sameSaga = JSON.stringify(record.definition) === JSON.stringify(saga.definition);
-  if (!sameSaga || JSON.stringify(record.input) !== JSON.stringify(raw)) {
-    return fail({
-      code: ErrorCode.SagaExists,
-      message: `A saga with id "${sagaId}" already exists with ${sameSaga ? "different input" : `another definition (${record.definition.name} v${record.definition.version})`}; nothing was run.`,
-      sagaId,
-    });
-  }
-  const replay = (token: number) =>
-    new Execution(env, saga, sagaId, parsed, token, record.status, snapshot.entries);
-  // A run that already announced itself ends on the status the saga's record holds, so a listener
-  // that opened something on its saga.started (a span) sees it end.
-  if (announced && TERMINAL_STATUSES.includes(record.status)) {
-    emitStatus(env, saga, sagaId, record.status, record.attention?.reason);
-  }
-  switch (record.status) {
-    case SagaStatus.Completed:
-      return { ok: true, report: replay(record.fencingToken).report() };
-    case SagaStatus.Compensated:
-      return fail(replay(record.fencingToken).interruptedError());
-    case SagaStatus.NeedsAttention:
-    case SagaStatus.Quarantined: {
-      const attention = record.attention ?? {
-        reason: AttentionReason.CorruptRecord,
-        step: "",
-        message: "the saga is quarantined",
-      };
-      return fail({
-        code: ErrorCode.NeedsAttention,
-        message: `Saga "${sagaId}" needs attention at step "${attention.step}": ${attention.message}`,
-        sagaId,
-        step: attention.step,
-        reason: attention.reason,
-        report: replay(record.fencingToken).report(),
-      });
-    }
-    default: {
-      let token: number | undefined;
-      try {
-        token = await env.log.acquireLease(sagaId, env.owner, env.leaseTtlMs, env.clock.now());
-      } catch (error) {
-        return fail({
-          code: ErrorCode.LogFailed,
-          message: `The saga log could not lease saga "${sagaId}" to resume it: ${messageOf(error)}.`,
-          sagaId,
-          cause: error,
-        });
-      }
-      if (token === undefined) {
-        return fail({
-          code: ErrorCode.SagaExists,
-          message: `Saga "${sagaId}" is being run by ${record.leaseOwner ?? "another runner"} right now; try again after its lease (${env.leaseTtlMs} ms) lapses.`,
-          sagaId,
-        });
-      }
-      emitStarted(env, saga, sagaId);
-      return replay(token).resume(signal);
-    }
-  }
-}
-
-function emitStatus(
-  env: ExecutionEnv,
-  saga: Saga,
-  sagaId: string,
-  status: SagaStatus,
-  reason: AttentionReason | undefined,
-): void {
-  try {
-    env.onEvent?.({
-      type: "saga.status",
-      sagaId,
-      saga: saga.name,
-      at: env.clock.now(),
-      status,
-      ...(reason === undefined ? {} : { reason }),
-    });
-  } catch (error) {
-    env.logger?.error({ sagaId, error: messageOf(error) }, "lockstep: an event listener threw");
-  }
-}
-
-function emitStarted(env: ExecutionEnv, saga: Saga, sagaId: string): void {
-  try {
-    env.onEvent?.({
-      type: "saga.started",
-      sagaId,
-      saga: saga.name,
-      at: env.clock.now(),
-      recovery: false,
-    });
-  } catch (error) {
-    env.logger?.error({ sagaId, error: messageOf(error) }, "lockstep: an event listener threw");
-  }
 }

@@ -1,4 +1,5 @@
 import { LockstepDefinitionError } from "../model/definition-error.js";
+import { type AttemptFence, resolveFence } from "./attempt-fence.js";
 import { CAPABILITY_NAMES, declareCapabilities, type StoreCapabilities } from "./capabilities.js";
 import type { CallScope } from "./deadline.js";
 import type { ErrorClassifier } from "./error-kinds.js";
@@ -40,6 +41,13 @@ export interface Store<Handle = unknown, Write = never, WriteResult = never> {
   readonly affected?: (result: WriteResult) => number;
   /** Recognizes the driver's errors; see {@link classifyError}. Unrecognized errors are `unknown`. */
   readonly classifyError?: ErrorClassifier;
+  /**
+   * How the store closes an attempt whose call did not return, so lockstep knows when a probe's
+   * "not committed" can be trusted; see {@link AttemptFence}.
+   * @default `{ mode: "none" }`: a timed-out step the probe does not find is in doubt, never retried
+   * or compensated.
+   */
+  readonly fence?: AttemptFence;
 }
 
 /**
@@ -48,7 +56,7 @@ export interface Store<Handle = unknown, Write = never, WriteResult = never> {
  */
 export type StepStore<Handle> = Pick<
   Store<Handle, never, never>,
-  "id" | "capabilities" | "handle" | "transaction" | "classifyError"
+  "id" | "capabilities" | "handle" | "transaction" | "classifyError" | "fence"
 >;
 
 /** A store that can apply prepared writes, as `runAtomic` needs. */
@@ -138,7 +146,8 @@ export function defineStore<Handle, Write = never, WriteResult = never>(
       `Store "${definition.id}" must define \`apply\` and \`affected\` together: prepared writes need both.`,
     );
   }
-  return Object.freeze({ ...definition, capabilities });
+  const fence = resolveFence(definition.id, definition.fence);
+  return Object.freeze({ ...definition, capabilities, fence });
 }
 
 /**

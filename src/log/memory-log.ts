@@ -1,19 +1,22 @@
-import type { z } from "zod";
-import { LockstepDefinitionError } from "../model/definition-error.js";
 import {
-  firstIssuePath,
   type NewStepEntry,
   PRUNABLE_STATUSES,
   RECOVERABLE_STATUSES,
   type SagaRecord,
   type SagaSnapshot,
   type SagaStatus,
-  SCHEMA_VERSION,
   type StepEntry,
   sagaRecordSchema,
   stepEntrySchema,
-  TERMINAL_STATUSES,
 } from "../model/records.js";
+import {
+  applyChange,
+  checkWrite,
+  isLeaseFree,
+  numberEntries,
+  prunableStatuses,
+  validateLogRecord,
+} from "./log-rules.js";
 import {
   type ClaimedSaga,
   type ClaimFilter,
@@ -42,7 +45,7 @@ export class MemorySagaLog implements SagaLog {
   readonly #sagas = new Map<string, Stored>();
 
   async create(record: SagaRecord, entries: readonly NewStepEntry[] = []): Promise<void> {
-    const valid = validate(sagaRecordSchema, record, record.sagaId);
+    const valid = validateLogRecord(sagaRecordSchema, record, record.sagaId);
     if (this.#sagas.has(valid.sagaId)) {
       throw new SagaLogError(
         "exists",
@@ -59,21 +62,9 @@ export class MemorySagaLog implements SagaLog {
     const stored = this.#get(sagaId);
     const record = readRecord(stored, sagaId);
     checkWrite(record, token, change);
-    const entries = (change.entries ?? []).map((entry, i) =>
-      validate(
-        stepEntrySchema,
-        {
-          ...entry,
-          schemaVersion: SCHEMA_VERSION,
-          sagaId,
-          seq: stored.entries.length + i + 1,
-          token,
-        },
-        sagaId,
-      ),
-    );
+    const entries = numberEntries(sagaId, token, stored.entries.length, change.entries ?? []);
     const next = applyChange(record, change);
-    validate(sagaRecordSchema, next, sagaId);
+    validateLogRecord(sagaRecordSchema, next, sagaId);
     stored.entries.push(...entries.map((e) => JSON.stringify(e)));
     stored.record = JSON.stringify(next);
   }
@@ -86,7 +77,7 @@ export class MemorySagaLog implements SagaLog {
   ): Promise<number | undefined> {
     const stored = this.#get(sagaId);
     const record = readRecord(stored, sagaId);
-    if (record.leaseOwner !== null && (record.leaseExpiresAt ?? 0) > now) return undefined;
+    if (!isLeaseFree(record, now)) return undefined;
     const token = record.fencingToken + 1;
     stored.record = JSON.stringify({
       ...record,
@@ -119,7 +110,7 @@ export class MemorySagaLog implements SagaLog {
     if (stored === undefined) return undefined;
     const record = readRecord(stored, sagaId);
     const entries = stored.entries.map((text) =>
-      validate(stepEntrySchema, JSON.parse(text), sagaId),
+      validateLogRecord(stepEntrySchema, JSON.parse(text), sagaId),
     ) as StepEntry[];
     return { record, entries };
   }
@@ -208,67 +199,5 @@ export class MemorySagaLog implements SagaLog {
 }
 
 function readRecord(stored: Stored, sagaId: string): SagaRecord {
-  return validate(sagaRecordSchema, JSON.parse(stored.record), sagaId);
-}
-
-/** Validates a record or entry, turning a failure into a `corrupt` log error naming the field. */
-export function validate<S extends z.ZodType>(
-  schema: S,
-  value: unknown,
-  sagaId: string,
-): z.output<S> {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    const field = firstIssuePath(parsed.error);
-    throw new SagaLogError(
-      "corrupt",
-      sagaId,
-      `A log record of saga "${sagaId}" is invalid at \`${field}\`: ${parsed.error.issues[0]?.message ?? "invalid"}.`,
-      { field, cause: parsed.error },
-    );
-  }
-  return parsed.data;
-}
-
-/** Checks that only terminal statuses are pruned: pruning a live saga would lose work in flight. */
-export function prunableStatuses(statuses: readonly SagaStatus[]): readonly SagaStatus[] {
-  const live = statuses.filter((status) => !TERMINAL_STATUSES.includes(status));
-  if (live.length > 0) {
-    throw new LockstepDefinitionError(
-      `Only terminal sagas can be pruned; ${live.map((s) => `"${s}"`).join(", ")} ${live.length === 1 ? "is" : "are"} not terminal.`,
-    );
-  }
-  return statuses;
-}
-
-/** Refuses a write from a stale owner or against an unexpected status. Shared by every log. */
-export function checkWrite(record: SagaRecord, token: number, change: SagaChange): void {
-  if (record.fencingToken !== token) {
-    throw new SagaLogError(
-      "stale_token",
-      record.sagaId,
-      `Saga "${record.sagaId}" is now owned under fencing token ${record.fencingToken}; a write with token ${token} was refused.`,
-    );
-  }
-  if (change.expectStatus && !change.expectStatus.includes(record.status)) {
-    throw new SagaLogError(
-      "status_mismatch",
-      record.sagaId,
-      `Saga "${record.sagaId}" is ${record.status}, not ${change.expectStatus.join(" or ")}; the write was refused.`,
-    );
-  }
-}
-
-/** The saga record after `change`. Shared by every log. */
-export function applyChange(record: SagaRecord, change: SagaChange): SagaRecord {
-  return {
-    ...record,
-    status: change.status ?? record.status,
-    attention: change.attention ?? (change.status === undefined ? record.attention : null),
-    leaseOwner: change.releaseLease ? null : record.leaseOwner,
-    leaseExpiresAt: change.releaseLease ? null : record.leaseExpiresAt,
-    recoveryAttempts: change.recovery?.attempts ?? record.recoveryAttempts,
-    nextRecoveryAt: change.recovery?.nextAt ?? record.nextRecoveryAt,
-    updatedAt: change.now,
-  };
+  return validateLogRecord(sagaRecordSchema, JSON.parse(stored.record), sagaId);
 }

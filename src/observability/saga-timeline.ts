@@ -1,6 +1,6 @@
+import { type ReplayedStep, replaySteps } from "../log/replay.js";
 import type { AttentionReason } from "../model/attention-reason.js";
 import type { SagaRecord, SagaSnapshot, SagaStatus } from "../model/records.js";
-import { type ReplayedStep, replaySteps } from "./step-replay.js";
 
 /** One moment of a saga's history, as its log records it. */
 export interface TimelineEntry {

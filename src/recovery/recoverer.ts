@@ -7,9 +7,12 @@ import {
   type RecordCorruptError,
   type SagaError,
 } from "../core/errors.js";
-import { Execution, type ExecutionEnv, messageOf } from "../core/execution.js";
+import { Execution } from "../core/execution.js";
+import { emitEvent, executionEnvOf } from "../core/execution-env.js";
+import { messageOf } from "../core/message-of.js";
 import type { SagaReport } from "../core/report.js";
 import { backoffDelay, type RetryPolicy, resolveRetry } from "../core/retry.js";
+import type { Runner } from "../core/runner.js";
 import type { Saga } from "../core/saga.js";
 import { assertInteger, integerMessage, isIntegerAtLeast } from "../core/validate.js";
 import { SagaLogError } from "../log/saga-log.js";
@@ -19,8 +22,11 @@ import { sagaRegistry } from "./saga-registry.js";
 
 /** Options of {@link createRecoverer}. */
 export interface RecovererOptions {
-  /** The runner whose log, clock and defaults recovery uses; obtain it from `createRunner`. */
-  readonly runner: { readonly env: ExecutionEnv };
+  /**
+   * The runner whose log, clock, lease, defaults and listeners recovery uses: one made by
+   * `createRunner`, whose owner name goes into the leases recovery takes.
+   */
+  readonly runner: Runner;
   /** Every saga definition recovery may meet in the log; matched by name and version. */
   // biome-ignore lint/suspicious/noExplicitAny: a registry holds sagas of every input and output type.
   readonly sagas: readonly Saga<any, any>[];
@@ -121,7 +127,7 @@ const OUTCOMES: readonly RecoveryOutcome[] = [
  * ```
  */
 export function createRecoverer(options: RecovererOptions): Recoverer {
-  const env = options.runner.env;
+  const env = executionEnvOf(options.runner);
   const maxAttempts = options.maxAttempts ?? 10;
   assertInteger("maxAttempts", maxAttempts, 1);
   const backoff = resolveRetry("backoff", {
@@ -180,56 +186,31 @@ export function createRecoverer(options: RecovererOptions): Recoverer {
       );
     }
     emit(sagaId, name);
-    const execution = new Execution(
+    const execution = new Execution({
       env,
       saga,
       sagaId,
-      input.data,
+      input: input.data,
       token,
-      record.status,
-      snapshot.entries,
-    );
+      status: record.status,
+      entries: snapshot.entries,
+    });
     const result = await execution.recover();
     if (result.ok) return { sagaId, saga: name, outcome: "completed", report: result.report };
     const error = result.error;
     const report = "report" in error ? error.report : execution.report();
+    const later = (outcome: RecoveryOutcome, reason: AttentionReason) =>
+      retryLater(sagaId, name, token, record.recoveryAttempts, outcome, report, error, reason);
     switch (error.code) {
       case ErrorCode.StepFailed:
       case ErrorCode.Cancelled:
         if (report.status === SagaStatus.Compensated)
           return { sagaId, saga: name, outcome: "compensated", report, error };
-        return retryLater(
-          sagaId,
-          name,
-          token,
-          record.recoveryAttempts,
-          "compensating",
-          report,
-          error,
-          AttentionReason.CompensationFailed,
-        );
+        return later("compensating", AttentionReason.CompensationFailed);
       case ErrorCode.InDoubt:
-        return retryLater(
-          sagaId,
-          name,
-          token,
-          record.recoveryAttempts,
-          "in_doubt",
-          report,
-          error,
-          AttentionReason.InDoubtExhausted,
-        );
+        return later("in_doubt", AttentionReason.InDoubtExhausted);
       case ErrorCode.Incomplete:
-        return retryLater(
-          sagaId,
-          name,
-          token,
-          record.recoveryAttempts,
-          "incomplete",
-          report,
-          error,
-          AttentionReason.ForwardFailed,
-        );
+        return later("incomplete", AttentionReason.ForwardFailed);
       case ErrorCode.NeedsAttention:
         return { sagaId, saga: name, outcome: "needs_attention", report, error };
       case ErrorCode.LeaseLost:
@@ -328,13 +309,8 @@ export function createRecoverer(options: RecovererOptions): Recoverer {
     };
   };
 
-  const emit = (sagaId: string, saga: string) => {
-    try {
-      env.onEvent?.({ type: "saga.started", sagaId, saga, at: env.clock.now(), recovery: true });
-    } catch (error) {
-      env.logger?.error({ sagaId, error: messageOf(error) }, "lockstep: an event listener threw");
-    }
-  };
+  const emit = (sagaId: string, saga: string) =>
+    emitEvent(env, { type: "saga.started", sagaId, saga, at: env.clock.now(), recovery: true });
 
   const pass = async (limit: number, concurrency: number): Promise<RecoveryReport> => {
     const names = [...new Set(options.sagas.map((saga) => saga.name as string))];

@@ -1,4 +1,5 @@
 import { sleep } from "../core/clock.js";
+import { executionEnvOf } from "../core/execution-env.js";
 import { messageOf } from "../core/message-of.js";
 import { backoffDelay } from "../core/retry.js";
 import { createRecoverer, type RecoveryOutcome, type RecoveryReport } from "./recoverer.js";
@@ -60,8 +61,9 @@ export interface RecoveryWorker {
 export function createRecoveryWorker(options: RecoveryWorkerOptions): RecoveryWorker {
   const { limit, concurrency, pacing } = resolveWorkerSettings(options);
   const recoverer = createRecoverer(options);
-  const { clock, log, owner, leaseTtlMs, random } = options.runner.env;
-  const logger = options.logger ?? options.runner.env.logger;
+  const env = executionEnvOf(options.runner);
+  const { clock, log, owner, leaseTtlMs, random } = env;
+  const logger = options.logger ?? env.logger;
   // Aborted to cut the wait between passes short when the worker is asked to stop.
   const wake = new AbortController();
   // The sagas recent passes claimed and left recoverable, with when their pass ended: only these

@@ -79,6 +79,7 @@ export function allOrNothing<World>(
   };
   return Object.freeze({
     name: options.name ?? "all-or-nothing",
+    reads: "stores",
     async check(context: InvariantContext<World>) {
       if (context.sagas.length === 0) return check(context, undefined);
       const violations: string[] = [];

@@ -16,6 +16,7 @@ import {
 } from "./scenario.js";
 import { deriveSeed, seededRandom } from "./seeded-random.js";
 import { durableSnapshot, expireLeases, invariantsOf, startProcess } from "./simulated-process.js";
+import { uncheckedStoresWarning } from "./stores-checked.js";
 import { LockstepTestFailure, type TestingError, TestingErrorCode } from "./testing-error.js";
 import { VirtualClock } from "./virtual-clock.js";
 
@@ -62,6 +63,14 @@ export interface CrashExplorationReport {
   readonly unreached: readonly CrashSchedule[];
   /** Every invariant that did not hold, with its schedule. */
   readonly violations: readonly CrashViolation[];
+  /**
+   * Whether some invariant judged the stores (declared `reads: "stores"`, or read `world`). When
+   * not, the exploration showed nothing about what the saga leaves in them and fails, unless
+   * `allowUncheckedStores` is set.
+   */
+  readonly storesChecked: boolean;
+  /** What the exploration could not show, as full sentences: empty when the stores were checked. */
+  readonly warnings: readonly string[];
 }
 
 /** Options of {@link exploreCrashPoints}. */
@@ -112,8 +121,9 @@ interface ScheduleOutcome {
  * recovery pass is crashed in turn at each of its own boundaries before recovering again.
  *
  * It fails (`Err`) when it found no crash point, when a point was not reached (the saga is not
- * deterministic), or when an invariant did not hold; every violation names the schedule that
- * replays it through `only`.
+ * deterministic), when an invariant did not hold, or when no invariant judged the stores (the
+ * standard invariants read only the log; see `allowUncheckedStores`); every violation names the
+ * schedule that replays it through `only`.
  *
  * @example
  * ```ts
@@ -168,9 +178,10 @@ async function explore<World extends ScenarioWorld, S extends AnySaga>(
   recoverTimes: number,
 ): Promise<CrashExplorationReport> {
   let runs = 0;
+  const storeReaders = new Set<string>();
   const run = (schedule: CrashSchedule) => {
     runs++;
-    return runCrashSchedule(options, recoverTimes, schedule);
+    return runCrashSchedule(options, recoverTimes, schedule, storeReaders);
   };
   const dry = await run({ point: 0 });
   const boundaries = dry.boundariesOfRun;
@@ -240,6 +251,9 @@ async function explore<World extends ScenarioWorld, S extends AnySaga>(
     outcomes,
     unreached,
     violations,
+    storesChecked: storeReaders.size > 0,
+    warnings:
+      storeReaders.size > 0 ? [] : [uncheckedStoresWarning("exploreCrashPoints", dry.stores)],
   };
 }
 
@@ -252,7 +266,12 @@ async function runCrashSchedule<World extends ScenarioWorld, S extends AnySaga>(
   options: ExploreCrashPointsOptions<World, S>,
   recoverTimes: number,
   schedule: CrashSchedule,
-): Promise<{ outcome: ScheduleOutcome; boundariesOfRun: readonly string[] }> {
+  storeReaders: Set<string>,
+): Promise<{
+  outcome: ScheduleOutcome;
+  boundariesOfRun: readonly string[];
+  stores: readonly string[];
+}> {
   const scenario = options as unknown as Scenario<World, AnySaga>;
   const world = await options.setup();
   checkWorld(world, "exploreCrashPoints");
@@ -324,14 +343,11 @@ async function runCrashSchedule<World extends ScenarioWorld, S extends AnySaga>(
     }
     const snapshot = await durableSnapshot(scenario, world, log);
     const sagas = await loadSagas(log);
-    const found = await checkInvariants(invariants, {
-      world,
-      log,
-      sagas,
-      pass: completed,
-      snapshot,
-      previousSnapshot: previous,
-    });
+    const found = await checkInvariants(
+      invariants,
+      { world, log, sagas, pass: completed, snapshot, previousSnapshot: previous },
+      storeReaders,
+    );
     for (const v of found) violated(v);
     previous = snapshot;
   }
@@ -339,6 +355,7 @@ async function runCrashSchedule<World extends ScenarioWorld, S extends AnySaga>(
   return {
     outcome: { schedule, reached, recoveryBoundaries, stateKey, violations, statuses },
     boundariesOfRun: runner.crash.boundaries,
+    stores: Object.keys(world.stores),
   };
 }
 
@@ -369,6 +386,10 @@ function failureOf<World extends ScenarioWorld, S extends AnySaga>(
       message: `exploreCrashPoints left ${report.unreached.length} crash point(s) unreached${seed}, e.g. ${JSON.stringify(report.unreached[0])}: the run did not pass the same boundaries as the dry run, so the saga or its setup is not deterministic.`,
       report,
     };
+  }
+  const unchecked = report.warnings[0];
+  if (!report.storesChecked && unchecked !== undefined && options.allowUncheckedStores !== true) {
+    return { code: TestingErrorCode.StoresUnchecked, message: unchecked, report };
   }
   return undefined;
 }

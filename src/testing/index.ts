@@ -48,9 +48,11 @@ export {
 } from "./fault-plan-arbitrary.js";
 export {
   checkInvariants,
+  type DefineInvariantOptions,
   defineInvariant,
   type Invariant,
   type InvariantContext,
+  type InvariantReads,
   type InvariantResult,
   type InvariantViolation,
   loadSagas,

@@ -21,7 +21,9 @@ import { defineInvariant, type Invariant } from "./invariant.js";
  * ```
  */
 export function logWellFormed(): Invariant {
-  return defineInvariant("log well-formed", ({ sagas }) => sagas.flatMap(problemsOf));
+  return defineInvariant("log well-formed", ({ sagas }) => sagas.flatMap(problemsOf), {
+    reads: "log",
+  });
 }
 
 type StepState = "unknown" | "committed" | "not_committed" | "compensated";

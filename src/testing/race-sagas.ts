@@ -8,6 +8,7 @@ import {
   type ScheduleResult,
 } from "./run-schedule.js";
 import type { AnySaga, ScenarioWorld } from "./scenario.js";
+import { uncheckedStoresWarning } from "./stores-checked.js";
 
 /** Options of {@link raceSagas}. */
 export interface RaceSagasOptions<World extends ScenarioWorld, S extends AnySaga>
@@ -24,7 +25,9 @@ export interface RaceSagasOptions<World extends ScenarioWorld, S extends AnySaga
  * call into the log and the stores is a task `s` orders, so fast-check explores their
  * interleavings, shrinks a failing one and replays it from its seed and path. After the race,
  * recovery runs with faults off until every saga ended, and the invariants are checked. Defaults:
- * one run and two racing recoverers.
+ * one run and two racing recoverers. A race in which no invariant judged the stores (the standard
+ * invariants read only the log) has the violation "an invariant reads the stores", unless
+ * `allowUncheckedStores` is set.
  *
  * Returns what happened; assert on `violations` inside the property, so that fast-check reports
  * the failing schedule.
@@ -45,10 +48,18 @@ export async function raceSagas<World extends ScenarioWorld, S extends AnySaga>(
 ): Promise<ScheduleResult> {
   checkScheduleOptions(options as unknown as ScheduleOptions<ScenarioWorld, AnySaga>, "raceSagas");
   const plan = checkFaultPlan(options.faults ?? NO_FAULTS);
-  return runSchedule(
+  const result = await runSchedule(
     { racers: 2, ...options } as unknown as ScheduleOptions<World, AnySaga>,
     plan,
     plan.seed,
     fastCheckScheduler(s),
   );
+  if (result.storesChecked || options.allowUncheckedStores === true) return result;
+  // Reported as a violation, so that the usual `expect(race.violations).toEqual([])` fails.
+  const unchecked = {
+    invariant: "an invariant reads the stores",
+    message: uncheckedStoresWarning("raceSagas", result.stores),
+    pass: 0,
+  };
+  return { ...result, violations: [...result.violations, unchecked] };
 }

@@ -12,9 +12,13 @@ import { defineInvariant, type Invariant } from "./invariant.js";
  * ```
  */
 export function recoveryIdempotent(): Invariant {
-  return defineInvariant("recovery is idempotent", ({ snapshot, previousSnapshot, pass }) =>
-    previousSnapshot === undefined || previousSnapshot === snapshot
-      ? undefined
-      : `Recovery pass ${pass} changed durable state that pass ${pass - 1} had left: ${describeDifference(previousSnapshot, snapshot)}.`,
+  // It compares the stores' snapshots but judges only whether they changed, not what they hold.
+  return defineInvariant(
+    "recovery is idempotent",
+    ({ snapshot, previousSnapshot, pass }) =>
+      previousSnapshot === undefined || previousSnapshot === snapshot
+        ? undefined
+        : `Recovery pass ${pass} changed durable state that pass ${pass - 1} had left: ${describeDifference(previousSnapshot, snapshot)}.`,
+    { reads: "log" },
   );
 }

@@ -89,6 +89,13 @@ export interface ScheduleResult {
   readonly faults: readonly FaultEvent[];
   /** How many simulated processes died (a crash fault) or were abandoned stuck. */
   readonly abandoned: number;
+  /**
+   * Whether some invariant judged the stores (declared `reads: "stores"`, or read `world`). When
+   * not, the schedule showed nothing about what the sagas left in them.
+   */
+  readonly storesChecked: boolean;
+  /** The names of the world's stores. */
+  readonly stores: readonly string[];
 }
 
 /** Validates schedule options; throws a definition error naming the bad one. */
@@ -194,6 +201,7 @@ export async function runSchedule<World extends ScenarioWorld>(
 
   injector.enabled = false;
   const violations: InvariantViolation[] = [];
+  const storeReaders = new Set<string>();
   const settlePasses = options.settlePasses ?? 5;
   let converged = false;
   for (let k = 1; k <= settlePasses && !converged; k++) {
@@ -214,14 +222,18 @@ export async function runSchedule<World extends ScenarioWorld>(
     );
     endProcesses(again.status === "stuck");
     violations.push(
-      ...(await checkInvariants(invariantsOf(options), {
-        world,
-        log,
-        sagas: await loadSagas(log),
-        pass: k + 1,
-        snapshot: await durableSnapshot(options, world, log),
-        previousSnapshot: before,
-      })),
+      ...(await checkInvariants(
+        invariantsOf(options),
+        {
+          world,
+          log,
+          sagas: await loadSagas(log),
+          pass: k + 1,
+          snapshot: await durableSnapshot(options, world, log),
+          previousSnapshot: before,
+        },
+        storeReaders,
+      )),
     );
   }
   const sagas = await loadSagas(log);
@@ -240,5 +252,7 @@ export async function runSchedule<World extends ScenarioWorld>(
     statuses: sagas.map((s) => s.record.status),
     faults: injector.fired,
     abandoned,
+    storesChecked: storeReaders.size > 0,
+    stores: Object.keys(world.stores),
   };
 }

@@ -50,10 +50,20 @@ export interface Scenario<World extends ScenarioWorld, S extends AnySaga> {
   readonly input: SagaRawInput<S> | ((world: World, run: number) => SagaRawInput<S>);
   /**
    * Checked after every completed recovery pass. The standard invariants are added unless
-   * `standardInvariants` is `false`.
+   * `standardInvariants` is `false`, but they read only the log: at least one invariant must judge
+   * the stores, or the run fails (see `allowUncheckedStores`). Start from `allOrNothing`,
+   * with one predicate per store.
    * @default []
+   * @example [allOrNothing<World>({ hold: (w, saga) => holdOf(w, saga) !== undefined, order: (w, saga) => orderOf(w, saga) !== undefined })]
    */
   readonly invariants?: readonly Invariant<World>[];
+  /**
+   * Lets a run in which no invariant judged the stores pass. Such a run checks only the log, which
+   * a saga whose compensation undoes nothing keeps perfectly; its report still says
+   * `storesChecked: false` and carries a warning. Meant for tests of the log itself.
+   * @default false
+   */
+  readonly allowUncheckedStores?: boolean;
   /**
    * Whether to add {@link standardInvariants}: every saga terminal, the log well formed, no step
    * compensated twice, recovery idempotent.
@@ -124,6 +134,14 @@ export function checkScenario(scenario: Scenario<ScenarioWorld, AnySaga>, tool: 
   if (scenario.idleTurns !== undefined) assertInteger(`${tool}: idleTurns`, scenario.idleTurns, 1);
   if (scenario.snapshot !== undefined) assertFunction(`${tool}: snapshot`, scenario.snapshot);
   if (scenario.sagaId !== undefined) assertFunction(`${tool}: sagaId`, scenario.sagaId);
+  if (
+    scenario.allowUncheckedStores !== undefined &&
+    typeof scenario.allowUncheckedStores !== "boolean"
+  ) {
+    throw new LockstepDefinitionError(
+      `Expected \`allowUncheckedStores\` of ${tool} to be a boolean, got ${describeValue(scenario.allowUncheckedStores)}.`,
+    );
+  }
 }
 
 /** Checks what `setup` returned. */

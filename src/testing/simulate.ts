@@ -8,6 +8,7 @@ import { checkScheduleOptions, runSchedule, type ScheduleOptions } from "./run-s
 import type { AnySaga, ScenarioWorld } from "./scenario.js";
 import { assertSeed, deriveSeed } from "./seeded-random.js";
 import { SeededScheduler } from "./seeded-scheduler.js";
+import { uncheckedStoresWarning } from "./stores-checked.js";
 import { LockstepTestFailure, type TestingError, TestingErrorCode } from "./testing-error.js";
 
 /** Options of {@link simulate}. */
@@ -62,6 +63,14 @@ export interface SimulationReport {
   readonly outcomes: Readonly<Record<string, number>>;
   /** Every invariant that did not hold, with the seed that replays it. */
   readonly violations: readonly ScheduleViolation[];
+  /**
+   * Whether some invariant judged the stores (declared `reads: "stores"`, or read `world`). When
+   * not, the simulation showed nothing about what the sagas leave in them and fails, unless
+   * `allowUncheckedStores` is set.
+   */
+  readonly storesChecked: boolean;
+  /** What the simulation could not show, as full sentences: empty when the stores were checked. */
+  readonly warnings: readonly string[];
 }
 
 /**
@@ -72,7 +81,9 @@ export interface SimulationReport {
  * and checks the invariants and that one more pass changes nothing.
  *
  * It fails (`Err`) when any invariant did not hold; each violation carries its schedule's seed,
- * and `simulate({ ...options, seeds: [seed] })` replays that schedule exactly.
+ * and `simulate({ ...options, seeds: [seed] })` replays that schedule exactly. It fails too when no
+ * invariant judged the stores (the standard invariants read only the log), unless
+ * `allowUncheckedStores` is set.
  *
  * @example
  * ```ts
@@ -100,12 +111,18 @@ export function simulate<World extends ScenarioWorld, S extends AnySaga>(
   const seeds =
     options.seeds ?? Array.from({ length: schedules }, (_, i) => deriveSeed(base, "schedule", i));
   return ResultAsync.fromSafePromise(run(options, seeds)).andThen((report) => {
-    if (report.violations.length === 0) return okAsync(report);
-    return errAsync({
-      code: TestingErrorCode.InvariantViolated,
-      message: describeFailure(report),
-      report,
-    });
+    if (report.violations.length > 0) {
+      return errAsync({
+        code: TestingErrorCode.InvariantViolated,
+        message: describeFailure(report),
+        report,
+      });
+    }
+    const unchecked = report.warnings[0];
+    if (report.storesChecked || unchecked === undefined || options.allowUncheckedStores === true) {
+      return okAsync(report);
+    }
+    return errAsync({ code: TestingErrorCode.StoresUnchecked, message: unchecked, report });
   });
 }
 
@@ -137,6 +154,8 @@ async function run<World extends ScenarioWorld, S extends AnySaga>(
   const faultKinds: Record<string, number> = {};
   let faultsFired = 0;
   let crashed = 0;
+  let storesChecked = false;
+  let stores: readonly string[] = [];
   for (const seed of seeds) {
     const plan = options.faults?.(seed) ?? randomFaultPlan(seed);
     const scheduler =
@@ -150,8 +169,22 @@ async function run<World extends ScenarioWorld, S extends AnySaga>(
     for (const f of result.faults) faultKinds[f.kind] = (faultKinds[f.kind] ?? 0) + 1;
     faultsFired += result.faults.length;
     if (result.abandoned > 0) crashed++;
+    storesChecked ||= result.storesChecked;
+    stores = result.stores;
   }
-  return { schedules: seeds.length, faultsFired, faultKinds, crashed, outcomes, violations };
+  const warnings = storesChecked
+    ? []
+    : [uncheckedStoresWarning(`simulate (${seeds.length} schedules)`, stores)];
+  return {
+    schedules: seeds.length,
+    faultsFired,
+    faultKinds,
+    crashed,
+    outcomes,
+    violations,
+    storesChecked,
+    warnings,
+  };
 }
 
 function describeFailure(report: SimulationReport): string {

@@ -30,12 +30,15 @@ export function terminalState(options: TerminalStateOptions = {}): Invariant {
       `Expected \`statuses\` to be a list of saga statuses (${known.join(", ")}), got ${describeValue(statuses)}.`,
     );
   }
-  return defineInvariant("terminal state", ({ sagas }) =>
-    sagas
-      .filter((s) => !statuses.includes(s.record.status))
-      .map(
-        (s) =>
-          `Saga "${s.record.sagaId}" is ${s.record.status}, not one of ${statuses.join(", ")}.`,
-      ),
+  return defineInvariant(
+    "terminal state",
+    ({ sagas }) =>
+      sagas
+        .filter((s) => !statuses.includes(s.record.status))
+        .map(
+          (s) =>
+            `Saga "${s.record.sagaId}" is ${s.record.status}, not one of ${statuses.join(", ")}.`,
+        ),
+    { reads: "log" },
   );
 }

@@ -7,6 +7,11 @@ export const TestingErrorCode = {
   UnreachedCrashPoints: "unreached_crash_points",
   /** An invariant did not hold after a recovery pass. */
   InvariantViolated: "invariant_violated",
+  /**
+   * No invariant judged the stores, only the log: the run showed nothing about what the saga
+   * leaves in them, so it does not pass (unless `allowUncheckedStores` says so).
+   */
+  StoresUnchecked: "stores_unchecked",
 } as const;
 
 /** One of the values of {@link TestingErrorCode}. */

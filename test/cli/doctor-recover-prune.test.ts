@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitCode } from "../../src/cli/exit-code.js";
 import { stepKey } from "../../src/index.js";
-import type { SagaDiagnosis } from "../../src/observability/diagnose-saga.js";
+import type { SagaDiagnosis } from "../../src/observability/diagnosis.js";
 import { openMarketplace } from "./fixtures/marketplace.js";
 import { json, ROOT, runCli } from "./support/run-cli.js";
 import { type SeededSagas, seedMarketplace } from "./support/seed-marketplace.js";

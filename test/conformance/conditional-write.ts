@@ -26,13 +26,14 @@ export interface ConditionalWriteFixture<Handle, Write, Result, Version> {
 }
 
 /** How many cases {@link conditionalWriteConformance} registers, its own count check included. */
-export const CONDITIONAL_WRITE_CASES = 10;
+export const CONDITIONAL_WRITE_CASES = 11;
 
 /**
  * Registers a `describe` block holding a store that declares `conditionalWrite` to what the core
  * relies on: a guard that does not hold affects nothing and changes nothing, a fresh version
- * applies, create-if-absent creates only once, and of two racing writes with one version exactly
- * one wins. Returns how many cases it registers; the last case checks that they all registered and
+ * applies, create-if-absent creates only once, of two racing writes with one version exactly one
+ * wins, and a version is never given to a key twice, so a guard written against a deleted document
+ * never matches the one created after it (what a guarded compensation relies on). Returns how many cases it registers; the last case checks that they all registered and
  * ran, so a suite that silently lost its cases fails.
  */
 export function conditionalWriteConformance<Handle, Write, Result, Version>(
@@ -148,6 +149,41 @@ export function conditionalWriteConformance<Handle, Write, Result, Version>(
       });
       expect(await apply(fixture.remove("victim", current.version))).toBe(1);
       expect(await fixture.read("victim")).toBeUndefined();
+    });
+
+    test("a guard written against a deleted document never matches the document created after it", async () => {
+      // Another writer deletes the document and creates it anew, three times over: a guarded undo
+      // still holding an earlier version must find nothing to undo, whatever that version was.
+      const seen: Version[] = [];
+      let current = await seed("reborn", { owner: "writer 0" });
+      seen.push(current.version);
+      for (let writer = 1; writer <= 3; writer++) {
+        expect(await apply(fixture.remove("reborn", current.version))).toBe(1);
+        expect(await apply(fixture.put("reborn", { owner: `writer ${writer}` }, "absent"))).toBe(1);
+        const next = await fixture.read("reborn");
+        if (next === undefined) throw new Error("The re-created document cannot be read back.");
+        expect(
+          seen,
+          "a re-created document must not take a version its key had before (ABA)",
+        ).not.toContainEqual(next.version);
+        for (const stale of seen) {
+          expect(
+            await apply(fixture.remove("reborn", stale)),
+            "a delete guarded by a version of a deleted document must not delete its successor",
+          ).toBe(0);
+          expect(
+            await apply(fixture.put("reborn", { owner: "stale" }, stale)),
+            "a write guarded by a version of a deleted document must not overwrite its successor",
+          ).toBe(0);
+        }
+        expect(await fixture.read("reborn"), "the successor must be untouched").toEqual(next);
+        seen.push(next.version);
+        current = next;
+      }
+      expect(
+        fixture.store.capabilities.versionsNeverReused,
+        "a store whose versions are never reused declares it, so explain counts its guards as sound",
+      ).toBe(true);
     });
 
     it("registers and runs every case (an empty suite cannot pass)", () => {

@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { httpDocumentStore } from "../../src/adapters/http/index.js";
+import { createMemoryStore } from "../../src/adapters/memory/index.js";
 import { openSqlite, sqliteSagaLog, sqliteStore } from "../../src/adapters/sqlite/index.js";
 import {
   assertExplained,
@@ -24,7 +26,14 @@ import { openMarketplace } from "../cli/fixtures/marketplace.js";
 type Kind = "compensatable" | "pivot" | "retriable";
 
 /** A store with the given capabilities; its transaction runs the work on the root handle. */
-function store(id: string, capabilities: { transactions?: boolean; conditionalWrite?: boolean }) {
+function store(
+  id: string,
+  capabilities: {
+    transactions?: boolean;
+    conditionalWrite?: boolean;
+    versionsNeverReused?: boolean;
+  },
+) {
   return defineStore({
     id,
     handle: {},
@@ -153,7 +162,7 @@ describe("explain: in-doubt windows", () => {
 
 describe("explain: gaps and strict mode", () => {
   const casless = store("db:plain", {});
-  const other = store("db:other", { conditionalWrite: true });
+  const other = store("db:other", { conditionalWrite: true, versionsNeverReused: true });
   const main = store(LOG_STORE, { transactions: true, conditionalWrite: true });
   const gappy = sagaOf([
     { name: "hold", kind: "compensatable", store: casless },
@@ -203,6 +212,75 @@ describe("explain: gaps and strict mode", () => {
     expect(() => explain(gappy, { strict: "yes" as never })).toThrow(
       'Expected `strict` to be a boolean, got `"yes"` (string)',
     );
+  });
+});
+
+describe("explain: the versions a guarded compensation compares", () => {
+  const reusing = store("kv:reusing", { conditionalWrite: true });
+  const unique = store("kv:unique", { conditionalWrite: true, versionsNeverReused: true });
+
+  it("finds a compensatable step on a store whose versions may be reused, and no other step on it", () => {
+    const saga = sagaOf([
+      { name: "hold", kind: "compensatable", store: reusing },
+      { name: "charge", kind: "pivot", store: reusing },
+      { name: "notify", kind: "retriable", store: reusing, probe: true },
+    ]);
+    const plan = explain(saga);
+    expect(plan.gaps.map((g) => [g.step, g.code])).toEqual([
+      ["hold", PlanGapCode.ReusableVersions],
+    ]);
+    const message = plan.gaps[0]?.message ?? "";
+    expect(message).toContain('Step "hold" of saga "plan"');
+    expect(message).toContain('store "kv:reusing" declares no versionsNeverReused');
+    expect(message, "the gap must say what goes wrong").toContain("another writer");
+    expect(plan.steps[0]?.guarantee).toContain("may give a re-created document");
+    expect(() => assertExplained(saga)).toThrow(/declares no versionsNeverReused/);
+  });
+
+  it("finds nothing missing on a store that declares versionsNeverReused", () => {
+    const saga = sagaOf([
+      { name: "hold", kind: "compensatable", store: unique },
+      { name: "charge", kind: "pivot", store: unique },
+    ]);
+    expect(assertExplained(saga).gaps).toEqual([]);
+    expect(explain(saga).steps[0]?.guarantee).not.toContain("re-created");
+  });
+
+  it("reports only the missing guard on a store without conditionalWrite, and no gap on a transactional store, whose compensation can check what its step left", () => {
+    const casless = store("kv:casless", { versionsNeverReused: false });
+    const sql = store("db:sql", { transactions: true, conditionalWrite: true });
+    const plan = explain(
+      sagaOf([
+        { name: "a", kind: "compensatable", store: casless },
+        { name: "b", kind: "compensatable", store: sql },
+        { name: "c", kind: "pivot", store: unique },
+      ]),
+    );
+    expect(plan.gaps.map((g) => [g.step, g.code])).toEqual([["a", PlanGapCode.NoCasGuard]]);
+    expect(plan.steps[1]?.guarantee).toContain("an id the step generated");
+  });
+
+  it("counts every built-in document store's guards as sound, and an HTTP service whose ETags may repeat as a gap", () => {
+    const stores = [
+      ...(["transactional", "batch", "plain"] as const).map((tier) => createMemoryStore({ tier })),
+      httpDocumentStore({ baseUrl: "http://127.0.0.1:9/docs/" }),
+    ];
+    for (const built of stores) {
+      expect(built.capabilities.versionsNeverReused, built.id).toBe(true);
+      const saga = sagaOf([
+        { name: "hold", kind: "compensatable", store: built as StepStore<unknown> },
+      ]);
+      expect(explain(saga).gaps, built.id).toEqual([]);
+    }
+    const hashing = httpDocumentStore({
+      baseUrl: "http://127.0.0.1:9/docs/",
+      etagsNeverReused: false,
+    });
+    expect(hashing.capabilities.versionsNeverReused).toBe(false);
+    const gaps = explain(
+      sagaOf([{ name: "hold", kind: "compensatable", store: hashing as StepStore<unknown> }]),
+    ).gaps;
+    expect(gaps.map((g) => g.code)).toEqual([PlanGapCode.ReusableVersions]);
   });
 });
 

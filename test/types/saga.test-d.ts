@@ -8,6 +8,8 @@ import {
   compensated,
   createRunner,
   defineSaga,
+  type RecovererOptions,
+  type Runner,
   type SagaError,
   type SagaOutputs,
 } from "../../src/index.js";
@@ -77,6 +79,11 @@ describe("saga types", () => {
     >();
     // @ts-expect-error amount must be a number
     runner.run(saga, { amount: "5" });
+  });
+
+  it("keeps a runner's execution environment out of its public type", () => {
+    expectTypeOf<Runner>().not.toHaveProperty("env");
+    expectTypeOf<RecovererOptions["runner"]>().toEqualTypeOf<Runner>();
   });
 
   it("narrows errors by code", () => {

@@ -72,7 +72,7 @@ describe("callWithDeadline's scope", () => {
       watch.onAbort(() => onWatch.push(watch.reason));
     });
     clock.fire();
-    expect(await outcome).toEqual({ status: "timeout" });
+    expect(await outcome).toEqual({ status: "timeout", pending: expect.any(Promise) });
     expect(onSignal).toHaveLength(1);
     expect(onWatch).toEqual(onSignal);
     expect(scope.signal.reason).toBe(onSignal[0]);
@@ -85,7 +85,7 @@ describe("callWithDeadline's scope", () => {
     const onWatch: unknown[] = [];
     watch.onAbort(() => onWatch.push(watch.reason));
     clock.fire();
-    expect(await outcome).toEqual({ status: "timeout" });
+    expect(await outcome).toEqual({ status: "timeout", pending: expect.any(Promise) });
     expect(watch.aborted).toBe(true);
     expect(scope.signal.aborted).toBe(true);
     expect(scope.signal.reason).toBe(watch.reason);
@@ -104,7 +104,7 @@ describe("callWithDeadline's scope", () => {
     let fired = 0;
     watch.onAbort(() => fired++);
     parent.abort(reason);
-    expect(await outcome).toEqual({ status: "aborted", reason });
+    expect(await outcome).toEqual({ status: "aborted", reason, pending: expect.any(Promise) });
     expect(fired).toBe(1);
     expect(watch.reason).toBe(reason);
     expect(scope.signal.aborted).toBe(true);
@@ -208,7 +208,7 @@ describe("callWithDeadline on the system clock", () => {
         scope.signal.addEventListener("abort", () => reject(scope.signal.reason));
       });
     });
-    expect(timedOut).toEqual({ status: "timeout" });
+    expect(timedOut).toEqual({ status: "timeout", pending: expect.any(Promise) });
     const before = timers();
     const pending = callWithDeadline(systemClock, 60_000, undefined, async () => {
       await new Promise((resolve) => setImmediate(resolve));

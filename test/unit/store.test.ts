@@ -17,6 +17,7 @@ describe("declared capabilities", () => {
       atomicBatch: false,
       conditionalWrite: false,
       savepoints: false,
+      versionsNeverReused: false,
     });
     expect(declareCapabilities({ conditionalWrite: true })).toEqual({
       ...NO_CAPABILITIES,

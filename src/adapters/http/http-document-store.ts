@@ -59,20 +59,35 @@ export interface HttpDocumentStoreOptions {
    * @default no index
    */
   readonly statusIndex?: HttpStatusIndexOptions;
+  /**
+   * Whether the service never gives a path an ETag that path had before, as the protocol requires:
+   * not after the document is deleted and created again, not after the service restarts. The store
+   * then declares `versionsNeverReused`, so a compensation guarded by the ETag its step wrote can
+   * never match another writer's re-created document. Pass `false` for a service whose ETags can
+   * repeat (a hash of the body, a per-document counter that restarts): the store then declares no
+   * `versionsNeverReused`, and explain reports the gap on every compensatable step on it.
+   * @default true
+   * @example `httpDocumentStore({ baseUrl, etagsNeverReused: false })`
+   */
+  readonly etagsNeverReused?: boolean;
 }
 
 /** An HTTP JSON document store with ETag compare-and-set. */
 export type HttpDocumentStore = WriteStore<HttpDocumentClient, HttpWrite, HttpWriteResult>;
 
 /**
- * Wraps a JSON document service as a lockstep store declaring `conditionalWrite` only: each write is
- * one request guarded by its ETag, with neither transactions nor batches, so `runAtomic` runs its
- * writes in sequence with guarded undo and saga steps rely on probes.
+ * Wraps a JSON document service as a lockstep store declaring `conditionalWrite` (and
+ * `versionsNeverReused`) only: each write is one request guarded by its ETag, with neither
+ * transactions nor batches, so `runAtomic` runs its writes in sequence with guarded undo and saga
+ * steps rely on probes.
  *
  * The protocol: `GET <baseUrl><path>` answers 200 with the JSON body and an `ETag`, or 404;
  * `PUT` with `If-None-Match: *` creates, with `If-Match: <etag>` replaces that version, and answers
  * 412 when the precondition fails; `DELETE` honours `If-Match` the same way. An error response may
- * carry `lockstep-applied: false` to say the write was not applied.
+ * carry `lockstep-applied: false` to say the write was not applied. An ETag, once given to a path,
+ * is never given to it again, even after a delete or a restart (a counter that survives restarts,
+ * or a random token; not a hash of the body): that is what makes a guarded compensation safe from
+ * a document deleted and created again, and the store declares it (see `etagsNeverReused`).
  *
  * As a prepared write, a failed precondition is `affected: 0` (the core then reports a conflict);
  * through the handle it rejects with a `conflict` {@link HttpStoreError}.
@@ -112,6 +127,12 @@ export function httpDocumentStore(options: HttpDocumentStoreOptions): HttpDocume
   }
   const id = options.id ?? `http:${base.origin}${base.pathname}`;
   assertName("id", id);
+  const etagsNeverReused = options.etagsNeverReused ?? true;
+  if (typeof etagsNeverReused !== "boolean") {
+    throw new LockstepDefinitionError(
+      `Expected \`etagsNeverReused\` to be a boolean, got ${describeValue(etagsNeverReused)}.`,
+    );
+  }
   const client = createDocumentClient(
     { base, fetch: fetchFunction, headers, timeoutMs },
     resolveIndex(options.statusIndex),
@@ -119,7 +140,7 @@ export function httpDocumentStore(options: HttpDocumentStoreOptions): HttpDocume
   return defineStore<HttpDocumentClient, HttpWrite, HttpWriteResult>({
     id,
     handle: client,
-    capabilities: { conditionalWrite: true },
+    capabilities: { conditionalWrite: true, versionsNeverReused: etagsNeverReused },
     apply: async (handle, write, scope) => {
       const problem = httpWriteProblem(write);
       if (problem !== undefined) {

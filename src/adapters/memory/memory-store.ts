@@ -10,9 +10,12 @@ import {
   applyToView,
   clone,
   commitOverlay,
+  docOf,
+  documentsOf,
   guardHolds,
   type MemoryDoc,
   type MemoryOverlay,
+  type MemorySlot,
   type MemoryWrite,
   type MemoryWriteResult,
   overlayView,
@@ -59,7 +62,10 @@ export interface MemoryStore extends WriteStore<MemoryHandle, MemoryWrite, Memor
 /**
  * Creates an in-memory store of the given tier: `transactional` declares transactions (each owns the
  * store until it ends; writes through the root handle wait behind it), `batch` declares atomic
- * batches, `plain` declares neither. All three support guarded writes.
+ * batches, `plain` declares neither. All three support guarded writes, and declare
+ * `versionsNeverReused`: a deleted document leaves a tombstone holding its last version, and the
+ * next document under its key continues from there, so a guard written against the deleted one can
+ * never match it. Tombstones stay for the store's lifetime (one number per deleted key).
  *
  * @example
  * ```ts
@@ -67,7 +73,7 @@ export interface MemoryStore extends WriteStore<MemoryHandle, MemoryWrite, Memor
  * ```
  */
 export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
-  const data = new Map<string, MemoryDoc>(
+  const data = new Map<string, MemorySlot>(
     Object.entries(options.seed ?? {}).map(([key, value]) => [
       key,
       { value: clone(value), version: 1 },
@@ -81,8 +87,8 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
   };
 
   const rootHandle = createMemoryHandle(
-    async (key) => data.get(key),
-    () => [...data.entries()],
+    async (key) => docOf(data.get(key)),
+    () => documentsOf(data.entries()),
     async (write) => {
       // A root write holds the store only while it applies: a request that hangs before it is
       // applied, or whose response is lost after, does not lock anyone else out.
@@ -110,13 +116,10 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
       const writes: MemoryWrite[] = [];
       const view = overlayView(data, overlay);
       const tx = createMemoryHandle(
-        async (key) => view(key),
+        async (key) => docOf(view(key)),
         () => {
           const keys = new Set([...data.keys(), ...overlay.keys()]);
-          return [...keys].flatMap((k) => {
-            const doc = view(k);
-            return doc === undefined ? [] : [[k, doc] as [string, MemoryDoc]];
-          });
+          return documentsOf([...keys].map((k) => [k, view(k)] as const));
         },
         async (write) => {
           if (scope.signal.aborted)
@@ -174,7 +177,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
       // Guards are checked in order against the state the earlier writes leave, as Redis and D1 do.
       const results: MemoryWriteResult[] = [];
       for (const [index, write] of writes.entries()) {
-        if (!guardHolds(view(write.key), write)) {
+        if (!guardHolds(docOf(view(write.key)), write)) {
           throw new StoreError(
             "conflict",
             `The guard of batch write #${index} (${write.key}) did not hold; nothing was applied.`,
@@ -201,6 +204,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
       transactions: tier === "transactional",
       atomicBatch: tier === "batch",
       conditionalWrite: true,
+      versionsNeverReused: true,
     },
     ...(tier === "transactional" ? { transaction } : {}),
     ...(tier === "batch" ? { batch } : {}),
@@ -219,7 +223,10 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
     },
     snapshot: () =>
       Object.fromEntries(
-        [...data.entries()].map(([k, v]) => [k, { value: clone(v.value), version: v.version }]),
+        documentsOf(data.entries()).map(([k, v]) => [
+          k,
+          { value: clone(v.value), version: v.version },
+        ]),
       ),
     get writeCount() {
       return writeCount;

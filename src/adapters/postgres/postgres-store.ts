@@ -4,8 +4,10 @@ import { StoreError } from "../../core/error-kinds.js";
 import { defineStore, type WriteStore } from "../../core/store.js";
 import { assertInteger, assertName, describeValue } from "../../core/validate.js";
 import { LockstepDefinitionError } from "../../model/definition-error.js";
+import { refuseTransactionControl } from "../sql/transaction-control.js";
 import { assertPool } from "./assert-pool.js";
 import { classifyPostgresError } from "./classify-postgres-error.js";
+import { postgresDialect } from "./postgres-dialect.js";
 import type {
   PostgresHandle,
   PostgresQueryResult,
@@ -14,7 +16,7 @@ import type {
   PostgresWriteResult,
 } from "./postgres-handle.js";
 import { openTransaction, runTransaction, type TransactionSettings } from "./run-transaction.js";
-import { normalizeResult, refuseTransactionControl } from "./statements.js";
+import { normalizeResult } from "./statements.js";
 import { postgresStoreId } from "./store-id.js";
 
 /** The isolation levels a {@link PostgresStore} can run its transactions at. */
@@ -146,7 +148,7 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
   };
   const handle: PostgresHandle = Object.freeze({
     query: async <T>(sql: string, params?: readonly unknown[]): Promise<PostgresQueryResult<T>> => {
-      refuseTransactionControl(sql);
+      refuseTransactionControl(postgresDialect, sql);
       if (openTransaction.getStore() === id) {
         throw new StoreError(
           "not_committed",

@@ -7,15 +7,16 @@ import {
   raceAbortWatch,
 } from "../../core/deadline.js";
 import { classifyError, StoreError } from "../../core/error-kinds.js";
+import { messageOf } from "../../core/message-of.js";
 import { ErrorKind, isProvablyNotApplied } from "../../model/error-kind.js";
+import { sharedGlobal } from "../sql/shared-global.js";
 import {
   classifyPostgresError,
   isConnectionLoss,
   isSerializationFailure,
 } from "./classify-postgres-error.js";
 import type { PostgresTransactionHandle } from "./postgres-handle.js";
-import { messageOf } from "./statements.js";
-import { TransactionContext } from "./transaction-context.js";
+import { PostgresTransaction } from "./postgres-transaction.js";
 
 /** How a store runs its transactions; resolved from `PostgresStoreOptions`. */
 export interface TransactionSettings {
@@ -31,11 +32,6 @@ export interface TransactionSettings {
 // The largest value Postgres accepts for a timeout setting, in milliseconds.
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
-/**
- * Runs `work` in one transaction on a connection of its own, retrying the whole transaction on a
- * serialization failure or deadlock while attempts remain. Every failure is a {@link StoreError}
- * whose kind says whether anything may have been committed.
- */
 // Kept on globalThis under a registered symbol so the ESM and CJS copies of lockstep share it.
 const STORAGE_KEY = Symbol.for("lockstep.postgres.open-transaction");
 
@@ -44,15 +40,16 @@ const STORAGE_KEY = Symbol.for("lockstep.postgres.open-transaction");
  * handle refuses queries while it is its own store's: such a query needs a second pooled
  * connection, and once every connection is held by a transaction waiting for one, all of them hang.
  */
-export const openTransaction: AsyncLocalStorage<string> = (() => {
-  const holder = globalThis as Record<symbol, unknown>;
-  const existing = holder[STORAGE_KEY] as AsyncLocalStorage<string> | undefined;
-  if (existing !== undefined) return existing;
-  const created = new AsyncLocalStorage<string>();
-  holder[STORAGE_KEY] = created;
-  return created;
-})();
+export const openTransaction: AsyncLocalStorage<string> = sharedGlobal(
+  STORAGE_KEY,
+  () => new AsyncLocalStorage<string>(),
+);
 
+/**
+ * Runs `work` in one transaction on a connection of its own, retrying the whole transaction on a
+ * serialization failure or deadlock while attempts remain. Every failure is a {@link StoreError}
+ * whose kind says whether anything may have been committed.
+ */
 export async function runTransaction<T>(
   settings: TransactionSettings,
   work: (tx: PostgresTransactionHandle) => Promise<T>,
@@ -100,7 +97,7 @@ class Lease {
   readonly #onError: (error: unknown) => void;
   #released = false;
 
-  constructor(client: PoolClient, context: TransactionContext) {
+  constructor(client: PoolClient, context: PostgresTransaction) {
     this.client = client;
     this.#onError = connectionFailed(context);
     client.on("error", this.#onError);
@@ -120,7 +117,7 @@ class Lease {
 
 // Listeners come from factories rather than local arrow functions, so that transpilers that keep
 // function names (tsx, esbuild's keepNames) do not rename fresh functions on every transaction.
-function connectionFailed(context: TransactionContext): (error: unknown) => void {
+function connectionFailed(context: PostgresTransaction): (error: unknown) => void {
   return (error) => context.connectionFailed(error);
 }
 
@@ -128,7 +125,7 @@ function connectionFailed(context: TransactionContext): (error: unknown) => void
  * An abort ends the transaction at once: the handles refuse statements, and the connection is
  * destroyed, which rolls back whatever it was running (COMMIT is never sent on it).
  */
-function endOnAbort(context: TransactionContext, lease: Lease): () => void {
+function endOnAbort(context: PostgresTransaction, lease: Lease): () => void {
   return () => {
     if (context.open) {
       context.end();
@@ -154,7 +151,7 @@ async function runOnce<T>(
     );
   }
   const client = await connect(settings, abort);
-  const context = new TransactionContext(storeId, client, abort);
+  const context = new PostgresTransaction(storeId, client, abort);
   const lease = new Lease(client, context);
   const onAbort = endOnAbort(context, lease);
   abort.onAbort(onAbort);
@@ -250,7 +247,7 @@ function beginStatement(settings: TransactionSettings, scope: CallScope): string
 }
 
 async function rollback(
-  context: TransactionContext,
+  context: PostgresTransaction,
   destroy: boolean,
   lease: Lease,
 ): Promise<void> {

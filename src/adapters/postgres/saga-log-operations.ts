@@ -1,71 +1,69 @@
-import { applyChange, checkWrite, validate } from "../../log/memory-log.js";
+import { applyChange, numberEntries, validateLogRecord } from "../../log/log-rules.js";
 import {
   type ClaimedSaga,
   type SagaChange,
   type SagaFilter,
   SagaLogError,
 } from "../../log/saga-log.js";
-import type { SagaStatus } from "../../model/records.js";
 import {
   type NewStepEntry,
   type SagaRecord,
-  type SagaSnapshot,
+  type SagaStatus,
   SCHEMA_VERSION,
   sagaRecordSchema,
 } from "../../model/records.js";
-import { sqlstateOf } from "./classify-postgres-error.js";
+import type { LoadedSaga, SagaLogOperations, WrittenSaga } from "../sql/saga-log-operations.js";
+import * as logSql from "../sql/saga-log-statements.js";
 import {
   entriesOf,
   HEADER_COLUMNS,
   headerValues,
-  listedFromColumns,
-  numberEntries,
+  listedRecord,
   recordOf,
   sagaRowOf,
-} from "./saga-log-rows.js";
+} from "../sql/saga-rows.js";
+import { sqlstateOf } from "./classify-postgres-error.js";
+import { postgresDialect } from "./postgres-dialect.js";
+import type { ScopedSql } from "./postgres-transaction.js";
 import { RECOVERABLE_STATUS_LIST, type SagaLogTables } from "./saga-log-schema.js";
-import type { ScopedSql } from "./transaction-context.js";
 
 /** Runs one statement: through the pool, or through a transaction's handle. */
 export type Sql = ScopedSql;
 
-/**
- * A saga's header as it stands after a write or create that committed, or as a load read it: what
- * {@link SagaLogOperations.fastWrite} needs to write the next change without reading the row first.
- */
-export interface WrittenSaga {
-  /** The validated header, as the locking `write` would read it back from the row. */
-  readonly record: SagaRecord;
-  /** Exactly the text stored in the `record` column. */
-  readonly recordText: string;
-  /** The highest entry number stored (0 when there are none). */
-  readonly lastSeq: number;
-}
-
-/** A loaded saga, with what is needed to write to it next. */
-export interface LoadedSaga {
-  readonly snapshot: SagaSnapshot;
-  readonly written: WrittenSaga;
-}
-
-const placeholders = (from: number, count: number) =>
-  Array.from({ length: count }, (_, i) => `$${from + i}`).join(", ");
-
-// A lease is free when nobody holds it or it has expired; the same rule as the memory log. `$now`
-// stands for the parameter holding the current time.
-const leaseFree = (now: string) =>
-  `(lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= ${now})`;
+/** Appends the entries numbered in `$seqs` with bodies in `$bodies` if the `header` CTE changed a row. */
+const appendEntries = (entries: string, seqs: number) => `appended AS (
+         INSERT INTO ${entries} (saga_id, seq, body)
+         SELECT $1, e.seq, e.body FROM unnest($${seqs}::int[], $${seqs + 1}::text[]) AS e(seq, body)
+         WHERE EXISTS (SELECT 1 FROM header)
+         RETURNING 1
+       )`;
 
 /**
- * The saga log's operations. `write` must run inside a transaction (its own, or the caller's for
- * co-commit), because it locks the saga row before checking the fencing token; every other operation,
- * `fastWrite` included, is one statement, atomic on its own.
+ * The saga log's statements in Postgres. `write` must run inside a transaction (its own, or the
+ * caller's for co-commit), because it locks the saga row (`FOR UPDATE`) before checking the fencing
+ * token; every other operation, `fastWrite` included, is one statement, atomic on its own. Entries
+ * are appended in the same statement as their header (a CTE over `unnest` arrays), only if the
+ * header changed.
  */
-export class SagaLogOperations {
+export class PostgresLogOperations implements SagaLogOperations<Sql, "async"> {
   readonly #t: SagaLogTables;
+  readonly #create: string;
+  readonly #lockedRow: string;
+  readonly #update: string;
 
   constructor(tables: SagaLogTables) {
     this.#t = tables;
+    // The header's columns are $1 to $13 (an update's: $1, then $2 to $13); the entries follow.
+    const at = HEADER_COLUMNS.length + 1;
+    this.#create = `WITH header AS (
+         ${logSql.insertHeaderSql(postgresDialect, tables.sagas)} RETURNING saga_id
+       ), ${appendEntries(tables.entries, at)}
+       SELECT (SELECT count(*) FROM header)::int AS inserted`;
+    this.#lockedRow = logSql.lockedRowSql(postgresDialect, tables.sagas, tables.entries);
+    this.#update = `WITH header AS (
+         UPDATE ${tables.sagas} SET ${logSql.headerAssignments(postgresDialect, 2)} WHERE saga_id = $1 AND fencing_token = $${at} RETURNING saga_id
+       ), ${appendEntries(tables.entries, at + 1)}
+       SELECT (SELECT count(*) FROM header)::int AS updated`;
   }
 
   /** Whether every table and index already exists, checked without taking any lock. */
@@ -99,31 +97,16 @@ export class SagaLogOperations {
   async create(
     sql: Sql,
     record: SagaRecord,
-    entries: readonly NewStepEntry[] = [],
+    entries: readonly NewStepEntry[],
   ): Promise<WrittenSaga> {
     const numbered = numberEntries(record.sagaId, record.fencingToken, 0, entries);
-    const at = HEADER_COLUMNS.length;
     const values = headerValues(record);
-    const { rows } = await sql<{ inserted: number }>(
-      `WITH header AS (
-         INSERT INTO ${this.#t.sagas} (${HEADER_COLUMNS.join(", ")}) VALUES (${placeholders(1, at)})
-         ON CONFLICT (saga_id) DO NOTHING RETURNING saga_id
-       ), appended AS (
-         INSERT INTO ${this.#t.entries} (saga_id, seq, body)
-         SELECT $1, e.seq, e.body FROM unnest($${at + 1}::int[], $${at + 2}::text[]) AS e(seq, body)
-         WHERE EXISTS (SELECT 1 FROM header)
-         RETURNING 1
-       )
-       SELECT (SELECT count(*) FROM header)::int AS inserted`,
-      [...values, numbered.map((e) => e.seq), numbered.map((e) => JSON.stringify(e))],
-    );
-    if (rows[0]?.inserted !== 1) {
-      throw new SagaLogError(
-        "exists",
-        record.sagaId,
-        `A saga with id "${record.sagaId}" already exists in the log.`,
-      );
-    }
+    const { rows } = await sql<{ inserted: number }>(this.#create, [
+      ...values,
+      numbered.map((e) => e.seq),
+      numbered.map((e) => JSON.stringify(e)),
+    ]);
+    if (rows[0]?.inserted !== 1) throw logSql.sagaExists(record.sagaId);
     return { record, recordText: values.at(-1) as string, lastSeq: numbered.length };
   }
 
@@ -133,38 +116,21 @@ export class SagaLogOperations {
    * `corrupt`, `stale_token`, `status_mismatch`. Returns the header as written.
    */
   async write(sql: Sql, sagaId: string, token: number, change: SagaChange): Promise<WrittenSaga> {
-    const { rows } = await sql<Record<string, unknown>>(
-      `SELECT *, (SELECT coalesce(max(seq), 0) FROM ${this.#t.entries} WHERE saga_id = $1)::int AS last_seq
-       FROM ${this.#t.sagas} WHERE saga_id = $1 FOR UPDATE`,
-      [sagaId],
-    );
+    const { rows } = await sql<Record<string, unknown>>(this.#lockedRow, [sagaId, sagaId]);
     const raw = rows[0];
-    if (raw === undefined) throw notFound(sagaId);
-    const record = recordOf(sagaRowOf(raw));
-    checkWrite(record, token, change);
+    if (raw === undefined) throw logSql.sagaNotFound(sagaId);
     const last = Number(raw.last_seq);
-    const entries = numberEntries(sagaId, token, last, change.entries ?? []);
-    const next = validate(sagaRecordSchema, applyChange(record, change), sagaId);
-    const [, ...values] = headerValues(next);
-    const recordText = values.at(-1) as string;
-    const set = HEADER_COLUMNS.slice(1)
-      .map((column, i) => `${column} = $${i + 2}`)
-      .join(", ");
-    const tokenAt = HEADER_COLUMNS.length + 1;
-    const written = await sql<{ updated: number }>(
-      `WITH header AS (
-         UPDATE ${this.#t.sagas} SET ${set} WHERE saga_id = $1 AND fencing_token = $${tokenAt} RETURNING saga_id
-       ), appended AS (
-         INSERT INTO ${this.#t.entries} (saga_id, seq, body)
-         SELECT $1, e.seq, e.body FROM unnest($${tokenAt + 1}::int[], $${tokenAt + 2}::text[]) AS e(seq, body)
-         WHERE EXISTS (SELECT 1 FROM header)
-         RETURNING 1
-       )
-       SELECT (SELECT count(*) FROM header)::int AS updated`,
-      [sagaId, ...values, token, entries.map((e) => e.seq), entries.map((e) => JSON.stringify(e))],
-    );
-    if (written.rows[0]?.updated !== 1) throw stale(sagaId, token);
-    return { record: next, recordText, lastSeq: last + entries.length };
+    const plan = logSql.planWrite(sagaRowOf(raw), last, token, change);
+    const entries = plan.entries;
+    const written = await sql<{ updated: number }>(this.#update, [
+      sagaId,
+      ...plan.values,
+      token,
+      entries.map((e) => e.seq),
+      entries.map((e) => JSON.stringify(e)),
+    ]);
+    if (written.rows[0]?.updated !== 1) throw logSql.staleToken(sagaId, token);
+    return { record: plan.next, recordText: plan.recordText, lastSeq: last + entries.length };
   }
 
   /**
@@ -197,7 +163,7 @@ export class SagaLogOperations {
     let next: SagaRecord;
     let entries: ReturnType<typeof numberEntries>;
     try {
-      next = validate(sagaRecordSchema, applyChange(record, change), sagaId);
+      next = validateLogRecord(sagaRecordSchema, applyChange(record, change), sagaId);
       entries = numberEntries(sagaId, token, prior.lastSeq, change.entries ?? []);
     } catch (error) {
       // The locking write decides which refusal comes first (a stale token before a bad entry).
@@ -215,12 +181,7 @@ export class SagaLogOperations {
            WHERE saga_id = $1 AND fencing_token = $7 AND status = $8 AND schema_version = $9 AND record = $10
              AND ($11::int = 0 OR EXISTS (SELECT 1 FROM ${this.#t.entries} WHERE saga_id = $1 AND seq = $11::int))
            RETURNING saga_id
-         ), appended AS (
-           INSERT INTO ${this.#t.entries} (saga_id, seq, body)
-           SELECT $1, e.seq, e.body FROM unnest($12::int[], $13::text[]) AS e(seq, body)
-           WHERE EXISTS (SELECT 1 FROM header)
-           RETURNING 1
-         )
+         ), ${appendEntries(this.#t.entries, 12)}
          SELECT (SELECT count(*) FROM header)::int AS updated`,
         [
           sagaId,
@@ -257,7 +218,7 @@ export class SagaLogOperations {
   ): Promise<number | undefined> {
     const { rows } = await sql<{ fencing_token: string }>(
       `UPDATE ${this.#t.sagas} SET fencing_token = fencing_token + 1, lease_owner = $2, lease_expires_at = $3, updated_at = $4
-       WHERE saga_id = $1 AND ${leaseFree("$4")} RETURNING fencing_token`,
+       WHERE saga_id = $1 AND ${logSql.leaseIsFree("$4")} RETURNING fencing_token`,
       [sagaId, owner, now + ttlMs, now],
     );
     const taken = rows[0];
@@ -340,7 +301,7 @@ export class SagaLogOperations {
     }>(
       `WITH candidates AS (
          SELECT saga_id FROM ${this.#t.sagas}
-         WHERE status IN (${RECOVERABLE_STATUS_LIST}) AND next_recovery_at <= $2 AND ${leaseFree("$2")}
+         WHERE status IN (${RECOVERABLE_STATUS_LIST}) AND next_recovery_at <= $2 AND ${logSql.leaseIsFree("$2")}
            AND ($5::text[] IS NULL OR name = ANY($5::text[]))
          ORDER BY next_recovery_at, saga_id
          LIMIT $1
@@ -372,34 +333,10 @@ export class SagaLogOperations {
   }
 
   async list(sql: Sql, filter: SagaFilter): Promise<SagaRecord[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (filter.status !== undefined) {
-      if (filter.status.length === 0) return [];
-      params.push([...filter.status]);
-      where.push(`status = ANY($${params.length}::text[])`);
-    }
-    if (filter.name !== undefined) {
-      params.push(filter.name);
-      where.push(`name = $${params.length}`);
-    }
-    let query = `SELECT * FROM ${this.#t.sagas}`;
-    if (where.length > 0) query += ` WHERE ${where.join(" AND ")}`;
-    query += " ORDER BY saga_id DESC";
-    if (filter.limit !== undefined) {
-      params.push(filter.limit);
-      query += ` LIMIT $${params.length}`;
-    }
-    const { rows } = await sql<Record<string, unknown>>(query, params);
-    return rows.map((raw) => {
-      const row = sagaRowOf(raw);
-      try {
-        return recordOf(row);
-      } catch (error) {
-        if (!SagaLogError.is(error) || error.reason !== "corrupt") throw error;
-        return listedFromColumns(row, error.message);
-      }
-    });
+    const query = logSql.listStatement(postgresDialect, this.#t.sagas, filter);
+    if (query === undefined) return [];
+    const { rows } = await sql<Record<string, unknown>>(query.sql, query.params);
+    return rows.map((raw) => listedRecord(sagaRowOf(raw)));
   }
 
   /** Deletes old terminal sagas; their entries go with them (`ON DELETE CASCADE`), in one statement. */
@@ -413,18 +350,6 @@ export class SagaLogOperations {
 
   async #mustExist(sql: Sql, sagaId: string): Promise<void> {
     const { rows } = await sql(`SELECT 1 FROM ${this.#t.sagas} WHERE saga_id = $1`, [sagaId]);
-    if (rows.length === 0) throw notFound(sagaId);
+    if (rows.length === 0) throw logSql.sagaNotFound(sagaId);
   }
-}
-
-function notFound(sagaId: string): SagaLogError {
-  return new SagaLogError("not_found", sagaId, `No saga with id "${sagaId}" exists in the log.`);
-}
-
-function stale(sagaId: string, token: number): SagaLogError {
-  return new SagaLogError(
-    "stale_token",
-    sagaId,
-    `Saga "${sagaId}" is no longer owned under fencing token ${token}; the write was refused.`,
-  );
 }

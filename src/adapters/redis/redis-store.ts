@@ -58,7 +58,10 @@ export interface RedisStore extends WriteStore<RedisHandle, RedisWrite, RedisWri
 }
 
 /**
- * Wraps an ioredis client as a lockstep store declaring `atomicBatch` and `conditionalWrite`.
+ * Wraps an ioredis client as a lockstep store declaring `atomicBatch`, `conditionalWrite` and
+ * `versionsNeverReused`: a document's versions start at a random point each time its key is
+ * created (see {@link RedisWrite}), so a guard never matches a document deleted, or lost in a
+ * restart, and created again.
  *
  * lockstep never sends commands on `client` itself: it duplicates it into connections of its own
  * (one for scripts, a small pool for `WATCH`), configured so the fate of each command is knowable —
@@ -108,7 +111,7 @@ export function redisStore(client: Redis, options: RedisStoreOptions = {}): Redi
   const store = defineStore<RedisHandle, RedisWrite, RedisWriteResult>({
     id,
     handle,
-    capabilities: { atomicBatch: true, conditionalWrite: true },
+    capabilities: { atomicBatch: true, conditionalWrite: true, versionsNeverReused: true },
     batch,
     apply: (target, write, scope) => target.apply(write, { signal: scope.signal }),
     affected: (result) => result.affected,

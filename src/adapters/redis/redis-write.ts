@@ -14,11 +14,15 @@ const MAX_FIELDS = 1000;
  * A prepared write to a Redis store: plain data, applied by a Lua script that checks every guard
  * and type before writing anything.
  *
- * Every document carries a version that each applied write increments (a new document starts at 1):
+ * Every document carries a version that each applied write increments:
  * - `set` writes a JSON document, stored as a string `{"v":<version>,"d":<value>}`;
  * - `hset` writes fields of a hash document, whose version lives in {@link REDIS_VERSION_FIELD};
  * - `hincrby` adds `by` to an integer field of a hash document, refused below `min`;
  * - `del` deletes either kind.
+ *
+ * A new document starts at a random version in [1, 2^52], drawn anew each time its key is created,
+ * not at 1: a version is never given to a key twice — not after a delete, not after Redis lost the
+ * key in a restart — so a guard written against a document never matches the one created after it.
  *
  * `ifVersion` makes a write guarded: it applies only when the document is at that version, or, with
  * `"absent"`, only when it does not exist. A guard that does not hold affects nothing.

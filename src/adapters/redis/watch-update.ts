@@ -2,6 +2,7 @@ import { classifyError, StoreError } from "../../core/error-kinds.js";
 import { describeValue, isIntegerAtLeast } from "../../core/validate.js";
 import { ErrorKind } from "../../model/error-kind.js";
 import { type DedicatedConnection, messageOf } from "./dedicated-connection.js";
+import { firstVersion } from "./first-version.js";
 import { evalScript } from "./lua-script.js";
 import { keyMessage, misuse } from "./misuse.js";
 import { NEVER_ABORTED, raceSignal } from "./race-signal.js";
@@ -102,7 +103,7 @@ async function watchRound(
       `Expected the update function of "${key}" to return a JSON-encodable value or undefined, got ${describeValue(next)}.`,
     );
   }
-  const version = (doc?.version ?? 0) + 1;
+  const version = doc === undefined ? firstVersion() : doc.version + 1;
   const reply = await connection.send(signal, `Redis update of "${key}"`, (r) =>
     r.multi().set(key, encodeJsonDoc(version, next)).exec(),
   );

@@ -1,3 +1,4 @@
+import { firstVersion } from "./first-version.js";
 import { luaScript } from "./lua-script.js";
 import { REDIS_VERSION_FIELD, type RedisWrite, type RedisWriteResult } from "./redis-write.js";
 
@@ -46,6 +47,13 @@ local function current(s)
   return s.version
 end
 
+-- A new document starts at the random first version its write carries, never at 1: see
+-- first-version.ts for why a version must not restart when a key is created again.
+local function next_version(s, op)
+  if s.kind == 'none' then return op.first end
+  return s.version + 1
+end
+
 for i, op in ipairs(ops) do
   local key = KEYS[i]
   local s, problem = load(key)
@@ -65,8 +73,8 @@ for i, op in ipairs(ops) do
     s.cleared = true
   elseif op.op == 'set' then
     if s.kind == 'hash' then return { 'refused', i - 1, 'key "' .. key .. '" holds a hash document, not a JSON document' } end
+    s.version = next_version(s, op)
     s.kind = 'json'
-    s.version = s.version + 1
   else
     if s.kind == 'json' then return { 'refused', i - 1, 'key "' .. key .. '" holds a JSON document, not a hash document' } end
     if op.op == 'hincrby' then
@@ -89,8 +97,8 @@ for i, op in ipairs(ops) do
     else
       for f, v in pairs(op.fields) do s.fields[f] = v end
     end
+    s.version = next_version(s, op)
     s.kind = 'hash'
-    s.version = s.version + 1
   end
   plan.version = current(s)
   plans[i] = plan
@@ -148,9 +156,11 @@ export function encodeWrites(writes: readonly RedisWrite[]): {
 
 function encodeOp(write: RedisWrite): Record<string, unknown> {
   const guard = write.ifVersion === undefined ? {} : { ifVersion: write.ifVersion };
+  // Drawn for every write that may create its document; the script uses it only if it does.
+  const first = firstVersion();
   switch (write.op) {
     case "set":
-      return { op: "set", value: JSON.stringify(write.value), ...guard };
+      return { op: "set", value: JSON.stringify(write.value), first, ...guard };
     case "del":
       return { op: "del", ...guard };
     case "hset":
@@ -159,6 +169,7 @@ function encodeOp(write: RedisWrite): Record<string, unknown> {
         fields: Object.fromEntries(
           Object.entries(write.fields).map(([name, value]) => [name, String(value)]),
         ),
+        first,
         ...guard,
       };
     case "hincrby":
@@ -167,6 +178,7 @@ function encodeOp(write: RedisWrite): Record<string, unknown> {
         field: write.field,
         by: write.by,
         ...(write.min === undefined ? {} : { min: write.min }),
+        first,
         ...guard,
       };
   }

@@ -16,20 +16,6 @@ export interface SyncSql {
 
 const STATEMENT_CACHE_SIZE = 128;
 
-// A guard, not a parser: it catches the plain spellings that would end or nest a transaction behind
-// lockstep's back.
-const TRANSACTION_CONTROL = /^\s*(?:BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b/i;
-
-/** Refuses statements that would start or end a transaction outside lockstep's control. */
-export function refuseTransactionControl(sql: string): void {
-  if (TRANSACTION_CONTROL.test(sql)) {
-    throw new StoreError(
-      "not_committed",
-      `Transaction control statements cannot run through a lockstep SQLite handle, got ${JSON.stringify(sql.trim().slice(0, 40))}; use store.transaction(...) and tx.savepoint(...) instead.`,
-    );
-  }
-}
-
 /** The transaction control statements lockstep itself runs on a connection. */
 export type ControlStatement = "BEGIN" | "BEGIN IMMEDIATE" | "COMMIT" | "ROLLBACK";
 

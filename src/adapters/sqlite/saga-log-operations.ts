@@ -1,46 +1,46 @@
-import { applyChange, checkWrite, validate } from "../../log/memory-log.js";
-import {
-  type ClaimedSaga,
-  type SagaChange,
-  type SagaFilter,
-  SagaLogError,
-} from "../../log/saga-log.js";
-import {
-  type EntryRow,
-  entriesOf,
-  HEADER_COLUMNS,
-  headerValues,
-  listedFromColumns,
-  numberEntries,
-  recordOf,
-  type SagaRow,
-} from "../../log/stored-rows.js";
-import type { SagaStatus } from "../../model/records.js";
+import { numberEntries } from "../../log/log-rules.js";
+import type { ClaimedSaga, SagaChange, SagaFilter } from "../../log/saga-log.js";
 import {
   type NewStepEntry,
   RECOVERABLE_STATUSES,
   type SagaRecord,
-  type SagaSnapshot,
+  type SagaStatus,
   type StepEntry,
-  sagaRecordSchema,
 } from "../../model/records.js";
+import type { LoadedSaga, SagaLogOperations } from "../sql/saga-log-operations.js";
+import * as logSql from "../sql/saga-log-statements.js";
+import {
+  type EntryRow,
+  entriesOf,
+  headerValues,
+  listedRecord,
+  recordOf,
+  type SagaRow,
+} from "../sql/saga-rows.js";
 import type { SyncSql } from "./connection.js";
 import type { SagaLogTables } from "./saga-log-schema.js";
+import { sqliteDialect } from "./sqlite-dialect.js";
 
-const placeholders = (count: number) => Array.from({ length: count }, () => "?").join(", ");
-
-// A lease is free when nobody holds it or it has expired; the same rule as the memory log.
-const LEASE_FREE = "(lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= ?)";
+const LEASE_FREE = logSql.leaseIsFree("?");
 
 /**
- * The saga log's operations, each a synchronous body meant to run inside one transaction: its own
- * (through the write gate) or, for co-commit, the caller's.
+ * The saga log's statements in SQLite, each a synchronous body meant to run inside one transaction:
+ * its own (through the write gate, `BEGIN IMMEDIATE`, which already holds the database's write lock,
+ * so a locking write reads its row with a plain `SELECT`) or, for co-commit, the caller's.
  */
-export class SagaLogOperations {
+export class SqliteLogOperations implements SagaLogOperations<SyncSql, "sync"> {
   readonly #t: SagaLogTables;
+  readonly #insertHeader: string;
+  readonly #lockedRow: string;
+  readonly #updateHeader: string;
+  readonly #insertEntry: string;
 
   constructor(tables: SagaLogTables) {
     this.#t = tables;
+    this.#insertHeader = logSql.insertHeaderSql(sqliteDialect, tables.sagas);
+    this.#lockedRow = logSql.lockedRowSql(sqliteDialect, tables.sagas, tables.entries);
+    this.#updateHeader = `UPDATE ${tables.sagas} SET ${logSql.headerAssignments(sqliteDialect, 1)} WHERE saga_id = ? AND fencing_token = ?`;
+    this.#insertEntry = `INSERT INTO ${tables.entries} (saga_id, seq, body) VALUES (?, ?, ?)`;
   }
 
   ensureSchema(sql: SyncSql): void {
@@ -48,51 +48,25 @@ export class SagaLogOperations {
   }
 
   /** Inserts a validated header and its first entries, numbered from 1 under its fencing token. */
-  create(sql: SyncSql, record: SagaRecord, entries: readonly NewStepEntry[] = []): void {
+  create(sql: SyncSql, record: SagaRecord, entries: readonly NewStepEntry[]): undefined {
     const numbered = numberEntries(record.sagaId, record.fencingToken, 0, entries);
-    const inserted = sql.run(
-      `INSERT INTO ${this.#t.sagas} (${HEADER_COLUMNS.join(", ")}) VALUES (${placeholders(HEADER_COLUMNS.length)})
-       ON CONFLICT (saga_id) DO NOTHING`,
-      headerValues(record),
-    );
-    if (inserted.changes !== 1) {
-      throw new SagaLogError(
-        "exists",
-        record.sagaId,
-        `A saga with id "${record.sagaId}" already exists in the log.`,
-      );
-    }
+    const inserted = sql.run(this.#insertHeader, headerValues(record));
+    if (inserted.changes !== 1) throw logSql.sagaExists(record.sagaId);
     this.#insertEntries(sql, record.sagaId, numbered);
   }
 
-  write(sql: SyncSql, sagaId: string, token: number, change: SagaChange): void {
-    const record = recordOf(this.#existing(sql, sagaId));
-    checkWrite(record, token, change);
-    const last =
-      sql.get<{ seq: number | null }>(
-        `SELECT max(seq) AS seq FROM ${this.#t.entries} WHERE saga_id = ?`,
-        [sagaId],
-      )?.seq ?? 0;
-    const entries = numberEntries(sagaId, token, last, change.entries ?? []);
-    const next = validate(sagaRecordSchema, applyChange(record, change), sagaId);
-    const [, ...values] = headerValues(next);
-    const updated = sql.run(
-      `UPDATE ${this.#t.sagas} SET ${HEADER_COLUMNS.slice(1)
-        .map((column) => `${column} = ?`)
-        .join(", ")} WHERE saga_id = ? AND fencing_token = ?`,
-      [...values, sagaId, token],
-    );
-    if (updated.changes !== 1) throw stale(sagaId, token);
-    this.#insertEntries(sql, sagaId, entries);
+  write(sql: SyncSql, sagaId: string, token: number, change: SagaChange): undefined {
+    const row = sql.get<SagaRow & { readonly last_seq: number }>(this.#lockedRow, [sagaId, sagaId]);
+    if (row === undefined) throw logSql.sagaNotFound(sagaId);
+    const plan = logSql.planWrite(row, row.last_seq, token, change);
+    const updated = sql.run(this.#updateHeader, [...plan.values, sagaId, token]);
+    if (updated.changes !== 1) throw logSql.staleToken(sagaId, token);
+    this.#insertEntries(sql, sagaId, plan.entries);
   }
 
   #insertEntries(sql: SyncSql, sagaId: string, entries: readonly StepEntry[]): void {
     for (const entry of entries) {
-      sql.run(`INSERT INTO ${this.#t.entries} (saga_id, seq, body) VALUES (?, ?, ?)`, [
-        sagaId,
-        entry.seq,
-        JSON.stringify(entry),
-      ]);
+      sql.run(this.#insertEntry, [sagaId, entry.seq, JSON.stringify(entry)]);
     }
   }
 
@@ -109,7 +83,7 @@ export class SagaLogOperations {
       [owner, now + ttlMs, now, sagaId, now],
     );
     if (taken !== undefined) return taken.fencing_token;
-    this.#existing(sql, sagaId);
+    this.#mustExist(sql, sagaId);
     return undefined;
   }
 
@@ -120,7 +94,7 @@ export class SagaLogOperations {
       [now + ttlMs, sagaId, token],
     );
     if (renewed.changes === 1) return true;
-    this.#existing(sql, sagaId);
+    this.#mustExist(sql, sagaId);
     return false;
   }
 
@@ -132,7 +106,7 @@ export class SagaLogOperations {
     );
   }
 
-  load(sql: SyncSql, sagaId: string): SagaSnapshot | undefined {
+  load(sql: SyncSql, sagaId: string): LoadedSaga | undefined {
     const row = this.#row(sql, sagaId);
     if (row === undefined) return undefined;
     const record = recordOf(row);
@@ -142,7 +116,7 @@ export class SagaLogOperations {
         sagaId,
       ]),
     );
-    return { record, entries };
+    return { snapshot: { record, entries } };
   }
 
   claimRecoverable(
@@ -151,15 +125,19 @@ export class SagaLogOperations {
     ttlMs: number,
     now: number,
     limit: number,
-    names?: readonly string[],
+    names: readonly string[] | undefined,
   ): ClaimedSaga[] {
     if (limit === 0 || names?.length === 0) return [];
-    const byName = names === undefined ? "" : ` AND name IN (${placeholders(names.length)})`;
+    const params: unknown[] = [];
+    const recoverable = sqliteDialect.anyOf("status", RECOVERABLE_STATUSES, params);
+    params.push(now, now);
+    const byName = names === undefined ? "" : ` AND ${sqliteDialect.anyOf("name", names, params)}`;
+    params.push(limit);
     const candidates = sql.all<{ saga_id: string; fencing_token: number }>(
       `SELECT saga_id, fencing_token FROM ${this.#t.sagas}
-       WHERE status IN (${placeholders(RECOVERABLE_STATUSES.length)}) AND next_recovery_at <= ? AND ${LEASE_FREE}${byName}
+       WHERE ${recoverable} AND next_recovery_at <= ? AND ${LEASE_FREE}${byName}
        ORDER BY next_recovery_at, saga_id LIMIT ?`,
-      [...RECOVERABLE_STATUSES, now, now, ...(names ?? []), limit],
+      params,
     );
     const claimed: ClaimedSaga[] = [];
     for (const candidate of candidates) {
@@ -188,38 +166,16 @@ export class SagaLogOperations {
   }
 
   list(sql: SyncSql, filter: SagaFilter): SagaRecord[] {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (filter.status !== undefined) {
-      if (filter.status.length === 0) return [];
-      where.push(`status IN (${placeholders(filter.status.length)})`);
-      params.push(...filter.status);
-    }
-    if (filter.name !== undefined) {
-      where.push("name = ?");
-      params.push(filter.name);
-    }
-    let query = `SELECT * FROM ${this.#t.sagas}`;
-    if (where.length > 0) query += ` WHERE ${where.join(" AND ")}`;
-    query += " ORDER BY saga_id DESC";
-    if (filter.limit !== undefined) {
-      query += " LIMIT ?";
-      params.push(filter.limit);
-    }
-    return sql.all<SagaRow>(query, params).map((row) => {
-      try {
-        return recordOf(row);
-      } catch (error) {
-        if (!SagaLogError.is(error) || error.reason !== "corrupt") throw error;
-        return listedFromColumns(row, error.message);
-      }
-    });
+    const query = logSql.listStatement(sqliteDialect, this.#t.sagas, filter);
+    if (query === undefined) return [];
+    return sql.all<SagaRow>(query.sql, query.params).map(listedRecord);
   }
 
   prune(sql: SyncSql, before: number, statuses: readonly SagaStatus[]): number {
     if (statuses.length === 0) return 0;
-    const terminal = `status IN (${placeholders(statuses.length)}) AND updated_at < ?`;
-    const params = [...statuses, before];
+    const params: unknown[] = [];
+    const terminal = `${sqliteDialect.anyOf("status", statuses, params)} AND updated_at < ?`;
+    params.push(before);
     sql.run(
       `DELETE FROM ${this.#t.entries} WHERE saga_id IN (SELECT saga_id FROM ${this.#t.sagas} WHERE ${terminal})`,
       params,
@@ -231,19 +187,7 @@ export class SagaLogOperations {
     return sql.get<SagaRow>(`SELECT * FROM ${this.#t.sagas} WHERE saga_id = ?`, [sagaId]);
   }
 
-  #existing(sql: SyncSql, sagaId: string): SagaRow {
-    const row = this.#row(sql, sagaId);
-    if (row === undefined) {
-      throw new SagaLogError("not_found", sagaId, `No saga with id "${sagaId}" exists in the log.`);
-    }
-    return row;
+  #mustExist(sql: SyncSql, sagaId: string): void {
+    if (this.#row(sql, sagaId) === undefined) throw logSql.sagaNotFound(sagaId);
   }
-}
-
-function stale(sagaId: string, token: number): SagaLogError {
-  return new SagaLogError(
-    "stale_token",
-    sagaId,
-    `Saga "${sagaId}" is no longer owned under fencing token ${token}; the write was refused.`,
-  );
 }

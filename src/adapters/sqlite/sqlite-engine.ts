@@ -4,21 +4,17 @@ import type { AbortWatch } from "../../core/deadline.js";
 import { classifyError, StoreError } from "../../core/error-kinds.js";
 import { messageOf } from "../../core/message-of.js";
 import { ErrorKind, isProvablyNotApplied } from "../../model/error-kind.js";
+import { refuseTransactionControl } from "../sql/transaction-control.js";
 import { classifySqliteError, sqliteCodeOf } from "./classify-sqlite-error.js";
-import {
-  Connection,
-  execute,
-  refuseTransactionControl,
-  type StatementMode,
-  type SyncSql,
-} from "./connection.js";
+import { Connection, execute, type StatementMode, type SyncSql } from "./connection.js";
+import { sqliteDialect } from "./sqlite-dialect.js";
 import type { SqliteTransactionHandle } from "./sqlite-handle.js";
 import {
+  SqliteTransaction,
   syncTransactions,
-  TransactionContext,
   type TransactionOwner,
   transactionStorage,
-} from "./transaction-context.js";
+} from "./sqlite-transaction.js";
 import { releaseGate, retainGate, WriteGate } from "./write-gate.js";
 
 let memoryDatabases = 0;
@@ -83,7 +79,7 @@ export class SqliteEngine implements TransactionOwner {
     mode: StatementMode,
   ): Promise<unknown> {
     this.assertOpen();
-    refuseTransactionControl(sql);
+    refuseTransactionControl(sqliteDialect, sql);
     if (!this.inMemory) {
       const statement = this.#reader.prepare(sql);
       if (statement.readonly) return execute(statement, params, mode);
@@ -205,7 +201,7 @@ export class SqliteEngine implements TransactionOwner {
    * throws if the transaction cannot begin.
    */
   #open<T>(abort: AbortWatch, release: () => void): OpenTransaction<T> {
-    let context: TransactionContext;
+    let context: SqliteTransaction;
     try {
       this.assertOpen();
       if (abort.aborted) {
@@ -225,7 +221,7 @@ export class SqliteEngine implements TransactionOwner {
           { cause: error },
         );
       }
-      context = new TransactionContext(this, connection, abort);
+      context = new SqliteTransaction(this, connection, abort);
     } catch (error) {
       release();
       throw error;
@@ -308,7 +304,7 @@ export class SqliteEngine implements TransactionOwner {
     if (!this.inMemory) releaseGate(this.path);
   }
 
-  #ownTransaction(): TransactionContext | undefined {
+  #ownTransaction(): SqliteTransaction | undefined {
     for (let sync = syncTransactions.current; sync !== undefined; sync = sync.outerSync) {
       if (sync.open && sync.owner.gate === this.gate) return sync;
     }
@@ -410,7 +406,7 @@ export class SqliteEngine implements TransactionOwner {
  * starts (synchronous work, a synchronous abort) needs no promise executor.
  */
 class OpenTransaction<T> {
-  readonly context: TransactionContext;
+  readonly context: SqliteTransaction;
   readonly abort: AbortWatch;
   readonly release: () => void;
   onAbort: (() => void) | undefined;
@@ -419,7 +415,7 @@ class OpenTransaction<T> {
   #resolve: ((value: T) => void) | undefined;
   #reject: ((error: unknown) => void) | undefined;
 
-  constructor(context: TransactionContext, abort: AbortWatch, release: () => void) {
+  constructor(context: SqliteTransaction, abort: AbortWatch, release: () => void) {
     this.context = context;
     this.abort = abort;
     this.release = release;

@@ -1,31 +1,14 @@
-import { assertInteger, assertName, assertNumber, describeValue } from "../../core/validate.js";
-import { prunableStatuses, validate } from "../../log/memory-log.js";
-import {
-  type ClaimedSaga,
-  type ClaimFilter,
-  type CoCommitLog,
-  type SagaChange,
-  type SagaFilter,
-  type SagaLog,
-  SagaLogError,
-} from "../../log/saga-log.js";
-import { LockstepDefinitionError } from "../../model/definition-error.js";
-import {
-  type NewStepEntry,
-  PRUNABLE_STATUSES,
-  type SagaStatus as PrunableStatus,
-  type SagaRecord,
-  type SagaSnapshot,
-  sagaRecordSchema,
-} from "../../model/records.js";
+import type { CoCommitLog, SagaLog } from "../../log/saga-log.js";
+import { SqlSagaLog } from "../sql/sql-saga-log.js";
 import type { SyncSql } from "./connection.js";
 import { engineOf, type SqliteDatabase } from "./open-sqlite.js";
-import { SagaLogOperations } from "./saga-log-operations.js";
+import { SqliteLogOperations } from "./saga-log-operations.js";
 import { sagaLogTables } from "./saga-log-schema.js";
-import type { SqliteEngine } from "./sqlite-engine.js";
+import { sqliteDialect } from "./sqlite-dialect.js";
 import type { SqliteHandle } from "./sqlite-handle.js";
-import { transactionScopeOf } from "./transaction-context.js";
+import { sqliteScopeOf } from "./sqlite-transaction.js";
 
+const LOG_CALL = "A saga log call";
 const INSIDE_TRANSACTION = "write log records inside a transaction with log.coCommit.write(tx, …)";
 
 /** Options of {@link sqliteSagaLog}. */
@@ -89,191 +72,25 @@ export function sqliteSagaLog(
   options: SqliteSagaLogOptions = {},
 ): SqliteSagaLog {
   const engine = engineOf(db);
-  const operations = new SagaLogOperations(sagaLogTables(options.tablePrefix ?? "lockstep_"));
-  return new SqliteSagaLogImpl(engine, operations);
-}
-
-class SqliteSagaLogImpl implements SqliteSagaLog {
-  readonly coCommit: CoCommitLog<SqliteHandle>;
-  readonly #engine: SqliteEngine;
-  readonly #operations: SagaLogOperations;
-  #schema: Promise<void> | undefined;
-  #schemaReady = false;
-
-  constructor(engine: SqliteEngine, operations: SagaLogOperations) {
-    this.#engine = engine;
-    this.#operations = operations;
-    this.coCommit = Object.freeze({
-      storeId: engine.id,
-      create: (tx: SqliteHandle, record: SagaRecord, entries: readonly NewStepEntry[] = []) =>
-        this.#coCommitCreate(tx, record, entries),
-      write: (tx: SqliteHandle, sagaId: string, token: number, change: SagaChange) =>
-        this.#coCommitWrite(tx, sagaId, token, change),
-    });
-    // Created now so the tables exist before the first co-committed write; a failure here (say, a
-    // transaction is open in this context) is retried by the first operation.
-    this.#ensureSchema().catch(() => {});
-  }
-
-  async create(record: SagaRecord, entries: readonly NewStepEntry[] = []): Promise<void> {
-    const valid = validate(sagaRecordSchema, record, record.sagaId);
-    await this.#write(valid.sagaId, (sql) => this.#operations.create(sql, valid, entries));
-  }
-
-  async write(sagaId: string, token: number, change: SagaChange): Promise<void> {
-    await this.#write(sagaId, (sql) => this.#operations.write(sql, sagaId, token, change));
-  }
-
-  async acquireLease(
-    sagaId: string,
-    owner: string,
-    ttlMs: number,
-    now: number,
-  ): Promise<number | undefined> {
-    assertName("owner", owner);
-    assertInteger("ttlMs", ttlMs, 0);
-    assertInteger("now", now, 0);
-    return this.#write(sagaId, (sql) =>
-      this.#operations.acquireLease(sql, sagaId, owner, ttlMs, now),
-    );
-  }
-
-  async renewLease(sagaId: string, token: number, ttlMs: number, now: number): Promise<boolean> {
-    assertInteger("ttlMs", ttlMs, 0);
-    assertInteger("now", now, 0);
-    return this.#write(sagaId, (sql) =>
-      this.#operations.renewLease(sql, sagaId, token, ttlMs, now),
-    );
-  }
-
-  async releaseLease(sagaId: string, token: number): Promise<void> {
-    await this.#write(sagaId, (sql) => this.#operations.releaseLease(sql, sagaId, token));
-  }
-
-  async load(sagaId: string): Promise<SagaSnapshot | undefined> {
-    return this.#read(sagaId, (sql) => this.#operations.load(sql, sagaId));
-  }
-
-  async claimRecoverable(
-    owner: string,
-    ttlMs: number,
-    now: number,
-    limit: number,
-    filter: ClaimFilter = {},
-  ): Promise<readonly ClaimedSaga[]> {
-    assertName("owner", owner);
-    assertInteger("ttlMs", ttlMs, 0);
-    assertInteger("now", now, 0);
-    assertInteger("limit", limit, 0);
-    return this.#write("", (sql) =>
-      this.#operations.claimRecoverable(sql, owner, ttlMs, now, limit, filter.names),
-    );
-  }
-
-  async quarantine(
-    sagaId: string,
-    problem: { readonly field: string; readonly message: string },
-    now: number,
-  ): Promise<void> {
-    assertInteger("now", now, 0);
-    await this.#write(sagaId, (sql) => this.#operations.quarantine(sql, sagaId, problem, now));
-  }
-
-  async list(filter: SagaFilter = {}): Promise<readonly SagaRecord[]> {
-    if (filter.limit !== undefined) assertInteger("limit", filter.limit, 0);
-    return this.#read("", (sql) => this.#operations.list(sql, filter));
-  }
-
-  async prune(
-    before: number,
-    statuses: readonly PrunableStatus[] = PRUNABLE_STATUSES,
-  ): Promise<number> {
-    const prunable = prunableStatuses(statuses);
-    assertNumber("before", before, Number.NEGATIVE_INFINITY);
-    return this.#write("", (sql) => this.#operations.prune(sql, before, prunable));
-  }
-
-  async #coCommitCreate(
-    tx: SqliteHandle,
-    record: SagaRecord,
-    entries: readonly NewStepEntry[],
-  ): Promise<void> {
-    const sql = this.#scopedSql(tx);
-    const valid = validate(sagaRecordSchema, record, record.sagaId);
-    try {
-      if (!this.#schemaReady) this.#operations.ensureSchema(sql);
-      this.#operations.create(sql, valid, entries);
-    } catch (error) {
-      throw this.#logError(error, valid.sagaId);
-    }
-  }
-
-  async #coCommitWrite(
-    tx: SqliteHandle,
-    sagaId: string,
-    token: number,
-    change: SagaChange,
-  ): Promise<void> {
-    const sql = this.#scopedSql(tx);
-    try {
-      if (!this.#schemaReady) this.#operations.ensureSchema(sql);
-      this.#operations.write(sql, sagaId, token, change);
-    } catch (error) {
-      throw this.#logError(error, sagaId);
-    }
-  }
-
-  /** The statement runner of a transaction handle of this log's database; refuses any other. */
-  #scopedSql(tx: SqliteHandle): SyncSql {
-    const scope = transactionScopeOf(tx);
-    if (scope === undefined || scope.context.owner.gate !== this.#engine.gate) {
-      throw new LockstepDefinitionError(
-        `Expected \`tx\` to be a transaction handle of "${this.#engine.id}" (from sqliteStore(db).transaction), got ${scope === undefined ? describeValue(tx) : `a transaction handle of "${scope.context.owner.id}"`}.`,
-      );
-    }
-    return scope.sql;
-  }
-
-  async #write<T>(sagaId: string, body: (sql: SyncSql) => T): Promise<T> {
-    try {
-      await this.#ensureSchema();
-      return await this.#engine.writeSync("A saga log call", body, INSIDE_TRANSACTION);
-    } catch (error) {
-      throw this.#logError(error, sagaId);
-    }
-  }
-
-  async #read<T>(sagaId: string, body: (sql: SyncSql) => T): Promise<T> {
-    try {
-      await this.#ensureSchema();
-      return await this.#engine.readSync("A saga log call", body, INSIDE_TRANSACTION);
-    } catch (error) {
-      throw this.#logError(error, sagaId);
-    }
-  }
-
-  async #ensureSchema(): Promise<void> {
-    if (this.#schemaReady) return;
-    this.#schema ??= this.#engine
-      .writeSync("Creating the saga log's tables", (sql) => this.#operations.ensureSchema(sql))
-      .then(() => {
-        this.#schemaReady = true;
-      });
-    try {
-      await this.#schema;
-    } catch (error) {
-      this.#schema = undefined;
-      throw error;
-    }
-  }
-
-  #logError(error: unknown, sagaId: string): SagaLogError {
-    if (SagaLogError.is(error)) return error;
-    return new SagaLogError(
-      "io",
-      sagaId,
-      `The SQLite saga log on "${this.#engine.id}" failed: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    );
-  }
+  const operations = new SqliteLogOperations(sagaLogTables(options.tablePrefix ?? "lockstep_"));
+  const log = new SqlSagaLog<SqliteHandle, SyncSql, "sync">({
+    dialect: sqliteDialect,
+    storeId: engine.id,
+    database: engine.gate,
+    handleOrigin: "sqliteStore(db).transaction",
+    operations,
+    // A read runs in a read transaction beside the writer; everything else behind the write gate.
+    run: (access, body) =>
+      access === "read"
+        ? engine.readSync(LOG_CALL, body, INSIDE_TRANSACTION)
+        : engine.writeSync(LOG_CALL, body, INSIDE_TRANSACTION),
+    createSchema: () =>
+      engine.writeSync("Creating the saga log's tables", (sql) => operations.ensureSchema(sql)),
+    createSchemaIn: (sql) => operations.ensureSchema(sql),
+    scopeOf: sqliteScopeOf,
+  });
+  // Created now so the tables exist before the first co-committed write; a failure here (say, a
+  // transaction is open in this context) is retried by the first operation.
+  log.ensureSchema().catch(() => {});
+  return log;
 }

@@ -11,7 +11,7 @@ import type {
   SqliteWrite,
   SqliteWriteResult,
 } from "./sqlite-handle.js";
-import { runThrough } from "./transaction-context.js";
+import { runThrough } from "./sqlite-transaction.js";
 
 /**
  * A SQLite store: transactions that own their connection, guarded writes (`UPDATE … WHERE

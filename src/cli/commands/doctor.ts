@@ -1,4 +1,5 @@
-import { diagnose, diagnoseSaga, type SagaDiagnosis } from "../../observability/diagnose-saga.js";
+import { diagnose, diagnoseSaga } from "../../observability/diagnose-saga.js";
+import type { SagaDiagnosis } from "../../observability/diagnosis.js";
 import { CliFailure } from "../cli-error.js";
 import type { Command } from "../command.js";
 import { parseTimerDuration } from "../duration.js";

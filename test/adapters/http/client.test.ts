@@ -29,6 +29,7 @@ describe("HTTP document client", () => {
       atomicBatch: false,
       conditionalWrite: true,
       savepoints: false,
+      versionsNeverReused: true,
     });
     expect(store.id).toBe(`http:${server.baseUrl}`);
   });

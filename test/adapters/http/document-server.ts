@@ -1,3 +1,4 @@
+import { randomInt } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -53,14 +54,16 @@ export interface DocumentServer {
 
 /**
  * Starts the document service on an ephemeral port. Documents live under `/docs/`; ETags come from
- * one counter for the whole server, so a document deleted and created again never reuses an ETag.
+ * one counter for the whole server, so a document deleted and created again never reuses an ETag,
+ * started at a random point, so neither does a server started again.
  */
 export async function startDocumentServer(): Promise<DocumentServer> {
   const docs = new Map<string, { text: string; etag: string }>();
   const requests: string[] = [];
   const held = new Set<() => void>();
   const rules: { rule: FaultRule; fired: number; held: Set<() => void> }[] = [];
-  let counter = 0;
+  // A random start, so a server started again with its counter lost does not repeat ETags.
+  let counter = randomInt(2 ** 40);
   let applied = 0;
   const nextEtag = () => `"e${++counter}"`;
 

@@ -26,6 +26,7 @@ describe("postgresStore savepoints", () => {
       atomicBatch: false,
       conditionalWrite: true,
       savepoints: true,
+      versionsNeverReused: false,
     });
     expect(store.handle.savepoint).toBeUndefined();
   });

@@ -10,7 +10,7 @@ import {
 import { decodeWriteReply } from "../../../src/adapters/redis/write-script.js";
 import { ErrorCode, runAtomic, StoreError } from "../../../src/index.js";
 import { openScope, storeFailure } from "../../conformance/transaction.js";
-import { connectTestRedis, type RedisTestClient } from "./redis-test-client.js";
+import { connectTestRedis, expectFirstVersion, type RedisTestClient } from "./redis-test-client.js";
 
 describe("Redis batches", () => {
   let redis: RedisTestClient;
@@ -55,16 +55,19 @@ describe("Redis batches", () => {
   });
 
   it("guards see the writes before them in the same batch", async () => {
+    const { version } = await store.handle.apply(redisSet(k("doc"), "created"));
+    const first = expectFirstVersion(version);
     const results = await store.batch(
       [
-        redisSet(k("doc"), "created", { ifVersion: "absent" }),
-        redisSet(k("doc"), "updated", { ifVersion: 1 }),
-        redisHset(k("acct"), { balance: 5 }),
+        redisSet(k("doc"), "renamed", { ifVersion: first }),
+        redisSet(k("doc"), "updated", { ifVersion: first + 1 }),
+        redisHset(k("acct"), { balance: 5 }, { ifVersion: "absent" }),
         redisHincrby(k("acct"), "balance", -5, { min: 0 }),
       ],
       openScope().scope,
     );
-    expect(results.map((r) => r.version)).toEqual([1, 2, 1, 2]);
+    const created = expectFirstVersion(results[2]?.version ?? null);
+    expect(results.map((r) => r.version)).toEqual([first + 1, first + 2, created, created + 1]);
     expect((await store.handle.get(k("doc")))?.value).toBe("updated");
     const overdraw = await storeFailure(
       store.batch(
@@ -111,23 +114,27 @@ describe("Redis batches", () => {
         }),
       );
 
+    /** The version `b` was created at. */
+    let b: number;
+
     beforeEach(async () => {
-      await store.batch(
+      const created = await store.batch(
         [redisHset(k("a"), { balance: 10 }), redisHset(k("b"), { balance: 0 })],
         openScope().scope,
       );
+      b = expectFirstVersion(created[1]?.version ?? null);
     });
 
     it("runs as a batch and applies every write", async () => {
-      const report = (await runAtomic(store, transfer(4, 1)))._unsafeUnwrap();
+      const report = (await runAtomic(store, transfer(4, b)))._unsafeUnwrap();
       expect(report.strategy).toBe("batch");
       expect(report.results.map((r) => r.value)).toEqual([6, 4]);
       expect(await balances()).toEqual([6, 4]);
     });
 
     it("a conflict on the second write names it and leaves nothing applied", async () => {
-      await store.handle.apply(redisHincrby(k("b"), "balance", 7)); // b moves to version 2
-      const error = (await runAtomic(store, transfer(4, 1)))._unsafeUnwrapErr();
+      await store.handle.apply(redisHincrby(k("b"), "balance", 7)); // b moves past its version
+      const error = (await runAtomic(store, transfer(4, b)))._unsafeUnwrapErr();
       expect(error.code).toBe(ErrorCode.Conflict);
       if (error.code !== ErrorCode.Conflict) return;
       expect(error.index).toBe(1);
@@ -136,7 +143,7 @@ describe("Redis batches", () => {
     });
 
     it("an overdraft (a min guard) is a conflict on the first write and leaves nothing applied", async () => {
-      const error = (await runAtomic(store, transfer(11, 1)))._unsafeUnwrapErr();
+      const error = (await runAtomic(store, transfer(11, b)))._unsafeUnwrapErr();
       expect(error.code).toBe(ErrorCode.Conflict);
       if (error.code === ErrorCode.Conflict) expect(error.index).toBe(0);
       expect(await balances()).toEqual([10, 0]);
@@ -144,7 +151,7 @@ describe("Redis batches", () => {
 
     it("require: atomic is satisfied by the batch", async () => {
       const report = (
-        await runAtomic(store, transfer(1, 1), { require: "atomic" })
+        await runAtomic(store, transfer(1, b), { require: "atomic" })
       )._unsafeUnwrap();
       expect(report.strategy).toBe("batch");
       expect(await balances()).toEqual([9, 1]);

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import Redis from "ioredis";
+import { expect } from "vitest";
 
 export const REDIS_HOST = "127.0.0.1";
 export const REDIS_PORT = 6379;
@@ -59,4 +60,16 @@ export async function closedPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/**
+ * Checks that `version` is what a newly created Redis document starts at — an integer in
+ * [1, 2^52], drawn at random so a re-created key never takes an earlier version — and returns it.
+ */
+export function expectFirstVersion(version: number | null): number {
+  expect(Number.isSafeInteger(version), "a created document has an integer version").toBe(true);
+  const first = version as number;
+  expect(first).toBeGreaterThanOrEqual(1);
+  expect(first).toBeLessThanOrEqual(2 ** 52);
+  return first;
 }

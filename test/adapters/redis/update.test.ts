@@ -1,12 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   type RedisStore,
+  redisDel,
   redisHset,
   redisSet,
   redisStore,
 } from "../../../src/adapters/redis/index.js";
 import { storeFailure } from "../../conformance/transaction.js";
-import { connectTestRedis, type RedisTestClient } from "./redis-test-client.js";
+import { connectTestRedis, expectFirstVersion, type RedisTestClient } from "./redis-test-client.js";
 
 describe("Redis WATCH-based update", () => {
   let redis: RedisTestClient;
@@ -30,13 +31,26 @@ describe("Redis WATCH-based update", () => {
     const increment = (doc: { value: unknown } | undefined) => ({
       n: ((doc?.value as { n: number } | undefined)?.n ?? 0) + 1,
     });
-    expect(await store.handle.update(k("c"), increment)).toEqual({ affected: 1, version: 1 });
-    expect(await store.handle.update(k("c"), increment)).toEqual({ affected: 1, version: 2 });
+    const created = await store.handle.update(k("c"), increment);
+    expect(created.affected).toBe(1);
+    const first = expectFirstVersion(created.version);
+    expect(await store.handle.update(k("c"), increment)).toEqual({
+      affected: 1,
+      version: first + 1,
+    });
     expect(await count("c")).toBe(2);
+    await store.handle.apply(redisDel(k("c")));
+    const recreated = await store.handle.update(k("c"), increment);
+    expect(
+      expectFirstVersion(recreated.version),
+      "a document created again must not start where its predecessor did",
+    ).not.toBe(first);
   });
 
   it("concurrent updates through a pool smaller than the callers lose no increment", async () => {
     const callers = 12;
+    const { version } = await store.handle.apply(redisSet(k("c"), { n: 0 }));
+    const first = expectFirstVersion(version);
     const results = await Promise.all(
       Array.from({ length: callers }, () =>
         store.handle.update(
@@ -50,7 +64,7 @@ describe("Redis WATCH-based update", () => {
     expect(await count("c"), "a leaked or shared WATCH would lose or duplicate updates").toBe(
       callers,
     );
-    expect((await store.handle.get(k("c")))?.version).toBe(callers);
+    expect((await store.handle.get(k("c")))?.version).toBe(first + callers);
   });
 
   it("a write by someone else between the read and EXEC makes the round retry on fresh state", async () => {
@@ -87,8 +101,13 @@ describe("Redis WATCH-based update", () => {
   });
 
   it("returning undefined writes nothing; a throw writes nothing and is not_committed", async () => {
-    await store.handle.apply(redisSet(k("c"), { n: 5 }));
-    expect(await store.handle.update(k("c"), () => undefined)).toEqual({ affected: 0, version: 1 });
+    const first = expectFirstVersion(
+      (await store.handle.apply(redisSet(k("c"), { n: 5 }))).version,
+    );
+    expect(await store.handle.update(k("c"), () => undefined)).toEqual({
+      affected: 0,
+      version: first,
+    });
     const boom = new Error("no");
     const error = await storeFailure(
       store.handle.update(k("c"), () => {
@@ -97,7 +116,7 @@ describe("Redis WATCH-based update", () => {
     );
     expect(error.kind).toBe("not_committed");
     expect(error.cause).toBe(boom);
-    expect((await store.handle.get(k("c")))?.version).toBe(1);
+    expect((await store.handle.get(k("c")))?.version).toBe(first);
     // The pool's connections must be usable after both outcomes.
     expect((await store.handle.update(k("c"), () => ({ n: 6 }))).affected).toBe(1);
   });

@@ -12,7 +12,7 @@ import {
 } from "../../../src/adapters/redis/index.js";
 import { LockstepDefinitionError } from "../../../src/model/definition-error.js";
 import { storeFailure } from "../../conformance/transaction.js";
-import { connectTestRedis, type RedisTestClient } from "./redis-test-client.js";
+import { connectTestRedis, expectFirstVersion, type RedisTestClient } from "./redis-test-client.js";
 
 describe("Redis writes", () => {
   let redis: RedisTestClient;
@@ -29,33 +29,40 @@ describe("Redis writes", () => {
     await redis.cleanup();
   });
 
-  it("a JSON document starts at version 1 and every applied write moves it on by one", async () => {
-    expect(await store.handle.apply(redisSet(k("doc"), { n: 1 }))).toEqual({
+  it("a JSON document starts at a random version in [1, 2^52] and every applied write moves it on by one", async () => {
+    const created = await store.handle.apply(redisSet(k("doc"), { n: 1 }));
+    expect(created.affected).toBe(1);
+    const first = expectFirstVersion(created.version);
+    expect(await store.handle.apply(redisSet(k("doc"), { n: 2 }, { ifVersion: first }))).toEqual({
       affected: 1,
-      version: 1,
-    });
-    expect(await store.handle.apply(redisSet(k("doc"), { n: 2 }, { ifVersion: 1 }))).toEqual({
-      affected: 1,
-      version: 2,
+      version: first + 1,
     });
     expect(await store.handle.get(k("doc"))).toEqual({
       type: "json",
       value: { n: 2 },
-      version: 2,
+      version: first + 1,
     });
     expect(await redis.client.get(k("doc")), "the stored form is the documented envelope").toBe(
-      '{"v":2,"d":{"n":2}}',
+      `{"v":${first + 1},"d":{"n":2}}`,
     );
+    const other = await store.handle.apply(redisSet(k("other"), { n: 1 }));
+    expect(
+      expectFirstVersion(other.version),
+      "each created document draws its own first version",
+    ).not.toBe(first);
   });
 
   it("a guard that does not hold resolves with affected 0 and the current version", async () => {
-    await store.handle.apply(redisSet(k("doc"), "first"));
-    expect(await store.handle.apply(redisSet(k("doc"), "second", { ifVersion: 7 }))).toEqual({
+    const { version } = await store.handle.apply(redisSet(k("doc"), "first"));
+    const first = expectFirstVersion(version);
+    expect(
+      await store.handle.apply(redisSet(k("doc"), "second", { ifVersion: first + 7 })),
+    ).toEqual({
       affected: 0,
-      version: 1,
+      version: first,
     });
     expect(await store.handle.apply(redisSet(k("doc"), "second", { ifVersion: "absent" }))).toEqual(
-      { affected: 0, version: 1 },
+      { affected: 0, version: first },
     );
     expect(await store.handle.apply(redisDel(k("missing"), { ifVersion: 1 }))).toEqual({
       affected: 0,
@@ -72,26 +79,28 @@ describe("Redis writes", () => {
   });
 
   it("hset writes a hash document whose version lives in a reserved field", async () => {
-    await store.handle.apply(redisHset(k("acct"), { owner: "ann", balance: 10 }));
-    await store.handle.apply(redisHset(k("acct"), { note: "vip" }, { ifVersion: 1 }));
+    const created = await store.handle.apply(redisHset(k("acct"), { owner: "ann", balance: 10 }));
+    const first = expectFirstVersion(created.version);
+    await store.handle.apply(redisHset(k("acct"), { note: "vip" }, { ifVersion: first }));
     expect(await store.handle.get(k("acct"))).toEqual({
       type: "hash",
       value: { owner: "ann", balance: "10", note: "vip" },
-      version: 2,
+      version: first + 1,
     });
-    expect(await redis.client.hget(k("acct"), REDIS_VERSION_FIELD)).toBe("2");
+    expect(await redis.client.hget(k("acct"), REDIS_VERSION_FIELD)).toBe(String(first + 1));
   });
 
   it("hincrby adds to an integer field and refuses, affecting nothing, to go below min", async () => {
-    await store.handle.apply(redisHset(k("acct"), { balance: 10 }));
+    const created = await store.handle.apply(redisHset(k("acct"), { balance: 10 }));
+    const first = expectFirstVersion(created.version);
     expect(await store.handle.apply(redisHincrby(k("acct"), "balance", -4, { min: 0 }))).toEqual({
       affected: 1,
-      version: 2,
+      version: first + 1,
       value: 6,
     });
     expect(await store.handle.apply(redisHincrby(k("acct"), "balance", -7, { min: 0 }))).toEqual({
       affected: 0,
-      version: 2,
+      version: first + 1,
     });
     expect((await store.handle.get(k("acct")))?.value).toEqual({ balance: "6" });
     expect(
@@ -101,11 +110,12 @@ describe("Redis writes", () => {
   });
 
   it("hincrby on a field that is not an integer is refused as not_committed", async () => {
-    await store.handle.apply(redisHset(k("acct"), { balance: "ten" }));
+    const created = await store.handle.apply(redisHset(k("acct"), { balance: "ten" }));
+    const first = expectFirstVersion(created.version);
     const error = await storeFailure(store.handle.apply(redisHincrby(k("acct"), "balance", 1)));
     expect(error.kind).toBe("not_committed");
     expect(error.message).toContain("is not an integer");
-    expect((await store.handle.get(k("acct")))?.version, "nothing was written").toBe(1);
+    expect((await store.handle.get(k("acct")))?.version, "nothing was written").toBe(first);
   });
 
   it("hincrby that would leave the safe integer range is refused as not_committed", async () => {
@@ -180,9 +190,9 @@ describe("Redis writes", () => {
       return (original as (...args: unknown[]) => unknown)(command, ...rest);
     }) as Redis["sendCommand"];
     try {
-      await store.handle.apply(redisSet(k("doc"), 1));
+      const { version } = await store.handle.apply(redisSet(k("doc"), 1));
       await store.handle.batch([
-        redisSet(k("doc"), 2, { ifVersion: 1 }),
+        redisSet(k("doc"), 2, { ifVersion: expectFirstVersion(version) }),
         redisHset(k("h"), { a: 1 }),
       ]);
       await store.handle.update(k("doc"), () => 3);
@@ -206,6 +216,7 @@ describe("Redis writes", () => {
       atomicBatch: true,
       conditionalWrite: true,
       savepoints: false,
+      versionsNeverReused: true,
     });
     expect(store.transaction).toBeUndefined();
   });

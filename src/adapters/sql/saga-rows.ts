@@ -1,34 +1,14 @@
-import { AttentionReason } from "../model/attention-reason.js";
+import { validateLogRecord } from "../../log/log-rules.js";
+import { SagaLogError } from "../../log/saga-log.js";
+import { AttentionReason } from "../../model/attention-reason.js";
 import {
-  type NewStepEntry,
   type SagaRecord,
   SagaStatus,
   SCHEMA_VERSION,
   type StepEntry,
   sagaRecordSchema,
   stepEntrySchema,
-} from "../model/records.js";
-import { validate } from "./memory-log.js";
-import { SagaLogError } from "./saga-log.js";
-
-/**
- * Numbers and validates new entries of a saga: the first gets `last + 1`, each carries the writer's
- * fencing token. Throws `corrupt` naming the field of an invalid entry.
- */
-export function numberEntries(
-  sagaId: string,
-  token: number,
-  last: number,
-  entries: readonly NewStepEntry[],
-): StepEntry[] {
-  return entries.map((entry, i) =>
-    validate(
-      stepEntrySchema,
-      { ...entry, schemaVersion: SCHEMA_VERSION, sagaId, seq: last + i + 1, token },
-      sagaId,
-    ),
-  );
-}
+} from "../../model/records.js";
 
 /** A row of the sagas table. */
 export interface SagaRow {
@@ -123,7 +103,7 @@ export function recordOf(row: SagaRow): SagaRecord {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw corrupt(sagaId, "(record)", "the stored body is not a JSON object");
   }
-  const record = validate(
+  const record = validateLogRecord(
     sagaRecordSchema,
     {
       ...body,
@@ -163,7 +143,7 @@ export function entriesOf(sagaId: string, rows: readonly EntryRow[]): StepEntry[
     }
     let entry: StepEntry;
     try {
-      entry = validate(stepEntrySchema, body, sagaId);
+      entry = validateLogRecord(stepEntrySchema, body, sagaId);
     } catch (error) {
       if (!SagaLogError.is(error) || error.reason !== "corrupt") throw error;
       throw corrupt(sagaId, `${at}.${error.field ?? "(entry)"}`, error.message, error.cause);
@@ -206,4 +186,32 @@ export function listedFromColumns(row: SagaRow, problem: string): SagaRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+/**
+ * How `list` shows a row: its validated header, or, when its body cannot be read, the header rebuilt
+ * from its columns (see {@link listedFromColumns}), so one bad row never hides the others.
+ */
+export function listedRecord(row: SagaRow): SagaRecord {
+  try {
+    return recordOf(row);
+  } catch (error) {
+    if (!SagaLogError.is(error) || error.reason !== "corrupt") throw error;
+    return listedFromColumns(row, error.message);
+  }
+}
+
+// Drivers that return bigint columns as strings (pg) need every numeric column converted: every
+// header column but these.
+const TEXT_COLUMNS: readonly string[] = ["saga_id", "name", "status", "lease_owner", "record"];
+const NUMERIC = HEADER_COLUMNS.filter((column) => !TEXT_COLUMNS.includes(column));
+
+/** A sagas row from a driver that returns bigint columns as strings, with its numbers converted. */
+export function sagaRowOf(raw: Record<string, unknown>): SagaRow {
+  const row: Record<string, unknown> = { ...raw };
+  for (const column of NUMERIC) {
+    const value = row[column];
+    if (value !== null && value !== undefined) row[column] = Number(value);
+  }
+  return row as unknown as SagaRow;
 }

@@ -1,0 +1,118 @@
+import { applyChange, checkWrite, numberEntries, validateLogRecord } from "../../log/log-rules.js";
+import { type SagaChange, type SagaFilter, SagaLogError } from "../../log/saga-log.js";
+import { sagaRecordSchema } from "../../model/records.js";
+import type { PlannedWrite } from "./saga-log-operations.js";
+import { HEADER_COLUMNS, headerValues, recordOf, type SagaRow } from "./saga-rows.js";
+import type { SqlDialect } from "./sql-dialect.js";
+
+/**
+ * What a locking write stores, from the row it read under its lock and the highest entry number
+ * the saga holds: the row's record (throwing `corrupt`), checked against the writer's token and the
+ * change's expected status, then the change applied and validated with its new entries, in the
+ * order every log refuses in.
+ */
+export function planWrite(
+  row: SagaRow,
+  last: number,
+  token: number,
+  change: SagaChange,
+): PlannedWrite {
+  const sagaId = row.saga_id;
+  const record = recordOf(row);
+  checkWrite(record, token, change);
+  const entries = numberEntries(sagaId, token, last, change.entries ?? []);
+  const next = validateLogRecord(sagaRecordSchema, applyChange(record, change), sagaId);
+  const [, ...values] = headerValues(next);
+  return { next, entries, values, recordText: values[values.length - 1] as string };
+}
+
+/** `count` placeholders from the `from`-th: `?, ?, ?` or `$4, $5, $6`. */
+function placeholderList(dialect: SqlDialect, from: number, count: number): string {
+  return Array.from({ length: count }, (_, i) => dialect.placeholder(from + i)).join(", ");
+}
+
+/**
+ * Inserts a whole header unless a saga with its id exists; its parameters are the header's
+ * values, first to last (`headerValues`).
+ */
+export function insertHeaderSql(dialect: SqlDialect, sagas: string): string {
+  return `INSERT INTO ${sagas} (${HEADER_COLUMNS.join(", ")}) VALUES (${placeholderList(dialect, 1, HEADER_COLUMNS.length)})
+       ON CONFLICT (saga_id) DO NOTHING`;
+}
+
+/**
+ * Reads a saga's row, with the highest entry number it holds as `last_seq`, and locks it for the
+ * rest of the transaction: what a locking write reads before {@link planWrite}. Its parameters are
+ * the saga id, twice.
+ */
+export function lockedRowSql(dialect: SqlDialect, sagas: string, entries: string): string {
+  return `SELECT *, (SELECT coalesce(max(seq), 0) FROM ${entries} WHERE saga_id = ${dialect.placeholder(1)}) AS last_seq
+       FROM ${sagas} WHERE saga_id = ${dialect.placeholder(2)}${dialect.lockRows}`;
+}
+
+/**
+ * `name = ?, …, record = ?`: every header column but `saga_id`, its placeholders numbered from
+ * `from`, for an update whose parameters are a {@link PlannedWrite}'s `values`.
+ */
+export function headerAssignments(dialect: SqlDialect, from: number): string {
+  return HEADER_COLUMNS.slice(1)
+    .map((column, i) => `${column} = ${dialect.placeholder(from + i)}`)
+    .join(", ");
+}
+
+/**
+ * Whether a saga's lease is free at `now` (a placeholder), as a condition on its columns: the same
+ * rule as `isLeaseFree`.
+ */
+export function leaseIsFree(now: string): string {
+  return `(lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= ${now})`;
+}
+
+/** The `list` query for `filter`, newest first; `undefined` when the filter admits no saga. */
+export function listStatement(
+  dialect: SqlDialect,
+  sagas: string,
+  filter: SagaFilter,
+): { readonly sql: string; readonly params: unknown[] } | undefined {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.status !== undefined) {
+    if (filter.status.length === 0) return undefined;
+    where.push(dialect.anyOf("status", filter.status, params));
+  }
+  if (filter.name !== undefined) {
+    params.push(filter.name);
+    where.push(`name = ${dialect.placeholder(params.length)}`);
+  }
+  let sql = `SELECT * FROM ${sagas}`;
+  if (where.length > 0) sql += ` WHERE ${where.join(" AND ")}`;
+  sql += " ORDER BY saga_id DESC";
+  if (filter.limit !== undefined) {
+    params.push(filter.limit);
+    sql += ` LIMIT ${dialect.placeholder(params.length)}`;
+  }
+  return { sql, params };
+}
+
+/** The refusal of a `create` whose saga id is taken. */
+export function sagaExists(sagaId: string): SagaLogError {
+  return new SagaLogError(
+    "exists",
+    sagaId,
+    `A saga with id "${sagaId}" already exists in the log.`,
+  );
+}
+
+/** The refusal of an operation on a saga the log does not hold. */
+export function sagaNotFound(sagaId: string): SagaLogError {
+  return new SagaLogError("not_found", sagaId, `No saga with id "${sagaId}" exists in the log.`);
+}
+
+/** The refusal of a write whose guarded update found the row under another fencing token. */
+export function staleToken(sagaId: string, token: number): SagaLogError {
+  return new SagaLogError(
+    "stale_token",
+    sagaId,
+    `Saga "${sagaId}" is no longer owned under fencing token ${token}; the write was refused.`,
+  );
+}

@@ -1,0 +1,280 @@
+import { replaySteps } from "../log/replay.js";
+import type { ErrorKind } from "../model/error-kind.js";
+import { EntryType, type NewStepEntry, SagaStatus, type StepEntry } from "../model/records.js";
+import type { SagaEvent } from "./events.js";
+import { type ExecutionEnv, emitEvent } from "./execution-env.js";
+import { stepKey } from "./ids.js";
+import { messageOf } from "./message-of.js";
+import { type SagaReport, type StepReport, StepStatus } from "./report.js";
+import { type RetryPolicy, resolveRetry } from "./retry.js";
+import type { Saga } from "./saga.js";
+import { type Change, type Creation, SagaJournal } from "./saga-journal.js";
+import type { StepContext, StepDefinition } from "./step.js";
+
+/** What an execution is built from. */
+export interface ExecutionOptions {
+  /** The runner's environment: log, clock, lease, defaults, listeners. */
+  readonly env: ExecutionEnv;
+  /** The saga's definition. */
+  readonly saga: Saga;
+  /** The saga instance's id. */
+  readonly sagaId: string;
+  /** The saga's input, validated by its schema. */
+  readonly input: unknown;
+  /** The fencing token of the lease this execution holds. */
+  readonly token: number;
+  /**
+   * The saga's status in the log.
+   * @default running
+   */
+  readonly status?: SagaStatus;
+  /**
+   * The saga's log entries so far, replayed to rebuild its steps.
+   * @default none: a new saga
+   */
+  readonly entries?: readonly StepEntry[];
+  /**
+   * How the saga stands in the log.
+   * @default created, without its first intent
+   */
+  readonly creation?: Creation;
+}
+
+/** One step of the saga, as this execution knows it. */
+export interface StepState {
+  status: StepStatus;
+  attempts: number;
+  /** Whether any intent was recorded, i.e. execute may have started. */
+  executed: boolean;
+  /** The output as the step returned it, which is what the log keeps. */
+  raw: unknown;
+  /** The output as the step's schema parses it. */
+  output: unknown;
+  via: "execute" | "probe" | undefined;
+  error: { kind: ErrorKind; message: string } | undefined;
+  /** Whether the step's writes commit in one transaction with its log records. */
+  coCommitted: boolean;
+}
+
+/** A saga event without the fields every event shares. */
+export type EventBody = SagaEvent extends infer E
+  ? E extends SagaEvent
+    ? Omit<E, "sagaId" | "saga" | "at">
+    : never
+  : never;
+
+/**
+ * The state one execution shares between its parts: the saga, its steps as far as this execution
+ * knows them (rebuilt from the log when it resumes one), its status, and its journal of the log.
+ * Each move on a step goes through here, so the step's state, the entry that records it and the
+ * event that announces it never disagree.
+ */
+export class ExecutionState {
+  readonly env: ExecutionEnv;
+  readonly saga: Saga;
+  readonly sagaId: string;
+  readonly input: unknown;
+  readonly journal: SagaJournal;
+  /** Each step's state, in definition order. */
+  readonly steps: readonly StepState[];
+  /** Each step's retry policy, resolved over the runner's. */
+  readonly policies: readonly RetryPolicy[];
+  status: SagaStatus;
+  attention: SagaReport["attention"];
+
+  constructor(options: ExecutionOptions) {
+    const { env, saga, entries = [] } = options;
+    this.env = env;
+    this.saga = saga;
+    this.sagaId = options.sagaId;
+    this.input = options.input;
+    this.status = options.status ?? SagaStatus.Running;
+    this.journal = new SagaJournal(
+      env,
+      options.sagaId,
+      options.token,
+      options.creation ?? { created: true, firstIntentRecorded: false },
+    );
+    this.policies = saga.steps.map((s) =>
+      resolveRetry(`step "${s.name}": retry`, s.retry, env.retry),
+    );
+    const byName = new Map(saga.steps.map((s) => [s.name, s]));
+    const parse = (name: string, raw: unknown) =>
+      byName.get(name)?.output.safeParse(raw).success === true;
+    this.steps = replaySteps(saga.definition, entries, parse).map((r, i): StepState => {
+      const committed = r.status === StepStatus.Committed || r.status === StepStatus.Compensated;
+      // The replay checked the output; its parsed value is what the steps after this one see.
+      const parsed = committed ? this.stepAt(i).output.safeParse(r.output) : undefined;
+      return {
+        status: r.status,
+        attempts: r.attempts,
+        executed: r.executed,
+        raw: r.output,
+        output: parsed?.success ? parsed.data : undefined,
+        via: r.via === "probe" ? "probe" : committed ? "execute" : undefined,
+        // The log's error kinds are the runner's: the log validates them on write and on read.
+        error: r.error as StepState["error"],
+        coCommitted: r.via === "co_commit",
+      };
+    });
+  }
+
+  /** Step `i`'s definition. */
+  stepAt(i: number): StepDefinition {
+    return this.saga.steps[i] as StepDefinition;
+  }
+
+  /** Step `i`'s state. */
+  stateAt(i: number): StepState {
+    return this.steps[i] as StepState;
+  }
+
+  /** The current report. */
+  report(): SagaReport {
+    const outputs: Record<string, unknown> = {};
+    const steps: StepReport[] = this.saga.steps.map((step, i) => {
+      const st = this.stateAt(i);
+      if (st.status === StepStatus.Committed) outputs[step.name] = st.output;
+      return {
+        name: step.name,
+        kind: step.kind,
+        store: step.store.id,
+        status: st.status,
+        strategy: st.coCommitted ? "co_committed" : "saga",
+        attempts: st.attempts,
+        ...(st.via === undefined || st.status !== StepStatus.Committed
+          ? {}
+          : { committedVia: st.via }),
+        ...(st.error === undefined ? {} : { error: st.error }),
+      };
+    });
+    return {
+      sagaId: this.sagaId,
+      saga: this.saga.name,
+      status: this.status,
+      steps,
+      outputs,
+      ...(this.attention === undefined ? {} : { attention: this.attention }),
+    };
+  }
+
+  /** The index of the first step that is not committed, or the step count. */
+  get nextStep(): number {
+    const i = this.steps.findIndex((s) => s.status !== StepStatus.Committed);
+    return i === -1 ? this.steps.length : i;
+  }
+
+  /** Whether the pivot (or, without one, the last compensatable step) has committed. */
+  get pastPivot(): boolean {
+    const from = this.saga.forwardFrom;
+    if (from === 0) return true;
+    return this.stateAt(from - 1).status === StepStatus.Committed;
+  }
+
+  /** Writes the journal's pending entries plus `change`, and takes note of the status it sets. */
+  async write(change: Change): Promise<void> {
+    await this.journal.write(change);
+    this.statusChanged(change);
+  }
+
+  /** Takes note of a status a log write set, telling listeners. */
+  statusChanged(change: Change): void {
+    if (change.status !== undefined && change.status !== this.status) {
+      this.status = change.status;
+      this.emit(
+        change.attention === undefined
+          ? { type: "saga.status", status: change.status }
+          : { type: "saga.status", status: change.status, reason: change.attention.reason },
+      );
+    }
+  }
+
+  /** Step `i` committed: its state, its entry (with the next write) and its event. */
+  commit(
+    i: number,
+    attempt: number,
+    raw: unknown,
+    output: unknown,
+    via: "execute" | "probe",
+  ): void {
+    const step = this.stepAt(i);
+    const st = this.stateAt(i);
+    st.status = StepStatus.Committed;
+    st.raw = raw;
+    st.output = output;
+    st.via = via;
+    // A commit found by the probe keeps the error that made the probe necessary, for the report.
+    if (via === "execute") st.error = undefined;
+    this.journal.stage(this.entry(step, EntryType.Committed, attempt, { output: raw, via }));
+    this.emit({ type: "step.committed", step: step.name, attempt, via });
+  }
+
+  /** Step `i` provably did not commit: its state, its entry (with the next write) and its event. */
+  notCommitted(i: number, attempt: number, kind: ErrorKind, error: unknown): void {
+    const step = this.stepAt(i);
+    const st = this.stateAt(i);
+    st.status = StepStatus.NotCommitted;
+    if (error !== undefined) st.error = { kind, message: messageOf(error) };
+    this.journal.stage(
+      this.entry(
+        step,
+        EntryType.NotCommitted,
+        attempt,
+        st.error === undefined ? {} : { error: st.error },
+      ),
+    );
+    this.emit({ type: "step.not_committed", step: step.name, attempt, kind });
+  }
+
+  /** A log entry about `step`, stamped now. */
+  entry(
+    step: StepDefinition,
+    type: EntryType,
+    attempt: number,
+    extra: Partial<Pick<NewStepEntry, "output" | "error" | "via">> = {},
+  ): NewStepEntry {
+    return { step: step.name, type, attempt, at: this.env.clock.now(), ...extra };
+  }
+
+  /**
+   * What step `i`'s code sees. Earlier steps of a co-committed group are not committed until their
+   * transaction is: their outputs come in `pending`.
+   */
+  context(
+    i: number,
+    attempt: number,
+    scope: { signal: AbortSignal; deadline: number },
+    pending: Readonly<Record<string, unknown>> = {},
+  ): StepContext<unknown, unknown, unknown> {
+    const step = this.stepAt(i);
+    const outputs: Record<string, unknown> = { ...pending };
+    for (let k = 0; k < i; k++) {
+      const st = this.stateAt(k);
+      if (st.status === StepStatus.Committed || st.status === StepStatus.Compensated) {
+        outputs[this.stepAt(k).name] = st.output;
+      }
+    }
+    return {
+      input: this.input,
+      outputs: Object.freeze(outputs),
+      sagaId: this.sagaId,
+      key: stepKey(this.sagaId, step.name),
+      attempt,
+      fencingToken: this.journal.token,
+      handle: step.store.handle,
+      signal: scope.signal,
+      deadline: scope.deadline,
+    };
+  }
+
+  /** Tells the runner's listener of `event`, about this saga, now. */
+  emit(event: EventBody): void {
+    if (this.env.onEvent === undefined) return;
+    emitEvent(this.env, {
+      ...event,
+      sagaId: this.sagaId,
+      saga: this.saga.name,
+      at: this.env.clock.now(),
+    } as SagaEvent);
+  }
+}

@@ -1,0 +1,177 @@
+import type { z } from "zod";
+import { LockstepDefinitionError } from "../model/definition-error.js";
+import {
+  firstIssuePath,
+  type NewStepEntry,
+  type SagaRecord,
+  type SagaStatus,
+  SCHEMA_VERSION,
+  type StepEntry,
+  stepEntrySchema,
+  TERMINAL_STATUSES,
+} from "../model/records.js";
+import { type SagaChange, SagaLogError } from "./saga-log.js";
+
+/**
+ * Validates a saga record or step entry against its schema (`sagaRecordSchema`, `stepEntrySchema`)
+ * and returns the parsed value. A failure throws `SagaLogError("corrupt")` whose `field` is the
+ * dotted path of the first invalid field, which is what the runner quarantines a saga with.
+ *
+ * Call it on every record a log writes (before the write, so nothing invalid becomes durable) and on
+ * every record it reads back (so a record damaged at rest is reported, never acted on).
+ *
+ * @example
+ * ```ts
+ * declare const stored: string; // the record's JSON text, as your store kept it
+ * const record = validateLogRecord(sagaRecordSchema, JSON.parse(stored), sagaId);
+ * ```
+ */
+export function validateLogRecord<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  sagaId: string,
+): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const field = firstIssuePath(parsed.error);
+    throw new SagaLogError(
+      "corrupt",
+      sagaId,
+      `A log record of saga "${sagaId}" is invalid at \`${field}\`: ${parsed.error.issues[0]?.message ?? "invalid"}.`,
+      { field, cause: parsed.error },
+    );
+  }
+  return parsed.data;
+}
+
+/**
+ * The entries a write appends, made whole and validated: the first numbered `last + 1` (`last` is
+ * the highest number the saga holds, 0 for none), each carrying the schema version, the saga id and
+ * the writer's fencing token. Throws `SagaLogError("corrupt")` naming the field of an invalid entry.
+ *
+ * Call it in `create` (with `last` 0 and the record's fencing token) and in `write`, after
+ * {@link checkWrite}, so every log numbers and stamps entries the same way.
+ *
+ * @example
+ * ```ts
+ * declare const token: number;
+ * declare const change: SagaChange;
+ * declare const lastSeq: number; // the highest entry number the saga holds
+ * const entries = numberEntries(sagaId, token, lastSeq, change.entries ?? []);
+ * ```
+ */
+export function numberEntries(
+  sagaId: string,
+  token: number,
+  last: number,
+  entries: readonly NewStepEntry[],
+): StepEntry[] {
+  return entries.map((entry, i) =>
+    validateLogRecord(
+      stepEntrySchema,
+      { ...entry, schemaVersion: SCHEMA_VERSION, sagaId, seq: last + i + 1, token },
+      sagaId,
+    ),
+  );
+}
+
+/**
+ * Refuses a write the saga's current record does not allow: `SagaLogError("stale_token")` when
+ * `token` is not the record's fencing token (another runner owns the saga now), and
+ * `SagaLogError("status_mismatch")` when `change.expectStatus` is given and does not include the
+ * record's status.
+ *
+ * Call it in `write` on the record as it stands in the log, read in the same atomic step as the
+ * write itself (inside the transaction, under the row lock), before anything is changed.
+ *
+ * @example
+ * ```ts
+ * declare const current: SagaRecord; // read under the row lock
+ * declare const token: number;
+ * declare const change: SagaChange;
+ * checkWrite(current, token, change);
+ * const next = applyChange(current, change);
+ * ```
+ */
+export function checkWrite(record: SagaRecord, token: number, change: SagaChange): void {
+  if (record.fencingToken !== token) {
+    throw new SagaLogError(
+      "stale_token",
+      record.sagaId,
+      `Saga "${record.sagaId}" is now owned under fencing token ${record.fencingToken}; a write with token ${token} was refused.`,
+    );
+  }
+  if (change.expectStatus && !change.expectStatus.includes(record.status)) {
+    throw new SagaLogError(
+      "status_mismatch",
+      record.sagaId,
+      `Saga "${record.sagaId}" is ${record.status}, not ${change.expectStatus.join(" or ")}; the write was refused.`,
+    );
+  }
+}
+
+/**
+ * The saga record after `change`: its status (a new status clears `attention` unless the change sets
+ * one), the lease cleared when `change.releaseLease`, the recovery attempt counters, and `updatedAt`
+ * set to `change.now`. It checks nothing; validate the result before storing it.
+ *
+ * Call it in `write` after {@link checkWrite}, so every log derives the next record the same way.
+ *
+ * @example
+ * ```ts
+ * declare const current: SagaRecord;
+ * declare const change: SagaChange;
+ * const next = validateLogRecord(sagaRecordSchema, applyChange(current, change), sagaId);
+ * ```
+ */
+export function applyChange(record: SagaRecord, change: SagaChange): SagaRecord {
+  return {
+    ...record,
+    status: change.status ?? record.status,
+    attention: change.attention ?? (change.status === undefined ? record.attention : null),
+    leaseOwner: change.releaseLease ? null : record.leaseOwner,
+    leaseExpiresAt: change.releaseLease ? null : record.leaseExpiresAt,
+    recoveryAttempts: change.recovery?.attempts ?? record.recoveryAttempts,
+    nextRecoveryAt: change.recovery?.nextAt ?? record.nextRecoveryAt,
+    updatedAt: change.now,
+  };
+}
+
+/**
+ * Whether a saga's lease can be taken at `now`: nobody holds it, or it expired at or before `now`.
+ *
+ * Call it in `acquireLease` and `claimRecoverable`, inside the same compare-and-set that takes the
+ * lease (a SQL log states the same rule in its `WHERE` clause).
+ *
+ * @example
+ * ```ts
+ * declare const record: SagaRecord;
+ * const takeable = isLeaseFree(record, Date.now());
+ * ```
+ */
+export function isLeaseFree(record: SagaRecord, now: number): boolean {
+  return record.leaseOwner === null || (record.leaseExpiresAt ?? 0) <= now;
+}
+
+/**
+ * Returns `statuses` after checking that every one is terminal; otherwise throws a
+ * `LockstepDefinitionError` naming the live ones, because pruning a live saga would lose work in
+ * flight.
+ *
+ * Call it at the start of `prune`, before deleting anything.
+ *
+ * @example
+ * ```ts
+ * declare const statuses: readonly SagaStatus[] | undefined;
+ * const prunable = prunableStatuses(statuses ?? PRUNABLE_STATUSES);
+ * ```
+ */
+export function prunableStatuses(statuses: readonly SagaStatus[]): readonly SagaStatus[] {
+  const live = statuses.filter((status) => !TERMINAL_STATUSES.includes(status));
+  if (live.length > 0) {
+    throw new LockstepDefinitionError(
+      `Only terminal sagas can be pruned; ${live.map((s) => `"${s}"`).join(", ")} ${live.length === 1 ? "is" : "are"} not terminal.`,
+    );
+  }
+  return statuses;
+}
