@@ -124,6 +124,7 @@ export {
   type SagaFilter,
   type SagaLog,
   SagaLogError,
+  SagaOrder,
 } from "./log/saga-log.js";
 export { AttentionReason } from "./model/attention-reason.js";
 export { type SagaDefinition, sagaDefinitionSchema } from "./model/definition.js";

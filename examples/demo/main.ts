@@ -2,7 +2,8 @@
  * The lockstep demo: a bounty marketplace on embedded SQLite files. Agents create, claim and settle
  * bounties and write contributions while a seeded fault plan fails writes before and after they land
  * and kills whole operations mid-flight. Then recovery runs, and the invariants are checked over the
- * database files. Exits 1 if any invariant fails.
+ * database files. Exits 1 if any invariant fails. It ends with the `lockstep` command on the files:
+ * one saga's story, and `doctor` on a crash left for recovery.
  *
  *   npm run demo -- --seed 7 --agents 6 --bounties 30 [--fault-rate 0.08] [--dir .lockstep-demo]
  */
@@ -21,19 +22,34 @@ import {
   createContributions,
 } from "lockstep/contribution";
 import type { Result } from "neverthrow";
+import { printEpilogue } from "./epilogue.js";
 import { FaultPlan, SimulatedProcess, seededRandom } from "./faults.js";
 import { printReport, type Tally } from "./report.js";
 import { createTables, DEMO_DIR, openMarketplace } from "./world.js";
 
-const { values } = parseArgs({
-  options: {
-    seed: { type: "string", default: "1" },
-    agents: { type: "string", default: "5" },
-    bounties: { type: "string", default: "20" },
-    "fault-rate": { type: "string", default: "0.08" },
-    dir: { type: "string", default: DEMO_DIR },
-  },
-});
+const USAGE = `Usage: npm run demo -- [--seed <n>] [--agents <n>] [--bounties <n>] [--fault-rate <p>] [--dir <folder>]
+
+A bounty marketplace on two SQLite files: agents create, claim and settle bounties and write
+contributions while seeded faults fail writes before and after they land and kill operations
+mid-flight. Then recovery runs and every invariant is checked over the files. It ends with the
+lockstep command on those files: one saga's story (sagas show), and doctor on a crash left for you
+to recover.
+
+Options:
+  --seed <n>          the seed of the faults and of the agents' choices (default 1)
+  --agents <n>        how many agents, at least 2 (default 5)
+  --bounties <n>      how many bounties they go through (default 20)
+  --fault-rate <p>    the chance, from 0 to 1, that a write fails or its process dies (default 0.08)
+  --dir <folder>      where the files go; emptied first (default ${DEMO_DIR})
+  -h, --help          show this help
+
+Exit codes: 0 every invariant holds, 1 an invariant failed, 2 a wrong option.`;
+
+const values = parseOptions();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const seed = positiveInteger("seed", values.seed);
 const agentCount = positiveInteger("agents", values.agents);
 const bountyCount = positiveInteger("bounties", values.bounties);
@@ -237,8 +253,26 @@ const failed = printReport({
   expectedTotal,
   total: await market.bounty.credits.total(market.bounty.credits.store.handle),
 });
+await printEpilogue(market, dir, agents);
 market.close();
 process.exitCode = failed ? 1 : 0;
+
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        seed: { type: "string", default: "1" },
+        agents: { type: "string", default: "5" },
+        bounties: { type: "string", default: "20" },
+        "fault-rate": { type: "string", default: "0.08" },
+        dir: { type: "string", default: DEMO_DIR },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (error) {
+    fail(`${error instanceof Error ? error.message : String(error)}\nRun with --help for usage.`);
+  }
+}
 
 function positiveInteger(name: string, value: string | undefined): number {
   const n = Number(value);

@@ -29,6 +29,12 @@ export interface Command {
   readonly options: Readonly<Record<string, OptionSpec>>;
   /** How many positional arguments it takes, at least and at most. */
   readonly positionals: { readonly min: number; readonly max: number; readonly names: string };
+  /**
+   * Whether it may create the log's tables when `--log` points at a log without them (`recover`,
+   * which writes anyway). Every other command requires them, and fails rather than report an empty
+   * log or create one.
+   */
+  readonly createsLog?: boolean;
   /** Runs it; resolves to the exit code. */
   run(session: Session): Promise<ExitCode>;
 }
@@ -140,6 +146,7 @@ export class Session {
       const opened = await openLog(parseLogLocation(flag, this.command.name), {
         tablePrefix: this.string("table-prefix"),
         schema: this.string("schema"),
+        mayCreate: this.command.createsLog === true,
       });
       this.#closers.push(() => opened.close());
       this.#log = opened.log;

@@ -6,7 +6,7 @@ export const ExitCode = {
   Problems: 1,
   /** The command line was wrong: an unknown command or option, a missing or malformed value. */
   Usage: 2,
-  /** The command could not run: the log or the config module could not be opened or read. */
+  /** The command could not run: the log or the config module could not be opened or read, or `--log` holds no saga log. */
   Failure: 3,
 } as const;
 

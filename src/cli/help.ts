@@ -20,7 +20,7 @@ export function generalHelp(): string {
     `  ${ExitCode.Ok}  done, nothing wrong found (for \`recover --watch\`: stopped by SIGTERM or SIGINT)`,
     `  ${ExitCode.Problems}  done, and problems found (sagas in doubt, stuck or needing attention; plan gaps with --strict)`,
     `  ${ExitCode.Usage}  usage error: unknown command or option, missing or malformed value`,
-    `  ${ExitCode.Failure}  failure: the log or the config module could not be opened or read`,
+    `  ${ExitCode.Failure}  failure: the log or the config module could not be opened or read, or --log holds no saga log`,
     "",
     "Run `lockstep <command> --help` for a command's options.",
   ].join("\n");

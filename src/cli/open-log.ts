@@ -2,6 +2,12 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { SagaLog } from "../log/saga-log.js";
 import { CliFailure, messageOf, UsageError } from "./cli-error.js";
+import { requirePostgresLogTables, requireSqliteLogTables } from "./log-tables.js";
+
+/** The table prefix of a log opened without `--table-prefix`, as the log constructors default it. */
+const DEFAULT_PREFIX = "lockstep_";
+/** The Postgres schema of a log opened without `--schema`, as `postgresSagaLog` defaults it. */
+const DEFAULT_SCHEMA = "public";
 
 /** Where `--log` points. */
 export type LogLocation =
@@ -22,6 +28,12 @@ export interface OpenLogOptions {
   readonly tablePrefix: string | undefined;
   /** `--schema`: the Postgres schema. */
   readonly schema: string | undefined;
+  /**
+   * Whether the command may create the log's tables when they are missing (only `recover` does).
+   * Otherwise the tables must already be there: a location without them fails, naming where it
+   * looked and where lockstep tables are, and nothing is created.
+   */
+  readonly mayCreate: boolean;
 }
 
 /**
@@ -55,7 +67,11 @@ export function parseLogLocation(value: string, command: string): LogLocation {
   );
 }
 
-/** Opens the saga log `--log` points at. The SQLite file must exist: the CLI never creates one. */
+/**
+ * Opens the saga log `--log` points at. The SQLite file must exist: the CLI never creates one. Unless
+ * `options.mayCreate`, the log's tables must exist too, checked with plain reads before the log is
+ * built (the log constructors create missing tables).
+ */
 export async function openLog(location: LogLocation, options: OpenLogOptions): Promise<OpenedLog> {
   if (location.kind === "sqlite") {
     const path = resolve(location.path);
@@ -63,6 +79,9 @@ export async function openLog(location: LogLocation, options: OpenLogOptions): P
       throw new CliFailure(
         `There is no SQLite database at "${path}" (from --log sqlite:${location.path}).`,
       );
+    }
+    if (!options.mayCreate) {
+      await requireSqliteLogTables(path, options.tablePrefix ?? DEFAULT_PREFIX);
     }
     const sqlite = await import("../adapters/sqlite/index.js");
     let db: ReturnType<typeof sqlite.openSqlite>;
@@ -99,6 +118,20 @@ export async function openLog(location: LogLocation, options: OpenLogOptions): P
   const pool = new Pool({ connectionString: location.url, max: 4 });
   // An idle client's error (the server restarting) must not crash the command; queries report it.
   pool.on("error", () => {});
+  const name = redact(location.url);
+  if (!options.mayCreate) {
+    try {
+      await requirePostgresLogTables(
+        pool,
+        name,
+        options.schema ?? DEFAULT_SCHEMA,
+        options.tablePrefix ?? DEFAULT_PREFIX,
+      );
+    } catch (error) {
+      await pool.end();
+      throw error;
+    }
+  }
   const postgres = await import("../adapters/postgres/index.js");
   const log = postgres.postgresSagaLog(pool, {
     ...(options.schema === undefined ? {} : { schema: options.schema }),
@@ -106,7 +139,7 @@ export async function openLog(location: LogLocation, options: OpenLogOptions): P
   });
   return {
     log,
-    name: redact(location.url),
+    name,
     close: () => pool.end(),
   };
 }

@@ -24,6 +24,8 @@ import {
   type SagaFilter,
   type SagaLog,
   SagaLogError,
+  SagaOrder,
+  sagaOrderOf,
 } from "./saga-log.js";
 
 interface Stored {
@@ -164,7 +166,11 @@ export class MemorySagaLog implements SagaLog {
       if (filter.name !== undefined && record.definition.name !== filter.name) continue;
       out.push(record);
     }
-    out.sort((a, b) => (a.sagaId < b.sagaId ? 1 : -1));
+    const time =
+      sagaOrderOf(filter) === SagaOrder.Updated
+        ? (r: SagaRecord) => r.updatedAt
+        : (r: SagaRecord) => r.createdAt;
+    out.sort((a, b) => time(b) - time(a) || (a.sagaId < b.sagaId ? 1 : -1));
     return filter.limit === undefined ? out : out.slice(0, filter.limit);
   }
 

@@ -1,5 +1,6 @@
 import type { AttentionReason } from "../model/attention-reason.js";
 import { hasBrand } from "../model/brand.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
 import type { NewStepEntry, SagaRecord, SagaSnapshot, SagaStatus } from "../model/records.js";
 
 /** Why a saga log refused or failed an operation. */
@@ -95,11 +96,49 @@ export interface ClaimFilter {
   readonly names?: readonly string[];
 }
 
+/** Which time {@link SagaLog.list} orders sagas by, newest first. */
+export const SagaOrder = {
+  /** When the saga was created (`createdAt`): the sagas started last come first. */
+  Created: "created",
+  /** When the saga last changed (`updatedAt`): the sagas that moved last come first. */
+  Updated: "updated",
+} as const;
+
+/** One of the values of {@link SagaOrder}. */
+export type SagaOrder = (typeof SagaOrder)[keyof typeof SagaOrder];
+
+const SAGA_ORDERS: readonly string[] = Object.values(SagaOrder);
+
 /** Filters for {@link SagaLog.list}. */
 export interface SagaFilter {
+  /** Only sagas in one of these statuses. @default every status */
   readonly status?: readonly SagaStatus[];
+  /** Only sagas with this name. @default every name */
   readonly name?: string;
+  /** At most this many sagas: the newest. @default all of them */
   readonly limit?: number;
+  /**
+   * Which time orders the list, newest first; sagas with the same time come by saga id, descending.
+   * Time, not the id, because ids need not sort by time (an id derived from a request, say).
+   *
+   * @default "created"
+   * @example `log.list({ orderBy: "updated", limit: 20 })`
+   */
+  readonly orderBy?: SagaOrder;
+}
+
+/**
+ * The order `filter` asks {@link SagaLog.list} for, `"created"` when it names none. Throws a
+ * {@link LockstepDefinitionError} naming any other value.
+ */
+export function sagaOrderOf(filter: SagaFilter): SagaOrder {
+  const order: unknown = filter.orderBy ?? SagaOrder.Created;
+  if (typeof order !== "string" || !SAGA_ORDERS.includes(order)) {
+    throw new LockstepDefinitionError(
+      `Expected \`orderBy\` to be ${SAGA_ORDERS.map((o) => `"${o}"`).join(" or ")}, got ${JSON.stringify(order) ?? String(order)}.`,
+    );
+  }
+  return order as SagaOrder;
 }
 
 /**
@@ -174,7 +213,10 @@ export interface SagaLog {
     problem: { readonly field: string; readonly message: string },
     now: number,
   ): Promise<void>;
-  /** Lists saga records, newest first. */
+  /**
+   * Lists saga records, newest first: by creation time, or by last update with
+   * `filter.orderBy: "updated"` (see {@link SagaFilter}).
+   */
   list(filter?: SagaFilter): Promise<readonly SagaRecord[]>;
   /**
    * Deletes sagas in `statuses` last updated before `before`, each with its entries, atomically.

@@ -1,4 +1,4 @@
-import type { Scheduler } from "fast-check";
+import type { FastCheckScheduler } from "./fast-check-types.js";
 import type { CallGate } from "./seeded-scheduler.js";
 import type { TaskScheduler } from "./virtual-clock.js";
 
@@ -18,7 +18,7 @@ import type { TaskScheduler } from "./virtual-clock.js";
  * }));
  * ```
  */
-export function fastCheckScheduler(s: Scheduler): TaskScheduler & CallGate {
+export function fastCheckScheduler(s: FastCheckScheduler): TaskScheduler & CallGate {
   return Object.freeze({
     pending: () => s.count(),
     releaseOne: () => s.waitNext(1),

@@ -1,15 +1,25 @@
-import type * as FastCheck from "fast-check";
-import type { Arbitrary } from "fast-check";
 import { assertInteger, describeValue } from "../core/validate.js";
 import { LockstepDefinitionError } from "../model/definition-error.js";
-import { FAULT_KINDS, type FaultKind, type FaultPlan, type FaultRule } from "./fault-plan.js";
+import type { FastCheckArbitrary } from "./fast-check-types.js";
+import { FAULT_KINDS, type FaultKind, type FaultPlan } from "./fault-plan.js";
 import { MAX_SEED } from "./seeded-random.js";
 
-/** The parts of fast-check {@link faultPlanArbitrary} uses: pass `fc` itself. */
-export type FastCheckArbitraries = Pick<
-  typeof FastCheck,
-  "record" | "integer" | "double" | "constantFrom" | "subarray" | "array"
->;
+/**
+ * The parts of fast-check {@link faultPlanArbitrary} uses: pass `fc` itself. Written out without
+ * fast-check's types, which a project without fast-check (an optional peer) cannot resolve.
+ */
+export interface FastCheckArbitraries {
+  record(model: Readonly<Record<string, unknown>>): unknown;
+  integer(constraints: { readonly min: number; readonly max: number }): unknown;
+  double(constraints: {
+    readonly min: number;
+    readonly max: number;
+    readonly noNaN: boolean;
+  }): unknown;
+  constantFrom(...values: string[]): unknown;
+  subarray(values: FaultKind[], constraints: { readonly minLength: number }): unknown;
+  array(arbitrary: never, constraints: { readonly maxLength: number }): unknown;
+}
 
 /** Options of {@link faultPlanArbitrary}. */
 export interface FaultPlanArbitraryOptions {
@@ -58,7 +68,7 @@ export interface FaultPlanArbitraryOptions {
 export function faultPlanArbitrary(
   fc: FastCheckArbitraries,
   options: FaultPlanArbitraryOptions = {},
-): Arbitrary<FaultPlan> {
+): FastCheckArbitrary<FaultPlan> {
   const sites = options.sites ?? ["*"];
   const kinds = options.kinds ?? FAULT_KINDS;
   if (
@@ -81,7 +91,7 @@ export function faultPlanArbitrary(
   assertInteger("faultPlanArbitrary: maxRules", maxRules, 0);
   assertInteger("faultPlanArbitrary: maxTimes", maxTimes, 1);
   assertInteger("faultPlanArbitrary: maxLatencyMs", maxLatencyMs, 1);
-  const rule: Arbitrary<FaultRule> = fc.record({
+  const rule = fc.record({
     site: fc.constantFrom(...sites),
     kind: fc.subarray([...kinds], { minLength: 1 }),
     active: fc.double({ min: 0, max: 1, noNaN: true }),
@@ -91,6 +101,6 @@ export function faultPlanArbitrary(
   });
   return fc.record({
     seed: fc.integer({ min: 0, max: MAX_SEED }),
-    rules: fc.array(rule, { maxLength: maxRules }),
-  });
+    rules: fc.array(rule as never, { maxLength: maxRules }),
+  }) as FastCheckArbitrary<FaultPlan>;
 }

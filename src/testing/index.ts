@@ -23,6 +23,7 @@ export {
   exploreCrashPoints,
 } from "./explore-crash-points.js";
 export { fastCheckScheduler } from "./fast-check-scheduler.js";
+export type { FastCheckArbitrary, FastCheckScheduler } from "./fast-check-types.js";
 export {
   type Fault,
   type FaultEvent,

@@ -1,5 +1,5 @@
-import type { Scheduler } from "fast-check";
 import { fastCheckScheduler } from "./fast-check-scheduler.js";
+import type { FastCheckScheduler } from "./fast-check-types.js";
 import { checkFaultPlan, type FaultPlan, NO_FAULTS } from "./fault-plan.js";
 import {
   checkScheduleOptions,
@@ -43,7 +43,7 @@ export interface RaceSagasOptions<World extends ScenarioWorld, S extends AnySaga
  * ```
  */
 export async function raceSagas<World extends ScenarioWorld, S extends AnySaga>(
-  s: Scheduler,
+  s: FastCheckScheduler,
   options: RaceSagasOptions<World, S>,
 ): Promise<ScheduleResult> {
   checkScheduleOptions(options as unknown as ScheduleOptions<ScenarioWorld, AnySaga>, "raceSagas");

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { ExitCode } from "../../src/cli/exit-code.js";
 import type { SagaRecord } from "../../src/index.js";
 import type { SagaTimeline } from "../../src/observability/saga-timeline.js";
+import { openMarketplace } from "./fixtures/marketplace.js";
 import { json, runCli } from "./support/run-cli.js";
 import { type SeededSagas, seedMarketplace } from "./support/seed-marketplace.js";
 
@@ -19,6 +20,19 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** `ids` as `sagas list` must order them: last updated first, equal times by id, descending. */
+async function byLastUpdate(ids: readonly string[]): Promise<string[]> {
+  const world = await openMarketplace(dir);
+  try {
+    const updated = new Map<string, number>();
+    for (const id of ids) updated.set(id, (await world.log.load(id))?.record.updatedAt ?? 0);
+    const time = (id: string) => updated.get(id) ?? 0;
+    return [...ids].sort((a, b) => time(b) - time(a) || (a < b ? 1 : -1));
+  } finally {
+    world.close();
+  }
+}
+
 describe.concurrent("lockstep sagas list", () => {
   it("lists every saga newest first in a table", async ({ expect }) => {
     const run = await runCli(["sagas", "list", "--log", log]);
@@ -28,7 +42,8 @@ describe.concurrent("lockstep sagas list", () => {
     expect(lines).toHaveLength(1 + 6 + 1);
     expect(lines[7]).toBe("6 sagas.");
     const ids = lines.slice(1, 7).map((line) => line.split(/\s+/)[0]);
-    expect(ids).toEqual(Object.values(seeded).sort().reverse());
+    // Newest first by last update (ties by id, descending): the crashes were written backdated.
+    expect(ids).toEqual(await byLastUpdate(Object.values(seeded)));
     expect(run.stdout).toMatch(/runner-that-died until \S+ \(lapsed\)/);
     expect(run.stdout).toContain("escalated at close");
   });

@@ -391,6 +391,45 @@ export function sagaLogConformance(name: string, factory: SagaLogFactory): void 
       );
     });
 
+    it("list orders by time, not by id: newest created first, or newest updated with orderBy", async () => {
+      // Ids like a request's, whose order says nothing about time: "a-" was created last.
+      const made = [
+        ["z-oldest", 100, 100],
+        ["m-middle", 200, 900],
+        ["b-tied", 200, 200],
+        ["a-newest", 300, 300],
+      ] as const;
+      for (const [sagaId, created, updated] of made) {
+        await log.create(
+          sagaRecord(sagaId, {
+            status: SagaStatus.Completed,
+            createdAt: T0 + created,
+            updatedAt: T0 + updated,
+          }),
+        );
+      }
+      const ids = (records: readonly SagaRecord[]) => records.map((r) => r.sagaId);
+      // Equal times come by id, descending: "m-middle" before "b-tied".
+      const byCreation = ["a-newest", "m-middle", "b-tied", "z-oldest"];
+      expect(ids(await log.list())).toEqual(byCreation);
+      expect(ids(await log.list({ orderBy: "created" }))).toEqual(byCreation);
+      expect(ids(await log.list({ orderBy: "updated" }))).toEqual([
+        "m-middle",
+        "a-newest",
+        "b-tied",
+        "z-oldest",
+      ]);
+      // A limit keeps the newest, not the highest ids.
+      expect(ids(await log.list({ limit: 2 }))).toEqual(["a-newest", "m-middle"]);
+      expect(ids(await log.list({ orderBy: "updated", limit: 1 }))).toEqual(["m-middle"]);
+      expect(
+        ids(await log.list({ status: [SagaStatus.Completed], orderBy: "updated", limit: 3 })),
+      ).toEqual(["m-middle", "a-newest", "b-tied"]);
+      await expect(log.list({ orderBy: "id" as never })).rejects.toThrow(
+        'Expected `orderBy` to be "created" or "updated", got "id".',
+      );
+    });
+
     it("prune deletes only terminal sagas last updated before the cut-off, with their entries", async () => {
       const cutoff = T0 + 100;
       const old = TERMINAL_STATUSES.map((status) => ({ id: `old-${status}`, status }));

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -213,5 +213,64 @@ export const close = (): void => db.close();
     const result = node(["--import", "tsx", "quickstart.ts"]);
     expect(result.stderr).toBe("");
     expect(result.stdout).toBe("completed\n");
+  });
+});
+
+describe("the packed type declarations, for a project without fast-check", () => {
+  // fast-check is an optional peer: a project that never installed it must still type-check
+  // against lockstep/testing, with skipLibCheck off so the package's own declarations are checked.
+  const consumer = `import { createRunner, defineSaga } from "lockstep";
+import { createMemoryStore } from "lockstep/memory";
+import { type FaultPlan, NO_FAULTS, randomFaultPlan, simulate, VirtualClock } from "lockstep/testing";
+
+export const plan: FaultPlan = randomFaultPlan(7, { site: "log.*" });
+export const none: FaultPlan = NO_FAULTS;
+export const clock: VirtualClock = new VirtualClock();
+export const store = createMemoryStore({ tier: "plain" });
+export const pieces = [createRunner, defineSaga, simulate] as const;
+`;
+
+  function typeCheck(file: string, module: "esm" | "cjs") {
+    const folder = join(packed.project, `types-${module}`);
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, file), consumer);
+    writeFileSync(
+      join(folder, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          target: "ES2022",
+          lib: ["ES2023"],
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          types: ["node"],
+          strict: true,
+          skipLibCheck: false,
+          noEmit: true,
+        },
+        files: [file],
+      }),
+    );
+    return node([join(ROOT, "node_modules/typescript/bin/tsc"), "-p", folder]);
+  }
+
+  beforeAll(() => {
+    linkFromRepository(packed.project, "typescript");
+    linkFromRepository(packed.project, "@types/node");
+  });
+
+  it("cannot resolve fast-check from the project", () => {
+    const resolve = node(["-e", 'require.resolve("fast-check")']);
+    expect(resolve.status).not.toBe(0);
+    expect(resolve.stderr).toContain("Cannot find module 'fast-check'");
+  });
+
+  it("type-checks an ES module that imports lockstep/testing", () => {
+    const check = typeCheck("consumer.mts", "esm");
+    expect(check.status, `${check.stdout}${check.stderr}`).toBe(0);
+  });
+
+  it("type-checks a CommonJS module that imports lockstep/testing", () => {
+    const check = typeCheck("consumer.cts", "cjs");
+    expect(check.status, `${check.stdout}${check.stderr}`).toBe(0);
   });
 });

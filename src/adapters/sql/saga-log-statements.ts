@@ -1,5 +1,11 @@
 import { applyChange, checkWrite, numberEntries, validateLogRecord } from "../../log/log-rules.js";
-import { type SagaChange, type SagaFilter, SagaLogError } from "../../log/saga-log.js";
+import {
+  type SagaChange,
+  type SagaFilter,
+  SagaLogError,
+  SagaOrder,
+  sagaOrderOf,
+} from "../../log/saga-log.js";
 import { sagaRecordSchema, TERMINAL_STATUSES } from "../../model/records.js";
 import type { PlannedWrite } from "./saga-log-operations.js";
 import { HEADER_COLUMNS, headerValues, recordOf, type SagaRow } from "./saga-rows.js";
@@ -70,7 +76,10 @@ export function leaseIsFree(now: string): string {
   return `(status NOT IN (${TERMINAL_STATUS_LIST}) AND (lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= ${now}))`;
 }
 
-/** The `list` query for `filter`, newest first; `undefined` when the filter admits no saga. */
+/**
+ * The `list` query for `filter`, newest first by the time `filter.orderBy` names (ties by saga id,
+ * descending); `undefined` when the filter admits no saga.
+ */
 export function listStatement(
   dialect: SqlDialect,
   sagas: string,
@@ -88,7 +97,8 @@ export function listStatement(
   }
   let sql = `SELECT * FROM ${sagas}`;
   if (where.length > 0) sql += ` WHERE ${where.join(" AND ")}`;
-  sql += " ORDER BY saga_id DESC";
+  const time = sagaOrderOf(filter) === SagaOrder.Updated ? "updated_at" : "created_at";
+  sql += ` ORDER BY ${time} DESC, saga_id DESC`;
   if (filter.limit !== undefined) {
     params.push(filter.limit);
     sql += ` LIMIT ${dialect.placeholder(params.length)}`;

@@ -9,6 +9,7 @@ import {
   type SagaFilter,
   type SagaLog,
   SagaLogError,
+  sagaOrderOf,
 } from "../../log/saga-log.js";
 import { LockstepDefinitionError } from "../../model/definition-error.js";
 import {
@@ -190,6 +191,7 @@ export class SqlSagaLog<Handle, Sql, Kind extends AnswerKind> implements SagaLog
 
   async list(filter: SagaFilter = {}): Promise<readonly SagaRecord[]> {
     if (filter.limit !== undefined) assertInteger("limit", filter.limit, 0);
+    sagaOrderOf(filter);
     return this.#call<SagaRecord[]>("", "read", (sql) => this.#ops.list(sql, filter));
   }
 

@@ -60,6 +60,7 @@ export const recover: Command = {
     },
   },
   positionals: { min: 0, max: 0, names: "" },
+  createsLog: true,
   async run(session) {
     const settings = readRecoverSettings(session);
     const config = await session.requireConfig("so that it can run their steps");

@@ -1,3 +1,4 @@
+import { SagaOrder } from "../../log/saga-log.js";
 import { type SagaStatus, SagaStatus as Statuses } from "../../model/records.js";
 import { UsageError } from "../cli-error.js";
 import type { Command } from "../command.js";
@@ -6,14 +7,16 @@ import { printJson } from "../output.js";
 import { isoTime, plural, renderTable } from "../table.js";
 
 const STATUSES: readonly string[] = Object.values(Statuses);
+const ORDERS: readonly string[] = Object.values(SagaOrder);
 
 /** `lockstep sagas list`: the sagas in the log, newest first. */
 export const sagasList: Command = {
   name: "sagas list",
   summary: "List the sagas in the log, newest first.",
-  synopsis: "sagas list --log <url> [--status <status,…>] [--name <saga>] [--limit <n>] [--json]",
+  synopsis:
+    "sagas list --log <url> [--status <status,…>] [--name <saga>] [--order updated|created] [--limit <n>] [--json]",
   description:
-    "Lists saga records newest first: id, name and version, status, last update, lease holder and fencing token, and why a saga needs attention. Filters combine.",
+    "Lists saga records newest first — by default the sagas that changed last first (--order updated), or the sagas started last first (--order created); never by saga id, which need not follow time — with id, name and version, status, the time it is ordered by, lease holder and fencing token, and why a saga needs attention. Filters combine.",
   options: {
     status: {
       type: "string",
@@ -22,6 +25,11 @@ export const sagasList: Command = {
       description: `Only these statuses (repeat or comma-separate): ${STATUSES.join(", ")}.`,
     },
     name: { type: "string", value: "<saga>", description: "Only sagas with this name." },
+    order: {
+      type: "string",
+      value: "<updated|created>",
+      description: "Newest first by last update (updated, the default) or by creation (created).",
+    },
     limit: {
       type: "string",
       value: "<n>",
@@ -44,30 +52,49 @@ export const sagasList: Command = {
     }
     const limit = session.integer("limit", 1, 50);
     const name = session.string("name");
+    const order = session.string("order") ?? SagaOrder.Updated;
+    if (!ORDERS.includes(order)) {
+      throw new UsageError(
+        `Expected --order to be one of ${ORDERS.join(", ")}, got "${order}".`,
+        "sagas list",
+      );
+    }
     const log = await session.log();
     const records = await log.list({
       ...(statuses.length === 0 ? {} : { status: statuses as SagaStatus[] }),
       ...(name === undefined ? {} : { name }),
+      orderBy: order as SagaOrder,
       limit,
     });
     if (session.json) {
-      printJson(session.output, { count: records.length, sagas: records });
+      printJson(session.output, { count: records.length, order, sagas: records });
       return ExitCode.Ok;
     }
     const now = Date.now();
+    const byCreation = order === SagaOrder.Created;
     if (records.length === 0) {
       session.output.out("No sagas match.");
       return ExitCode.Ok;
     }
     session.output.out(
       renderTable(
-        ["ID", "SAGA", "V", "STATUS", "UPDATED", "LEASE", "TOKEN", "ATTENTION"],
+        // The time column is the one the list is ordered by.
+        [
+          "ID",
+          "SAGA",
+          "V",
+          "STATUS",
+          byCreation ? "CREATED" : "UPDATED",
+          "LEASE",
+          "TOKEN",
+          "ATTENTION",
+        ],
         records.map((r) => [
           r.sagaId,
           r.definition.name,
           r.definition.version,
           r.status,
-          isoTime(r.updatedAt),
+          isoTime(byCreation ? r.createdAt : r.updatedAt),
           r.leaseOwner === null
             ? "free"
             : `${r.leaseOwner} until ${isoTime(r.leaseExpiresAt)}${(r.leaseExpiresAt ?? 0) <= now ? " (lapsed)" : ""}`,
