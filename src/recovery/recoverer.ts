@@ -14,6 +14,7 @@ import type { Saga } from "../core/saga.js";
 import { assertInteger, integerMessage, isIntegerAtLeast } from "../core/validate.js";
 import { SagaLogError } from "../log/saga-log.js";
 import { AttentionReason } from "../model/attention-reason.js";
+import { DEFINITION_MISMATCH_WAY_OUT, describeDefinitionDiff } from "../model/definition-diff.js";
 import { type SagaSnapshot, SagaStatus } from "../model/records.js";
 import { compensationGiveUp, type GiveUp, stuckReason } from "./give-up.js";
 import { recoveryAttempts } from "./recovery-attempts.js";
@@ -139,7 +140,7 @@ export function createRecoverer(options: RecovererOptions): Recoverer {
       saga === undefined
         ? `no definition of saga "${name}" version ${record.definition.version} was given to the recoverer`
         : JSON.stringify(saga.definition) !== JSON.stringify(record.definition)
-          ? `the log's definition of saga "${name}" version ${record.definition.version} differs from the one given to the recoverer`
+          ? `the log's definition of saga "${name}" version ${record.definition.version} differs from the one given to the recoverer (${describeDefinitionDiff(record.definition, saga.definition) ?? "in field order"}); ${DEFINITION_MISMATCH_WAY_OUT}`
           : undefined;
     if (saga === undefined || mismatch !== undefined) {
       return attention(sagaId, name, token, AttentionReason.DefinitionMismatch, mismatch ?? "");

@@ -1,6 +1,7 @@
 import type { Pool } from "pg";
-import { assertInteger, assertName } from "../../core/validate.js";
+import { assertInteger } from "../../core/validate.js";
 import type { CoCommitLog, SagaLog } from "../../log/saga-log.js";
+import { coCommitStoreId } from "../sql/co-commit-store.js";
 import { SqlSagaLog } from "../sql/sql-saga-log.js";
 import { assertPool } from "./assert-pool.js";
 import { postgresDialect } from "./postgres-dialect.js";
@@ -31,11 +32,30 @@ export interface PostgresSagaLogOptions {
    */
   readonly tablePrefix?: string;
   /**
-   * The id of the store whose transactions can carry this log's records (`coCommit.storeId`). Must
-   * equal the `id` of the `postgresStore` on the same database for its steps to be co-committed.
+   * The store whose transactions this log's records may ride in (co-commit): the log's
+   * `coCommit.storeId` is its `id`. Declare it (or {@link PostgresSagaLogOptions.coCommitWith})
+   * whenever the store has a logical id, so that co-commit never depends on how the pool spells
+   * the server.
    *
-   * @default `postgres:<host>:<port>/<database>` from the pool's options, as `postgresStore` derives it
-   * @example `postgresSagaLog(pool, { storeId: "postgres:orders" })`
+   * @default none: the id `postgresStore` derives from the pool, `postgres:<host>:<port>/<database>`
+   * @example `postgresSagaLog(pool, { schema: "lockstep", store: ordersStore })`
+   */
+  readonly store?: { readonly id: string };
+  /**
+   * The logical id of the store whose transactions this log's records may ride in, as the store
+   * was given it (`postgresStore(pool, { id: "orders-db" })`). The same declaration as
+   * {@link PostgresSagaLogOptions.store}, by id.
+   *
+   * @default none: the id `postgresStore` derives from the pool
+   * @example `postgresSagaLog(pool, { coCommitWith: "orders-db" })`
+   */
+  readonly coCommitWith?: string;
+  /**
+   * The older name of {@link PostgresSagaLogOptions.coCommitWith}; still honoured. Declarations
+   * that disagree are refused.
+   *
+   * @default none: the id `postgresStore` derives from the pool
+   * @example `postgresSagaLog(pool, { storeId: "orders-db" })`
    */
   readonly storeId?: string;
   /**
@@ -125,8 +145,7 @@ export interface PostgresSagaLog extends SagaLog {
  */
 export function postgresSagaLog(pool: Pool, options: PostgresSagaLogOptions = {}): PostgresSagaLog {
   assertPool(pool);
-  const storeId = options.storeId ?? postgresStoreId(pool);
-  assertName("storeId", storeId);
+  const storeId = coCommitStoreId(options, () => postgresStoreId(pool));
   const timeoutMs = options.timeoutMs ?? 30_000;
   assertInteger("timeoutMs", timeoutMs, 1);
   const tables = sagaLogTables(options.schema ?? "public", options.tablePrefix ?? "lockstep_");

@@ -32,12 +32,15 @@ const ISOLATIONS: readonly PostgresIsolation[] = [
 /** Options of {@link postgresStore}. */
 export interface PostgresStoreOptions {
   /**
-   * The store's identity. A saga log whose `storeId` is the same can commit its records inside this
-   * store's transactions, so give a store and a log on one database the same id, and stores on
-   * different databases different ones.
+   * The store's logical identity, a name you choose for the database (`"orders-db"`). It is logged
+   * in every saga's definition and compared on recovery, so name it: a derived id changes when the
+   * pool reaches the same server by another spelling (`127.0.0.1` and `localhost`), and recovery
+   * then refuses the saga as `definition_mismatch`. A saga log declares it with `store` or
+   * `coCommitWith` to commit its records inside this store's transactions. Stores on different
+   * databases need different ids.
    *
    * @default `postgres:<host>:<port>/<database>` from the pool's options (see `postgresStoreId`)
-   * @example `postgresStore(pool, { id: "postgres:orders" })`
+   * @example `postgresStore(pool, { id: "orders-db" })`
    */
   readonly id?: string;
   /**

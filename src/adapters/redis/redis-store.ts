@@ -12,8 +12,12 @@ import { WatchPool } from "./watch-pool.js";
 /** Options of {@link redisStore}. */
 export interface RedisStoreOptions {
   /**
-   * The store's identity in saga logs and reports.
+   * The store's logical identity in saga logs and reports, a name you choose (`"sessions-redis"`).
+   * It is logged in every saga's definition and compared on recovery, so name it: the default
+   * changes when Redis moves to another host or port, and recovery then refuses the saga as
+   * `definition_mismatch`.
    * @default "redis://<host>:<port>/<db>" from the client's options
+   * @example `redisStore(client, { id: "sessions-redis" })`
    */
   readonly id?: string;
   /**

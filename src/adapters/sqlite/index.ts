@@ -12,4 +12,4 @@ export {
   type SqliteSagaLogOptions,
   sqliteSagaLog,
 } from "./sqlite-saga-log.js";
-export { type SqliteStore, sqliteStore } from "./sqlite-store.js";
+export { type SqliteStore, type SqliteStoreOptions, sqliteStore } from "./sqlite-store.js";

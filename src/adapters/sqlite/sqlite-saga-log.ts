@@ -1,4 +1,5 @@
 import type { CoCommitLog, SagaLog } from "../../log/saga-log.js";
+import { coCommitStoreId } from "../sql/co-commit-store.js";
 import { SqlSagaLog } from "../sql/sql-saga-log.js";
 import type { SyncSql } from "./connection.js";
 import { engineOf, type SqliteDatabase } from "./open-sqlite.js";
@@ -22,6 +23,23 @@ export interface SqliteSagaLogOptions {
    * @example `sqliteSagaLog(db, { tablePrefix: "billing_" })`
    */
   readonly tablePrefix?: string;
+  /**
+   * The store whose transactions this log's records may ride in (co-commit): the log's
+   * `coCommit.storeId` is its `id`. It must be a `sqliteStore` on the same database.
+   *
+   * @default none: the database's id, which is `sqliteStore(db)`'s default id
+   * @example `sqliteSagaLog(db, { store: ordersStore })`
+   */
+  readonly store?: { readonly id: string };
+  /**
+   * The logical id of the store whose transactions this log's records may ride in, as the store was
+   * given it (`sqliteStore(db, { id: "orders-db" })`). The same declaration as
+   * {@link SqliteSagaLogOptions.store}, by id.
+   *
+   * @default none: the database's id
+   * @example `sqliteSagaLog(db, { coCommitWith: "orders-db" })`
+   */
+  readonly coCommitWith?: string;
 }
 
 /** A saga log stored in SQLite, able to commit its records inside a `sqliteStore` transaction. */
@@ -72,10 +90,11 @@ export function sqliteSagaLog(
   options: SqliteSagaLogOptions = {},
 ): SqliteSagaLog {
   const engine = engineOf(db);
+  const storeId = coCommitStoreId(options, () => engine.id);
   const operations = new SqliteLogOperations(sagaLogTables(options.tablePrefix ?? "lockstep_"));
   const log = new SqlSagaLog<SqliteHandle, SyncSql, "sync">({
     dialect: sqliteDialect,
-    storeId: engine.id,
+    storeId,
     database: engine.gate,
     handleOrigin: "sqliteStore(db).transaction",
     operations,

@@ -2,6 +2,7 @@ import { abortWatchOf, type CallScope } from "../../core/deadline.js";
 import { StoreError } from "../../core/error-kinds.js";
 import { TRANSACT_NOW, type TransactNow } from "../../core/run-atomic.js";
 import { defineStore, type WriteStore } from "../../core/store.js";
+import { assertName } from "../../core/validate.js";
 import { classifySqliteError } from "./classify-sqlite-error.js";
 import { engineOf, type SqliteDatabase } from "./open-sqlite.js";
 import type {
@@ -33,10 +34,25 @@ export interface SqliteStore extends WriteStore<SqliteHandle, SqliteWrite, Sqlit
   ) => Promise<T>;
 }
 
+/** Options of {@link sqliteStore}. */
+export interface SqliteStoreOptions {
+  /**
+   * The store's logical identity, a name you choose for the database (`"orders-db"`). It is logged
+   * in every saga's definition and compared on recovery, so name it: the default changes when the
+   * file moves. A saga log on the same database declares it with `store` or `coCommitWith` to
+   * commit its records inside this store's transactions.
+   *
+   * @default the database's id, `"sqlite:<absolute real path>"`
+   * @example `sqliteStore(db, { id: "orders-db" })`
+   */
+  readonly id?: string;
+}
+
 /**
  * Wraps a database from `openSqlite` as a lockstep store with `transactions`, `conditionalWrite`
- * and `savepoints`. Its id is the database's id, so a saga log on the same database can commit its
- * records inside the store's transactions.
+ * and `savepoints`. Its id is `options.id`, or the database's id; a saga log on the same database
+ * commits its records inside the store's transactions when the ids agree (declare the store to the
+ * log with `sqliteSagaLog(db, { store })`).
  *
  * Through the root handle, reads of a file database run at once on their own connection and see only
  * committed data; writes wait on the write gate behind any open transaction, then commit on their
@@ -52,8 +68,10 @@ export interface SqliteStore extends WriteStore<SqliteHandle, SqliteWrite, Sqlit
  * }, { signal: AbortSignal.timeout(5000), deadline: Date.now() + 5000 });
  * ```
  */
-export function sqliteStore(db: SqliteDatabase): SqliteStore {
+export function sqliteStore(db: SqliteDatabase, options: SqliteStoreOptions = {}): SqliteStore {
   const engine = engineOf(db);
+  const id = options.id ?? engine.id;
+  assertName("id", id);
   const handle: SqliteHandle = Object.freeze({
     run: (sql: string, params?: readonly unknown[]) =>
       engine.rootStatement(sql, params, "run") as Promise<SqliteRunResult>,
@@ -65,7 +83,7 @@ export function sqliteStore(db: SqliteDatabase): SqliteStore {
   const transaction = <T>(work: (tx: SqliteTransactionHandle) => Promise<T>, scope: CallScope) =>
     engine.transaction(work, abortWatchOf(scope));
   const definition = {
-    id: engine.id,
+    id,
     handle,
     capabilities: { transactions: true, conditionalWrite: true, savepoints: true },
     // better-sqlite3 runs statements synchronously in this process: a settled call cannot land later.

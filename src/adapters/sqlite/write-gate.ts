@@ -2,13 +2,27 @@ import { type AbortWatch, signalWatch } from "../../core/deadline.js";
 import { StoreError } from "../../core/error-kinds.js";
 
 /**
+ * How long, in milliseconds, the gate is handed from holder to holder without the event loop getting
+ * a turn. SQLite's statements are synchronous and a free gate is taken without a promise, so a burst
+ * of transactions would otherwise run to its end in one macrotask, and no timer (lockstep's own
+ * deadlines and lease renewals included), no I/O and no request would be served meanwhile.
+ */
+export const YIELD_AFTER_MS = 8;
+
+/**
  * An async FIFO mutex. Every write to one SQLite file from this process passes through the same
  * gate, so a writer waits on a promise instead of inside `busy_timeout`, which would block the event
  * loop while the connection that holds the lock can never get to run.
+ *
+ * The gate also keeps the event loop turning: once it has been granted for {@link YIELD_AFTER_MS}
+ * within one turn of the loop, it holds itself until the next `setImmediate` before granting again,
+ * so timers and I/O run between bursts of synchronous transactions.
  */
 export class WriteGate {
   #held = false;
   readonly #waiters: Array<() => void> = [];
+  /** When the gate was first granted since the event loop last had a turn; `undefined` after one. */
+  #busySince: number | undefined;
 
   /**
    * Takes the gate at once when nobody holds it, returning its release function, without the
@@ -18,8 +32,9 @@ export class WriteGate {
    */
   tryAcquire(abort?: AbortWatch): (() => void) | undefined {
     if (abort?.aborted) throw abortedWhileWaiting();
-    if (this.#held) return undefined;
+    if (this.#held || this.#yieldIfDue()) return undefined;
     this.#held = true;
+    this.#noteGrant();
     return this.#releaser();
   }
 
@@ -30,8 +45,9 @@ export class WriteGate {
   acquire(signal?: AbortSignal | AbortWatch): Promise<() => void> {
     const abort = signal === undefined || !isSignal(signal) ? signal : signalWatch(signal);
     if (abort?.aborted) return Promise.reject(abortedWhileWaiting());
-    if (!this.#held) {
+    if (!this.#held && !this.#yieldIfDue()) {
       this.#held = true;
+      this.#noteGrant();
       return Promise.resolve(this.#releaser());
     }
     return new Promise((resolve, reject) => {
@@ -55,10 +71,51 @@ export class WriteGate {
       // Releasing twice would hand the gate to two holders at once.
       if (released) return;
       released = true;
-      const next = this.#waiters.shift();
-      if (next === undefined) this.#held = false;
-      else next();
+      if (this.#waiters.length > 0 && this.#yieldDue()) {
+        // Still held: the next waiter is granted after the event loop has had its turn.
+        this.#yieldThen(() => this.#handOver());
+        return;
+      }
+      this.#handOver();
     };
+  }
+
+  #handOver(): void {
+    const next = this.#waiters.shift();
+    if (next === undefined) {
+      this.#held = false;
+      return;
+    }
+    this.#noteGrant();
+    next();
+  }
+
+  /** Starts timing the loop's current turn at its first grant; a `setImmediate` ends the turn. */
+  #noteGrant(): void {
+    if (this.#busySince !== undefined) return;
+    this.#busySince = performance.now();
+    setImmediate(() => {
+      this.#busySince = undefined;
+    });
+  }
+
+  #yieldDue(): boolean {
+    return this.#busySince !== undefined && performance.now() - this.#busySince >= YIELD_AFTER_MS;
+  }
+
+  /** Holds a free gate until the loop has had a turn, when a yield is due; says whether it did. */
+  #yieldIfDue(): boolean {
+    if (!this.#yieldDue()) return false;
+    this.#held = true;
+    this.#yieldThen(() => this.#handOver());
+    return true;
+  }
+
+  #yieldThen(then: () => void): void {
+    setImmediate(() => {
+      this.#busySince = undefined;
+      then();
+    });
   }
 }
 
