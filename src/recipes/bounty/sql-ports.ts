@@ -3,6 +3,14 @@ import type { SqlClient, SqlDialect } from "../sql-client.js";
 import { conflict, rejected } from "./cas-document.js";
 import { applyTransition } from "./memory-ports.js";
 import type { Balance, Bounty, Claim, Reservation } from "./model.js";
+import {
+  alreadyCaptured,
+  existingClaim,
+  existingReservation,
+  found,
+  heldReservation,
+  takeClaim,
+} from "./port-rules.js";
 import type { BountyStore, ClaimOutcome, ClaimStore, CreditsService } from "./ports.js";
 
 /** Options shared by the SQL ports. */
@@ -211,45 +219,33 @@ export function sqlClaimStore<Handle>(
   };
   return {
     store,
-    claimOrRenew: (handle, { claimId, targetRef, agentId, leaseMs, now }) =>
+    claimOrRenew: (handle, request) =>
       atomically(store, dialect, handle, async (sql): Promise<ClaimOutcome> => {
+        const { claimId, targetRef, now } = request;
         await sql.exec(
           `UPDATE ${t.claims} SET status = 'expired' WHERE target_ref = ? AND status = 'active' AND lease_expires_at <= ?`,
           [targetRef, now],
         );
-        const mine = await get(sql, claimId);
-        if (mine?.status === "active") return { claim: mine, renewed: false };
-        if (mine !== undefined)
-          return rejected(`Claim "${claimId}" is ${mine.status} and cannot be taken again.`);
+        const replayed = existingClaim(await get(sql, claimId), claimId);
+        if (replayed !== undefined) return replayed;
         const liveRow = await sql.one<ClaimRow>(
           `SELECT * FROM ${t.claims} WHERE target_ref = ? AND status = 'active'`,
           [targetRef],
         );
-        const live = liveRow === undefined ? undefined : claimOf(liveRow);
-        if (live !== undefined && live.agentId !== agentId) {
-          return conflict(
-            `Target "${targetRef}" is claimed by ${live.agentId} until ${live.leaseExpiresAt}.`,
-          );
-        }
-        if (live !== undefined) {
+        const outcome = takeClaim(liveRow === undefined ? undefined : claimOf(liveRow), request);
+        const { claim } = outcome;
+        if (outcome.renewed) {
           await sql.exec(
             `UPDATE ${t.claims} SET lease_expires_at = ? WHERE claim_id = ? AND status = 'active'`,
-            [now + leaseMs, live.claimId],
+            [claim.leaseExpiresAt, claim.claimId],
           );
-          return { claim: { ...live, leaseExpiresAt: now + leaseMs }, renewed: true };
+        } else {
+          await sql.exec(
+            `INSERT INTO ${t.claims} (claim_id, target_ref, agent_id, status, lease_expires_at) VALUES (?, ?, ?, 'active', ?)`,
+            [claimId, targetRef, claim.agentId, claim.leaseExpiresAt],
+          );
         }
-        const claim: Claim = {
-          claimId,
-          targetRef,
-          agentId,
-          status: "active",
-          leaseExpiresAt: now + leaseMs,
-        };
-        await sql.exec(
-          `INSERT INTO ${t.claims} (claim_id, target_ref, agent_id, status, lease_expires_at) VALUES (?, ?, ?, 'active', ?)`,
-          [claimId, targetRef, agentId, claim.leaseExpiresAt],
-        );
-        return { claim, renewed: false };
+        return outcome;
       }),
     get: (handle, claimId) => get(dialect.client(handle), claimId),
     release: async (handle, claimId) =>
@@ -327,13 +323,11 @@ export function sqlCredits<Handle>(
           );
         }
       }),
-    reserve: (handle, { reservationId, agentId, amount, timeoutMs, now }) =>
+    reserve: (handle, request) =>
       atomically(store, dialect, handle, async (sql) => {
-        const existing = await get(sql, reservationId);
-        if (existing !== undefined) {
-          if (existing.agentId === agentId && existing.amount === amount) return existing;
-          return rejected(`Reservation "${reservationId}" exists with other parameters.`);
-        }
+        const { reservationId, agentId, amount, timeoutMs, now } = request;
+        const existing = existingReservation(await get(sql, reservationId), request);
+        if (existing !== undefined) return existing;
         const held = await sql.exec(
           `UPDATE ${t.balances} SET available = available - ?, reserved = reserved + ? WHERE agent_id = ? AND available >= ?`,
           [amount, amount, agentId, amount],
@@ -343,29 +337,13 @@ export function sqlCredits<Handle>(
           `INSERT INTO ${t.reservations} (reservation_id, agent_id, amount, status, expires_at, captured_to, capture_key) VALUES (?, ?, ?, 'held', ?, NULL, NULL)`,
           [reservationId, agentId, amount, now + timeoutMs],
         );
-        return {
-          reservationId,
-          agentId,
-          amount,
-          status: "held" as const,
-          expiresAt: now + timeoutMs,
-        };
+        return heldReservation(request);
       }),
-    capture: (handle, { reservationId, toAgentId, idempotencyKey, now }) =>
+    capture: (handle, request) =>
       atomically(store, dialect, handle, async (sql) => {
-        const r = await get(sql, reservationId);
-        if (r === undefined) return rejected(`Reservation "${reservationId}" does not exist.`);
-        if (r.status === "captured") {
-          if (r.capturedTo === toAgentId) return r;
-          return rejected(
-            `Reservation "${reservationId}" was captured to ${r.capturedTo}, not ${toAgentId}.`,
-          );
-        }
-        if (r.status !== "held" || r.expiresAt <= now) {
-          return rejected(
-            `Reservation "${reservationId}" is ${r.status === "held" ? "expired" : r.status} and cannot be captured.`,
-          );
-        }
+        const { reservationId, toAgentId, idempotencyKey } = request;
+        const r = found(await get(sql, reservationId), reservationId);
+        if (alreadyCaptured(r, request)) return r;
         const moved = await sql.exec(
           `UPDATE ${t.reservations} SET status = 'captured', captured_to = ?, capture_key = ? WHERE reservation_id = ? AND status = 'held'`,
           [toAgentId, idempotencyKey, reservationId],
@@ -384,8 +362,7 @@ export function sqlCredits<Handle>(
       }),
     void: (handle, reservationId) =>
       atomically(store, dialect, handle, async (sql) => {
-        const r = await get(sql, reservationId);
-        if (r === undefined) return rejected(`Reservation "${reservationId}" does not exist.`);
+        const r = found(await get(sql, reservationId), reservationId);
         if (r.status !== "held") return r;
         const voided = await sql.exec(
           `UPDATE ${t.reservations} SET status = 'voided' WHERE reservation_id = ? AND status = 'held'`,
