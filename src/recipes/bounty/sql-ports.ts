@@ -1,5 +1,5 @@
 import { LockstepDefinitionError, type StepStore, StoreError } from "../../index.js";
-import type { SqlClient, SqlDialect } from "../sql-client.js";
+import { type SqlClient, type SqlDialect, tablePrefix, tableReads } from "../sql-client.js";
 import { conflict, rejected } from "./cas-document.js";
 import { applyTransition } from "./memory-ports.js";
 import type { Balance, Bounty, Claim, Reservation } from "./model.js";
@@ -23,12 +23,7 @@ export interface SqlPortOptions {
 }
 
 function tables(options: SqlPortOptions = {}) {
-  const prefix = options.prefix ?? "bounty_";
-  if (!/^[a-z_][a-z0-9_]*$/i.test(prefix)) {
-    throw new LockstepDefinitionError(
-      `Expected \`prefix\` to be letters, digits and underscores, got "${prefix}".`,
-    );
-  }
+  const prefix = tablePrefix(options.prefix ?? "bounty_");
   return {
     bounties: `${prefix}bounties`,
     claims: `${prefix}claims`,
@@ -124,10 +119,7 @@ export function sqlBountyStore<Handle>(
   options: SqlPortOptions = {},
 ): BountyStore<Handle> {
   const t = tables(options);
-  const get = async (sql: SqlClient, id: string) => {
-    const row = await sql.one<BountyRow>(`SELECT * FROM ${t.bounties} WHERE bounty_id = ?`, [id]);
-    return row === undefined ? undefined : bountyOf(row);
-  };
+  const { one: get, all } = tableReads(dialect, t.bounties, "bounty_id", bountyOf);
   return {
     store,
     get: (handle, bountyId) => get(dialect.client(handle), bountyId),
@@ -177,12 +169,7 @@ export function sqlBountyStore<Handle>(
           return conflict(`Bounty "${bountyId}" changed while it was being moved to ${change.to}.`);
         return next;
       }),
-    list: async (handle) =>
-      (
-        await dialect
-          .client(handle)
-          .many<BountyRow>(`SELECT * FROM ${t.bounties} ORDER BY bounty_id`)
-      ).map(bountyOf),
+    list: all,
     repairIndexes: async () => 0,
     indexDrift: async () => [],
   };
@@ -213,10 +200,7 @@ export function sqlClaimStore<Handle>(
   options: SqlPortOptions = {},
 ): ClaimStore<Handle> {
   const t = tables(options);
-  const get = async (sql: SqlClient, claimId: string) => {
-    const row = await sql.one<ClaimRow>(`SELECT * FROM ${t.claims} WHERE claim_id = ?`, [claimId]);
-    return row === undefined ? undefined : claimOf(row);
-  };
+  const { one: get, all } = tableReads(dialect, t.claims, "claim_id", claimOf);
   return {
     store,
     claimOrRenew: (handle, request) =>
@@ -264,10 +248,7 @@ export function sqlClaimStore<Handle>(
         const claim = await get(sql, claimId);
         return claim ?? rejected(`Claim "${claimId}" does not exist.`);
       }),
-    list: async (handle) =>
-      (
-        await dialect.client(handle).many<ClaimRow>(`SELECT * FROM ${t.claims} ORDER BY claim_id`)
-      ).map(claimOf),
+    list: all,
   };
 }
 
@@ -300,13 +281,7 @@ export function sqlCredits<Handle>(
   seed(handle: Handle, balances: Readonly<Record<string, number>>): Promise<void>;
 } {
   const t = tables(options);
-  const get = async (sql: SqlClient, id: string) => {
-    const row = await sql.one<ReservationRow>(
-      `SELECT * FROM ${t.reservations} WHERE reservation_id = ?`,
-      [id],
-    );
-    return row === undefined ? undefined : reservationOf(row);
-  };
+  const { one: get, all } = tableReads(dialect, t.reservations, "reservation_id", reservationOf);
   const credit = (sql: SqlClient, agentId: string, amount: number) =>
     sql.exec(
       `INSERT INTO ${t.balances} (agent_id, available, reserved) VALUES (?, ?, 0) ON CONFLICT (agent_id) DO UPDATE SET available = ${t.balances}.available + excluded.available`,
@@ -377,12 +352,7 @@ export function sqlCredits<Handle>(
         return { ...r, status: "voided" as const };
       }),
     get: (handle, reservationId) => get(dialect.client(handle), reservationId),
-    list: async (handle) =>
-      (
-        await dialect
-          .client(handle)
-          .many<ReservationRow>(`SELECT * FROM ${t.reservations} ORDER BY reservation_id`)
-      ).map(reservationOf),
+    list: all,
     balance: async (handle, agentId): Promise<Balance> => {
       const row = await dialect
         .client(handle)
