@@ -55,6 +55,31 @@ export interface ReplayedStep {
     | undefined;
 }
 
+/**
+ * What each entry other than a commit moves, per the rules of {@link replaySteps}: the step's
+ * status, its compensation, and the field its error (when it carries one) is kept in. One table
+ * keeps the forward and compensation errors from ever landing in each other's field.
+ */
+const MOVES: Readonly<
+  Record<
+    Exclude<EntryType, "committed">,
+    {
+      readonly status?: ReplayedStep["status"];
+      readonly compensation?: CompensationState;
+      readonly error?: "error" | "compensationError";
+    }
+  >
+> = {
+  [EntryType.Intent]: { status: "unknown" },
+  [EntryType.NotCommitted]: { status: "not_committed", error: "error" },
+  [EntryType.Unknown]: { status: "unknown", error: "error" },
+  [EntryType.CompensationIntent]: { compensation: "started" },
+  [EntryType.Compensated]: { status: "compensated", compensation: "compensated" },
+  [EntryType.CompensationSkipped]: { compensation: "skipped" },
+  [EntryType.CompensationFailed]: { compensation: "failed", error: "compensationError" },
+  [EntryType.GuardFailed]: { compensation: "guard_failed", error: "compensationError" },
+};
+
 /** A step's part of a saga definition, as the log records it. */
 type LoggedStep = Pick<
   SagaRecord["definition"]["steps"][number],
@@ -114,48 +139,24 @@ export function replaySteps(
     const i = index.get(entry.step);
     if (i === undefined) continue;
     const st = states[i] as Mutable<ReplayedStep>;
-    switch (entry.type) {
-      case EntryType.Intent:
-        st.attempts = Math.max(st.attempts, entry.attempt);
-        st.executed = true;
-        st.status = "unknown";
-        break;
-      case EntryType.Committed: {
-        st.attempts = Math.max(st.attempts, entry.attempt);
-        st.executed = true;
-        const valid = parse === undefined || parse(st.name, entry.output);
-        st.status = valid ? "committed" : "unknown";
-        st.output = entry.output;
-        st.via = entry.via;
-        break;
-      }
-      case EntryType.NotCommitted:
-        st.status = "not_committed";
-        if (entry.error) st.error = entry.error;
-        break;
-      case EntryType.Unknown:
-        st.status = "unknown";
-        if (entry.error) st.error = entry.error;
-        break;
-      case EntryType.CompensationIntent:
-        st.compensation = "started";
-        break;
-      case EntryType.Compensated:
-        st.status = "compensated";
-        st.compensation = "compensated";
-        break;
-      case EntryType.CompensationSkipped:
-        st.compensation = "skipped";
-        break;
-      case EntryType.CompensationFailed:
-        st.compensation = "failed";
-        if (entry.error) st.compensationError = entry.error;
-        break;
-      case EntryType.GuardFailed:
-        st.compensation = "guard_failed";
-        if (entry.error) st.compensationError = entry.error;
-        break;
+    if (entry.type === EntryType.Intent || entry.type === EntryType.Committed) {
+      // A co-committed step logs no intent, so its commit alone shows that execute ran.
+      st.attempts = Math.max(st.attempts, entry.attempt);
+      st.executed = true;
     }
+    if (entry.type === EntryType.Committed) {
+      const valid = parse === undefined || parse(st.name, entry.output);
+      st.status = valid ? "committed" : "unknown";
+      st.output = entry.output;
+      st.via = entry.via;
+      continue;
+    }
+    const move: (typeof MOVES)[keyof typeof MOVES] | undefined = MOVES[entry.type];
+    // An entry of a type this replay does not know (written by a newer version) moves nothing.
+    if (move === undefined) continue;
+    if (move.status !== undefined) st.status = move.status;
+    if (move.compensation !== undefined) st.compensation = move.compensation;
+    if (move.error !== undefined && entry.error) st[move.error] = entry.error;
   }
   return states;
 }

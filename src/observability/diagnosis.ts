@@ -1,8 +1,8 @@
 import type { StepStatus } from "../core/report.js";
 import type { ReplayedStep } from "../log/replay.js";
-import type { AttentionReason } from "../model/attention-reason.js";
 import type { SagaRecord, SagaStatus } from "../model/records.js";
 import type { ProbeFinding, RecoveryAction } from "./recovery-forecast.js";
+import type { SagaTimeline } from "./saga-timeline.js";
 
 /** One step of a diagnosed saga: what the log says, and what its probe said when it was asked. */
 export interface StepFinding extends ReplayedStep {
@@ -44,17 +44,8 @@ export interface SagaDiagnosis {
     /** Whether the next attempt may start now. */
     readonly due: boolean;
   };
-  /** Why the saga needs attention, when the log says it does. */
-  readonly attention:
-    | {
-        /** The typed reason. */
-        readonly reason: AttentionReason;
-        /** The step it concerns; empty when it concerns the whole saga. */
-        readonly step: string;
-        /** A full sentence saying what happened. */
-        readonly message: string;
-      }
-    | undefined;
+  /** Why the saga needs attention, when the log says it does: the timeline's reading of it. */
+  readonly attention: SagaTimeline["attention"];
   /** Every step, in definition order. Empty when the record could not be read. */
   readonly steps: readonly StepFinding[];
   /** What is true, in full sentences. */

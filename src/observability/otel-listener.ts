@@ -148,6 +148,29 @@ export function otelListener(tracer: OtelTracer, options: OtelListenerOptions = 
     return true;
   };
 
+  /**
+   * Ends a step's span with its logged outcome, the attribute that says how it ended set on it. An
+   * outcome with no attempt span open (a probe's verdict learned outside an attempt) becomes an
+   * event on the run span instead, so it is still seen.
+   */
+  const settleStep = (
+    run: RunSpans,
+    step: string,
+    outcome: "step.committed" | "step.not_committed",
+    attribute: string,
+    value: string,
+    at: number,
+    error?: string,
+  ) => {
+    const open = run.steps.get(step);
+    if (open === undefined) {
+      run.span.addEvent(outcome, { [SpanAttribute.Step]: step, [attribute]: value }, at);
+      return;
+    }
+    open.span.setAttribute(attribute, value);
+    endStep(run, step, outcome.slice("step.".length), at, error);
+  };
+
   const endRun = (sagaId: string, outcome: string, at: number, error?: string) => {
     const run = runs.get(sagaId);
     if (run === undefined) return false;
@@ -210,34 +233,20 @@ export function otelListener(tracer: OtelTracer, options: OtelListenerOptions = 
         run.steps.set(event.step, { span, awaitingProbe: false });
         return;
       }
-      case "step.committed": {
-        const open = run.steps.get(event.step);
-        if (open === undefined) {
-          run.span.addEvent(
-            "step.committed",
-            { [SpanAttribute.Step]: event.step, [SpanAttribute.Via]: event.via },
-            event.at,
-          );
-          return;
-        }
-        open.span.setAttribute(SpanAttribute.Via, event.via);
-        endStep(run, event.step, "committed", event.at);
+      case "step.committed":
+        settleStep(run, event.step, event.type, SpanAttribute.Via, event.via, event.at);
         return;
-      }
-      case "step.not_committed": {
-        const open = run.steps.get(event.step);
-        if (open === undefined) {
-          run.span.addEvent(
-            "step.not_committed",
-            { [SpanAttribute.Step]: event.step, [SpanAttribute.ErrorKind]: event.kind },
-            event.at,
-          );
-          return;
-        }
-        open.span.setAttribute(SpanAttribute.ErrorKind, event.kind);
-        endStep(run, event.step, "not_committed", event.at, `not committed (${event.kind})`);
+      case "step.not_committed":
+        settleStep(
+          run,
+          event.step,
+          event.type,
+          SpanAttribute.ErrorKind,
+          event.kind,
+          event.at,
+          `not committed (${event.kind})`,
+        );
         return;
-      }
       case "step.unknown": {
         const open = run.steps.get(event.step);
         if (open === undefined) return;

@@ -74,16 +74,9 @@ export function forecastRecovery(
   if (!pastPivot && saga.recovery !== "roll_forward") return compensate(defs, steps);
   const run: string[] = [];
   for (let i = 0; i < defs.length; i++) {
-    const st = at(i);
-    if (st.status === StepStatus.Committed) continue;
-    if (st.status === StepStatus.Unknown) {
-      const stuck = unresolved(defs, steps, i);
-      if (stuck !== undefined) {
-        return run.length === 0
-          ? stuck
-          : { ...stuck, description: `${stuck.description} (after running ${quote(run)})` };
-      }
-    }
+    if (at(i).status === StepStatus.Committed) continue;
+    const stuck = stopsAt(defs, steps, i, "running", run);
+    if (stuck !== undefined) return stuck;
     run.push(name(i));
   }
   if (run.length === 0) {
@@ -124,6 +117,22 @@ function unresolved(
   };
 }
 
+/**
+ * The forecast that stops at step `i` because the runner cannot settle it, naming the steps it
+ * gets through before it (`done`, which it is `doing`); `undefined` when step `i` does not stop it.
+ */
+function stopsAt(
+  defs: readonly StepDefinition[],
+  steps: readonly ForecastStep[],
+  i: number,
+  doing: "running" | "undoing",
+  done: readonly string[],
+): RecoveryForecast | undefined {
+  const stuck = unresolved(defs, steps, i);
+  if (stuck === undefined || done.length === 0) return stuck;
+  return { ...stuck, description: `${stuck.description} (after ${doing} ${quote(done)})` };
+}
+
 function compensate(
   defs: readonly StepDefinition[],
   steps: readonly ForecastStep[],
@@ -132,15 +141,8 @@ function compensate(
   for (let j = defs.length - 1; j >= 0; j--) {
     const def = defs[j] as StepDefinition;
     const st = steps[j] as ForecastStep;
-    if (st.status === StepStatus.Unknown) {
-      const stuck = unresolved(defs, steps, j);
-      if (stuck !== undefined) {
-        return undo.length === 0
-          ? stuck
-          : { ...stuck, description: `${stuck.description} (after undoing ${quote(undo)})` };
-      }
-      continue;
-    }
+    const stuck = stopsAt(defs, steps, j, "undoing", undo);
+    if (stuck !== undefined) return stuck;
     if (st.status === StepStatus.Committed && def.kind === StepKind.Compensatable) {
       undo.push(def.name);
     }

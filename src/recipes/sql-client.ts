@@ -1,5 +1,6 @@
 import type { PostgresHandle } from "../adapters/postgres/index.js";
 import type { SqliteHandle } from "../adapters/sqlite/index.js";
+import { LockstepDefinitionError } from "../index.js";
 
 /** The few things the SQL ports ask of a database handle; placeholders are written `?`. */
 export interface SqlClient {
@@ -46,3 +47,41 @@ export const postgresDialect: SqlDialect<PostgresHandle> = {
     };
   },
 };
+
+/**
+ * Checks a table prefix. It is pasted into SQL text (table names cannot be bound as parameters),
+ * so only letters, digits and underscores pass.
+ */
+export function tablePrefix(prefix: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/i.test(prefix)) {
+    throw new LockstepDefinitionError(
+      `Expected \`prefix\` to be letters, digits and underscores, got "${prefix}".`,
+    );
+  }
+  return prefix;
+}
+
+/**
+ * The two reads every SQL port makes of its table: one row by its key, and every row in key order,
+ * each turned into the port's record by `of`.
+ */
+export function tableReads<Handle, Row, T>(
+  dialect: SqlDialect<Handle>,
+  table: string,
+  key: string,
+  of: (row: Row) => T,
+): {
+  /** The record with key `id`, read through `sql` (a transaction's, when inside one). */
+  one(sql: SqlClient, id: string): Promise<T | undefined>;
+  /** Every record, in key order. */
+  all(handle: Handle): Promise<T[]>;
+} {
+  return {
+    one: async (sql, id) => {
+      const row = await sql.one<Row>(`SELECT * FROM ${table} WHERE ${key} = ?`, [id]);
+      return row === undefined ? undefined : of(row);
+    },
+    all: async (handle) =>
+      (await dialect.client(handle).many<Row>(`SELECT * FROM ${table} ORDER BY ${key}`)).map(of),
+  };
+}

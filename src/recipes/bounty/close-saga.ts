@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { committed, defineSaga, notCommitted, StoreError } from "../../index.js";
-import type { BountySagaContext } from "./saga-context.js";
+import { type BountySagaContext, IDEMPOTENT_RETRIABLE } from "./saga-context.js";
 
 /**
  * The bounty.expire and bounty.cancel sagas: open|claimed→expired/cancelled by compare-and-set
@@ -54,9 +54,7 @@ export function closeBountySaga(
     })
     .step("void", {
       store: credits.store,
-      kind: "retriable",
-      // Idempotent by construction: a second call finds the work done and changes nothing.
-      idempotent: true,
+      ...IDEMPOTENT_RETRIABLE,
       output: z.object({ voided: z.boolean() }),
       execute: async ({ outputs, handle }) => {
         if (outputs.close.reservationId === null) return { voided: false };
@@ -66,14 +64,11 @@ export function closeBountySaga(
     })
     .step("release", {
       store: claims.store,
-      kind: "retriable",
-      // Idempotent by construction: a second call finds the work done and changes nothing.
-      idempotent: true,
+      ...IDEMPOTENT_RETRIABLE,
       output: z.object({ released: z.boolean() }),
-      execute: async ({ outputs, handle }) => {
-        if (outputs.close.claimId === null) return { released: false };
-        return { released: await claims.release(handle, outputs.close.claimId) };
-      },
+      execute: async ({ outputs: { close }, handle }) => ({
+        released: close.claimId !== null && (await claims.release(handle, close.claimId)),
+      }),
     })
     .build();
 }

@@ -8,6 +8,13 @@ import {
   type Claim,
   type Reservation,
 } from "./model.js";
+import {
+  alreadyCaptured,
+  claimInDocument,
+  existingReservation,
+  found,
+  heldReservation,
+} from "./port-rules.js";
 import type {
   BountyStore,
   BountyTransition,
@@ -109,39 +116,10 @@ export function memoryClaimStore(store: MemoryStore): ClaimStore<MemoryHandle> {
   };
   return {
     store,
-    claimOrRenew: (handle, { claimId, targetRef, agentId, leaseMs, now }) =>
-      updateDocument<ClaimsDoc, ClaimOutcome>(handle, key(targetRef), (doc) => {
-        const claims = (doc?.claims ?? []).map((c) =>
-          c.status === "active" && c.leaseExpiresAt <= now
-            ? { ...c, status: "expired" as const }
-            : c,
-        );
-        const mine = claims.find((c) => c.claimId === claimId);
-        if (mine !== undefined && mine.status === "active")
-          return { value: undefined, result: { claim: mine, renewed: false } };
-        if (mine !== undefined)
-          return rejected(`Claim "${claimId}" is ${mine.status} and cannot be taken again.`);
-        const live = claims.find((c) => c.status === "active");
-        if (live !== undefined && live.agentId !== agentId) {
-          return conflict(
-            `Target "${targetRef}" is claimed by ${live.agentId} until ${live.leaseExpiresAt}.`,
-          );
-        }
-        if (live !== undefined) {
-          const renewed = { ...live, leaseExpiresAt: now + leaseMs };
-          return {
-            value: { claims: claims.map((c) => (c === live ? renewed : c)) },
-            result: { claim: renewed, renewed: true },
-          };
-        }
-        const claim: Claim = {
-          claimId,
-          targetRef,
-          agentId,
-          status: "active",
-          leaseExpiresAt: now + leaseMs,
-        };
-        return { value: { claims: [...claims, claim] }, result: { claim, renewed: false } };
+    claimOrRenew: (handle, request) =>
+      updateDocument<ClaimsDoc, ClaimOutcome>(handle, key(request.targetRef), (doc) => {
+        const { outcome, claims } = claimInDocument(doc?.claims ?? [], request);
+        return { value: claims && { claims }, result: outcome };
       }),
     get: async (handle, claimId) => (await all(handle)).find((c) => c.claimId === claimId),
     release: async (handle, claimId) => {
@@ -191,25 +169,16 @@ export function memoryCredits(store: MemoryStore): CreditsService<MemoryHandle> 
           next[agent] = { available, reserved: balanceOf(l, agent).reserved };
         return { value: { ...l, balances: next }, result: undefined };
       }),
-    reserve: (handle, { reservationId, agentId, amount, timeoutMs, now }) =>
+    reserve: (handle, request) =>
       updateDocument<Ledger, Reservation>(handle, LEDGER, (current) => {
+        const { reservationId, agentId, amount } = request;
         const l = current ?? { balances: {}, reservations: {} };
-        const existing = l.reservations[reservationId];
-        if (existing !== undefined) {
-          if (existing.agentId === agentId && existing.amount === amount)
-            return { value: undefined, result: existing };
-          return rejected(`Reservation "${reservationId}" exists with other parameters.`);
-        }
+        const existing = existingReservation(l.reservations[reservationId], request);
+        if (existing !== undefined) return { value: undefined, result: existing };
         const balance = balanceOf(l, agentId);
         if (balance.available < amount)
           return rejected(`${agentId} has ${balance.available} credits available, not ${amount}.`);
-        const reservation: Reservation = {
-          reservationId,
-          agentId,
-          amount,
-          status: "held",
-          expiresAt: now + timeoutMs,
-        };
+        const reservation = heldReservation(request);
         return {
           value: {
             balances: {
@@ -224,21 +193,12 @@ export function memoryCredits(store: MemoryStore): CreditsService<MemoryHandle> 
           result: reservation,
         };
       }),
-    capture: (handle, { reservationId, toAgentId, now }) =>
+    capture: (handle, request) =>
       updateDocument<Ledger, Reservation>(handle, LEDGER, (current) => {
+        const { reservationId, toAgentId } = request;
         const l = current ?? { balances: {}, reservations: {} };
-        const r = l.reservations[reservationId];
-        if (r === undefined) return rejected(`Reservation "${reservationId}" does not exist.`);
-        if (r.status === "captured") {
-          if (r.capturedTo === toAgentId) return { value: undefined, result: r };
-          return rejected(
-            `Reservation "${reservationId}" was captured to ${r.capturedTo}, not ${toAgentId}.`,
-          );
-        }
-        if (r.status !== "held" || r.expiresAt <= now)
-          return rejected(
-            `Reservation "${reservationId}" is ${r.status === "held" ? "expired" : r.status} and cannot be captured.`,
-          );
+        const r = found(l.reservations[reservationId], reservationId);
+        if (alreadyCaptured(r, request)) return { value: undefined, result: r };
         const from = balanceOf(l, r.agentId);
         const balances = {
           ...l.balances,
@@ -255,8 +215,7 @@ export function memoryCredits(store: MemoryStore): CreditsService<MemoryHandle> 
     void: (handle, reservationId) =>
       updateDocument<Ledger, Reservation>(handle, LEDGER, (current) => {
         const l = current ?? { balances: {}, reservations: {} };
-        const r = l.reservations[reservationId];
-        if (r === undefined) return rejected(`Reservation "${reservationId}" does not exist.`);
+        const r = found(l.reservations[reservationId], reservationId);
         if (r.status !== "held") return { value: undefined, result: r };
         const from = balanceOf(l, r.agentId);
         const voided: Reservation = { ...r, status: "voided" };

@@ -1,7 +1,7 @@
 import type { ZodType } from "zod";
 import type { RedisHandle, RedisWrite } from "../../adapters/redis/index.js";
 import { LockstepDefinitionError, type StepStore, StoreError } from "../../index.js";
-import { conflict, rejected } from "./cas-document.js";
+import { rejected } from "./cas-document.js";
 import {
   type Balance,
   type Claim,
@@ -9,7 +9,13 @@ import {
   type Reservation,
   reservationSchema,
 } from "./model.js";
-import type { ClaimOutcome, ClaimStore, CreditsService } from "./ports.js";
+import {
+  alreadyCaptured,
+  claimInDocument,
+  existingReservation,
+  heldReservation,
+} from "./port-rules.js";
+import type { ClaimStore, CreditsService } from "./ports.js";
 
 /** Options of {@link redisClaimStore} and {@link redisCredits}. */
 export interface RedisPortOptions {
@@ -171,50 +177,23 @@ export function redisClaimStore(
 
   return {
     store,
-    claimOrRenew: async (handle, { claimId, targetRef, agentId, leaseMs, now }) => {
+    claimOrRenew: async (handle, request) => {
+      const { claimId, targetRef } = request;
       for (let attempt = 0; attempt < casAttempts; attempt++) {
         const doc = await readJson<ClaimsDoc>(handle, targetKey(targetRef));
-        const claims = (doc?.value.claims ?? []).map((c) =>
-          c.status === "active" && c.leaseExpiresAt <= now
-            ? { ...c, status: "expired" as const }
-            : c,
-        );
-        const mine = claims.find((c) => c.claimId === claimId);
-        if (mine !== undefined && mine.status === "active") return { claim: mine, renewed: false };
-        if (mine !== undefined)
-          return rejected(`Claim "${claimId}" is ${mine.status} and cannot be taken again.`);
-        const live = claims.find((c) => c.status === "active");
-        if (live !== undefined && live.agentId !== agentId) {
-          return conflict(
-            `Target "${targetRef}" is claimed by ${live.agentId} until ${live.leaseExpiresAt}.`,
-          );
-        }
-        let outcome: ClaimOutcome;
-        let next: readonly Claim[];
-        const writes: RedisWrite[] = [];
-        if (live !== undefined) {
-          const renewed = { ...live, leaseExpiresAt: now + leaseMs };
-          outcome = { claim: renewed, renewed: true };
-          next = claims.map((c) => (c === live ? renewed : c));
-        } else {
-          const claim: Claim = {
-            claimId,
-            targetRef,
-            agentId,
-            status: "active",
-            leaseExpiresAt: now + leaseMs,
-          };
-          outcome = { claim, renewed: false };
-          next = [...claims, claim];
-          writes.push(
-            set(pointerKey(claimId), { targetRef }, "absent"),
-            hset(targetsKey, { [targetRef]: 1 }),
-          );
-        }
+        const { outcome, claims } = claimInDocument(doc?.value.claims ?? [], request);
+        if (claims === undefined) return outcome;
+        // A new claim is findable by id and its target listed in the same batch that creates it.
+        const created = outcome.renewed
+          ? []
+          : [
+              set(pointerKey(claimId), { targetRef }, "absent"),
+              hset(targetsKey, { [targetRef]: 1 }),
+            ];
         try {
           await handle.batch([
-            set(targetKey(targetRef), { claims: next }, doc?.version ?? "absent"),
-            ...writes,
+            set(targetKey(targetRef), { claims }, doc?.version ?? "absent"),
+            ...created,
           ]);
           return outcome;
         } catch (error) {
@@ -360,21 +339,15 @@ export function redisCredits(
         hset(agentsKey, Object.fromEntries(agents.map(([agent]) => [agent, 1]))),
       ]);
     },
-    reserve: async (handle, { reservationId, agentId, amount, timeoutMs, now }) => {
+    reserve: async (handle, request) => {
+      const { reservationId, agentId, amount } = request;
       for (let attempt = 0; attempt < casAttempts; attempt++) {
-        const existing = await read(handle, reservationId);
-        if (existing !== undefined) {
-          const r = existing.reservation;
-          if (r.agentId === agentId && r.amount === amount) return r;
-          return rejected(`Reservation "${reservationId}" exists with other parameters.`);
-        }
-        const held: Reservation = {
-          reservationId,
-          agentId,
-          amount,
-          status: "held",
-          expiresAt: now + timeoutMs,
-        };
+        const existing = existingReservation(
+          (await read(handle, reservationId))?.reservation,
+          request,
+        );
+        if (existing !== undefined) return existing;
+        const held = heldReservation(request);
         try {
           await handle.batch([
             set(reservationKey(reservationId), held, "absent"),
@@ -393,19 +366,10 @@ export function redisCredits(
       }
       throw kept(`Reservation "${reservationId}"`, casAttempts);
     },
-    capture: (handle, { reservationId, toAgentId, idempotencyKey, now }) =>
-      move(handle, reservationId, (r) => {
-        if (r.status === "captured") {
-          if (r.capturedTo === toAgentId) return undefined;
-          return rejected(
-            `Reservation "${reservationId}" was captured to ${r.capturedTo}, not ${toAgentId}.`,
-          );
-        }
-        if (r.status !== "held" || r.expiresAt <= now) {
-          return rejected(
-            `Reservation "${reservationId}" is ${r.status === "held" ? "expired" : r.status} and cannot be captured.`,
-          );
-        }
+    capture: (handle, request) =>
+      move(handle, request.reservationId, (r) => {
+        const { toAgentId, idempotencyKey } = request;
+        if (alreadyCaptured(r, request)) return undefined;
         return {
           next: { ...r, status: "captured", capturedTo: toAgentId, captureKey: idempotencyKey },
           writes: [

@@ -57,6 +57,13 @@ export interface BountySagaContext extends BountyPorts {
   ): Promise<Reservation | undefined>;
 }
 
+/**
+ * The kind of the steps that finish a bounty saga once its pivot has committed: retriable, and
+ * declared idempotent because each is by construction (a second call finds the work done and
+ * changes nothing), so a crash re-executes it by its key instead of asking a probe.
+ */
+export const IDEMPOTENT_RETRIABLE = { kind: "retriable", idempotent: true } as const;
+
 /** Applies the options' defaults and binds the cross-store reads to the ports. */
 export function bountySagaContext(
   ports: BountyPorts,

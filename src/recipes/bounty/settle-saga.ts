@@ -9,7 +9,7 @@ import {
   StoreError,
 } from "../../index.js";
 import type { Bounty } from "./model.js";
-import type { BountySagaContext } from "./saga-context.js";
+import { type BountySagaContext, IDEMPOTENT_RETRIABLE } from "./saga-context.js";
 
 const settlement = z.object({
   reservationId: z.string(),
@@ -186,9 +186,7 @@ export function settleBountySaga(context: BountySagaContext) {
     })
     .step("closeClaim", {
       store: claims.store,
-      kind: "retriable",
-      // Idempotent by construction: a second call finds the work done and changes nothing.
-      idempotent: true,
+      ...IDEMPOTENT_RETRIABLE,
       output: z.object({ claimId: z.string() }),
       execute: async ({ outputs, handle }) => {
         await claims.complete(handle, outputs.begin.claimId);

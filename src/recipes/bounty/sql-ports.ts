@@ -1,8 +1,16 @@
 import { LockstepDefinitionError, type StepStore, StoreError } from "../../index.js";
-import type { SqlClient, SqlDialect } from "../sql-client.js";
+import { type SqlClient, type SqlDialect, tablePrefix, tableReads } from "../sql-client.js";
 import { conflict, rejected } from "./cas-document.js";
 import { applyTransition } from "./memory-ports.js";
 import type { Balance, Bounty, Claim, Reservation } from "./model.js";
+import {
+  alreadyCaptured,
+  existingClaim,
+  existingReservation,
+  found,
+  heldReservation,
+  takeClaim,
+} from "./port-rules.js";
 import type { BountyStore, ClaimOutcome, ClaimStore, CreditsService } from "./ports.js";
 
 /** Options shared by the SQL ports. */
@@ -15,12 +23,7 @@ export interface SqlPortOptions {
 }
 
 function tables(options: SqlPortOptions = {}) {
-  const prefix = options.prefix ?? "bounty_";
-  if (!/^[a-z_][a-z0-9_]*$/i.test(prefix)) {
-    throw new LockstepDefinitionError(
-      `Expected \`prefix\` to be letters, digits and underscores, got "${prefix}".`,
-    );
-  }
+  const prefix = tablePrefix(options.prefix ?? "bounty_");
   return {
     bounties: `${prefix}bounties`,
     claims: `${prefix}claims`,
@@ -116,10 +119,7 @@ export function sqlBountyStore<Handle>(
   options: SqlPortOptions = {},
 ): BountyStore<Handle> {
   const t = tables(options);
-  const get = async (sql: SqlClient, id: string) => {
-    const row = await sql.one<BountyRow>(`SELECT * FROM ${t.bounties} WHERE bounty_id = ?`, [id]);
-    return row === undefined ? undefined : bountyOf(row);
-  };
+  const { one: get, all } = tableReads(dialect, t.bounties, "bounty_id", bountyOf);
   return {
     store,
     get: (handle, bountyId) => get(dialect.client(handle), bountyId),
@@ -169,12 +169,7 @@ export function sqlBountyStore<Handle>(
           return conflict(`Bounty "${bountyId}" changed while it was being moved to ${change.to}.`);
         return next;
       }),
-    list: async (handle) =>
-      (
-        await dialect
-          .client(handle)
-          .many<BountyRow>(`SELECT * FROM ${t.bounties} ORDER BY bounty_id`)
-      ).map(bountyOf),
+    list: all,
     repairIndexes: async () => 0,
     indexDrift: async () => [],
   };
@@ -205,51 +200,36 @@ export function sqlClaimStore<Handle>(
   options: SqlPortOptions = {},
 ): ClaimStore<Handle> {
   const t = tables(options);
-  const get = async (sql: SqlClient, claimId: string) => {
-    const row = await sql.one<ClaimRow>(`SELECT * FROM ${t.claims} WHERE claim_id = ?`, [claimId]);
-    return row === undefined ? undefined : claimOf(row);
-  };
+  const { one: get, all } = tableReads(dialect, t.claims, "claim_id", claimOf);
   return {
     store,
-    claimOrRenew: (handle, { claimId, targetRef, agentId, leaseMs, now }) =>
+    claimOrRenew: (handle, request) =>
       atomically(store, dialect, handle, async (sql): Promise<ClaimOutcome> => {
+        const { claimId, targetRef, now } = request;
         await sql.exec(
           `UPDATE ${t.claims} SET status = 'expired' WHERE target_ref = ? AND status = 'active' AND lease_expires_at <= ?`,
           [targetRef, now],
         );
-        const mine = await get(sql, claimId);
-        if (mine?.status === "active") return { claim: mine, renewed: false };
-        if (mine !== undefined)
-          return rejected(`Claim "${claimId}" is ${mine.status} and cannot be taken again.`);
+        const replayed = existingClaim(await get(sql, claimId), claimId);
+        if (replayed !== undefined) return replayed;
         const liveRow = await sql.one<ClaimRow>(
           `SELECT * FROM ${t.claims} WHERE target_ref = ? AND status = 'active'`,
           [targetRef],
         );
-        const live = liveRow === undefined ? undefined : claimOf(liveRow);
-        if (live !== undefined && live.agentId !== agentId) {
-          return conflict(
-            `Target "${targetRef}" is claimed by ${live.agentId} until ${live.leaseExpiresAt}.`,
-          );
-        }
-        if (live !== undefined) {
+        const outcome = takeClaim(liveRow === undefined ? undefined : claimOf(liveRow), request);
+        const { claim } = outcome;
+        if (outcome.renewed) {
           await sql.exec(
             `UPDATE ${t.claims} SET lease_expires_at = ? WHERE claim_id = ? AND status = 'active'`,
-            [now + leaseMs, live.claimId],
+            [claim.leaseExpiresAt, claim.claimId],
           );
-          return { claim: { ...live, leaseExpiresAt: now + leaseMs }, renewed: true };
+        } else {
+          await sql.exec(
+            `INSERT INTO ${t.claims} (claim_id, target_ref, agent_id, status, lease_expires_at) VALUES (?, ?, ?, 'active', ?)`,
+            [claimId, targetRef, claim.agentId, claim.leaseExpiresAt],
+          );
         }
-        const claim: Claim = {
-          claimId,
-          targetRef,
-          agentId,
-          status: "active",
-          leaseExpiresAt: now + leaseMs,
-        };
-        await sql.exec(
-          `INSERT INTO ${t.claims} (claim_id, target_ref, agent_id, status, lease_expires_at) VALUES (?, ?, ?, 'active', ?)`,
-          [claimId, targetRef, agentId, claim.leaseExpiresAt],
-        );
-        return { claim, renewed: false };
+        return outcome;
       }),
     get: (handle, claimId) => get(dialect.client(handle), claimId),
     release: async (handle, claimId) =>
@@ -268,10 +248,7 @@ export function sqlClaimStore<Handle>(
         const claim = await get(sql, claimId);
         return claim ?? rejected(`Claim "${claimId}" does not exist.`);
       }),
-    list: async (handle) =>
-      (
-        await dialect.client(handle).many<ClaimRow>(`SELECT * FROM ${t.claims} ORDER BY claim_id`)
-      ).map(claimOf),
+    list: all,
   };
 }
 
@@ -304,13 +281,7 @@ export function sqlCredits<Handle>(
   seed(handle: Handle, balances: Readonly<Record<string, number>>): Promise<void>;
 } {
   const t = tables(options);
-  const get = async (sql: SqlClient, id: string) => {
-    const row = await sql.one<ReservationRow>(
-      `SELECT * FROM ${t.reservations} WHERE reservation_id = ?`,
-      [id],
-    );
-    return row === undefined ? undefined : reservationOf(row);
-  };
+  const { one: get, all } = tableReads(dialect, t.reservations, "reservation_id", reservationOf);
   const credit = (sql: SqlClient, agentId: string, amount: number) =>
     sql.exec(
       `INSERT INTO ${t.balances} (agent_id, available, reserved) VALUES (?, ?, 0) ON CONFLICT (agent_id) DO UPDATE SET available = ${t.balances}.available + excluded.available`,
@@ -327,13 +298,11 @@ export function sqlCredits<Handle>(
           );
         }
       }),
-    reserve: (handle, { reservationId, agentId, amount, timeoutMs, now }) =>
+    reserve: (handle, request) =>
       atomically(store, dialect, handle, async (sql) => {
-        const existing = await get(sql, reservationId);
-        if (existing !== undefined) {
-          if (existing.agentId === agentId && existing.amount === amount) return existing;
-          return rejected(`Reservation "${reservationId}" exists with other parameters.`);
-        }
+        const { reservationId, agentId, amount, timeoutMs, now } = request;
+        const existing = existingReservation(await get(sql, reservationId), request);
+        if (existing !== undefined) return existing;
         const held = await sql.exec(
           `UPDATE ${t.balances} SET available = available - ?, reserved = reserved + ? WHERE agent_id = ? AND available >= ?`,
           [amount, amount, agentId, amount],
@@ -343,29 +312,13 @@ export function sqlCredits<Handle>(
           `INSERT INTO ${t.reservations} (reservation_id, agent_id, amount, status, expires_at, captured_to, capture_key) VALUES (?, ?, ?, 'held', ?, NULL, NULL)`,
           [reservationId, agentId, amount, now + timeoutMs],
         );
-        return {
-          reservationId,
-          agentId,
-          amount,
-          status: "held" as const,
-          expiresAt: now + timeoutMs,
-        };
+        return heldReservation(request);
       }),
-    capture: (handle, { reservationId, toAgentId, idempotencyKey, now }) =>
+    capture: (handle, request) =>
       atomically(store, dialect, handle, async (sql) => {
-        const r = await get(sql, reservationId);
-        if (r === undefined) return rejected(`Reservation "${reservationId}" does not exist.`);
-        if (r.status === "captured") {
-          if (r.capturedTo === toAgentId) return r;
-          return rejected(
-            `Reservation "${reservationId}" was captured to ${r.capturedTo}, not ${toAgentId}.`,
-          );
-        }
-        if (r.status !== "held" || r.expiresAt <= now) {
-          return rejected(
-            `Reservation "${reservationId}" is ${r.status === "held" ? "expired" : r.status} and cannot be captured.`,
-          );
-        }
+        const { reservationId, toAgentId, idempotencyKey } = request;
+        const r = found(await get(sql, reservationId), reservationId);
+        if (alreadyCaptured(r, request)) return r;
         const moved = await sql.exec(
           `UPDATE ${t.reservations} SET status = 'captured', captured_to = ?, capture_key = ? WHERE reservation_id = ? AND status = 'held'`,
           [toAgentId, idempotencyKey, reservationId],
@@ -384,8 +337,7 @@ export function sqlCredits<Handle>(
       }),
     void: (handle, reservationId) =>
       atomically(store, dialect, handle, async (sql) => {
-        const r = await get(sql, reservationId);
-        if (r === undefined) return rejected(`Reservation "${reservationId}" does not exist.`);
+        const r = found(await get(sql, reservationId), reservationId);
         if (r.status !== "held") return r;
         const voided = await sql.exec(
           `UPDATE ${t.reservations} SET status = 'voided' WHERE reservation_id = ? AND status = 'held'`,
@@ -400,12 +352,7 @@ export function sqlCredits<Handle>(
         return { ...r, status: "voided" as const };
       }),
     get: (handle, reservationId) => get(dialect.client(handle), reservationId),
-    list: async (handle) =>
-      (
-        await dialect
-          .client(handle)
-          .many<ReservationRow>(`SELECT * FROM ${t.reservations} ORDER BY reservation_id`)
-      ).map(reservationOf),
+    list: all,
     balance: async (handle, agentId): Promise<Balance> => {
       const row = await dialect
         .client(handle)

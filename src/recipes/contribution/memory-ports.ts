@@ -3,17 +3,23 @@ import { StoreError } from "../../index.js";
 import type { Contribution, Handoff } from "./model.js";
 import type { ContributionStore, HandoffStore } from "./ports.js";
 
+/**
+ * Writes `value` under `key` unless the key already holds a document; resolves to what the key
+ * holds afterwards (`value` itself when it was written), so a repeated put returns the first one.
+ */
+async function putIfAbsent<T>(handle: unknown, key: string, value: T): Promise<T> {
+  const h = handle as MemoryStore["handle"];
+  const written = await h.put(key, value, "absent");
+  if (written.affected === 1) return value;
+  return (await h.get(key))?.value as T;
+}
+
 /** Contributions in a memory store, one document each, written only if absent. */
 export function memoryContributionStore(store: MemoryStore): ContributionStore {
   const key = (cid: string) => `contribution:${cid}`;
   return {
     store,
-    put: async (handle, contribution) => {
-      const h = handle as MemoryStore["handle"];
-      const written = await h.put(key(contribution.cid), contribution, "absent");
-      if (written.affected === 1) return contribution;
-      return (await h.get(key(contribution.cid)))?.value as Contribution;
-    },
+    put: (handle, contribution) => putIfAbsent(handle, key(contribution.cid), contribution),
     get: async (handle, cid) =>
       (await (handle as MemoryStore["handle"]).get(key(cid)))?.value as Contribution | undefined,
     list: async (handle) =>
@@ -31,10 +37,7 @@ export function memoryHandoffStore(store: MemoryStore): HandoffStore {
   return {
     store,
     put: async (handle, handoff) => {
-      const h = handle as MemoryStore["handle"];
-      const written = await h.put(key(handoff.handoffId), handoff, "absent");
-      if (written.affected === 1) return handoff;
-      const existing = (await h.get(key(handoff.handoffId)))?.value as Handoff;
+      const existing = await putIfAbsent(handle, key(handoff.handoffId), handoff);
       if (existing.sourceCid !== handoff.sourceCid || existing.toRole !== handoff.toRole) {
         throw new StoreError(
           "conflict",

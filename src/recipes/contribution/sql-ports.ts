@@ -1,5 +1,5 @@
-import { LockstepDefinitionError, type StepStore, StoreError } from "../../index.js";
-import type { SqlDialect } from "../sql-client.js";
+import { type StepStore, StoreError } from "../../index.js";
+import { type SqlDialect, tablePrefix, tableReads } from "../sql-client.js";
 import type { Contribution, Handoff } from "./model.js";
 import type { ContributionStore, HandoffStore } from "./ports.js";
 
@@ -10,12 +10,7 @@ export interface ContributionSqlOptions {
 }
 
 function tables(options: ContributionSqlOptions = {}) {
-  const prefix = options.prefix ?? "contribution_";
-  if (!/^[a-z_][a-z0-9_]*$/i.test(prefix)) {
-    throw new LockstepDefinitionError(
-      `Expected \`prefix\` to be letters, digits and underscores, got "${prefix}".`,
-    );
-  }
+  const prefix = tablePrefix(options.prefix ?? "contribution_");
   return { contributions: `${prefix}contributions`, handoffs: `${prefix}handoffs` };
 }
 
@@ -60,12 +55,8 @@ export function sqlContributionStore<Handle>(
   options: ContributionSqlOptions = {},
 ): ContributionStore<Handle> {
   const t = tables(options);
-  const get = async (handle: Handle, cid: string) => {
-    const row = await dialect
-      .client(handle)
-      .one<ContributionRow>(`SELECT * FROM ${t.contributions} WHERE cid = ?`, [cid]);
-    return row === undefined ? undefined : contributionOf(row);
-  };
+  const reads = tableReads(dialect, t.contributions, "cid", contributionOf);
+  const get = (handle: Handle, cid: string) => reads.one(dialect.client(handle), cid);
   return {
     store,
     put: async (handle, c) => {
@@ -78,12 +69,7 @@ export function sqlContributionStore<Handle>(
       return (await get(handle, c.cid)) ?? c;
     },
     get,
-    list: async (handle) =>
-      (
-        await dialect
-          .client(handle)
-          .many<ContributionRow>(`SELECT * FROM ${t.contributions} ORDER BY cid`)
-      ).map(contributionOf),
+    list: reads.all,
   };
 }
 
@@ -110,6 +96,7 @@ export function sqlHandoffStore<Handle>(
   options: ContributionSqlOptions = {},
 ): HandoffStore<Handle> {
   const t = tables(options);
+  const reads = tableReads(dialect, t.handoffs, "handoff_id", handoffOf);
   return {
     store,
     put: async (handle, h) => {
@@ -118,16 +105,14 @@ export function sqlHandoffStore<Handle>(
         `INSERT INTO ${t.handoffs} (handoff_id, source_cid, to_role, status, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (handoff_id) DO NOTHING`,
         [h.handoffId, h.sourceCid, h.toRole, h.status, h.createdAt],
       );
-      const row = await sql.one<HandoffRow>(`SELECT * FROM ${t.handoffs} WHERE handoff_id = ?`, [
-        h.handoffId,
-      ]);
-      if (row === undefined || row.source_cid !== h.sourceCid || row.to_role !== h.toRole) {
+      const stored = await reads.one(sql, h.handoffId);
+      if (stored === undefined || stored.sourceCid !== h.sourceCid || stored.toRole !== h.toRole) {
         throw new StoreError(
           "conflict",
           `Handoff "${h.handoffId}" exists for another contribution or role.`,
         );
       }
-      return handoffOf(row);
+      return stored;
     },
     listBySource: async (handle, cid) =>
       (
@@ -137,11 +122,6 @@ export function sqlHandoffStore<Handle>(
             cid,
           ])
       ).map(handoffOf),
-    list: async (handle) =>
-      (
-        await dialect
-          .client(handle)
-          .many<HandoffRow>(`SELECT * FROM ${t.handoffs} ORDER BY handoff_id`)
-      ).map(handoffOf),
+    list: reads.all,
   };
 }
