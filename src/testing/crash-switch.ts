@@ -1,6 +1,18 @@
 import type { SagaLog } from "../log/saga-log.js";
 import { hasBrand } from "../model/brand.js";
 
+/** The saga log methods that change durable state; the others only read. */
+export const LOG_WRITES: ReadonlySet<string> = new Set([
+  "create",
+  "write",
+  "acquireLease",
+  "renewLease",
+  "releaseLease",
+  "quarantine",
+  "prune",
+  "claimRecoverable",
+]);
+
 const CRASH_BRAND = Symbol.for("lockstep.simulated-crash");
 
 /** The error every call fails with once a simulated process has crashed. */
@@ -115,16 +127,7 @@ export class CrashSwitch {
 
   /** Wraps a saga log so each durable method is a boundary before and after its effect. */
   wrapLog(log: SagaLog): SagaLog {
-    const durable = new Set([
-      "create",
-      "write",
-      "acquireLease",
-      "renewLease",
-      "releaseLease",
-      "quarantine",
-      "prune",
-      "claimRecoverable",
-    ]);
+    const durable = LOG_WRITES;
     return new Proxy(log, {
       get: (target, property, receiver) => {
         const value = Reflect.get(target, property, receiver);

@@ -5,7 +5,7 @@ import { describeValue } from "../core/validate.js";
 import { type SagaLog, SagaLogError } from "../log/saga-log.js";
 import { LockstepDefinitionError } from "../model/definition-error.js";
 import { proxyAdapter, unwrapProxy } from "./adapter-proxy.js";
-import { CrashSwitch } from "./crash-switch.js";
+import { CrashSwitch, LOG_WRITES } from "./crash-switch.js";
 import { type Fault, FaultInjector } from "./fault-injector.js";
 import type { FaultPlan } from "./fault-plan.js";
 import { InFlightCalls } from "./in-flight-calls.js";
@@ -60,18 +60,6 @@ export interface WithFaultsOptions {
    */
   readonly inFlight?: InFlightCalls;
 }
-
-/** The saga log methods that change durable state; the others only read. */
-const LOG_WRITES: ReadonlySet<string> = new Set([
-  "create",
-  "write",
-  "acquireLease",
-  "renewLease",
-  "releaseLease",
-  "quarantine",
-  "prune",
-  "claimRecoverable",
-]);
 
 /** Transaction handles handed out by a wrapped store: `apply` through one is not a boundary. */
 const TX_HANDLES = new WeakSet<object>();

@@ -1,14 +1,8 @@
+import { NEVER_CONNECTED_CODES } from "../../core/connection-errors.js";
 import { type ErrorKind, ErrorKind as Kind } from "../../model/error-kind.js";
 
 /** Codes of failures before a connection existed, so before any request byte was sent. */
-const NEVER_CONNECTED = new Set([
-  "ECONNREFUSED",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "UND_ERR_CONNECT_TIMEOUT",
-]);
+const NEVER_CONNECTED = new Set([...NEVER_CONNECTED_CODES, "UND_ERR_CONNECT_TIMEOUT"]);
 
 /** Codes of a connection lost while the request or its response was in flight. */
 const LOST = new Set([

@@ -152,13 +152,7 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
   };
   const handle: PostgresHandle = Object.freeze({
     query: async <T>(sql: string, params?: readonly unknown[]): Promise<PostgresQueryResult<T>> => {
-      refuseTransactionControl(postgresDialect, sql);
-      if (openTransaction.getStore() === id) {
-        throw new StoreError(
-          "not_committed",
-          `A query through the root handle of "${id}" ran inside one of its own transactions: it would need a second pooled connection, and hangs once every connection is held by such a transaction. Use the transaction's handle.`,
-        );
-      }
+      refuseRootQuery(id, sql);
       // Text and values rather than a config object, which pg would copy property by property.
       const result = (await pool.query(
         sql,
@@ -205,13 +199,7 @@ function scopedHandle(pool: Pool, id: string, scope: CallScope): PostgresHandle 
   const abort = abortWatchOf(scope);
   return Object.freeze({
     query: async <T>(sql: string, params?: readonly unknown[]): Promise<PostgresQueryResult<T>> => {
-      refuseTransactionControl(postgresDialect, sql);
-      if (openTransaction.getStore() === id) {
-        throw new StoreError(
-          "not_committed",
-          `A query through the root handle of "${id}" ran inside one of its own transactions: it would need a second pooled connection, and hangs once every connection is held by such a transaction. Use the transaction's handle.`,
-        );
-      }
+      refuseRootQuery(id, sql);
       if (abort.aborted) {
         throw new StoreError(
           "not_committed",
@@ -254,4 +242,19 @@ function scopedHandle(pool: Pool, id: string, scope: CallScope): PostgresHandle 
       }
     },
   });
+}
+
+/**
+ * Refuses what a root handle must never send: transaction control (a transaction is the store's
+ * to open), and any query from inside one of this store's own transactions, which would need a
+ * second pooled connection and hangs once every connection is held by such a transaction.
+ */
+function refuseRootQuery(id: string, sql: string): void {
+  refuseTransactionControl(postgresDialect, sql);
+  if (openTransaction.getStore() === id) {
+    throw new StoreError(
+      "not_committed",
+      `A query through the root handle of "${id}" ran inside one of its own transactions: it would need a second pooled connection, and hangs once every connection is held by such a transaction. Use the transaction's handle.`,
+    );
+  }
 }

@@ -1,3 +1,4 @@
+import { NEVER_CONNECTED_CODES } from "../../core/connection-errors.js";
 import { type ErrorKind, ErrorKind as Kind } from "../../model/error-kind.js";
 
 /** Reply-error prefixes for commands Redis refused whole: nothing of them was applied. */
@@ -24,13 +25,7 @@ const BUSY = new Set([
 ]);
 
 /** Socket error codes raised before a connection existed, so before any command was sent. */
-const NEVER_CONNECTED = new Set([
-  "ECONNREFUSED",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-]);
+const NEVER_CONNECTED: ReadonlySet<string> = new Set(NEVER_CONNECTED_CODES);
 
 /** Socket error codes of a connection lost while commands may have been in flight. */
 const LOST = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNABORTED"]);

@@ -58,20 +58,18 @@ export const sagasShow: Command = {
     out("");
     out("steps");
     out(
-      indent(
-        renderTable(
-          ["STEP", "KIND", "STORE", "STATUS", "ATTEMPTS", "VIA", "COMPENSATION", "LAST ERROR"],
-          t.steps.map((s) => [
-            s.name,
-            s.kind,
-            s.store,
-            s.status,
-            s.attempts,
-            s.via,
-            s.compensation === "none" ? undefined : s.compensation,
-            s.error === undefined ? undefined : `${s.error.kind}: ${s.error.message}`,
-          ]),
-        ),
+      indentedTable(
+        ["STEP", "KIND", "STORE", "STATUS", "ATTEMPTS", "VIA", "COMPENSATION", "LAST ERROR"],
+        t.steps.map((s) => [
+          s.name,
+          s.kind,
+          s.store,
+          s.status,
+          s.attempts,
+          s.via,
+          s.compensation === "none" ? undefined : s.compensation,
+          s.error === undefined ? undefined : `${s.error.kind}: ${s.error.message}`,
+        ]),
       ),
     );
     out("");
@@ -80,24 +78,22 @@ export const sagasShow: Command = {
       out("  (no entries: no step has started)");
     } else {
       out(
-        indent(
-          renderTable(
-            ["SEQ", "AT", "+MS", "TOKEN", "STEP", "EVENT", "ATTEMPT", "DETAIL"],
-            t.entries.map((e) => [
-              e.seq,
-              isoTime(e.at),
-              `+${e.at - t.createdAt}`,
-              e.takeover ? `${e.token} (takeover)` : e.token,
-              e.step,
-              e.via === undefined ? e.type : `${e.type} (${e.via})`,
-              e.attempt,
-              e.error !== undefined
-                ? `${e.error.kind}: ${e.error.message}`
-                : e.output === undefined
-                  ? undefined
-                  : JSON.stringify(e.output),
-            ]),
-          ),
+        indentedTable(
+          ["SEQ", "AT", "+MS", "TOKEN", "STEP", "EVENT", "ATTEMPT", "DETAIL"],
+          t.entries.map((e) => [
+            e.seq,
+            isoTime(e.at),
+            `+${e.at - t.createdAt}`,
+            e.takeover ? `${e.token} (takeover)` : e.token,
+            e.step,
+            e.via === undefined ? e.type : `${e.type} (${e.via})`,
+            e.attempt,
+            e.error !== undefined
+              ? `${e.error.kind}: ${e.error.message}`
+              : e.output === undefined
+                ? undefined
+                : JSON.stringify(e.output),
+          ]),
         ),
       );
     }
@@ -105,8 +101,9 @@ export const sagasShow: Command = {
   },
 };
 
-function indent(text: string): string {
-  return text
+/** A table under a heading, indented by two spaces. */
+function indentedTable(...table: Parameters<typeof renderTable>): string {
+  return renderTable(...table)
     .split("\n")
     .map((line) => `  ${line}`)
     .join("\n");
