@@ -158,6 +158,9 @@ export class PostgresLogOperations implements SagaLogOperations<Sql, "async"> {
     change: SagaChange,
     prior: WrittenSaga,
   ): Promise<WrittenSaga | undefined> {
+    // A new attempt generation raises the token, which this statement never sets: the locking
+    // write does. It is rare (only an open attempt's probe asks for it), so it costs nothing here.
+    if (change.fence) return undefined;
     const record: SagaRecord = { ...prior.record, fencingToken: token };
     if (change.expectStatus && !change.expectStatus.includes(record.status)) return undefined;
     let next: SagaRecord;
