@@ -28,7 +28,8 @@ export const postgresRedisFlavour: Flavour = {
     });
     fastCommits(db.pool);
     trackRedisDuplicates(redis.client, io);
-    const rstore = redisStore(redis.client);
+    // Fence keys under this world's own prefix: worlds reuse saga ids, and cleanup removes them.
+    const rstore = redisStore(redis.client, { fenceKeyPrefix: redis.key("fence:") });
     const raw = postgresStore(db.pool);
     const { store, postFault } = commitThenFail(raw, [rstore.handle]);
     await createBountyTables(postgresDialect, store.handle);
