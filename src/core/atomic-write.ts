@@ -45,7 +45,10 @@ export interface RunAtomicOptions {
    * @default "any"
    */
   readonly require?: "atomic" | "any";
-  /** Cancels the work. */
+  /**
+   * Cancels the work. Anything other than an `AbortSignal` is refused as `invalid_options` before
+   * any write.
+   */
   readonly signal?: AbortSignal;
   /**
    * Deadline of the whole transaction or batch, or of each sequential write, in milliseconds.

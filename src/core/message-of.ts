@@ -8,12 +8,9 @@ const MAX_DEPTH = 8;
  * two addresses, such as `localhost`, as one whose own message is empty) and its `cause` chain. So a
  * message built from it names the failing resource, e.g. `connect ECONNREFUSED 127.0.0.1:6390`.
  *
- * @example
- * ```ts
- * const refused = new AggregateError([new Error("connect ECONNREFUSED ::1:6390"), new Error("connect ECONNREFUSED 127.0.0.1:6390")], "");
- * messageOf(new Error("The log failed.", { cause: refused }));
- * // "The log failed: connect ECONNREFUSED ::1:6390; connect ECONNREFUSED 127.0.0.1:6390"
- * ```
+ * For example, an `Error("The log failed.")` whose cause is such an AggregateError of
+ * `connect ECONNREFUSED ::1:6390` and `connect ECONNREFUSED 127.0.0.1:6390` reads
+ * `The log failed: connect ECONNREFUSED ::1:6390; connect ECONNREFUSED 127.0.0.1:6390`.
  */
 export function messageOf(error: unknown): string {
   const text = describe(error, 0, new Set());
