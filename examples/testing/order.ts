@@ -58,7 +58,8 @@ export async function openShop(urls: { postgres: string; redis: string }) {
     CREATE TABLE confirmations (order_id text PRIMARY KEY, key text NOT NULL);`);
   const client = new Redis(urls.redis, { lazyConnect: true });
   const prefix = `shop:${randomUUID()}:`;
-  const credits = redisStore(client, { id: "credits" });
+  // Fence keys under the test's prefix: every schedule reuses the saga ids, and reset deletes them.
+  const credits = redisStore(client, { id: "credits", fenceKeyPrefix: `${prefix}fence:` });
   const shop: Shop = {
     stores: { stock: postgresStore(pool, { id: "stock" }), credits },
     prefix,

@@ -174,6 +174,11 @@ function wrapStore(
     if (key === "handle") return value === store.handle ? root : undefined;
     if (typeof value !== "function") return undefined;
     const method = value as Method;
+    if (key === "handleFor") {
+      // A step call's own handle is the root handle for the plan: the same sites, the same faults.
+      return (...args: unknown[]) =>
+        wrapHandle(method.apply(store, args), w, `${name}.handle`, reads, false, undefined, fail);
+    }
     if (key === "transaction") {
       return (work: (tx: unknown) => Promise<unknown>, scope?: { signal?: AbortSignal }) => {
         // The transaction dies with the process, rolling back and freeing its connection.

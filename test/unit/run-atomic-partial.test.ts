@@ -194,8 +194,11 @@ describe("runAtomic tells what is applied when an undo fails", () => {
       }
     };
     const clock = new VirtualClock();
+    // Without handles bound to each call, the memory store behaves as a remote store would: an
+    // abandoned undo is not stopped, so it may still land (bound, it would be proven not applied).
+    const unbound = { ...state.store, handleFor: undefined } as unknown as typeof state.store;
     const error = (
-      await clock.run(runAtomic(state.store, state.writes, { clock, timeoutMs: 200 }))
+      await clock.run(runAtomic(unbound, state.writes, { clock, timeoutMs: 200 }))
     )._unsafeUnwrapErr();
     assertPartial(error);
     expect(error.reason).toBe("outcome_unknown");
