@@ -188,9 +188,14 @@ export class Execution {
           sagaId: state.sagaId,
         });
       }
+      // A saga whose record the log never received (its first steps co-commit, and nothing of
+      // them committed) is invisible to every recoverer: promising recovery would be a lie.
+      const recorded = state.journal.draft === undefined;
       return fail({
         code: ErrorCode.LogFailed,
-        message: `The saga log failed while running saga "${state.sagaId}": ${messageOf(error)}. Recovery will resume it once its lease expires.`,
+        message: recorded
+          ? `The saga log failed while running saga "${state.sagaId}": ${messageOf(error)}. Recovery will resume it once its lease expires.`
+          : `The saga log failed before saga "${state.sagaId}" was recorded: ${messageOf(error)}. No recoverer can see it, and nothing of its co-committed steps was committed; run it again with the same saga id.`,
         sagaId: state.sagaId,
         cause: error,
       });
