@@ -58,8 +58,11 @@ export async function probeOpenAttempt(
   void pending?.then(() => {
     settled = true;
   });
+  // Only a read that began after the call settled proves anything: a call that settles while the
+  // probe is answering may have landed after the probe looked.
+  const settledBeforeRead = settled;
   const first = await probe();
-  if (first.status !== "not_committed" || settled) return first;
+  if (first.status !== "not_committed" || settledBeforeRead) return first;
   const waitMs = (step.timeoutMs ?? state.env.timeoutMs) + SETTLE_GRACE_MS;
   if (!(await settlesWithin(state, pending as Promise<void>, waitMs))) return { status: "unknown" };
   return probe();

@@ -113,4 +113,37 @@ describe("an attempt whose write lands after its deadline", () => {
     });
     expect(state.charged, "the pivot ran again under a new attempt").toBe(1);
   });
+
+  it("does not believe a probe that read before the abandoned call settled, even if it settled during the read", async () => {
+    const clock = new VirtualClock();
+    const state = { charged: 0 };
+    const store = defineStore({ id: "local", handle: state, fence: { mode: "in_process" } });
+    const saga = defineSaga("racing", { input: z.object({ id: z.string() }) })
+      .step("charge", {
+        store,
+        kind: "pivot",
+        timeoutMs: 100,
+        retry: { attempts: 3, initialDelayMs: 1 },
+        output: z.object({ charged: z.boolean() }),
+        // Lands 10 ms after the deadline, while the probe below is still answering.
+        execute: () =>
+          new Promise<{ charged: boolean }>((resolve) => {
+            clock.setTimer(() => {
+              state.charged++;
+              resolve({ charged: true });
+            }, 110);
+          }),
+        // Reads at once, answers 50 ms later: the write lands between its read and its answer.
+        probe: async () => {
+          const seen = state.charged;
+          await new Promise<void>((resolve) => clock.setTimer(resolve, 50));
+          return seen > 0 ? committed({ charged: true }) : notCommitted();
+        },
+      })
+      .build();
+    const result = await clock.run(createRunner({ clock }).run(saga, { id: "s" }));
+    clock.advance(10_000);
+    expect(state.charged, "the pivot ran again under a new attempt").toBe(1);
+    expect(result._unsafeUnwrap().steps[0]).toMatchObject({ status: "committed", attempts: 1 });
+  });
 });
