@@ -201,15 +201,14 @@ function scopedHandle(pool: Pool, id: string, scope: CallScope): PostgresHandle 
     query: async <T>(sql: string, params?: readonly unknown[]): Promise<PostgresQueryResult<T>> => {
       refuseRootQuery(id, sql);
       if (abort.aborted) {
-        throw new StoreError(
-          "not_committed",
-          `The query on "${id}" was aborted before it was sent.`,
-          {
-            cause: abort.reason,
-          },
-        );
+        throw notSent(id, abort.reason);
       }
       const client = await pool.connect();
+      if (abort.aborted) {
+        // Abandoned while waiting for a connection: the statement is never sent.
+        client.release();
+        throw notSent(id, abort.reason);
+      }
       const pid = backendPid(client);
       let aborted = false;
       let closing: Promise<boolean> | undefined;
@@ -257,4 +256,10 @@ function refuseRootQuery(id: string, sql: string): void {
       `A query through the root handle of "${id}" ran inside one of its own transactions: it would need a second pooled connection, and hangs once every connection is held by such a transaction. Use the transaction's handle.`,
     );
   }
+}
+
+function notSent(id: string, reason: unknown): StoreError {
+  return new StoreError("not_committed", `The query on "${id}" was aborted before it was sent.`, {
+    cause: reason,
+  });
 }
