@@ -22,6 +22,7 @@ import {
   type Store,
   StoreError,
 } from "../../src/index.js";
+import { LOG_WRITES } from "../../src/testing/crash-switch.js";
 
 /** The money every scenario starts with; conservation is checked against it. */
 export const INITIAL_TOTAL = 100;
@@ -268,16 +269,7 @@ export function hookStore(
 
 /** Wraps a saga log so a hook sees every durable call, before and after. */
 export function hookLog(log: SagaLog, onBoundary: (name: string) => void): SagaLog {
-  const durable = new Set([
-    "create",
-    "write",
-    "acquireLease",
-    "renewLease",
-    "releaseLease",
-    "quarantine",
-    "prune",
-    "claimRecoverable",
-  ]);
+  const durable = LOG_WRITES;
   const inner = log.coCommit;
   const coCommit = inner && {
     storeId: inner.storeId,
