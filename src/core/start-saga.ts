@@ -16,6 +16,7 @@ import { type ExecutionEnv, emitEvent } from "./execution-env.js";
 import { messageOf } from "./message-of.js";
 import type { Saga } from "./saga.js";
 import type { Creation } from "./saga-journal.js";
+import { invalidLoggedOutput } from "./step-output.js";
 import { isCoCommitted } from "./store.js";
 
 /** One run of a saga, as `runner.run` hands it over once its input and options are valid. */
@@ -135,6 +136,22 @@ async function resubmit(run: Submission, announced = false): Promise<DriveResult
       code: ErrorCode.SagaExists,
       message: `Saga "${sagaId}" is being run by ${current.snapshot.record.leaseOwner ?? "another runner"} right now; try again after its lease (${env.leaseTtlMs} ms) lapses.`,
       sagaId,
+    });
+  }
+  const badOutput = invalidLoggedOutput(run.saga.steps, current.snapshot.entries);
+  if (badOutput !== undefined) {
+    // Driving it would hand the later steps an output of the wrong shape, or probe again a step the
+    // log says committed: a person must look at what the log holds.
+    const quarantined = await env.log
+      .quarantine(sagaId, badOutput, env.clock.now())
+      .then(() => "it was quarantined")
+      .catch((error: unknown) => `quarantining it failed too (${messageOf(error)})`);
+    await env.log.releaseLease(sagaId, token).catch(() => {});
+    return fail({
+      code: ErrorCode.RecordCorrupt,
+      message: `Saga "${sagaId}" has an invalid log record at \`${badOutput.field}\`; ${quarantined} and nothing was run. ${badOutput.message}`,
+      sagaId,
+      field: badOutput.field,
     });
   }
   emitStarted(run);

@@ -1,3 +1,4 @@
+import { EntryType, type StepEntry } from "../model/records.js";
 import { zodMessage } from "./attempt-outcome.js";
 import { messageOf } from "./message-of.js";
 import type { StepDefinition } from "./step.js";
@@ -78,4 +79,38 @@ function jsonLoss(value: unknown): string | undefined {
   } catch (error) {
     return `\`output\`: ${messageOf(error)}`;
   }
+}
+
+/** Where a logged output fails its step's schema: the entry's field and what is wrong. */
+export interface InvalidLoggedOutput {
+  /** The dotted path of the bad field, `entries.<seq>.output`, as a corrupt log record names it. */
+  readonly field: string;
+  /** What is wrong, as a sentence. */
+  readonly message: string;
+}
+
+/**
+ * The first committed entry whose logged output fails its step's schema, or `undefined`. A runner
+ * that drove such a saga would hand the steps after it an output of the wrong shape, or probe again a
+ * step the log says committed; recovery and resubmission quarantine the saga instead, naming the
+ * entry, so a person sees what the log holds.
+ */
+export function invalidLoggedOutput(
+  steps: readonly StepDefinition[],
+  entries: readonly StepEntry[],
+): InvalidLoggedOutput | undefined {
+  const byName = new Map(steps.map((s) => [s.name, s]));
+  for (const entry of entries) {
+    if (entry.type !== EntryType.Committed) continue;
+    const step = byName.get(entry.step);
+    if (step === undefined) continue;
+    const parsed = step.output.safeParse(entry.output);
+    if (parsed.success) continue;
+    const field = `entries.${entry.seq}.output`;
+    return {
+      field,
+      message: `The output logged for step "${entry.step}" at \`${field}\` fails the step's schema (${zodMessage(parsed.error)}).`,
+    };
+  }
+  return undefined;
 }

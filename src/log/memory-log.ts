@@ -1,3 +1,4 @@
+import { AttentionReason } from "../model/attention-reason.js";
 import {
   type NewStepEntry,
   PRUNABLE_STATUSES,
@@ -155,7 +156,12 @@ export class MemorySagaLog implements SagaLog {
       // The body is not even JSON: keep what can be kept; the quarantine marker is what matters.
     }
     stored.quarantined = { ...problem, at: now, body: stored.record };
-    stored.record = JSON.stringify({ ...body, status: "quarantined", updatedAt: now });
+    const attention = body.attention ?? {
+      reason: AttentionReason.CorruptRecord,
+      step: "",
+      message: `Quarantined at \`${problem.field}\`: ${problem.message}`,
+    };
+    stored.record = JSON.stringify({ ...body, status: "quarantined", attention, updatedAt: now });
   }
 
   async list(filter: SagaFilter = {}): Promise<readonly SagaRecord[]> {

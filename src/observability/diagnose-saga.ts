@@ -8,6 +8,7 @@ import {
 } from "../core/errors.js";
 import type { Saga } from "../core/saga.js";
 import type { StepDefinition } from "../core/step.js";
+import { invalidLoggedOutput } from "../core/step-output.js";
 import { assertInteger } from "../core/validate.js";
 import { replaySteps } from "../log/replay.js";
 import { type SagaLog, SagaLogError } from "../log/saga-log.js";
@@ -253,6 +254,13 @@ async function diagnoseOne(
           : `${blocked}Recovery will end it needs_attention (${mismatch === undefined ? "corrupt_record" : "definition_mismatch"}): ${why}.`,
       problem: why !== undefined || record.status === SagaStatus.InDoubt || !head.lease.live,
     };
+  }
+  const badOutput = invalidLoggedOutput(saga.steps, snapshot.entries);
+  if (badOutput !== undefined) {
+    const error = new SagaLogError("corrupt", sagaId, badOutput.message, {
+      field: badOutput.field,
+    });
+    return corrupt(sagaId, record, error, now);
   }
   const steps = await probeUnknown(saga, sagaId, record, input.data, replayed, settings);
   const forecast = forecastRecovery(

@@ -11,6 +11,7 @@ import { messageOf } from "../core/message-of.js";
 import { type RetryPolicy, resolveRetry } from "../core/retry.js";
 import type { Runner } from "../core/runner.js";
 import type { Saga } from "../core/saga.js";
+import { invalidLoggedOutput } from "../core/step-output.js";
 import { assertInteger, integerMessage, isIntegerAtLeast } from "../core/validate.js";
 import { SagaLogError } from "../log/saga-log.js";
 import { AttentionReason } from "../model/attention-reason.js";
@@ -110,25 +111,33 @@ export function createRecoverer(options: RecovererOptions): Recoverer {
   const registry = sagaRegistry(options.sagas);
   const attempts = recoveryAttempts({ env, maxAttempts, backoff });
 
+  const quarantine = async (
+    sagaId: string,
+    saga: string | undefined,
+    field: string,
+    message: string,
+  ): Promise<RecoveredSaga> => {
+    await env.log.quarantine(sagaId, { field, message }, env.clock.now());
+    return {
+      sagaId,
+      saga,
+      outcome: "quarantined",
+      error: lockstepError({
+        code: ErrorCode.RecordCorrupt,
+        message: `Saga "${sagaId}" has an invalid log record at \`${field}\`; it was quarantined and recovery left it alone. ${message}`,
+        sagaId,
+        field,
+      }),
+    };
+  };
+
   const recoverOne = async (sagaId: string, token: number): Promise<RecoveredSaga> => {
     let snapshot: SagaSnapshot | undefined;
     try {
       snapshot = await env.log.load(sagaId);
     } catch (error) {
       if (SagaLogError.is(error) && error.reason === "corrupt") {
-        const field = error.field ?? "(record)";
-        await env.log.quarantine(sagaId, { field, message: error.message }, env.clock.now());
-        return {
-          sagaId,
-          saga: undefined,
-          outcome: "quarantined",
-          error: lockstepError({
-            code: ErrorCode.RecordCorrupt,
-            message: `Saga "${sagaId}" has an invalid log record at \`${field}\`; it was quarantined and recovery left it alone. ${error.message}`,
-            sagaId,
-            field,
-          }),
-        };
+        return quarantine(sagaId, undefined, error.field ?? "(record)", error.message);
       }
       throw error;
     }
@@ -154,6 +163,10 @@ export function createRecoverer(options: RecovererOptions): Recoverer {
         AttentionReason.CorruptRecord,
         `its logged input no longer satisfies the input schema (${input.error.issues[0]?.message ?? "invalid"})`,
       );
+    }
+    const badOutput = invalidLoggedOutput(saga.steps, snapshot.entries);
+    if (badOutput !== undefined) {
+      return quarantine(sagaId, name, badOutput.field, badOutput.message);
     }
     emit(sagaId, name);
     const execution = new Execution({

@@ -118,7 +118,17 @@ export function recordOf(row: SagaRow): SagaRecord {
   if (record.sagaId !== sagaId) {
     throw corrupt(sagaId, "sagaId", `the body belongs to saga "${record.sagaId}"`);
   }
-  return record;
+  // Quarantine writes only the columns: what it found wrong is the saga's attention.
+  if (row.problem_message === null || record.attention !== null) return record;
+  return { ...record, attention: quarantineAttention(row) };
+}
+
+function quarantineAttention(row: SagaRow): NonNullable<SagaRecord["attention"]> {
+  return {
+    reason: AttentionReason.CorruptRecord,
+    step: "",
+    message: `Quarantined at \`${row.problem_field ?? "(record)"}\`: ${row.problem_message}`,
+  };
 }
 
 /**
@@ -170,14 +180,10 @@ export function listedFromColumns(row: SagaRow, problem: string): SagaRecord {
     definition: { name: row.name, version: row.definition_version, steps: [] },
     input: null,
     status: STATUSES.includes(row.status) ? (row.status as SagaStatus) : SagaStatus.Quarantined,
-    attention: {
-      reason: AttentionReason.CorruptRecord,
-      step: "",
-      message:
-        row.problem_message === null
-          ? problem
-          : `Quarantined at \`${row.problem_field ?? "(record)"}\`: ${row.problem_message}`,
-    },
+    attention:
+      row.problem_message === null
+        ? { reason: AttentionReason.CorruptRecord, step: "", message: problem }
+        : quarantineAttention(row),
     fencingToken: row.fencing_token,
     leaseOwner: row.lease_owner,
     leaseExpiresAt: row.lease_expires_at,
