@@ -108,6 +108,8 @@ export class ExecutionState {
       options.sagaId,
       options.token,
       options.creation ?? { created: true, firstIntentRecorded: false },
+      entries.at(-1)?.seq ??
+        (options.creation?.created && options.creation.firstIntentRecorded ? 1 : 0),
     );
     this.policies = saga.steps.map((s) =>
       resolveRetry(`step "${s.name}": retry`, s.retry, env.retry),

@@ -41,11 +41,30 @@ export class SagaJournal {
   #draft: SagaRecord | undefined;
   /** Entries not yet durable; they ride along with the next log write. */
   #pending: NewStepEntry[] = [];
+  /**
+   * The saga's record version as this execution knows it, the number of its last entry: every write
+   * expects it, so one computed from a stale snapshot is refused. `undefined` after a write whose
+   * outcome is unknown, until the saga's record is read again.
+   */
+  #lastSeq: number | undefined;
+  /** What {@link SagaJournal.#lastSeq} becomes if the co-committed group being written lands. */
+  #landingSeq: number | undefined;
 
-  constructor(env: ExecutionEnv, sagaId: string, token: number, creation: Creation) {
+  /**
+   * @param lastSeq The number of the saga's last entry as loaded (0 for none; for a saga this
+   *   execution has just created, the entries it was created with).
+   */
+  constructor(
+    env: ExecutionEnv,
+    sagaId: string,
+    token: number,
+    creation: Creation,
+    lastSeq: number,
+  ) {
     this.#env = env;
     this.#sagaId = sagaId;
     this.#token = token;
+    this.#lastSeq = creation.created ? lastSeq : 0;
     this.#firstIntentRecorded = creation.created && creation.firstIntentRecorded;
     this.#draft = creation.created ? undefined : creation.record;
     this.#leaseExpiresAt = env.clock.now() + env.leaseTtlMs;
@@ -87,15 +106,20 @@ export class SagaJournal {
     if (!change.releaseLease) await this.renewLease();
     const entries = [...this.#pending, ...(change.entries ?? [])];
     const draft = this.#draft;
+    const expected = this.#lastSeq;
+    this.#lastSeq = undefined;
     try {
       if (draft === undefined) {
+        const expectSeq = expected === undefined ? {} : { expectSeq: expected };
         await this.call(() =>
-          this.#env.log.write(this.#sagaId, this.token, { ...change, entries, now }),
+          this.#env.log.write(this.#sagaId, this.token, { ...change, ...expectSeq, entries, now }),
         );
+        if (expected !== undefined) this.#lastSeq = expected + entries.length;
       } else {
         // The first co-committed group did not land: the saga's record is created now, with it.
         await this.call(() => this.#env.log.create(this.#created(draft, change, now), entries));
         this.#draft = undefined;
+        this.#lastSeq = entries.length;
       }
     } catch (error) {
       if (SagaLogError.is(error) && error.reason === "stale_token") throw new LeaseLost();
@@ -118,8 +142,17 @@ export class SagaJournal {
     const now = this.#env.clock.now();
     const draft = this.#draft;
     if (draft === undefined) {
-      await coCommit.write(tx, this.#sagaId, this.token, { ...change, entries: [...entries], now });
+      const expected = this.#lastSeq;
+      const expectSeq = expected === undefined ? {} : { expectSeq: expected };
+      this.#landingSeq = expected === undefined ? undefined : expected + entries.length;
+      await coCommit.write(tx, this.#sagaId, this.token, {
+        ...change,
+        ...expectSeq,
+        entries: [...entries],
+        now,
+      });
     } else {
+      this.#landingSeq = entries.length;
       await coCommit.create(tx, this.#created(draft, change, now), [...entries]);
     }
   }
@@ -128,6 +161,7 @@ export class SagaJournal {
   landed(): void {
     this.#pending = [];
     this.#draft = undefined;
+    this.#lastSeq = this.#landingSeq;
   }
 
   /** The record that creates the saga with `change` applied, leased from `now` unless released. */

@@ -79,7 +79,8 @@ export function numberEntries(
  * Refuses a write the saga's current record does not allow: `SagaLogError("stale_token")` when
  * `token` is not the record's fencing token (another runner owns the saga now), and
  * `SagaLogError("status_mismatch")` when `change.expectStatus` is given and does not include the
- * record's status.
+ * record's status, and `SagaLogError("version_mismatch")` when `change.expectSeq` is given and is not
+ * `lastSeq`, the sequence number of the saga's last entry (0 for none).
  *
  * Call it in `write` on the record as it stands in the log, read in the same atomic step as the
  * write itself (inside the transaction, under the row lock), before anything is changed.
@@ -89,11 +90,17 @@ export function numberEntries(
  * declare const current: SagaRecord; // read under the row lock
  * declare const token: number;
  * declare const change: SagaChange;
- * checkWrite(current, token, change);
+ * declare const lastSeq: number; // the highest entry number, read in the same step
+ * checkWrite(current, token, change, lastSeq);
  * const next = applyChange(current, change);
  * ```
  */
-export function checkWrite(record: SagaRecord, token: number, change: SagaChange): void {
+export function checkWrite(
+  record: SagaRecord,
+  token: number,
+  change: SagaChange,
+  lastSeq: number,
+): void {
   if (record.fencingToken !== token) {
     throw new SagaLogError(
       "stale_token",
@@ -106,6 +113,13 @@ export function checkWrite(record: SagaRecord, token: number, change: SagaChange
       "status_mismatch",
       record.sagaId,
       `Saga "${record.sagaId}" is ${record.status}, not ${change.expectStatus.join(" or ")}; the write was refused.`,
+    );
+  }
+  if (change.expectSeq !== undefined && change.expectSeq !== lastSeq) {
+    throw new SagaLogError(
+      "version_mismatch",
+      record.sagaId,
+      `Saga "${record.sagaId}" has changed since the writer read it (its last entry is number ${lastSeq}, the write expected ${change.expectSeq}); the write was refused.`,
     );
   }
 }

@@ -64,7 +64,7 @@ export class MemorySagaLog implements SagaLog {
   async write(sagaId: string, token: number, change: SagaChange): Promise<void> {
     const stored = this.#get(sagaId);
     const record = readRecord(stored, sagaId);
-    checkWrite(record, token, change);
+    checkWrite(record, token, change, stored.entries.length);
     const entries = numberEntries(sagaId, token, stored.entries.length, change.entries ?? []);
     const next = applyChange(record, change);
     validateLogRecord(sagaRecordSchema, next, sagaId);

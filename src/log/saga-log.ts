@@ -13,6 +13,8 @@ export const LogFailure = {
   StaleToken: "stale_token",
   /** The saga's status was not one the write expected. */
   StatusMismatch: "status_mismatch",
+  /** The saga changed since the writer read it: its entries are not the ones the write expected. */
+  VersionMismatch: "version_mismatch",
   /** A record failed validation or has an unknown schema version. */
   Corrupt: "corrupt",
   /** The underlying database failed. */
@@ -61,6 +63,13 @@ export interface SagaChange {
   readonly status?: SagaStatus;
   /** Refuse the change (`status_mismatch`) unless the saga is in one of these statuses. */
   readonly expectStatus?: readonly SagaStatus[];
+  /**
+   * The saga's record version as the writer knows it: the sequence number of its last entry (0 for
+   * none). Refuse the change (`version_mismatch`) unless the saga's last entry has it, so a write
+   * computed from a stale snapshot never lands, even under the same fencing token and status.
+   * @default no expectation
+   */
+  readonly expectSeq?: number;
   /** Why the saga needs attention, with `status: "needs_attention"`. */
   readonly attention?: {
     readonly reason: AttentionReason;

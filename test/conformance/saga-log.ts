@@ -202,6 +202,33 @@ export function sagaLogConformance(name: string, factory: SagaLogFactory): void 
       expect((await log.load("saga-1"))?.record.status).toBe(SagaStatus.Compensating);
     });
 
+    it("write computed from a stale snapshot (`expectSeq` behind the log) is refused with `version_mismatch` and changes nothing", async () => {
+      await log.create(sagaRecord("saga-1"), [stepEntry("reserve", "intent")]);
+      // Two writers under the same token and status: the second read the saga before the first
+      // wrote, so the entry number it expects is behind.
+      await log.write("saga-1", 1, {
+        entries: [stepEntry("reserve", "committed")],
+        expectStatus: [SagaStatus.Running],
+        expectSeq: 1,
+        now: T0 + 1,
+      });
+      const reason = await reasonOf(
+        log.write("saga-1", 1, {
+          entries: [stepEntry("reserve", "compensated")],
+          status: SagaStatus.Compensated,
+          expectStatus: [SagaStatus.Running],
+          expectSeq: 1,
+          now: T0 + 2,
+        }),
+      );
+      expect(reason).toBe("version_mismatch");
+      const after = await log.load("saga-1");
+      expect(after?.entries.map((e) => e.type)).toEqual(["intent", "committed"]);
+      expect(after?.record.status).toBe(SagaStatus.Running);
+      await log.write("saga-1", 1, { status: SagaStatus.Completed, expectSeq: 2, now: T0 + 3 });
+      expect((await log.load("saga-1"))?.record.status).toBe(SagaStatus.Completed);
+    });
+
     it("write to an unknown saga fails with `not_found`", async () => {
       expect(await reasonOf(log.write("missing", 1, { now: T0 }))).toBe("not_found");
     });

@@ -60,16 +60,21 @@ describe("the log's write rules, as lockstep exports them for third-party logs",
   it("checkWrite refuses a stale token before an unexpected status, and passes a current write", () => {
     const record = sagaRecord("s-1", { fencingToken: 2, status: SagaStatus.Running });
     expect(() =>
-      checkWrite(record, 2, { now: 1, expectStatus: [SagaStatus.Running] }),
+      checkWrite(record, 2, { now: 1, expectStatus: [SagaStatus.Running], expectSeq: 3 }, 3),
     ).not.toThrow();
     const stale = thrown(() =>
-      checkWrite(record, 1, { now: 1, expectStatus: [SagaStatus.InDoubt] }),
+      checkWrite(record, 1, { now: 1, expectStatus: [SagaStatus.InDoubt] }, 3),
     );
     expect((stale as SagaLogError).reason).toBe("stale_token");
     const mismatch = thrown(() =>
-      checkWrite(record, 2, { now: 1, expectStatus: [SagaStatus.InDoubt] }),
+      checkWrite(record, 2, { now: 1, expectStatus: [SagaStatus.InDoubt], expectSeq: 2 }, 3),
     );
     expect((mismatch as SagaLogError).reason).toBe("status_mismatch");
+    const version = thrown(() =>
+      checkWrite(record, 2, { now: 1, expectStatus: [SagaStatus.Running], expectSeq: 2 }, 3),
+    );
+    expect((version as SagaLogError).reason).toBe("version_mismatch");
+    expect((version as SagaLogError).message).toContain("number 3, the write expected 2");
   });
 
   it("applyChange sets the status, clears attention and the lease, and counts recovery", () => {

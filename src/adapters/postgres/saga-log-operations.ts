@@ -163,6 +163,9 @@ export class PostgresLogOperations implements SagaLogOperations<Sql, "async"> {
     if (change.fence) return undefined;
     const record: SagaRecord = { ...prior.record, fencingToken: token };
     if (change.expectStatus && !change.expectStatus.includes(record.status)) return undefined;
+    // The statement checks the row is still `prior`; a writer that expects another version is
+    // refused by the locking write, which names what it found.
+    if (change.expectSeq !== undefined && change.expectSeq !== prior.lastSeq) return undefined;
     let next: SagaRecord;
     let entries: ReturnType<typeof numberEntries>;
     try {

@@ -25,7 +25,7 @@ export function planWrite(
 ): PlannedWrite {
   const sagaId = row.saga_id;
   const record = recordOf(row);
-  checkWrite(record, token, change);
+  checkWrite(record, token, change, last);
   const entries = numberEntries(sagaId, token, last, change.entries ?? []);
   const next = validateLogRecord(sagaRecordSchema, applyChange(record, change), sagaId);
   const [, ...values] = headerValues(next);
