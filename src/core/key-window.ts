@@ -50,3 +50,16 @@ export function keyWindowAt(
   const expiresAt = firstSentAt + windowMs;
   return Object.freeze({ windowMs, firstSentAt, expiresAt, expired: now >= expiresAt });
 }
+
+/** What a step's key window means for it, in words, for its explain plan. */
+export function keyWindowNote(
+  sagaName: string,
+  step: { readonly name: string; readonly probe: unknown; readonly store: { readonly id: string } },
+  windowMs: number,
+): string {
+  const then =
+    step.probe === undefined
+      ? "it has no probe, so it then ends in doubt (idempotency_window_expired)"
+      : "its probe is asked first, and a probe that cannot tell leaves it in doubt (idempotency_window_expired)";
+  return `Step "${step.name}" of saga "${sagaName}" sends its key to store "${step.store.id}", which remembers keys for ${windowMs} ms from the step's first intent; after that the key is never sent again blindly: ${then}.`;
+}
