@@ -76,6 +76,7 @@ export type HttpApiStore = Store<HttpApiClient> & { readonly keyWindowMs: number
  * @example
  * ```ts
  * const payments = httpApiStore({ id: "payments", baseUrl: "https://api.example.com/", keyWindowMs: 86_400_000 });
+ * // In a step's execute, `handle` is `payments`' handle bound to the step's key:
  * const charge = await handle.send({ path: "v1/charges", body: { amount: 500, metadata: { lockstep_key: key } } });
  * ```
  */

@@ -29,10 +29,12 @@ export interface ProbeByKeyOptions<Input, Outputs, Handle, Output> {
  *
  * @example
  * ```ts
- * probe: probeByKey({
- *   byKey: async ({ handle, key }) => (await handle.get(`v1/charges/by-key/${key}`))?.body,
- *   byQuery: async ({ handle, key }) => first(await handle.get("v1/charges/search", { query: { key } })),
- * }),
+ * type Ctx = StepContext<unknown, unknown, HttpApiClient>;
+ * const probe = probeByKey({
+ *   byKey: async ({ handle, key }: Ctx) => (await handle.get(`v1/charges/by-key/${key}`))?.body,
+ *   byQuery: async ({ handle, key }: Ctx) =>
+ *     (await handle.get("v1/charges/search", { query: { metadata_key: key } }))?.body,
+ * });
  * ```
  */
 export function probeByKey<Input, Outputs, Handle, Output>(
