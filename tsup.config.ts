@@ -9,6 +9,7 @@ export default defineConfig({
     "postgres/index": "src/adapters/postgres/index.ts",
     "redis/index": "src/adapters/redis/index.ts",
     "http/index": "src/adapters/http/index.ts",
+    "http-api/index": "src/adapters/http-api/index.ts",
     "bounty/index": "src/recipes/bounty/index.ts",
     "contribution/index": "src/recipes/contribution/index.ts",
     "cli/index": "src/cli/index.ts",

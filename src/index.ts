@@ -53,6 +53,7 @@ export {
   type StepPlan,
 } from "./core/explain.js";
 export { newSagaId, stepKey } from "./core/ids.js";
+export type { KeyWindow } from "./core/key-window.js";
 export {
   type CompletedReport,
   type SagaReport,

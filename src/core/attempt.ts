@@ -6,6 +6,7 @@ import { probeOpenAttempt } from "./close-attempt.js";
 import { readBackConflict } from "./conflict-probe.js";
 import { callWithDeadline } from "./deadline.js";
 import type { ExecutionState } from "./execution-state.js";
+import { guardExpiredKey } from "./expired-key.js";
 import { messageOf } from "./message-of.js";
 import { StepStatus } from "./report.js";
 import { probeAndRecord } from "./settle.js";
@@ -16,7 +17,8 @@ import { checkOutput } from "./step-output.js";
  * Runs step `i` until it commits or its retries run out: each attempt's intent is durable before
  * execute is called (unless a crash would lead to the same re-run anyway), an outcome the call does
  * not give is asked of the probe, and a step whose outcome stays unknown is in doubt, never retried
- * blind unless its key makes it idempotent.
+ * blind unless its key makes it idempotent — and never once its key has outlived its store's key
+ * window (see `guardExpiredKey`).
  */
 export async function attemptStep(
   state: ExecutionState,
@@ -27,6 +29,9 @@ export async function attemptStep(
   const st = state.stateAt(i);
   const policy = state.policies[i] as (typeof state.policies)[number];
   for (;;) {
+    // A key the provider may have forgotten is never sent again before the probe has looked.
+    const guarded = await guardExpiredKey(state, i);
+    if (guarded !== undefined) return guarded;
     const attempt = st.attempts + 1;
     // Write-ahead: the intent (with this attempt and the fencing token) is durable before execute.
     // The first step's first intent may already be, written with the saga's creation.
@@ -40,6 +45,7 @@ export async function attemptStep(
     }
     st.attempts = attempt;
     st.executed = true;
+    st.firstSentAt ??= state.env.clock.now();
     state.emit({ type: "step.started", step: step.name, attempt });
     const outcome = await callWithDeadline(
       state.env.clock,
@@ -94,5 +100,7 @@ export async function attemptStep(
  * write-ahead intent of its own: a crash before its outcome is durable leads to the same re-run.
  */
 function rerunByKey(step: StepDefinition): boolean {
+  // A key window counts from the first intent, which must therefore be durable before the key is sent.
+  if (step.store.keyWindowMs !== undefined) return false;
   return step.kind === StepKind.Retriable && (step.idempotent || step.probe === undefined);
 }

@@ -3,6 +3,7 @@ import { ErrorKind } from "../model/error-kind.js";
 import { SagaStatus } from "../model/records.js";
 import { ErrorCode, lockstepError, type SagaError } from "./errors.js";
 import type { ExecutionState } from "./execution-state.js";
+import { keyWindowAt } from "./key-window.js";
 import { messageOf } from "./message-of.js";
 import { type SagaReport, StepStatus } from "./report.js";
 
@@ -65,13 +66,19 @@ export async function park(
   status: SagaStatus,
 ): Promise<DriveResult> {
   const step = state.stepAt(i);
-  await state.write({ status, releaseLease: true });
+  const expired = status === SagaStatus.InDoubt ? expiredKeyAttention(state, i) : undefined;
+  await state.write({ status, releaseLease: true, ...(expired ? { attention: expired } : {}) });
+  if (expired !== undefined) state.attention = expired;
   if (status === SagaStatus.InDoubt) {
     return fail({
       code: ErrorCode.InDoubt,
-      message: `The outcome of step "${step.name}" of saga "${state.sagaId}" cannot be determined; the saga is parked and the recoverer will probe it again.`,
+      message:
+        expired === undefined
+          ? `The outcome of step "${step.name}" of saga "${state.sagaId}" cannot be determined; the saga is parked and the recoverer will probe it again.`
+          : `The outcome of step "${step.name}" of saga "${state.sagaId}" cannot be determined: ${expired.message} The saga is parked and the recoverer will probe it again.`,
       sagaId: state.sagaId,
       step: step.name,
+      ...(expired === undefined ? {} : { reason: expired.reason }),
       report: state.report(),
     });
   }
@@ -86,6 +93,28 @@ export async function park(
     ...(st.error === undefined ? {} : { cause: st.error }),
     report: state.report(),
   });
+}
+
+/**
+ * Why step `i` is in doubt when its key has outlived its store's key window: the key can no longer
+ * be sent again safely and the probe could not tell. `undefined` for any other step.
+ */
+function expiredKeyAttention(
+  state: ExecutionState,
+  i: number,
+): { reason: AttentionReason; step: string; message: string } | undefined {
+  const step = state.stepAt(i);
+  const window = keyWindowAt(
+    step.store.keyWindowMs,
+    state.stateAt(i).firstSentAt,
+    state.env.clock.now(),
+  );
+  if (window === undefined || !window.expired) return undefined;
+  return {
+    reason: AttentionReason.IdempotencyWindowExpired,
+    step: step.name,
+    message: `idempotency window expired: its key was first sent at ${new Date(window.firstSentAt).toISOString()} and store "${step.store.id}" remembers keys for ${window.windowMs} ms, so lockstep will not send it again, and its probe could not tell whether the write landed.`,
+  };
 }
 
 /** The error of a saga whose step `i` failed and whose committed steps were compensated. */

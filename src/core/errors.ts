@@ -97,6 +97,11 @@ export interface NeedsAttentionError extends ErrorBase<typeof ErrorCode.NeedsAtt
 export interface InDoubtError extends ErrorBase<typeof ErrorCode.InDoubt> {
   readonly sagaId: string;
   readonly step: string;
+  /**
+   * Why the step cannot be settled, when lockstep knows more than that its probe could not tell:
+   * `idempotency_window_expired` when its key outlived its store's key window.
+   */
+  readonly reason?: AttentionReason;
   readonly report: SagaReport;
 }
 /** The pivot committed; later steps are left to recovery. */

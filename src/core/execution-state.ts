@@ -8,6 +8,7 @@ import {
 import type { SagaEvent } from "./events.js";
 import { type ExecutionEnv, emitEvent } from "./execution-env.js";
 import { stepKey } from "./ids.js";
+import { keyWindowAt } from "./key-window.js";
 import { messageOf } from "./message-of.js";
 import { type SagaReport, type StepReport, StepStatus } from "./report.js";
 import { type RetryPolicy, resolveRetry } from "./retry.js";
@@ -50,6 +51,8 @@ export interface StepState {
   attempts: number;
   /** Whether any intent was recorded, i.e. execute may have started. */
   executed: boolean;
+  /** When the step's first intent was recorded: when its key may first have been sent. */
+  firstSentAt: number | undefined;
   /** The output as the step returned it, which is what the log keeps. */
   raw: unknown;
   /** The output as the step's schema parses it. */
@@ -128,6 +131,7 @@ export class ExecutionState {
         status: r.status,
         attempts: r.attempts,
         executed: r.executed,
+        firstSentAt: r.firstSentAt,
         raw: r.output,
         output: parsed?.success ? parsed.data : undefined,
         via: r.via === "probe" ? "probe" : committed ? "execute" : undefined,
@@ -307,6 +311,11 @@ export class ExecutionState {
       handle: step.store.handleFor?.(scope, call) ?? step.store.handle,
       signal: scope.signal,
       deadline: scope.deadline,
+      keyWindow: keyWindowAt(
+        step.store.keyWindowMs,
+        this.stateAt(i).firstSentAt,
+        this.env.clock.now(),
+      ),
     };
   }
 

@@ -5,6 +5,7 @@ import { type AttemptFence, NO_FENCE } from "./attempt-fence.js";
 import type { StoreCapabilities } from "./capabilities.js";
 import { resolveCompensationPolicy } from "./compensation-policy.js";
 import { DEFAULT_TIMEOUT_MS, type ExecutionEnv, executionEnvOf } from "./execution-env.js";
+import { keyWindowNote } from "./key-window.js";
 import type { StepStrategy } from "./report.js";
 import { DEFAULT_RETRY, resolveRetry } from "./retry.js";
 import type { Saga, SagaRecoveryPolicy } from "./saga.js";
@@ -93,6 +94,8 @@ export interface StepPlan {
    * what lets a probe's "not committed" be trusted. `none` when the store declares no fence.
    */
   readonly fence: AttemptFence["mode"];
+  /** How long its store's provider remembers the step's key (`keyWindowMs`); none when undeclared. */
+  readonly keyWindowMs: number | undefined;
   /** What the step lacks; empty when nothing is. */
   readonly gaps: readonly PlanGap[];
   /**
@@ -319,6 +322,8 @@ function planStep(
       `Step "${step.name}" of saga "${saga.name}" is settled by its probe, but its store "${step.store.id}" declares no fence, so a timed-out attempt of this step cannot be closed: it may still land after the probe looked, so the probe's "not committed" is not trusted and such a step ends in doubt (parked for the recoverer) instead of being retried or compensated. Declare the store's \`fence\` if it can close attempts.`,
     );
   }
+  const window = step.store.keyWindowMs;
+  if (window !== undefined) notes.push(keyWindowNote(saga.name, step, window));
   let guarantee = guaranteeOf(saga, step, index, transaction, coCommitStore);
   if (inDoubt === InDoubtWindow.UntilProbed) guarantee += ` ${fenceWords(fence)}`;
   return {
@@ -332,6 +337,7 @@ function planStep(
     inDoubt,
     inDoubtDescription: IN_DOUBT_WORDS[inDoubt],
     fence: fence.mode,
+    keyWindowMs: step.store.keyWindowMs,
     gaps: Object.freeze(gaps),
     notes: Object.freeze(notes),
   };

@@ -2,6 +2,7 @@ import type { z } from "zod";
 import { hasBrand } from "../model/brand.js";
 import type { StepKind } from "../model/step-kind.js";
 import type { CompensationPolicy } from "./compensation-policy.js";
+import type { KeyWindow } from "./key-window.js";
 import type { RetryPolicy } from "./retry.js";
 import type { StepStore } from "./store.js";
 
@@ -32,6 +33,13 @@ export interface StepContext<Input, Outputs, Handle> {
   readonly signal: AbortSignal;
   /** The absolute deadline of this call, in milliseconds since the epoch. */
   readonly deadline: number;
+  /**
+   * Where this step's key stands against its store's key window (`keyWindowMs`): when it was
+   * first sent, when the provider forgets it, and whether it has. A probe that looks the write up
+   * by key must not trust "not found" once `expired`; it asks by another query or cannot tell.
+   * `undefined` when the store declares no window.
+   */
+  readonly keyWindow: KeyWindow | undefined;
 }
 
 /** What a compensation receives: the step context plus the output the step committed. */

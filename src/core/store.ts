@@ -3,6 +3,7 @@ import { type AttemptFence, resolveFence } from "./attempt-fence.js";
 import { CAPABILITY_NAMES, declareCapabilities, type StoreCapabilities } from "./capabilities.js";
 import type { CallScope } from "./deadline.js";
 import type { ErrorClassifier } from "./error-kinds.js";
+import { resolveKeyWindow } from "./key-window.js";
 import { assertFunction, assertName, describeValue } from "./validate.js";
 
 /**
@@ -73,6 +74,18 @@ export interface Store<Handle = unknown, Write = never, WriteResult = never> {
    * or compensated.
    */
   readonly fence?: AttemptFence;
+  /**
+   * How long the service behind the store remembers an idempotency key, in milliseconds (Stripe
+   * and Checkout.com: 24 hours; DynamoDB's client request token: 10 minutes). lockstep then makes
+   * every step's first intent durable before its key is sent, hands the step its
+   * `keyWindow`, and once the window has passed never sends the key again without asking
+   * the step's probe first: a probe that finds the write commits the step, one that proves it
+   * absent lets the step run again, and one that cannot tell leaves the step in doubt (reason
+   * `idempotency_window_expired`).
+   * @default none: the key is taken to be remembered for ever
+   * @example 24 * 60 * 60 * 1000
+   */
+  readonly keyWindowMs?: number;
 }
 
 /**
@@ -81,7 +94,14 @@ export interface Store<Handle = unknown, Write = never, WriteResult = never> {
  */
 export type StepStore<Handle> = Pick<
   Store<Handle, never, never>,
-  "id" | "capabilities" | "handle" | "handleFor" | "transaction" | "classifyError" | "fence"
+  | "id"
+  | "capabilities"
+  | "handle"
+  | "handleFor"
+  | "transaction"
+  | "classifyError"
+  | "fence"
+  | "keyWindowMs"
 >;
 
 /** A store that can apply prepared writes, as `runAtomic` needs. */
@@ -172,7 +192,13 @@ export function defineStore<Handle, Write = never, WriteResult = never>(
     );
   }
   const fence = resolveFence(definition.id, definition.fence);
-  return Object.freeze({ ...definition, capabilities, fence });
+  const keyWindowMs = resolveKeyWindow(definition.id, definition.keyWindowMs);
+  return Object.freeze({
+    ...definition,
+    capabilities,
+    fence,
+    ...(keyWindowMs === undefined ? {} : { keyWindowMs }),
+  });
 }
 
 /**

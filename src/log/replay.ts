@@ -29,6 +29,12 @@ export interface ReplayedStep {
   readonly attempts: number;
   /** Whether an intent or a commit was ever logged, i.e. execute may have started. */
   readonly executed: boolean;
+  /**
+   * When execute may first have started, in milliseconds since the epoch: the time of the step's
+   * first intent (or of its commit, for a step that logs none). What a store's key window counts
+   * from.
+   */
+  readonly firstSentAt: number | undefined;
   /** The output logged with its commit, as written. */
   readonly output: unknown;
   /** How the commit was learned: `execute`, `probe`, or `co_commit` (in its transaction). */
@@ -127,6 +133,7 @@ export function replaySteps(
       status: "skipped",
       attempts: 0,
       executed: false,
+      firstSentAt: undefined,
       output: undefined,
       via: undefined,
       error: undefined,
@@ -143,6 +150,7 @@ export function replaySteps(
       // A co-committed step logs no intent, so its commit alone shows that execute ran.
       st.attempts = Math.max(st.attempts, entry.attempt);
       st.executed = true;
+      st.firstSentAt ??= entry.at;
     }
     if (entry.type === EntryType.Committed) {
       const valid = parse === undefined || parse(st.name, entry.output);

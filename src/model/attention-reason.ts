@@ -16,6 +16,13 @@ export const AttentionReason = {
   InDoubtExhausted: "in_doubt_exhausted",
   /** A step found the world in a state only a person can resolve, and escalated. */
   Escalated: "escalated",
+  /**
+   * A step's idempotency key outlived its store's key window, so sending it again could apply the
+   * write twice, and its probe could not tell whether the write landed. The saga is parked
+   * `in_doubt` with this reason; a probe that can answer (a query by the provider's metadata)
+   * settles it on the recoverer's next pass.
+   */
+  IdempotencyWindowExpired: "idempotency_window_expired",
 } as const;
 
 /** One of the values of {@link AttentionReason}. */

@@ -1,6 +1,7 @@
 import type { Clock } from "../core/clock.js";
 import { callWithDeadline } from "../core/deadline.js";
 import { stepKey } from "../core/ids.js";
+import { keyWindowAt } from "../core/key-window.js";
 import { StepStatus } from "../core/report.js";
 import type { Saga } from "../core/saga.js";
 import type { StepDefinition } from "../core/step.js";
@@ -71,6 +72,7 @@ async function probeStep(
       handle: def.store.handle,
       signal: scope.signal,
       deadline: scope.deadline,
+      keyWindow: keyWindowAt(def.store.keyWindowMs, step.firstSentAt, settings.clock.now()),
     }),
   );
   const found = (said: ProbeFinding, extra: Partial<StepFinding> = {}): StepFinding => ({

@@ -19,6 +19,7 @@ const KNOWN_EXPORTS: Readonly<Record<string, string>> = {
   "lockstep/postgres": "postgresStore",
   "lockstep/redis": "redisStore",
   "lockstep/http": "httpDocumentStore",
+  "lockstep/http-api": "httpApiStore",
   "lockstep/bounty": "bountySagas",
   "lockstep/contribution": "createContributions",
 };

@@ -25,9 +25,13 @@ export interface HttpFence {
 
 /** One request. */
 export interface HttpRequest {
-  readonly method: "GET" | "PUT" | "DELETE";
+  readonly method: "GET" | "PUT" | "DELETE" | "POST" | "PATCH";
   /** The path under the base URL the request goes to. */
   readonly target: string;
+  /** The query string, without its `?`; none when absent. */
+  readonly search?: string;
+  /** Whether to read the body of a successful response to a write too (an API's answer). */
+  readonly readBody?: boolean;
   /** The document path the write is about, for errors. */
   readonly path: string;
   readonly phase: HttpPhase;
@@ -73,8 +77,10 @@ export async function exchange(context: HttpContext, request: HttpRequest): Prom
   const onAbort = () => controller.abort(signal?.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
+    const url = documentUrl(context.base, request.target);
+    if (request.search !== undefined) url.search = request.search;
     const response = await untilAborted(
-      context.fetch(documentUrl(context.base, request.target), {
+      context.fetch(url, {
         method,
         headers: {
           accept: "application/json",
@@ -97,7 +103,7 @@ export async function exchange(context: HttpContext, request: HttpRequest): Prom
     );
     const ok = response.status >= 200 && response.status < 300;
     let text: string | undefined;
-    if (method === "GET" && ok) {
+    if ((method === "GET" || request.readBody === true) && ok) {
       text = await untilAborted(response.text(), controller.signal);
     } else if (ok) {
       // The status already says what happened to the write; the body is not needed.

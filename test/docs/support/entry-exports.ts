@@ -10,6 +10,7 @@ export const ENTRIES: Readonly<Record<string, string>> = {
   "lockstep/postgres": "src/adapters/postgres/index.ts",
   "lockstep/redis": "src/adapters/redis/index.ts",
   "lockstep/http": "src/adapters/http/index.ts",
+  "lockstep/http-api": "src/adapters/http-api/index.ts",
   "lockstep/bounty": "src/recipes/bounty/index.ts",
   "lockstep/contribution": "src/recipes/contribution/index.ts",
 };

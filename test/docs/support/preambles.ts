@@ -29,6 +29,12 @@ export const PREAMBLES: Preambles = {
     token: "string",
     error: "unknown",
   },
+  "src/adapters/http-api/": {
+    handle: "HttpApiClient",
+    key: "string",
+    error: "unknown",
+    alertOps: "(body: string | undefined) => void",
+  },
   "src/adapters/postgres/": {
     error: "unknown",
     pgError: "Error",
