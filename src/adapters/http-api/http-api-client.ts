@@ -219,5 +219,15 @@ function anySignal(
 ): AbortSignal | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
-  return AbortSignal.any([a, b]);
+  if (typeof AbortSignal.any === "function") return AbortSignal.any([a, b]);
+  // Node 20.0–20.2 have no AbortSignal.any: link the two by hand.
+  const linked = new AbortController();
+  for (const signal of [a, b]) {
+    if (signal.aborted) {
+      linked.abort(signal.reason);
+      break;
+    }
+    signal.addEventListener("abort", () => linked.abort(signal.reason), { once: true });
+  }
+  return linked.signal;
 }
