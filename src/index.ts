@@ -129,6 +129,7 @@ export {
 export { AttentionReason } from "./model/attention-reason.js";
 export { type SagaDefinition, sagaDefinitionSchema } from "./model/definition.js";
 export { LockstepDefinitionError } from "./model/definition-error.js";
+export { LockstepRuntimeError } from "./model/runtime-error.js";
 export { ERROR_KINDS, ErrorKind, isProvablyNotApplied } from "./model/error-kind.js";
 export {
   EntryType,
