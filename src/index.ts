@@ -129,7 +129,6 @@ export {
 export { AttentionReason } from "./model/attention-reason.js";
 export { type SagaDefinition, sagaDefinitionSchema } from "./model/definition.js";
 export { LockstepDefinitionError } from "./model/definition-error.js";
-export { LockstepRuntimeError } from "./model/runtime-error.js";
 export { ERROR_KINDS, ErrorKind, isProvablyNotApplied } from "./model/error-kind.js";
 export {
   EntryType,
@@ -145,6 +144,7 @@ export {
   stepEntrySchema,
   TERMINAL_STATUSES,
 } from "./model/records.js";
+export { LockstepRuntimeError } from "./model/runtime-error.js";
 export { StepKind } from "./model/step-kind.js";
 export {
   DIAGNOSED_STATUSES,

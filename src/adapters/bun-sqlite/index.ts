@@ -1,5 +1,5 @@
-export type { SqliteDatabase, SqliteOptions } from "../sqlite/database.js";
 export { classifySqliteError } from "../sqlite/classify-sqlite-error.js";
+export type { SqliteDatabase, SqliteOptions } from "../sqlite/database.js";
 export type {
   SqliteHandle,
   SqliteRunResult,

@@ -29,9 +29,11 @@ export class Connection {
   constructor(driver: SqliteDriver, path: string, busyTimeoutMs: number, fileMustExist: boolean) {
     this.raw = driver.open(path, fileMustExist);
     try {
+      // The busy timeout first: switching to WAL takes a lock another connection may hold (one
+      // closing checkpoints), and a binding without a default timeout (bun:sqlite) would fail at once.
+      this.raw.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
       this.raw.exec("PRAGMA journal_mode = WAL");
       this.raw.exec("PRAGMA synchronous = FULL");
-      this.raw.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
       this.raw.exec("PRAGMA foreign_keys = ON");
     } catch (error) {
       this.raw.close();
