@@ -6,6 +6,7 @@ export default defineConfig({
     "testing/index": "src/testing/index.ts",
     "memory/index": "src/adapters/memory/index.ts",
     "sqlite/index": "src/adapters/sqlite/index.ts",
+    "bun-sqlite/index": "src/adapters/bun-sqlite/index.ts",
     "postgres/index": "src/adapters/postgres/index.ts",
     "redis/index": "src/adapters/redis/index.ts",
     "http/index": "src/adapters/http/index.ts",
@@ -22,5 +23,5 @@ export default defineConfig({
   platform: "node",
   splitting: true,
   treeshake: true,
-  external: ["better-sqlite3", "pg", "ioredis"],
+  external: ["better-sqlite3", "bun:sqlite", "pg", "ioredis"],
 });

@@ -145,6 +145,7 @@ export {
   stepEntrySchema,
   TERMINAL_STATUSES,
 } from "./model/records.js";
+export { LockstepRuntimeError } from "./model/runtime-error.js";
 export { StepKind } from "./model/step-kind.js";
 export {
   DIAGNOSED_STATUSES,

@@ -16,6 +16,7 @@ const KNOWN_EXPORTS: Readonly<Record<string, string>> = {
   "lockstep/testing": "createMemoryStore",
   "lockstep/memory": "createMemoryStore",
   "lockstep/sqlite": "openSqlite",
+  "lockstep/bun-sqlite": "openSqlite",
   "lockstep/postgres": "postgresStore",
   "lockstep/redis": "redisStore",
   "lockstep/http": "httpDocumentStore",
@@ -41,7 +42,7 @@ afterAll(() => {
 });
 
 describe("the packed package", () => {
-  it("has an export map entry for each of the 9 subpaths checked here", () => {
+  it("has an export map entry for each of the 11 subpaths checked here", () => {
     const manifest = JSON.parse(
       readFileSync(join(packed.project, "node_modules/lockstep/package.json"), "utf8"),
     ) as { exports: Record<string, unknown>; bin: Record<string, string> };
@@ -63,7 +64,7 @@ console.log(JSON.stringify(found));`,
     );
     const result = ok(node([script]), "the ESM import check");
     const found = JSON.parse(result.stdout) as Record<string, string>;
-    expect(Object.keys(found)).toHaveLength(9);
+    expect(Object.keys(found)).toHaveLength(11);
     for (const spec of Object.keys(KNOWN_EXPORTS)) expect(found[spec], spec).toBe("function");
   });
 
@@ -78,7 +79,7 @@ console.log(JSON.stringify(found));`,
     );
     const result = ok(node([script]), "the CommonJS require check");
     const found = JSON.parse(result.stdout) as Record<string, string>;
-    expect(Object.keys(found)).toHaveLength(9);
+    expect(Object.keys(found)).toHaveLength(11);
     for (const spec of Object.keys(KNOWN_EXPORTS)) expect(found[spec], spec).toBe("function");
   });
 

@@ -1,6 +1,6 @@
 import { type ErrorKind, ErrorKind as Kind } from "../../model/error-kind.js";
 
-/** The SQLite result code of a better-sqlite3 `SqliteError` (e.g. `"SQLITE_CONSTRAINT_UNIQUE"`). */
+/** The SQLite result code of a better-sqlite3 or `bun:sqlite` error (e.g. `"SQLITE_CONSTRAINT_UNIQUE"`). */
 export function sqliteCodeOf(error: unknown): string | undefined {
   if (typeof error !== "object" || error === null) return undefined;
   const code = (error as { code?: unknown }).code;
@@ -8,7 +8,7 @@ export function sqliteCodeOf(error: unknown): string | undefined {
 }
 
 /**
- * Recognizes better-sqlite3 errors by their SQLite result code, as a store's `classifyError`:
+ * Recognizes better-sqlite3 and `bun:sqlite` errors by their SQLite result code, as a store's `classifyError`:
  *
  * - `SQLITE_CONSTRAINT*` is `not_committed`: SQLite refused the statement, nothing of it applied;
  * - `SQLITE_BUSY*` and `SQLITE_LOCKED*` are `transient`: the lock was not obtained, a retry may work;

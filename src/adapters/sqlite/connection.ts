@@ -1,5 +1,5 @@
-import Database from "better-sqlite3";
 import { StoreError } from "../../core/error-kinds.js";
+import type { RawSqliteDatabase, RawSqliteStatement, SqliteDriver } from "./sqlite-driver.js";
 import type { SqliteRunResult } from "./sqlite-handle.js";
 
 /** How a statement's rows are wanted. */
@@ -19,20 +19,22 @@ const STATEMENT_CACHE_SIZE = 128;
 /** The transaction control statements lockstep itself runs on a connection. */
 export type ControlStatement = "BEGIN" | "BEGIN IMMEDIATE" | "COMMIT" | "ROLLBACK";
 
-/** One better-sqlite3 connection with lockstep's pragmas and a small statement cache. */
+/** One connection, through an SQLite binding, with lockstep's pragmas and a small statement cache. */
 export class Connection {
-  readonly raw: Database.Database;
+  readonly raw: RawSqliteDatabase;
   readonly #statements = new Map<string, CachedStatement>();
   // Prepared once, outside the cache: `exec` would compile them on every transaction.
-  readonly #control = new Map<ControlStatement, Database.Statement>();
+  readonly #control = new Map<ControlStatement, RawSqliteStatement>();
 
-  constructor(path: string, busyTimeoutMs: number, fileMustExist: boolean) {
-    this.raw = new Database(path, { fileMustExist });
+  constructor(driver: SqliteDriver, path: string, busyTimeoutMs: number, fileMustExist: boolean) {
+    this.raw = driver.open(path, fileMustExist);
     try {
-      this.raw.pragma("journal_mode = WAL");
-      this.raw.pragma("synchronous = FULL");
-      this.raw.pragma(`busy_timeout = ${busyTimeoutMs}`);
-      this.raw.pragma("foreign_keys = ON");
+      // The busy timeout first: switching to WAL takes a lock another connection may hold (one
+      // closing checkpoints), and a binding without a default timeout (bun:sqlite) would fail at once.
+      this.raw.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+      this.raw.exec("PRAGMA journal_mode = WAL");
+      this.raw.exec("PRAGMA synchronous = FULL");
+      this.raw.exec("PRAGMA foreign_keys = ON");
     } catch (error) {
       this.raw.close();
       throw error;
@@ -51,7 +53,7 @@ export class Connection {
    * Prepares (or reuses) a statement. A statement SQLite cannot prepare never ran, so the failure is
    * reported as `not_committed` with the driver's error as its cause.
    */
-  prepare(sql: string): Database.Statement {
+  prepare(sql: string): RawSqliteStatement {
     const cached = this.#statements.get(sql);
     if (cached !== undefined) {
       // Marked rather than moved to the end of the map: eviction gives a used statement a second
@@ -59,7 +61,7 @@ export class Connection {
       cached.used = true;
       return cached.statement;
     }
-    let statement: Database.Statement;
+    let statement: RawSqliteStatement;
     try {
       statement = this.raw.prepare(sql);
     } catch (error) {
@@ -118,18 +120,18 @@ export class Connection {
 }
 
 interface CachedStatement {
-  readonly statement: Database.Statement;
+  readonly statement: RawSqliteStatement;
   used: boolean;
 }
 
 /** Runs a prepared statement in the wanted mode. */
 export function execute(
-  statement: Database.Statement,
+  statement: RawSqliteStatement,
   params: readonly unknown[] | undefined,
   mode: StatementMode,
 ): unknown {
   const args = params ?? [];
-  // better-sqlite3's own result, `{ changes, lastInsertRowid }`, is fresh per call.
+  // The binding's own result, `{ changes, lastInsertRowid }`, is fresh per call.
   if (mode === "run") return statement.run(...args);
   if (!statement.reader) {
     throw new StoreError(

@@ -1,56 +1,11 @@
-import { assertInteger, describeValue } from "../../core/validate.js";
-import { LockstepDefinitionError } from "../../model/definition-error.js";
-import { SqliteEngine } from "./sqlite-engine.js";
+import { betterSqlite3Driver } from "./better-sqlite3-driver.js";
+import { openDatabase, type SqliteDatabase, type SqliteOptions } from "./database.js";
 
-/** Options of {@link openSqlite}. */
-export interface SqliteOptions {
-  /**
-   * How long, in milliseconds, a write waits for a lock held by another process before failing with
-   * `SQLITE_BUSY` (a `transient` error). Writers in this process never wait here: they queue on the
-   * database's write gate instead.
-   *
-   * @default 5000
-   * @example `openSqlite("app.db", { busyTimeoutMs: 1000 })`
-   */
-  readonly busyTimeoutMs?: number;
-  /**
-   * Whether to refuse to open a file that does not exist yet, instead of creating it.
-   *
-   * @default false
-   * @example `openSqlite("app.db", { fileMustExist: true })`
-   */
-  readonly fileMustExist?: boolean;
-}
+export type { SqliteDatabase, SqliteOptions } from "./database.js";
 
 /**
- * One SQLite database opened by lockstep: the better-sqlite3 connections to its file and the write
- * gate every writer in this process shares. Pass it to `sqliteStore` and `sqliteSagaLog`.
- */
-export interface SqliteDatabase {
-  /**
-   * The database's identity, `"sqlite:<absolute real path>"`, or `"sqlite::memory:<n>"` for an
-   * in-memory database. Stores and saga logs on one database share it, which is how the runner knows
-   * a step's writes and its log record can commit in one transaction.
-   */
-  readonly id: string;
-  /** The absolute real path of the file, or `":memory:"`. */
-  readonly path: string;
-  /** Whether the database lives in memory, on a single connection, and vanishes on close. */
-  readonly inMemory: boolean;
-  /** Whether {@link SqliteDatabase.close} has been called. */
-  readonly closed: boolean;
-  /**
-   * Closes every connection. A transaction still open is rolled back by SQLite; every later use of
-   * the database, its stores, handles and logs fails with an error saying it was closed. Calling it
-   * again does nothing.
-   */
-  close(): void;
-}
-
-const ENGINE = Symbol.for("lockstep.sqlite.engine");
-
-/**
- * Opens a SQLite database file (created if missing, unless `fileMustExist`), or `":memory:"`.
+ * Opens a SQLite database file through better-sqlite3 (created if missing, unless `fileMustExist`),
+ * or `":memory:"`. better-sqlite3 is a Node addon; on Bun use `openSqlite` from `lockstep/bun-sqlite`.
  *
  * Every connection gets `journal_mode = WAL`, `synchronous = FULL`, `foreign_keys = ON` and the
  * configured `busy_timeout`. A file database has a reader connection for the root handle's reads and
@@ -68,43 +23,5 @@ const ENGINE = Symbol.for("lockstep.sqlite.engine");
  * ```
  */
 export function openSqlite(path: string, options: SqliteOptions = {}): SqliteDatabase {
-  if (typeof path !== "string" || path.length === 0) {
-    throw new LockstepDefinitionError(
-      `Expected \`path\` to be a database file path or ":memory:", got ${describeValue(path)}.`,
-    );
-  }
-  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-  assertInteger("busyTimeoutMs", busyTimeoutMs, 0);
-  const fileMustExist = options.fileMustExist ?? false;
-  if (typeof fileMustExist !== "boolean") {
-    throw new LockstepDefinitionError(
-      `Expected \`fileMustExist\` to be a boolean, got ${describeValue(fileMustExist)}.`,
-    );
-  }
-  const engine = new SqliteEngine(path, busyTimeoutMs, fileMustExist);
-  const database: SqliteDatabase = {
-    id: engine.id,
-    path: engine.path,
-    inMemory: engine.inMemory,
-    get closed() {
-      return engine.closed;
-    },
-    close: () => engine.close(),
-  };
-  Object.defineProperty(database, ENGINE, { value: engine });
-  return Object.freeze(database);
-}
-
-/** The engine behind a database from {@link openSqlite}; refuses anything else by name. */
-export function engineOf(db: SqliteDatabase, argument = "db"): SqliteEngine {
-  const engine =
-    typeof db === "object" && db !== null
-      ? ((db as unknown as Record<symbol, unknown>)[ENGINE] as SqliteEngine | undefined)
-      : undefined;
-  if (engine === undefined) {
-    throw new LockstepDefinitionError(
-      `Expected \`${argument}\` to be a database returned by openSqlite(), got ${describeValue(db)}.`,
-    );
-  }
-  return engine;
+  return openDatabase(betterSqlite3Driver, path, options);
 }

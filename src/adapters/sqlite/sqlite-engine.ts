@@ -8,6 +8,7 @@ import { refuseTransactionControl } from "../sql/transaction-control.js";
 import { classifySqliteError, sqliteCodeOf } from "./classify-sqlite-error.js";
 import { Connection, execute, type StatementMode, type SyncSql } from "./connection.js";
 import { sqliteDialect } from "./sqlite-dialect.js";
+import type { SqliteDriver } from "./sqlite-driver.js";
 import type { SqliteTransactionHandle } from "./sqlite-handle.js";
 import {
   SqliteTransaction,
@@ -30,27 +31,29 @@ export class SqliteEngine implements TransactionOwner {
   readonly path: string;
   readonly inMemory: boolean;
   readonly gate: WriteGate;
+  readonly driver: SqliteDriver;
   readonly #busyTimeoutMs: number;
   readonly #reader: Connection;
   #writer: Connection;
   #closed = false;
 
-  constructor(path: string, busyTimeoutMs: number, fileMustExist: boolean) {
+  constructor(driver: SqliteDriver, path: string, busyTimeoutMs: number, fileMustExist: boolean) {
+    this.driver = driver;
     this.#busyTimeoutMs = busyTimeoutMs;
     if (path === ":memory:") {
       this.inMemory = true;
       this.path = path;
       this.id = `sqlite::memory:${++memoryDatabases}`;
-      this.#writer = new Connection(path, busyTimeoutMs, false);
+      this.#writer = new Connection(driver, path, busyTimeoutMs, false);
       this.#reader = this.#writer;
       this.gate = new WriteGate();
       return;
     }
     this.inMemory = false;
-    this.#writer = new Connection(resolve(path), busyTimeoutMs, fileMustExist);
+    this.#writer = new Connection(driver, resolve(path), busyTimeoutMs, fileMustExist);
     try {
       this.path = realpathSync(resolve(path));
-      this.#reader = new Connection(this.path, busyTimeoutMs, true);
+      this.#reader = new Connection(driver, this.path, busyTimeoutMs, true);
     } catch (error) {
       this.#writer.close();
       throw error;
@@ -362,7 +365,7 @@ export class SqliteEngine implements TransactionOwner {
     if (connection.inTransaction && connection === this.#writer && !this.inMemory) {
       connection.close();
       try {
-        this.#writer = new Connection(this.path, this.#busyTimeoutMs, true);
+        this.#writer = new Connection(this.driver, this.path, this.#busyTimeoutMs, true);
       } catch {
         // The closed writer makes the next write fail loudly rather than run in a stale transaction.
       }

@@ -2,7 +2,7 @@ import type { CoCommitLog, SagaLog } from "../../log/saga-log.js";
 import { coCommitStoreId } from "../sql/co-commit-store.js";
 import { SqlSagaLog } from "../sql/sql-saga-log.js";
 import type { SyncSql } from "./connection.js";
-import { engineOf, type SqliteDatabase } from "./open-sqlite.js";
+import { engineOf, type SqliteDatabase } from "./database.js";
 import { SqliteLogOperations } from "./saga-log-operations.js";
 import { sagaLogTables } from "./saga-log-schema.js";
 import { sqliteDialect } from "./sqlite-dialect.js";

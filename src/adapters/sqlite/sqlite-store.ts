@@ -4,7 +4,7 @@ import { TRANSACT_NOW, type TransactNow } from "../../core/run-atomic.js";
 import { defineStore, type WriteStore } from "../../core/store.js";
 import { assertName } from "../../core/validate.js";
 import { classifySqliteError } from "./classify-sqlite-error.js";
-import { engineOf, type SqliteDatabase } from "./open-sqlite.js";
+import { engineOf, type SqliteDatabase } from "./database.js";
 import type {
   SqliteHandle,
   SqliteRunResult,
@@ -86,7 +86,7 @@ export function sqliteStore(db: SqliteDatabase, options: SqliteStoreOptions = {}
     id,
     handle,
     capabilities: { transactions: true, conditionalWrite: true, savepoints: true },
-    // better-sqlite3 runs statements synchronously in this process: a settled call cannot land later.
+    // better-sqlite3 and bun:sqlite run statements synchronously in this process: a settled call cannot land later.
     fence: { mode: "in_process" } as const,
     transaction,
     // Not async: the handle's own promise is returned as it is, without another one around it.

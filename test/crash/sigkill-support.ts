@@ -1,0 +1,119 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "vitest";
+import { createRecoverer, createRunner, systemClock } from "../../src/index.js";
+import {
+  dump,
+  INITIAL_TOTAL,
+  judge,
+  openWorld,
+  SAGA_ID,
+  seedWorld,
+  transferSaga,
+} from "./transfer-world.js";
+
+/**
+ * The SIGKILL suite's parts, shared by the Node suite (sigkill.test.ts) and the runtime matrix
+ * (test/runtimes/sigkill-case.ts): a child process run by `command` (the program, then its
+ * arguments; child.ts's logic), a seeded world, and the fresh process's recovery and checks.
+ */
+export type Path = "happy" | "compensating";
+
+export interface ChildResult {
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly boundaries: readonly string[];
+  readonly stderr: string;
+}
+
+export function child(
+  command: readonly string[],
+  dir: string,
+  phase: "run" | "recover",
+  crashAt: number,
+): Promise<ChildResult> {
+  const [program, ...args] = command;
+  return new Promise((resolve, reject) => {
+    const proc = spawn(program as string, args, {
+      env: { ...process.env, DIR: dir, PHASE: phase, CRASH_AT: String(crashAt) },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    proc.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    proc.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    proc.on("error", reject);
+    proc.on("close", (code, signal) => {
+      let boundaries: string[] = [];
+      if (stdout.length > 0)
+        boundaries = (JSON.parse(stdout) as { boundaries: string[] }).boundaries;
+      resolve({ code, signal, boundaries, stderr });
+    });
+  });
+}
+
+export async function freshDir(path: Path): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "lockstep-crash-"));
+  const world = openWorld(dir);
+  await seedWorld(world, path);
+  world.close();
+  return dir;
+}
+
+/** A fresh process's view: reopen the files, recover twice, check every invariant. */
+export async function recoverAndCheck(
+  dir: string,
+  path: Path,
+  label: string,
+): Promise<"all" | "nothing"> {
+  const world = openWorld(dir);
+  try {
+    const saga = transferSaga(world);
+    const ahead = { now: () => Date.now() + 7_200_000, setTimer: systemClock.setTimer };
+    const recoverer = createRecoverer({
+      runner: createRunner({ log: world.log, clock: ahead }),
+      sagas: [saga],
+    });
+    (await recoverer.recover())._unsafeUnwrap();
+    const once = `${await dump(world)}${JSON.stringify(await world.log.load(SAGA_ID))}`;
+    const second = (await recoverer.recover())._unsafeUnwrap();
+    const twice = `${await dump(world)}${JSON.stringify(await world.log.load(SAGA_ID))}`;
+    expect(second.claimed, `${label}: a second recovery pass found work`).toBe(0);
+    expect(twice, `${label}: a second recovery pass changed the stores or the log`).toBe(once);
+    const { state, total } = await judge(world);
+    expect(total, `${label}: credits were not conserved`).toBe(INITIAL_TOTAL);
+    if (path === "compensating") expect(state, label).toBe("nothing");
+    const record = (await world.log.load(SAGA_ID))?.record;
+    if (record === undefined) {
+      expect(state, `${label}: no saga, yet something was written`).toBe("nothing");
+    } else {
+      expect(["completed", "compensated"], label).toContain(record.status);
+      expect(record.status === "completed", `${label}: log and stores disagree`).toBe(
+        state === "all",
+      );
+    }
+    return state;
+  } finally {
+    world.close();
+  }
+}
+
+/** Runs `count` jobs, two at a time (one per core). */
+export async function pool<T>(count: number, job: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      results[i] = await job(i);
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  return results;
+}

@@ -1,0 +1,91 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { build, type Plugin } from "esbuild";
+
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const SRC = join(ROOT, "src");
+const DIST = join(ROOT, "dist");
+/** Inside the repository, so the bundle's bare imports (pg, ioredis) resolve from its node_modules. */
+export const OUT = join(ROOT, "test/runtimes/.out");
+
+/** The runtimes of the matrix. */
+export type { Runtime } from "./matrix-command.js";
+
+import type { Runtime } from "./matrix-command.js";
+
+/** The public entry each source entry point is published as. */
+const PUBLIC: Readonly<Record<string, string>> = {
+  "index.ts": "index.js",
+  "testing/index.ts": "testing/index.js",
+  "adapters/memory/index.ts": "memory/index.js",
+  "adapters/sqlite/index.ts": "sqlite/index.js",
+  "adapters/postgres/index.ts": "postgres/index.js",
+  "adapters/redis/index.ts": "redis/index.js",
+  "adapters/http/index.ts": "http/index.js",
+  "recipes/bounty/index.ts": "bounty/index.js",
+  "recipes/contribution/index.ts": "contribution/index.js",
+};
+
+/** Internal modules with no state or classes of their own, bundled from source. */
+const FROM_SOURCE = new Set(["testing/crash-switch.ts"]);
+
+const distUrl = (entry: string) => pathToFileURL(join(DIST, entry)).href;
+
+/**
+ * Sends every import of lockstep's sources to the published build in dist/: an entry point to its
+ * public entry, an internal module to the public entries that re-export it. On Bun the SQLite entry
+ * is `lockstep/bun-sqlite`, which has the same exports over bun:sqlite. `vitest` is the shim.
+ */
+function publishedBuild(runtime: Runtime): Plugin {
+  return {
+    name: "lockstep-published-build",
+    setup(b) {
+      b.onResolve({ filter: /^vitest$/ }, () => ({
+        path: fileURLToPath(new URL("./vitest-shim.ts", import.meta.url)),
+      }));
+      b.onResolve({ filter: /^file:/ }, (args) => ({ path: args.path, external: true }));
+      b.onResolve({ filter: /^\.\.?\// }, (args) => {
+        const target = resolve(args.resolveDir, args.path).replace(/\.js$/, ".ts");
+        if (!target.startsWith(`${SRC}/`)) return undefined;
+        const inSrc = relative(SRC, target);
+        if (FROM_SOURCE.has(inSrc)) return { path: target };
+        if (inSrc === "adapters/sqlite/index.ts" && runtime === "bun") {
+          return { path: distUrl("bun-sqlite/index.js"), external: true };
+        }
+        const entry = PUBLIC[inSrc];
+        if (entry !== undefined) return { path: distUrl(entry), external: true };
+        return { path: "lockstep-internal", namespace: "lockstep-internal" };
+      });
+      b.onLoad({ filter: /.*/, namespace: "lockstep-internal" }, () => ({
+        contents: `export * from ${JSON.stringify(distUrl("index.js"))};\nexport * from ${JSON.stringify(distUrl("testing/index.js"))};\n`,
+        loader: "js",
+      }));
+    },
+  };
+}
+
+/** Bundles the matrix program for `runtime`; returns the file to run. */
+export async function buildMatrix(runtime: Runtime): Promise<string> {
+  if (!existsSync(join(DIST, "index.js")) || !existsSync(join(DIST, "bun-sqlite/index.js"))) {
+    throw new Error(
+      `The runtime matrix runs the published build, and ${DIST} has none: run \`npm run build\` first.`,
+    );
+  }
+  const outfile = join(OUT, `matrix-${runtime}.mjs`);
+  mkdirSync(dirname(outfile), { recursive: true });
+  await build({
+    entryPoints: [fileURLToPath(new URL("./matrix-entry.ts", import.meta.url))],
+    outfile,
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "es2022",
+    // Bundled: the shim and the matchers (chai, @vitest/expect). Left to the runtime: the drivers and
+    // the libraries the published build imports too, so both share one copy.
+    external: ["pg", "ioredis", "zod", "fast-check", "neverthrow", "ulid", "better-sqlite3"],
+    plugins: [publishedBuild(runtime)],
+    logLevel: "error",
+  });
+  return outfile;
+}
