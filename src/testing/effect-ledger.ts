@@ -22,9 +22,16 @@ export interface EffectCall {
   readonly execution: number;
 }
 
+/** A traced step call, as it started. */
+export interface StartedCall {
+  /** Its place among every effect and step call of the run. */
+  readonly seq: number;
+  readonly call: EffectCall;
+}
+
 /** One effect a wrapped store applied: a write that changed something, or a committed transaction. */
 export interface Effect {
-  /** Its place among every effect of the run, from 1. */
+  /** Its place among every effect and step call of the run, from 1. */
   readonly seq: number;
   /** The site that applied it, e.g. `"orders.handle.put"` or `"funds.transaction"`. */
   readonly site: string;
@@ -67,12 +74,19 @@ export interface Effect {
  */
 export class EffectLedger {
   readonly #effects: Effect[] = [];
+  readonly #started: StartedCall[] = [];
+  #seq = 0;
   readonly #calls = new WeakMap<object, EffectCall>();
   #executions = 0;
 
   /** Every effect so far, in the order they applied. */
   get all(): readonly Effect[] {
     return this.#effects;
+  }
+
+  /** Every traced step call so far, in the order they started, on the same sequence as effects. */
+  get calls(): readonly StartedCall[] {
+    return this.#started;
   }
 
   /**
@@ -107,7 +121,7 @@ export class EffectLedger {
     at: number,
     write: string | undefined,
   ): void {
-    this.#effects.push({ seq: this.#effects.length + 1, site, call, late, at, write });
+    this.#effects.push({ seq: ++this.#seq, site, call, late, at, write });
   }
 
   #traced<C extends StepCallContext>(
@@ -129,6 +143,7 @@ export class EffectLedger {
       // call to claim it is the one writing.
       if (typeof ctx.signal === "object" && ctx.signal !== null) this.#calls.set(ctx.signal, call);
       if (typeof ctx.handle === "object" && ctx.handle !== null) this.#calls.set(ctx.handle, call);
+      this.#started.push({ seq: ++this.#seq, call });
       return fn(ctx);
     };
   }

@@ -6,9 +6,10 @@ import { defineInvariant, type Invariant } from "./invariant.js";
  * An invariant that no effect outlives what the log says of its step: an effect a step's
  * `execute` applied is present at the end only for a step the log records as committed (or in
  * doubt). It flags an effect of a step the log says did not commit (or never ran, or a saga the log
- * does not hold), and an effect of a compensated step that applied after the last effect of its
- * compensation, so that nothing undid it: a late landing or a slow commit the runner took for
- * "not committed".
+ * does not hold), and an effect of a compensated step that applied after its last compensation
+ * began, so that nothing undid it: a late landing or a slow commit the runner took for "not
+ * committed". (Whether a compensation undoes what it found is for the invariants that read the
+ * stores, such as {@link allOrNothing}.)
  *
  * It judges the {@link EffectLedger} the kit records (see `context.effects`), not the stores'
  * contents, so it does not count as judging the stores.
@@ -50,18 +51,15 @@ export function effectsMatchLog(): Invariant {
           }
           const who = `Step "${step.name}" of saga "${saga.record.sagaId}" (${saga.record.status})`;
           if (step.status !== "compensated") {
-            violations.push(
-              `${who} is ${step.status} in the log, but ${describe(done)} applied and nothing undid it.`,
-            );
+            violations.push(`${who} is ${step.status} in the log, but ${describe(done)} applied.`);
             continue;
           }
-          const undone = mine.some((e) => e.call?.phase === "compensate" && e.seq > last.seq);
-          if (!undone) {
-            const stray = done.filter(
-              (e) => !mine.some((c) => c.call?.phase === "compensate" && c.seq > e.seq),
-            );
+          // Only an effect that applied after the step's last compensation began escaped it.
+          const began = lastCompensation(effects, saga.record.sagaId, step.name);
+          const stray = done.filter((e) => e.seq > began);
+          if (stray.length > 0) {
             violations.push(
-              `${who} is compensated in the log, but ${describe(stray)} applied after anything its compensation undid.`,
+              `${who} is compensated in the log, but ${describe(stray)} applied after its last compensation began, so nothing undid it.`,
             );
           }
         }
@@ -70,6 +68,15 @@ export function effectsMatchLog(): Invariant {
     },
     { reads: "log" },
   );
+}
+
+/** Where the last traced compensation of a step began, or 0 if none did. */
+function lastCompensation(effects: EffectLedger, sagaId: string, step: string): number {
+  let seq = 0;
+  for (const { seq: at, call } of effects.calls) {
+    if (call.sagaId === sagaId && call.step === step && call.phase === "compensate") seq = at;
+  }
+  return seq;
 }
 
 /** The effects made by traced step calls, by saga id, then by step name, in order. */

@@ -105,7 +105,7 @@ export function invariantsOf<World extends ScenarioWorld>(
   const own = scenario.invariants ?? [];
   const standard = scenario.standardInvariants === false ? [] : standardInvariants();
   const effects = scenario.effectInvariants === false ? [] : [effectsMatchLog(), noDoubleEffect()];
-  return [...standard, ...effects, ...own];
+  return [...standard, ...own, ...effects];
 }
 
 /**
