@@ -1,6 +1,5 @@
 import type { StepDefinition } from "../core/step.js";
 import { canonicalJson } from "./canonical-json.js";
-import type { AnySaga } from "./scenario.js";
 
 /** Which call of a saga's step code made an effect. */
 export type EffectPhase = "execute" | "compensate" | "probe";
@@ -65,11 +64,8 @@ export interface Effect {
  *
  * @example
  * ```ts
- * const injector = new FaultInjector(plan);
- * const orders = withFaults(createMemoryStore({ tier: "plain" }), injector, { clock });
- * const saga = injector.effects.trace(orderSaga(orders));
- * // … run it, then:
- * injector.effects.all.filter((e) => e.call?.step === "confirm").length;
+ * const injector = new FaultInjector({ seed: 1, rules: [] });
+ * const late = injector.effects.all.filter((effect) => effect.late);
  * ```
  */
 export class EffectLedger {
@@ -93,8 +89,8 @@ export class EffectLedger {
    * The saga with every step's `execute`, `compensate` and `probe` wrapped so that the effects
    * each call makes are attributed to it. Nothing else about the saga changes.
    */
-  trace<S extends AnySaga>(saga: S): S {
-    const steps = (saga.steps as readonly StepDefinition[]).map((step) =>
+  trace<S extends { readonly steps: readonly StepDefinition[] }>(saga: S): S {
+    const steps = saga.steps.map((step) =>
       Object.freeze({
         ...step,
         execute: this.#traced(step.execute, step.name, "execute"),

@@ -85,10 +85,10 @@ export function stepEffects(effects: EffectLedger): Map<string, Map<string, Effe
   for (const effect of effects.all) {
     const call = effect.call;
     if (call === undefined) continue;
-    let steps = bySaga.get(call.sagaId);
-    if (steps === undefined) bySaga.set(call.sagaId, (steps = new Map()));
-    let list = steps.get(call.step);
-    if (list === undefined) steps.set(call.step, (list = []));
+    const steps = bySaga.get(call.sagaId) ?? new Map<string, Effect[]>();
+    bySaga.set(call.sagaId, steps);
+    const list = steps.get(call.step) ?? [];
+    steps.set(call.step, list);
     list.push(effect);
   }
   return bySaga;

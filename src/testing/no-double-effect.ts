@@ -14,7 +14,7 @@ import { defineInvariant, type Invariant } from "./invariant.js";
  *
  * @example
  * ```ts
- * const report = await assertSimulation({ ...scenario, invariants: [noDoubleEffect(), conserved] });
+ * const invariants = [noDoubleEffect(), effectsMatchLog()];
  * ```
  */
 export function noDoubleEffect(): Invariant {
