@@ -316,6 +316,7 @@ async function runCrashSchedule<World extends ScenarioWorld, S extends AnySaga>(
   );
   if (ran.status === "stuck") runner.crash.kill("stuck");
   await clock.drainIo();
+  await clock.settle(injector.landed());
   let reached =
     crashAt === undefined
       ? true
@@ -349,6 +350,7 @@ async function runCrashSchedule<World extends ScenarioWorld, S extends AnySaga>(
     completed++;
     if (pass.status === "stuck") process.crash.kill("stuck");
     await clock.drainIo();
+    await clock.settle(injector.landed());
     if (pass.status === "stuck") {
       violated({
         invariant: "recovery settles",
@@ -366,7 +368,15 @@ async function runCrashSchedule<World extends ScenarioWorld, S extends AnySaga>(
     const sagas = await loadSagas(log);
     const found = await checkInvariants(
       invariants,
-      { world, log, sagas, pass: completed, snapshot, previousSnapshot: previous },
+      {
+        world,
+        log,
+        sagas,
+        pass: completed,
+        snapshot,
+        previousSnapshot: previous,
+        effects: injector.effects,
+      },
       storeReaders,
     );
     for (const v of found) violated(v);

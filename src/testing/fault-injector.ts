@@ -1,6 +1,8 @@
 import { ErrorKind } from "../model/error-kind.js";
+import { EffectLedger } from "./effect-ledger.js";
 import {
   checkFaultPlan,
+  DEFAULT_LANDING_MS,
   type FaultKind,
   type FaultPlan,
   type FaultRule,
@@ -26,6 +28,8 @@ export interface Fault extends FaultEvent {
   readonly errorKind: ErrorKind;
   /** For `latency`: how long the response is delayed, in milliseconds. */
   readonly latencyMs: number;
+  /** For `late_landing` and `slow_commit`: how long after the deadline the effect lands. */
+  readonly landingMs: number;
   /** A full sentence naming the fault, its site and the seed that replays it. */
   readonly message: string;
 }
@@ -67,6 +71,10 @@ const HONEST_BEFORE: readonly ErrorKind[] = [
   ErrorKind.Timeout,
 ];
 const HONEST_AFTER: readonly ErrorKind[] = [ErrorKind.Unknown, ErrorKind.Timeout];
+/** The kinds whose effect may land: their error must never claim it did not. */
+const MAY_LAND: readonly FaultKind[] = ["fail_after", "late_landing", "slow_commit"];
+/** The kinds whose effect lands after the call's deadline. */
+export const LATE_KINDS: readonly FaultKind[] = ["late_landing", "slow_commit"];
 
 /**
  * The state of one run's faults: realizes a {@link FaultPlan}, site by site. Share one injector
@@ -95,6 +103,9 @@ export class FaultInjector {
   readonly #onFault: ((event: FaultEvent) => void) | undefined;
   readonly #sites = new Map<string, SiteState>();
   readonly #fired: FaultEvent[] = [];
+  readonly #landings = new Set<Promise<void>>();
+  /** Every effect the stores wrapped with this injector applied; see {@link EffectLedger}. */
+  readonly effects = new EffectLedger();
 
   constructor(plan: FaultPlan, options: FaultInjectorOptions = {}) {
     this.plan = checkFaultPlan(plan);
@@ -104,6 +115,32 @@ export class FaultInjector {
   /** Every fault fired so far, in order. */
   get fired(): readonly FaultEvent[] {
     return this.#fired;
+  }
+
+  /** How many late effects (`late_landing`, `slow_commit`) are still on their way to a store. */
+  get landingsInFlight(): number {
+    return this.#landings.size;
+  }
+
+  /**
+   * Counts a late effect as on its way until `landing` settles. Called by {@link withFaults}.
+   */
+  landing(landing: Promise<unknown>): void {
+    const done = landing.then(
+      () => {},
+      () => {},
+    );
+    this.#landings.add(done);
+    void done.then(() => this.#landings.delete(done));
+  }
+
+  /**
+   * Settles once every late effect on its way has landed (or died with its process), including
+   * ones sent while it waits. On a virtual clock, drive it with `clock.settle`, which moves time
+   * to each landing.
+   */
+  async landed(): Promise<void> {
+    while (this.#landings.size > 0) await Promise.all([...this.#landings]);
   }
 
   /** Every site called so far and how it behaves in this run. */
@@ -128,10 +165,12 @@ export class FaultInjector {
     const rule = state.rule;
     if (rule === undefined || !state.active || state.kind === undefined) return undefined;
     if (rule.times !== undefined && state.fires >= rule.times) return undefined;
+    if (rule.calls !== undefined && !rule.calls.includes(state.calls)) return undefined;
     if (state.random() >= (rule.probability ?? 1)) return undefined;
     state.fires++;
     const latencyMs =
       state.kind === "latency" ? 1 + Math.floor(state.random() * (rule.latencyMs ?? 1_000)) : 0;
+    const landingMs = LATE_KINDS.includes(state.kind) ? draw(rule, state.random) : 0;
     const event: FaultEvent = {
       site,
       kind: state.kind,
@@ -144,6 +183,7 @@ export class FaultInjector {
       ...event,
       errorKind: state.errorKind,
       latencyMs,
+      landingMs,
       message: `Injected fault "${state.kind}" at ${site} (call ${state.calls}); the fault plan with seed ${this.plan.seed} replays it.`,
     };
   }
@@ -162,7 +202,10 @@ export class FaultInjector {
     const kind = rule === undefined ? undefined : pick(kindsOf(rule), "kind");
     const errorKind =
       rule?.errorKind ??
-      (pick(kind === "fail_after" ? HONEST_AFTER : HONEST_BEFORE, "error") as ErrorKind);
+      (pick(
+        kind !== undefined && MAY_LAND.includes(kind) ? HONEST_AFTER : HONEST_BEFORE,
+        "error",
+      ) as ErrorKind);
     const state: SiteState = {
       rule,
       active,
@@ -175,4 +218,11 @@ export class FaultInjector {
     this.#sites.set(site, state);
     return state;
   }
+}
+
+/** A late effect's delay past its deadline, from the rule's `landingMs`. */
+function draw(rule: FaultRule, random: () => number): number {
+  const landing = rule.landingMs ?? DEFAULT_LANDING_MS;
+  const [min, max] = typeof landing === "number" ? [landing, landing] : landing;
+  return min === max ? min : min + Math.floor(random() * (max - min + 1));
 }

@@ -7,8 +7,9 @@ import { assertSeed } from "./seeded-random.js";
  * What an injected fault does to one call into an adapter.
  *
  * Every kind is honest about what happened to the effect, so a correct saga survives all of them:
- * a `fail_before` never lets the effect happen, a `fail_after` always does, and a `hang` never
- * reaches the store.
+ * a `fail_before` never lets the effect happen, a `fail_after` always does, a `hang` never
+ * reaches the store, and a late effect (`late_landing`, `slow_commit`) lands only as the store's
+ * declared attempt fence allows (see {@link FaultKind.LateLanding}).
  */
 export const FaultKind = {
   /** The call fails before its effect: nothing is written, the caller gets an error. */
@@ -27,6 +28,31 @@ export const FaultKind = {
   Crash: "crash",
   /** The effect happens, then the response is delayed on the injected clock. */
   Latency: "latency",
+  /**
+   * The call outlives its deadline: it does not answer before the call's signal aborts, and its
+   * effect applies `landingMs` after that, as a request held up in the network would. The store
+   * gets the call as it was sent, with a signal that no longer aborts, so it cannot refuse it for
+   * being late; a store that fences by token refuses it by its token. What the caller sees follows
+   * the store's declared attempt fence, so the fault never makes a store break its declaration:
+   *
+   * - `in_process` and `kill_and_wait`: the call settles (with an error) only once the effect has
+   *   landed, and an effect whose process died first never lands;
+   * - `landing_horizon`: the call fails at its deadline, and the effect lands within the horizon;
+   * - `fence_token` and `none`: the call fails at its deadline, and the effect lands later, even if
+   *   the process that sent it died.
+   *
+   * A call without a signal counts from when it was made. At a `transaction` site, where the
+   * client drives the work, it acts as `slow_commit`.
+   */
+  LateLanding: "late_landing",
+  /**
+   * The store does the work, but its commit completes only `landingMs` after the call's deadline,
+   * and the answer comes after that (a COMMIT slowed by a deferred trigger or a synchronous
+   * standby). At a `transaction` site the work runs, then the commit waits; elsewhere the whole
+   * write waits. The caller sees what `late_landing` says, except that where the call settles
+   * after the effect it settles with the store's own answer.
+   */
+  SlowCommit: "slow_commit",
 } as const;
 
 /** One of the values of {@link FaultKind}. */
@@ -73,7 +99,8 @@ export interface FaultRule {
    * The kind of the error a failing store call throws. A saga log always throws
    * `SagaLogError("io")`.
    * @default for `fail_before`, one of `transient`, `not_committed`, `unknown`, `timeout` per site
-   * (seeded); for `fail_after`, `unknown` or `timeout` — never a kind that claims nothing happened
+   * (seeded); for `fail_after`, `late_landing` and `slow_commit`, `unknown` or `timeout` — never a
+   * kind that claims nothing happened
    */
   readonly errorKind?: ErrorKind;
   /**
@@ -81,6 +108,21 @@ export interface FaultRule {
    * @default 1000
    */
   readonly latencyMs?: number;
+  /**
+   * For `late_landing` and `slow_commit`: how long after the call's deadline its effect lands, in
+   * milliseconds on the wrapper's clock (virtual time with a `VirtualClock`, real time with the
+   * system clock). A number is exact; a pair `[min, max]` draws each delay from that range.
+   * @default [1, 1000]
+   * @example 5_000 // lands 5 s after the deadline
+   */
+  readonly landingMs?: number | readonly [number, number];
+  /**
+   * Which calls of a matching site may fire, counted from 1 over the whole run: replays one
+   * fault exactly, e.g. a late landing of the second write.
+   * @default every call
+   * @example [2]
+   */
+  readonly calls?: readonly number[];
 }
 
 /**
@@ -134,6 +176,12 @@ export interface RandomFaultPlanOptions {
    * @default 1000
    */
   readonly latencyMs?: number;
+  /**
+   * How long after their deadline late landings and slow commits land: exact, or a `[min, max]`
+   * range.
+   * @default [1, 1000]
+   */
+  readonly landingMs?: number | readonly [number, number];
 }
 
 /**
@@ -156,10 +204,14 @@ export function randomFaultPlan(seed: number, options: RandomFaultPlanOptions = 
         probability: options.probability ?? 0.2,
         times: options.times ?? 3,
         latencyMs: options.latencyMs ?? 1_000,
+        landingMs: options.landingMs ?? DEFAULT_LANDING_MS,
       },
     ],
   });
 }
+
+/** How long after its deadline a late effect lands, unless a rule says. */
+export const DEFAULT_LANDING_MS: readonly [number, number] = Object.freeze([1, 1_000] as const);
 
 /** The empty plan: no faults. */
 export const NO_FAULTS: FaultPlan = Object.freeze({ seed: 0, rules: Object.freeze([]) });
@@ -211,12 +263,51 @@ function checkRule(rule: FaultRule, where: string): FaultRule {
   }
   if (rule.times !== undefined) assertInteger(`${where}.times`, rule.times, 1);
   if (rule.latencyMs !== undefined) assertInteger(`${where}.latencyMs`, rule.latencyMs, 1);
+  const landing = rule.landingMs === undefined ? undefined : landingRange(rule.landingMs, where);
+  if (rule.calls !== undefined) {
+    if (!Array.isArray(rule.calls) || rule.calls.length === 0) {
+      throw new LockstepDefinitionError(
+        `Expected \`${where}.calls\` to be a non-empty list of call numbers, got ${describeValue(rule.calls)}.`,
+      );
+    }
+    for (const [i, call] of rule.calls.entries()) assertInteger(`${where}.calls[${i}]`, call, 1);
+  }
   if (rule.errorKind !== undefined && !ERROR_KINDS.includes(rule.errorKind)) {
     throw new LockstepDefinitionError(
       `Expected \`${where}.errorKind\` to be one of ${ERROR_KINDS.join(", ")}, got ${describeValue(rule.errorKind)}.`,
     );
   }
-  return Object.freeze({ ...rule, kind: Object.freeze([...kinds]) });
+  return Object.freeze({
+    ...rule,
+    kind: Object.freeze([...kinds]),
+    ...(landing === undefined ? {} : { landingMs: landing }),
+    ...(rule.calls === undefined ? {} : { calls: Object.freeze([...rule.calls]) }),
+  });
+}
+
+/** A rule's `landingMs` as a checked `[min, max]` range. */
+export function landingRange(
+  landingMs: number | readonly [number, number],
+  where: string,
+): readonly [number, number] {
+  if (typeof landingMs === "number") {
+    assertInteger(`${where}.landingMs`, landingMs, 0);
+    return Object.freeze([landingMs, landingMs] as const);
+  }
+  const [min, max] = Array.isArray(landingMs) ? landingMs : [];
+  if (
+    !Array.isArray(landingMs) ||
+    landingMs.length !== 2 ||
+    !Number.isInteger(min) ||
+    !Number.isInteger(max) ||
+    (min as number) < 0 ||
+    (max as number) < (min as number)
+  ) {
+    throw new LockstepDefinitionError(
+      `Expected \`${where}.landingMs\` to be an integer >= 0 or a pair [min, max] of them with min <= max, got ${describeValue(landingMs)}.`,
+    );
+  }
+  return Object.freeze([min as number, max as number] as const);
 }
 
 /** The kinds a rule names, as a list. */

@@ -15,6 +15,13 @@ export { type AllOrNothingOptions, allOrNothing, type EffectPresent } from "./al
 export { canonicalJson } from "./canonical-json.js";
 export { CrashSwitch, SimulatedCrash } from "./crash-switch.js";
 export {
+  type Effect,
+  type EffectCall,
+  EffectLedger,
+  type EffectPhase,
+} from "./effect-ledger.js";
+export { effectsMatchLog } from "./effects-match-log.js";
+export {
   assertCrashPoints,
   type CrashExplorationReport,
   type CrashSchedule,
@@ -60,6 +67,7 @@ export {
 } from "./invariant.js";
 export { logWellFormed } from "./log-well-formed.js";
 export { noDoubleCompensation } from "./no-double-compensation.js";
+export { noDoubleEffect } from "./no-double-effect.js";
 export { type RaceSagasOptions, raceSagas } from "./race-sagas.js";
 export { recoveryIdempotent } from "./recovery-idempotent.js";
 export type {

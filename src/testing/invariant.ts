@@ -3,6 +3,7 @@ import { assertFunction, assertName, describeValue } from "../core/validate.js";
 import type { SagaLog } from "../log/saga-log.js";
 import { LockstepDefinitionError } from "../model/definition-error.js";
 import type { SagaSnapshot } from "../model/records.js";
+import type { EffectLedger } from "./effect-ledger.js";
 
 /** What an invariant sees when it is checked. */
 export interface InvariantContext<World> {
@@ -18,6 +19,13 @@ export interface InvariantContext<World> {
   readonly snapshot: string;
   /** The durable state after the previous completed pass; `undefined` at the first. */
   readonly previousSnapshot: string | undefined;
+  /**
+   * Every effect the wrapped stores applied, with the step call that made each: what
+   * {@link effectsMatchLog} and {@link noDoubleEffect} judge. The explorer and the simulator always
+   * give it; pass a {@link FaultInjector}'s `effects` when you check invariants yourself.
+   * @default undefined
+   */
+  readonly effects?: EffectLedger;
 }
 
 /** What a check returns: nothing when the invariant holds, else one message per violation. */

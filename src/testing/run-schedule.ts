@@ -207,6 +207,9 @@ export async function runSchedule<World extends ScenarioWorld>(
     await endProcesses(pass.status === "stuck");
   }
 
+  // Late effects still on their way land now, before recovery is judged: one landing between two
+  // settling passes would read as a pass that changed something.
+  await clock.settle(injector.landed(), { until: clock.now() + limit });
   injector.enabled = false;
   const violations: InvariantViolation[] = [];
   const storeReaders = new Set<string>();
@@ -239,6 +242,7 @@ export async function runSchedule<World extends ScenarioWorld>(
           pass: k + 1,
           snapshot: await durableSnapshot(options, world, log),
           previousSnapshot: before,
+          effects: injector.effects,
         },
         storeReaders,
       )),

@@ -5,6 +5,7 @@ import { assertFunction, assertInteger, describeValue } from "../core/validate.j
 import type { SagaLog } from "../log/saga-log.js";
 import { LockstepDefinitionError } from "../model/definition-error.js";
 import type { RecovererOptions } from "../recovery/recoverer.js";
+import type { EffectLedger } from "./effect-ledger.js";
 import type { Invariant } from "./invariant.js";
 import { VirtualClock } from "./virtual-clock.js";
 import type { FaultableStore } from "./with-faults.js";
@@ -71,6 +72,12 @@ export interface Scenario<World extends ScenarioWorld, S extends AnySaga> {
    * @default true
    */
   readonly standardInvariants?: boolean;
+  /**
+   * Whether to add the effect invariants, {@link effectsMatchLog} and {@link noDoubleEffect}, which
+   * compare every effect the wrapped stores applied with what the log says of its step.
+   * @default true
+   */
+  readonly effectInvariants?: boolean;
   /**
    * The durable state of the stores, compared between recovery passes (the log is always
    * compared too).
@@ -154,7 +161,7 @@ export function checkScenario(scenario: Scenario<ScenarioWorld, AnySaga>, tool: 
   if (scenario.ioStallMs !== undefined) assertInteger(`${tool}: ioStallMs`, scenario.ioStallMs, 1);
   if (scenario.snapshot !== undefined) assertFunction(`${tool}: snapshot`, scenario.snapshot);
   if (scenario.sagaId !== undefined) assertFunction(`${tool}: sagaId`, scenario.sagaId);
-  for (const key of ["allowUncheckedStores", "realIo"] as const) {
+  for (const key of ["allowUncheckedStores", "realIo", "effectInvariants"] as const) {
     if (scenario[key] !== undefined && typeof scenario[key] !== "boolean") {
       throw new LockstepDefinitionError(
         `Expected \`${key}\` of ${tool} to be a boolean, got ${describeValue(scenario[key])}.`,
@@ -175,9 +182,19 @@ export function checkWorld(world: unknown, tool: string): asserts world is Scena
 
 /**
  * The saga for one simulated process: built from the wrapped world, or, for a saga given as a
- * value, with each step's store swapped for the wrapped store of the same id.
+ * value, with each step's store swapped for the wrapped store of the same id. With `effects`, its
+ * steps are traced, so the effects each step call makes are attributed to it.
  */
 export function sagaFor<World extends ScenarioWorld>(
+  scenario: Scenario<World, AnySaga>,
+  wrapped: World,
+  effects?: EffectLedger,
+): AnySaga {
+  const saga = untracedSagaFor(scenario, wrapped);
+  return effects === undefined ? saga : effects.trace(saga);
+}
+
+function untracedSagaFor<World extends ScenarioWorld>(
   scenario: Scenario<World, AnySaga>,
   wrapped: World,
 ): AnySaga {

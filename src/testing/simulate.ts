@@ -1,7 +1,7 @@
 import { errAsync, okAsync, ResultAsync } from "neverthrow";
 import { assertFunction, assertInteger, describeValue } from "../core/validate.js";
 import { LockstepDefinitionError } from "../model/definition-error.js";
-import type { FaultEvent } from "./fault-injector.js";
+import { type FaultEvent, LATE_KINDS } from "./fault-injector.js";
 import { type FaultPlan, randomFaultPlan } from "./fault-plan.js";
 import type { InvariantViolation } from "./invariant.js";
 import { checkScheduleOptions, runSchedule, type ScheduleOptions } from "./run-schedule.js";
@@ -59,6 +59,8 @@ export interface SimulationReport {
   readonly faultKinds: Readonly<Record<string, number>>;
   /** Schedules in which at least one simulated process died or was abandoned stuck. */
   readonly crashed: number;
+  /** Schedules in which at least one `late_landing` or `slow_commit` fired. */
+  readonly lateSchedules: number;
   /** How the sagas ended, by status, over every schedule. */
   readonly outcomes: Readonly<Record<string, number>>;
   /** Every invariant that did not hold, with the seed that replays it. */
@@ -162,6 +164,7 @@ async function run<World extends ScenarioWorld, S extends AnySaga>(
   const faultKinds: Record<string, number> = {};
   let faultsFired = 0;
   let crashed = 0;
+  let lateSchedules = 0;
   let storesChecked = false;
   let stores: readonly string[] = [];
   let ioStalls = 0;
@@ -179,6 +182,7 @@ async function run<World extends ScenarioWorld, S extends AnySaga>(
     for (const f of result.faults) faultKinds[f.kind] = (faultKinds[f.kind] ?? 0) + 1;
     faultsFired += result.faults.length;
     if (result.abandoned > 0) crashed++;
+    if (result.faults.some((f) => LATE_KINDS.includes(f.kind))) lateSchedules++;
     storesChecked ||= result.storesChecked;
     stores = result.stores;
     ioStalls += result.ioStalls;
@@ -196,6 +200,7 @@ async function run<World extends ScenarioWorld, S extends AnySaga>(
     faultsFired,
     faultKinds,
     crashed,
+    lateSchedules,
     outcomes,
     violations,
     storesChecked,

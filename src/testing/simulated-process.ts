@@ -5,8 +5,10 @@ import { RECOVERABLE_STATUSES } from "../model/records.js";
 import { createRecoverer, type Recoverer } from "../recovery/recoverer.js";
 import { canonicalJson } from "./canonical-json.js";
 import { CrashSwitch } from "./crash-switch.js";
+import { effectsMatchLog } from "./effects-match-log.js";
 import type { FaultInjector } from "./fault-injector.js";
 import { type Invariant, loadSagas } from "./invariant.js";
+import { noDoubleEffect } from "./no-double-effect.js";
 import { type AnySaga, type Scenario, type ScenarioWorld, sagaFor } from "./scenario.js";
 import type { CallGate } from "./seeded-scheduler.js";
 import { standardInvariants } from "./standard-invariants.js";
@@ -51,6 +53,9 @@ export function startProcess<World extends ScenarioWorld>(
   const clock = processClock(setup.clock, crash);
   const wiring = {
     clock,
+    // A request already sent lands even after its process died: late effects wait on the world's
+    // clock, whose timers outlive the process.
+    landingClock: setup.clock,
     crash,
     reads: scenario.reads ?? [],
     ...(setup.gate === undefined ? {} : { gate: setup.gate }),
@@ -63,7 +68,7 @@ export function startProcess<World extends ScenarioWorld>(
     ]),
   );
   const world = { ...setup.world, stores } as World;
-  const saga = sagaFor(scenario, world);
+  const saga = sagaFor(scenario, world, setup.injector.effects);
   const runner = createRunner({
     clock,
     log: withFaults(setup.log, setup.injector, wiring),
@@ -98,7 +103,9 @@ export function invariantsOf<World extends ScenarioWorld>(
   scenario: Scenario<World, AnySaga>,
 ): readonly Invariant<World>[] {
   const own = scenario.invariants ?? [];
-  return scenario.standardInvariants === false ? own : [...standardInvariants(), ...own];
+  const standard = scenario.standardInvariants === false ? [] : standardInvariants();
+  const effects = scenario.effectInvariants === false ? [] : [effectsMatchLog(), noDoubleEffect()];
+  return [...standard, ...own, ...effects];
 }
 
 /**

@@ -1,22 +1,17 @@
-import type { StoreCapabilities } from "../core/capabilities.js";
-import { type Clock, sleep, systemClock } from "../core/clock.js";
-import { StoreError } from "../core/error-kinds.js";
+import { type Clock, systemClock } from "../core/clock.js";
 import { describeValue } from "../core/validate.js";
 import { type SagaLog, SagaLogError } from "../log/saga-log.js";
 import { LockstepDefinitionError } from "../model/definition-error.js";
 import { proxyAdapter, unwrapProxy } from "./adapter-proxy.js";
 import { CrashSwitch, LOG_WRITES } from "./crash-switch.js";
+import { intercept, type Method, type Wiring } from "./fault-call.js";
 import { type Fault, FaultInjector } from "./fault-injector.js";
 import type { FaultPlan } from "./fault-plan.js";
+import { type FaultableStore, wrapStore } from "./faulty-store.js";
 import { InFlightCalls } from "./in-flight-calls.js";
 import type { CallGate } from "./seeded-scheduler.js";
 
-/** What {@link withFaults} accepts as a store: anything made by `defineStore`. */
-export interface FaultableStore {
-  readonly id: string;
-  readonly capabilities: StoreCapabilities;
-  readonly handle: unknown;
-}
+export type { FaultableStore } from "./faulty-store.js";
 
 /** Options of {@link withFaults}. */
 export interface WithFaultsOptions {
@@ -59,20 +54,14 @@ export interface WithFaultsOptions {
    * @example withFaults(postgresStore(pool), plan, { clock, inFlight: clock.io })
    */
   readonly inFlight?: InFlightCalls;
+  /**
+   * The clock late effects (`late_landing`, `slow_commit`) wait on before they land: give a
+   * simulated process's wrappers the world's shared clock, whose timers outlive the process, since
+   * a request already sent to a remote store lands even after its sender died.
+   * @default `clock`
+   */
+  readonly landingClock?: Clock;
 }
-
-/** Transaction handles handed out by a wrapped store: `apply` through one is not a boundary. */
-const TX_HANDLES = new WeakSet<object>();
-
-interface Wiring {
-  readonly injector: FaultInjector;
-  readonly crash: CrashSwitch;
-  readonly clock: Clock;
-  readonly gate: CallGate | undefined;
-  readonly inFlight: InFlightCalls | undefined;
-}
-
-type Method = (...args: unknown[]) => unknown;
 
 /**
  * Wraps a store (from `defineStore`) or a saga log so that faults from `plan` hit its calls. The
@@ -113,10 +102,14 @@ export function withFaults(
   plan: FaultPlan | FaultInjector,
   options: WithFaultsOptions = {},
 ): FaultableStore | SagaLog {
+  const injector = plan instanceof FaultInjector ? plan : new FaultInjector(plan);
+  const clock = options.clock ?? systemClock;
   const wiring: Wiring = {
-    injector: plan instanceof FaultInjector ? plan : new FaultInjector(plan),
+    injector,
+    effects: injector.effects,
     crash: options.crash ?? new CrashSwitch(),
-    clock: options.clock ?? systemClock,
+    clock,
+    landingClock: options.landingClock ?? clock,
     gate: options.gate,
     inFlight: options.inFlight,
   };
@@ -162,110 +155,6 @@ function isLog(value: unknown): value is SagaLog {
   );
 }
 
-function wrapStore(
-  store: FaultableStore,
-  w: Wiring,
-  name: string,
-  reads: readonly string[],
-): FaultableStore {
-  const fail = (fault: Fault) => new StoreError(fault.errorKind, fault.message);
-  const root = wrapHandle(store.handle, w, `${name}.handle`, reads, false, undefined, fail);
-  return proxyAdapter(store, (key, value) => {
-    if (key === "handle") return value === store.handle ? root : undefined;
-    if (typeof value !== "function") return undefined;
-    const method = value as Method;
-    if (key === "handleFor") {
-      // A step call's own handle is the root handle for the plan: the same sites, the same faults.
-      return (...args: unknown[]) =>
-        wrapHandle(method.apply(store, args), w, `${name}.handle`, reads, false, undefined, fail);
-    }
-    if (key === "transaction") {
-      return (work: (tx: unknown) => Promise<unknown>, scope?: { signal?: AbortSignal }) => {
-        // The transaction dies with the process, rolling back and freeing its connection.
-        const linked = either(scope?.signal, w.crash.signal);
-        const bound = withSignal(scope, linked.signal);
-        return intercept(
-          w,
-          `${name}.transaction`,
-          true,
-          bound.signal,
-          fail,
-          async () => {
-            // In flight while it begins and while it commits or rolls back, not while its work runs.
-            let end = w.inFlight?.begin(`${name}.transaction`);
-            // The store may give up on its work (an abort) and answer while the work still runs.
-            let answered = false;
-            try {
-              return await method.call(
-                store,
-                async (tx: unknown) => {
-                  end?.();
-                  try {
-                    const handle = wrapHandle(tx, w, `${name}.tx`, reads, true, bound.signal, fail);
-                    if (typeof handle === "object" && handle !== null) TX_HANDLES.add(handle);
-                    const out = await work(handle);
-                    // A dead process cannot commit, whatever its work made of the crash.
-                    w.crash.assertAlive(`${name}.transaction commit`);
-                    return out;
-                  } finally {
-                    if (!answered) end = w.inFlight?.begin(`${name}.transaction`);
-                  }
-                },
-                bound,
-              );
-            } finally {
-              answered = true;
-              end?.();
-            }
-          },
-          true,
-        ).finally(linked.dispose);
-      };
-    }
-    if (key === "batch") {
-      return (writes: unknown, scope?: { signal?: AbortSignal }) => {
-        const linked = either(scope?.signal, w.crash.signal);
-        const bound = withSignal(scope, linked.signal);
-        return intercept(w, `${name}.batch`, true, bound.signal, fail, () =>
-          method.call(store, writes, bound),
-        ).finally(linked.dispose);
-      };
-    }
-    if (key === "apply") {
-      return (handle: unknown, write: unknown, scope?: { signal?: AbortSignal }) => {
-        const inTransaction =
-          typeof handle === "object" && handle !== null && TX_HANDLES.has(handle);
-        return intercept(w, `${name}.apply`, !inTransaction, scope?.signal, fail, () =>
-          method.call(store, unwrapProxy(handle), write, scope),
-        );
-      };
-    }
-    return undefined;
-  });
-}
-
-function wrapHandle(
-  handle: unknown,
-  w: Wiring,
-  prefix: string,
-  reads: readonly string[],
-  inTransaction: boolean,
-  ambient: AbortSignal | undefined,
-  fail: (fault: Fault) => Error,
-): unknown {
-  if (typeof handle !== "object" || handle === null) return handle;
-  // Writes inside a transaction become durable only at its commit, the transaction's own boundary.
-  return proxyAdapter(handle, (key, value) => {
-    if (typeof value !== "function") return undefined;
-    const method = value as Method;
-    const effect = !inTransaction && !reads.includes(key);
-    return (...args: unknown[]) =>
-      intercept(w, `${prefix}.${key}`, effect, signalIn(args) ?? ambient, fail, () =>
-        method.apply(handle, args),
-      );
-  });
-}
-
 function wrapLog(log: SagaLog, w: Wiring, name: string): SagaLog {
   const fail = (args: readonly unknown[]) => (fault: Fault) =>
     new SagaLogError("io", sagaIdIn(args), fault.message);
@@ -279,110 +168,27 @@ function wrapLog(log: SagaLog, w: Wiring, name: string): SagaLog {
           const method = value as Method;
           // Inside the store's transaction: durable only at its commit, so not a boundary itself.
           return (tx: unknown, ...rest: unknown[]) =>
-            intercept(w, `${name}.coCommit.${key}`, false, undefined, fail(rest), () =>
-              method.call(log.coCommit, unwrapProxy(tx), ...rest),
-            );
+            intercept(w, {
+              site: `${name}.coCommit.${key}`,
+              effect: false,
+              signal: undefined,
+              fail: fail(rest),
+              call: () => method.call(log.coCommit, unwrapProxy(tx), ...rest),
+            });
         });
   return proxyAdapter(log, (key, value) => {
     if (key === "coCommit") return coCommit;
     if (typeof value !== "function") return undefined;
     const method = value as Method;
     return (...args: unknown[]) =>
-      intercept(w, `${name}.${key}`, LOG_WRITES.has(key), undefined, fail(args), () =>
-        method.apply(log, args),
-      );
+      intercept(w, {
+        site: `${name}.${key}`,
+        effect: LOG_WRITES.has(key),
+        signal: undefined,
+        fail: fail(args),
+        call: () => method.apply(log, args),
+      });
   });
-}
-
-/**
- * One call through a wrapped adapter: gate, crash boundaries, and the fault the injector decides.
- * The call counts as in flight while it runs, unless it is `counted` by its own code.
- */
-function intercept(
-  w: Wiring,
-  site: string,
-  effect: boolean,
-  signal: AbortSignal | undefined,
-  fail: (fault: Fault) => Error,
-  call: () => unknown,
-  counted = false,
-): Promise<unknown> {
-  const run = async (): Promise<unknown> => {
-    if (effect) w.crash.boundary(`before ${site}`);
-    else w.crash.assertAlive(site);
-    const fault = w.injector.decide(site);
-    if (fault?.kind === "crash") w.crash.trip(site);
-    if (fault?.kind === "fail_before") throw fail(fault);
-    if (fault?.kind === "hang") {
-      const linked = either(signal, w.crash.signal);
-      return hang(linked.signal, () => fail(fault)).finally(linked.dispose);
-    }
-    const result = await (w.inFlight === undefined || counted
-      ? call()
-      : w.inFlight.track(call, site));
-    if (fault?.kind === "latency") await sleep(w.clock, fault.latencyMs);
-    if (effect) w.crash.boundary(`after ${site}`);
-    else w.crash.assertAlive(site);
-    if (fault?.kind === "fail_after") throw fail(fault);
-    return result;
-  };
-  return w.gate === undefined ? run() : w.gate.hold(site, run);
-}
-
-/**
- * A signal that aborts when either does, and a `dispose` that stops listening: a long-lived
- * process signal must not collect a listener per call.
- */
-function either(
-  a: AbortSignal | undefined,
-  b: AbortSignal,
-): { readonly signal: AbortSignal; readonly dispose: () => void } {
-  const none = () => {};
-  if (a === undefined || a === b || b.aborted) return { signal: b, dispose: none };
-  if (a.aborted) return { signal: a, dispose: none };
-  const controller = new AbortController();
-  const dispose = () => {
-    a.removeEventListener("abort", fromA);
-    b.removeEventListener("abort", fromB);
-  };
-  const fromA = () => {
-    dispose();
-    controller.abort(a.reason);
-  };
-  const fromB = () => {
-    dispose();
-    controller.abort(b.reason);
-  };
-  a.addEventListener("abort", fromA, { once: true });
-  b.addEventListener("abort", fromB, { once: true });
-  return { signal: controller.signal, dispose };
-}
-
-/** `scope` with its signal replaced, keeping the deadline and anything else the adapter reads. */
-function withSignal<T extends { signal?: AbortSignal } | undefined>(
-  scope: T,
-  signal: AbortSignal,
-): { signal: AbortSignal } {
-  return { ...(scope ?? {}), signal };
-}
-
-/** Never settles; with a signal, rejects once it aborts, the call never having reached the store. */
-function hang(signal: AbortSignal | undefined, error: () => Error): Promise<never> {
-  return new Promise<never>((_resolve, reject) => {
-    if (signal === undefined) return;
-    if (signal.aborted) reject(error());
-    else signal.addEventListener("abort", () => reject(error()), { once: true });
-  });
-}
-
-/** The abort signal among a call's arguments: one passed directly or as a scope's `signal`. */
-function signalIn(args: readonly unknown[]): AbortSignal | undefined {
-  for (const arg of args) {
-    if (arg instanceof AbortSignal) return arg;
-    const signal = (arg as { signal?: unknown } | null | undefined)?.signal;
-    if (typeof arg === "object" && signal instanceof AbortSignal) return signal;
-  }
-  return undefined;
 }
 
 function sagaIdIn(args: readonly unknown[]): string {

@@ -69,7 +69,9 @@ describe.each(TIERS)("runs and recoverers of the %s checkout racing under fc.sch
         races++;
         const race = await raceSagas(s, { ...simulatedCheckout(tier), faults, racers: 2 });
         expect(race.violations).toEqual([]);
-        expect(race.statuses).toHaveLength(2);
+        // Every run's saga is in the log, but for a run whose process died creating it.
+        const unborn = race.faults.filter((f) => f.kind === "crash" && f.site === "log.create");
+        expect(race.statuses).toHaveLength(2 - unborn.length);
       }),
       { numRuns: 100, seed: 2026 },
     );

@@ -239,7 +239,7 @@ describe("withFaults on a store", () => {
         rules: [{ site: "*", kind: "explode" as never }],
       }),
     ).toThrow(
-      'Expected `plan.rules[0].kind` to be one or more of fail_before, fail_after, hang, crash, latency, got `"explode"` (string).',
+      'Expected `plan.rules[0].kind` to be one or more of fail_before, fail_after, hang, crash, latency, late_landing, slow_commit, got `"explode"` (string).',
     );
   });
 });

@@ -234,6 +234,12 @@ export async function captureHold(world: CheckoutWorld): Promise<void> {
 /** How many seeded schedules each tier's simulation runs: three tiers make at least 10,000. */
 export const SCHEDULES_PER_TIER = 3_334;
 
+/**
+ * Each tier's schedules run in this many test cases, each from its own seed, so that no case comes
+ * near the per-test time limit on a loaded machine.
+ */
+export const PARTS_PER_TIER = 8;
+
 /** The checkout as the simulator runs it: two concurrent orders, short deadlines and leases. */
 export function simulatedCheckout(tier: MemoryTier, flaw?: Flaw) {
   return {
