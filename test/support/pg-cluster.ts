@@ -1,11 +1,19 @@
 import { execFile } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
 
-/** The PostgreSQL major version whose cluster tools (`pg_createcluster`, `pg_ctl`) are used. */
-const VERSION = "15";
+/** The PostgreSQL major version installed (Debian keeps one directory per version there). */
+const VERSION = (() => {
+  try {
+    const versions = readdirSync("/etc/postgresql").filter((v) => /^\d+$/.test(v));
+    return versions.sort((a, b) => Number(b) - Number(a))[0] ?? "15";
+  } catch {
+    return "15";
+  }
+})();
 const BIN = `/usr/lib/postgresql/${VERSION}/bin`;
 
 /**
