@@ -34,13 +34,15 @@ export const INITIAL_TOTAL = ACCOUNTS * OPENING_BALANCE;
 /** How long one step may take; the slow commits sleep longer than this inside COMMIT. */
 export const STEP_TIMEOUT_MS = 400;
 export const SLOW_COMMIT_MS = 700;
+export const NEAR_DEADLINE_MS = 370;
 
 export const LOG_SCHEMA = "lockstep";
 
 const SLOW_TRIGGER = (table: string) => `
 CREATE FUNCTION ${table}_slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF NEW.slow_ms > 0 THEN PERFORM pg_sleep(NEW.slow_ms / 1000.0); END IF;
+  -- Every other attempt, so a retry can land: some attempts are killed, some land late.
+  IF NEW.slow_ms > 0 AND random() < 0.5 THEN PERFORM pg_sleep(NEW.slow_ms / 1000.0); END IF;
   RETURN NULL;
 END $$;
 CREATE CONSTRAINT TRIGGER ${table}_slow_commit AFTER INSERT ON ${table}
@@ -79,7 +81,7 @@ export const transferInput = z.object({
   amount: z.number().int().positive(),
   /** The shop refuses the order: the saga compensates its hold. */
   decline: z.boolean(),
-  /** Milliseconds the hold's and the order's COMMIT sleep; 0 for most sagas. */
+  /** Milliseconds the hold's and the order's COMMIT sleep (every other attempt); 0 for most. */
   slowMs: z.number().int().min(0),
 });
 export type TransferInput = z.infer<typeof transferInput>;
@@ -93,7 +95,8 @@ export function inputOf(sagaId: string): TransferInput {
     merchant: `merchant-${((h >>> 4) % MERCHANTS) + 1}`,
     amount: 1 + ((h >>> 8) % 50),
     decline: (h >>> 16) % 10 === 0,
-    slowMs: (h >>> 20) % 25 === 0 ? SLOW_COMMIT_MS : 0,
+    // One saga in 25 commits past its deadline, one in 25 just before it (racing the abort).
+    slowMs: [SLOW_COMMIT_MS, NEAR_DEADLINE_MS][(h >>> 20) % 25] ?? 0,
   };
 }
 

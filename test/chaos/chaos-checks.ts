@@ -9,6 +9,8 @@ export interface ChaosVerdict {
   readonly sagas: number;
   /** Sagas per final status; `needs_attention` also per reason (`needs_attention:<reason>`). */
   readonly outcomes: Readonly<Record<string, number>>;
+  /** Sagas whose COMMITs were made slow (past or just before their deadline). */
+  readonly slow: number;
   /** Effects (holds, orders, notices) present more than once for one saga. */
   readonly doubled: number;
   /** Every broken invariant, one line each; empty when the run was correct. */
@@ -88,6 +90,7 @@ export async function checkChaos(bank: pg.Pool, shop: pg.Pool): Promise<ChaosVer
   const anomalies: string[] = [];
   const outcomes: Record<string, number> = {};
   let doubled = 0;
+  let slow = 0;
   const known = new Set<string>();
   for (const row of rows) {
     known.add(row.saga_id);
@@ -101,7 +104,8 @@ export async function checkChaos(bank: pg.Pool, shop: pg.Pool): Promise<ChaosVer
       doubled++;
       anomalies.push(`${id} (${row.status}): an effect applied twice: ${effects}`);
     }
-    const declined = inputOf(id).decline;
+    const { decline: declined, slowMs } = inputOf(id);
+    if (slowMs > 0) slow++;
     switch (row.status) {
       case "completed":
         if (declined || row.captured !== 1 || o !== 1 || n !== 1) {
@@ -136,7 +140,7 @@ export async function checkChaos(bank: pg.Pool, shop: pg.Pool): Promise<ChaosVer
   if (total !== INITIAL_TOTAL) {
     anomalies.push(`money not conserved: ${total} instead of ${INITIAL_TOTAL}`);
   }
-  return { sagas: rows.length, outcomes, doubled, anomalies, total };
+  return { sagas: rows.length, outcomes, slow, doubled, anomalies, total };
 }
 
 /**

@@ -99,7 +99,7 @@ describe("sagas while the server restarts in immediate mode", () => {
     console.log(
       `chaos (server restarts): ${submitted} sagas submitted, ${verdict.sagas} in the log, ${restarts} immediate restarts; ` +
         `runs ${JSON.stringify(runs)}; recovery ${recovery.passes} passes claimed ${recovery.claimed}; ` +
-        `outcomes ${JSON.stringify(verdict.outcomes)}; doubled effects ${verdict.doubled}; ` +
+        `outcomes ${JSON.stringify(verdict.outcomes)}; slow commits in ${verdict.slow}; doubled effects ${verdict.doubled}; ` +
         `money ${verdict.total}; anomalies ${verdict.anomalies.length}; ` +
         `drive ${seconds(drove - started)}, recovery and checks ${seconds(Date.now() - drove)}`,
     );

@@ -133,7 +133,7 @@ describe("processes sharing saga ids, SIGKILLed at random", () => {
     console.log(
       `chaos (shared ids): ${SAGAS} saga ids, ${runsDone} runs seen to finish by ${SLOTS} slots, ${spawned} processes, ${kills} SIGKILLs; ` +
         `runs ${JSON.stringify(outcomes)}; recovery ${recovery.passes} passes claimed ${recovery.claimed}; ` +
-        `${verdict.sagas} sagas in the log, outcomes ${JSON.stringify(verdict.outcomes)}; doubled effects ${verdict.doubled}; ` +
+        `${verdict.sagas} sagas in the log, outcomes ${JSON.stringify(verdict.outcomes)}; slow commits in ${verdict.slow}; doubled effects ${verdict.doubled}; ` +
         `money ${verdict.total}; anomalies ${verdict.anomalies.length}; ` +
         `drive ${seconds(drove - started)}, recovery and checks ${seconds(Date.now() - drove)}`,
     );
