@@ -1,6 +1,12 @@
 import { SagaLogError } from "../log/saga-log.js";
 import { type ErrorKind, isProvablyNotApplied } from "../model/error-kind.js";
-import { EntryType, type NewStepEntry, type SagaSnapshot, SagaStatus } from "../model/records.js";
+import {
+  EntryType,
+  type NewStepEntry,
+  type SagaRecord,
+  type SagaSnapshot,
+  SagaStatus,
+} from "../model/records.js";
 import {
   type AttemptResult,
   failureOf,
@@ -63,7 +69,8 @@ export async function attemptGroup(
     const attempts = steps.map((_, k) => state.stateAt(from + k).attempts + 1);
     const outputs: { raw: unknown; output: unknown }[] = [];
     const committed: NewStepEntry[] = [];
-    const creating = journal.draft !== undefined;
+    const draft = journal.draft;
+    const creating = draft !== undefined;
     const carried = journal.pending;
     let running = from;
     let invalid: { at: number; message: string } | undefined;
@@ -126,11 +133,15 @@ export async function attemptGroup(
       const closure = await closeAttempt(state, running, outcome);
       read = await journal.readBack();
       if (read === undefined) return { type: "in_doubt", at: running };
-      landed = groupCommitted(
-        read.snapshot,
-        steps[steps.length - 1] as StepDefinition,
-        attempts[attempts.length - 1] as number,
-      );
+      // A creation is this run's only if the record is the one it drafted: another run of the same
+      // id may have created the saga, with the same steps committed at the same attempts.
+      landed =
+        groupCommitted(
+          read.snapshot,
+          steps[steps.length - 1] as StepDefinition,
+          attempts[attempts.length - 1] as number,
+        ) &&
+        (draft === undefined || createdAs(read.snapshot, draft));
       if (!landed && closure === "open") return { type: "in_doubt", at: running };
     }
     // A run of a saga id that exists (submitted twice) fails on its rows or on the record.
@@ -196,6 +207,15 @@ function groupCommitted(
         e.via === "co_commit",
     ) ?? false
   );
+}
+
+/**
+ * Whether the saga's record is the one `draft` describes: created by this runner (its lease owner)
+ * at this run's start. Only the creating run can have written both, while it holds the lease.
+ */
+function createdAs(snapshot: SagaSnapshot | undefined, draft: SagaRecord): boolean {
+  const record = snapshot?.record;
+  return record?.leaseOwner === draft.leaseOwner && record?.createdAt === draft.createdAt;
 }
 
 /** Whether a log error of `reason` is anywhere in an error's cause chain. */

@@ -209,6 +209,9 @@ function scopedHandle(pool: Pool, id: string, scope: CallScope): PostgresHandle 
         client.release();
         throw notSent(id, abort.reason);
       }
+      // A connection lost while checked out (a server restart, a failover) makes `pg` emit `error`
+      // on the client as well as rejecting the query; unheard, that event would end the process.
+      client.on("error", ignoreClientError);
       const pid = backendPid(client);
       let aborted = false;
       let closing: Promise<boolean> | undefined;
@@ -237,6 +240,7 @@ function scopedHandle(pool: Pool, id: string, scope: CallScope): PostgresHandle 
         );
       } finally {
         abort.offAbort(onAbort);
+        client.off("error", ignoreClientError);
         if (!aborted) client.release();
       }
     },
@@ -257,6 +261,9 @@ function refuseRootQuery(id: string, sql: string): void {
     );
   }
 }
+
+/** The query's own rejection reports a lost connection; the client's event adds nothing. */
+function ignoreClientError(): void {}
 
 function notSent(id: string, reason: unknown): StoreError {
   return new StoreError("not_committed", `The query on "${id}" was aborted before it was sent.`, {
