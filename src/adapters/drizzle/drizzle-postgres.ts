@@ -132,7 +132,11 @@ export function drizzlePostgresStore<Db extends DrizzleDatabase>(
       );
     },
     fence: { mode: "kill_and_wait" },
-    capabilities: { transactions: true, conditionalWrite: true },
+    capabilities: {
+      transactions: true,
+      conditionalWrite: true,
+      versionsNeverReused: options.versionsNeverReused ?? false,
+    },
     transaction,
     apply: (target, write, scope) => {
       const abort = abortWatchOf(scope);

@@ -126,7 +126,11 @@ export function drizzleSqliteStore<Db extends DrizzleDatabase>(
     handle: db as unknown as DrizzleHandle<Db>,
     // better-sqlite3 runs statements synchronously in this process: a settled call cannot land later.
     fence: { mode: "in_process" },
-    capabilities: { transactions: true, conditionalWrite: true },
+    capabilities: {
+      transactions: true,
+      conditionalWrite: true,
+      versionsNeverReused: options.versionsNeverReused ?? false,
+    },
     transaction,
     apply: async (target, write, scope) => {
       const abort = abortWatchOf(scope);

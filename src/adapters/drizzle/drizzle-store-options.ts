@@ -14,6 +14,16 @@ export interface DrizzleStoreOptions {
    */
   readonly id?: string;
   /**
+   * Whether the versions your guarded writes compare (a `version` column) are never given to the
+   * same row twice — not after it is deleted and inserted again — because they come from a
+   * sequence or counter that is never reset. lockstep cannot see your schema, so it is yours to
+   * declare; see the `versionsNeverReused` capability.
+   *
+   * @default false
+   * @example `drizzleStore(db, { id: "orders-db", versionsNeverReused: true })`
+   */
+  readonly versionsNeverReused?: boolean;
+  /**
    * node-postgres only: the isolation level of every transaction, as `postgresStore` takes it.
    *
    * @default "read committed"

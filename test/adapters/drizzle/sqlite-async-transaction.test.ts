@@ -63,7 +63,7 @@ describe("drizzleStore on better-sqlite3: async transactions lockstep serialises
           return { id: input.id };
         },
         probe: async () => notCommitted(),
-        retry: { maxAttempts: 1 },
+        retry: { attempts: 1 },
       })
       .build();
 
