@@ -1,11 +1,10 @@
 import { abortWatchOf, type CallScope } from "../../core/deadline.js";
 import { StoreError } from "../../core/error-kinds.js";
 import { defineStore } from "../../core/store.js";
-import { LockstepDefinitionError } from "../../model/definition-error.js";
-import { describeInstance } from "../sql/unsupported-dialect.js";
 import { classifySqliteError } from "../sqlite/classify-sqlite-error.js";
 import type { StatementMode } from "../sqlite/connection.js";
-import { engineOf, openSqlite, type SqliteDatabase } from "../sqlite/open-sqlite.js";
+import { databaseOfClient } from "../sqlite/database-of-client.js";
+import { engineOf, type SqliteDatabase } from "../sqlite/open-sqlite.js";
 import type { SqliteTransactionHandle } from "../sqlite/sqlite-handle.js";
 import { sqliteStore } from "../sqlite/sqlite-store.js";
 import { lendSqliteScope, sqliteScopeOf } from "../sqlite/sqlite-transaction.js";
@@ -22,49 +21,9 @@ import {
 } from "./drizzle-types.js";
 import { guardSqliteDb } from "./guard-sqlite-db.js";
 
-/** What lockstep reads of a better-sqlite3 `Database`. */
-interface BetterSqliteLike {
-  readonly name: string;
-  readonly memory: boolean;
-  readonly open: boolean;
-  prepare(sql: string): unknown;
-}
-
-// lockstep's own connections to each Drizzle database's file, keyed by its better-sqlite3 client,
-// so a store and a log on one `db` share them.
-const opened = new WeakMap<object, SqliteDatabase>();
-
-/**
- * lockstep's own database (`openSqlite`) on the file of a Drizzle better-sqlite3 database: its
- * transactions run there, on a connection of lockstep's, behind the file's write gate.
- */
+/** lockstep's own database on the file of a Drizzle better-sqlite3 database (see `databaseOfClient`). */
 export function sqliteDatabaseOf(db: DrizzleDatabase, busyTimeoutMs?: number): SqliteDatabase {
-  const client = (db as unknown as DrizzleInternals).$client as BetterSqliteLike;
-  const existing = opened.get(client);
-  if (existing !== undefined && !existing.closed) return existing;
-  if (
-    typeof client !== "object" ||
-    client === null ||
-    typeof client.prepare !== "function" ||
-    typeof client.name !== "string"
-  ) {
-    throw new LockstepDefinitionError(
-      `Expected \`db.$client\` to be a better-sqlite3 Database, got ${describeInstance(client)}.`,
-    );
-  }
-  if (client.memory || client.name === "" || client.name === ":memory:") {
-    throw new LockstepDefinitionError(
-      `Expected the Drizzle better-sqlite3 database to be on a file, got the in-memory database ${JSON.stringify(client.name)}: lockstep runs its transactions on a connection of its own to the same file, which an in-memory database does not have. Use a file (a temporary one in tests).`,
-    );
-  }
-  if (!client.open) {
-    throw new LockstepDefinitionError(
-      `The better-sqlite3 database ${JSON.stringify(client.name)} behind \`db\` is closed.`,
-    );
-  }
-  const database = openSqlite(client.name, busyTimeoutMs === undefined ? {} : { busyTimeoutMs });
-  opened.set(client, database);
-  return database;
+  return databaseOfClient((db as unknown as DrizzleInternals).$client, "db.$client", busyTimeoutMs);
 }
 
 /**

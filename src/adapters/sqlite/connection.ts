@@ -4,9 +4,10 @@ import type { SqliteRunResult } from "./sqlite-handle.js";
 
 /**
  * How a statement's rows are wanted: `run` for what it changed, `get`/`all` for rows as objects,
- * `raw-get`/`raw-all` for rows as arrays of column values (what an ORM maps columns from).
+ * `raw-get`/`raw-all` for rows as arrays of column values (what an ORM maps columns from), `auto`
+ * for `all`'s rows from a statement that returns rows and `run`'s result from one that does not.
  */
-export type StatementMode = "run" | "get" | "all" | "raw-get" | "raw-all";
+export type StatementMode = "run" | "get" | "all" | "raw-get" | "raw-all" | "auto";
 
 /** Synchronous statement execution, for code that must not yield while it holds a transaction. */
 export interface SyncSql {
@@ -134,6 +135,7 @@ export function execute(
   const args = params ?? [];
   // better-sqlite3's own result, `{ changes, lastInsertRowid }`, is fresh per call.
   if (mode === "run") return statement.run(...args);
+  if (mode === "auto") return statement.reader ? statement.all(...args) : statement.run(...args);
   if (!statement.reader) {
     throw new StoreError(
       "not_committed",

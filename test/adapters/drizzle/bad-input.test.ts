@@ -83,7 +83,7 @@ describe("drizzleStore and drizzleSagaLog refuse what they cannot wrap, naming i
     try {
       const error = thrown(() => drizzleStore(drizzleSqlite(memory)));
       expect(LockstepDefinitionError.is(error)).toBe(true);
-      expect((error as Error).message).toMatch(/in-memory database ":memory:"/);
+      expect((error as Error).message).toMatch(/in-memory database `":memory:"` \(string\)/);
     } finally {
       memory.close();
     }
