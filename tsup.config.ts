@@ -9,6 +9,8 @@ export default defineConfig({
     "postgres/index": "src/adapters/postgres/index.ts",
     "redis/index": "src/adapters/redis/index.ts",
     "http/index": "src/adapters/http/index.ts",
+    "drizzle/index": "src/adapters/drizzle/index.ts",
+    "kysely/index": "src/adapters/kysely/index.ts",
     "bounty/index": "src/recipes/bounty/index.ts",
     "contribution/index": "src/recipes/contribution/index.ts",
     "cli/index": "src/cli/index.ts",
@@ -21,5 +23,5 @@ export default defineConfig({
   platform: "node",
   splitting: true,
   treeshake: true,
-  external: ["better-sqlite3", "pg", "ioredis"],
+  external: ["better-sqlite3", "pg", "ioredis", "drizzle-orm", "kysely"],
 });

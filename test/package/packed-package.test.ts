@@ -19,6 +19,8 @@ const KNOWN_EXPORTS: Readonly<Record<string, string>> = {
   "lockstep/postgres": "postgresStore",
   "lockstep/redis": "redisStore",
   "lockstep/http": "httpDocumentStore",
+  "lockstep/drizzle": "drizzleStore",
+  "lockstep/kysely": "kyselyStore",
   "lockstep/bounty": "bountySagas",
   "lockstep/contribution": "createContributions",
 };
@@ -32,7 +34,7 @@ const cli = (args: readonly string[]) =>
 beforeAll(() => {
   packed = packAndInstall();
   // The drivers are optional peers, so npm did not install them; link the repository's.
-  for (const peer of ["better-sqlite3", "pg", "ioredis"]) linkFromRepository(packed.project, peer);
+  for (const peer of ["better-sqlite3", "pg", "ioredis", "drizzle-orm", "kysely"]) linkFromRepository(packed.project, peer);
 }, 600_000);
 
 afterAll(() => {
@@ -40,7 +42,7 @@ afterAll(() => {
 });
 
 describe("the packed package", () => {
-  it("has an export map entry for each of the 9 subpaths checked here", () => {
+  it("has an export map entry for each of the 11 subpaths checked here", () => {
     const manifest = JSON.parse(
       readFileSync(join(packed.project, "node_modules/lockstep/package.json"), "utf8"),
     ) as { exports: Record<string, unknown>; bin: Record<string, string> };
@@ -62,7 +64,7 @@ console.log(JSON.stringify(found));`,
     );
     const result = ok(node([script]), "the ESM import check");
     const found = JSON.parse(result.stdout) as Record<string, string>;
-    expect(Object.keys(found)).toHaveLength(9);
+    expect(Object.keys(found)).toHaveLength(11);
     for (const spec of Object.keys(KNOWN_EXPORTS)) expect(found[spec], spec).toBe("function");
   });
 
@@ -77,7 +79,7 @@ console.log(JSON.stringify(found));`,
     );
     const result = ok(node([script]), "the CommonJS require check");
     const found = JSON.parse(result.stdout) as Record<string, string>;
-    expect(Object.keys(found)).toHaveLength(9);
+    expect(Object.keys(found)).toHaveLength(11);
     for (const spec of Object.keys(KNOWN_EXPORTS)) expect(found[spec], spec).toBe("function");
   });
 
