@@ -40,9 +40,21 @@ export interface DrizzleSagaLogOptions {
  * const runner = createRunner({ log: drizzleSagaLog(db, { store: orders }) });
  * ```
  */
-export function drizzleSagaLog(
-  db: DrizzleDatabase,
+export function drizzleSagaLog<Db extends DrizzleDatabase>(
+  db: Db,
   options: DrizzleSagaLogOptions = {},
+): DrizzleSagaLog<Db> {
+  return openLog(db, options) as DrizzleSagaLog<Db>;
+}
+
+/** The log `drizzleSagaLog` opens for a database of type `Db`: Postgres's over a pool, SQLite's otherwise. */
+export type DrizzleSagaLog<Db extends DrizzleDatabase> = Db extends { readonly $client: Pool }
+  ? PostgresSagaLog
+  : SqliteSagaLog;
+
+function openLog(
+  db: DrizzleDatabase,
+  options: DrizzleSagaLogOptions,
 ): PostgresSagaLog | SqliteSagaLog {
   const driver = drizzleDriverOf(db);
   const { schema, ...shared } = options;

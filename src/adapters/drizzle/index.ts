@@ -1,5 +1,9 @@
 export { UnsupportedDialectError } from "../sql/unsupported-dialect.js";
-export { type DrizzleSagaLogOptions, drizzleSagaLog } from "./drizzle-saga-log.js";
+export {
+  type DrizzleSagaLog,
+  type DrizzleSagaLogOptions,
+  drizzleSagaLog,
+} from "./drizzle-saga-log.js";
 export { drizzleStore } from "./drizzle-store.js";
 export type { DrizzleStoreOptions } from "./drizzle-store-options.js";
 export type {
