@@ -29,15 +29,19 @@ import type { DrizzleDatabase, DrizzleStore } from "./drizzle-types.js";
  * const db = drizzle(pool, { schema });
  * const orders = drizzleStore(db, { id: "orders-db" });
  * const log = drizzleSagaLog(db, { store: orders });
- * const place = defineSaga({ name: "place-order", input: z.object({ id: z.string() }) })
+ * const place = defineSaga("place-order", { input: z.object({ id: z.string() }) })
  *   .step("insert-order", {
  *     store: orders,
  *     kind: "pivot",
- *     execute: async (ctx) => {
- *       await ctx.handle.insert(ordersTable).values({ id: ctx.input.id });
- *       return { id: ctx.input.id };
+ *     output: z.object({ id: z.string() }),
+ *     execute: async ({ input, handle }) => {
+ *       await handle.insert(ordersTable).values({ id: input.id });
+ *       return { id: input.id };
  *     },
- *     probe: async (ctx) => …,
+ *     probe: async ({ input, handle }) =>
+ *       (await handle.select().from(ordersTable).where(eq(ordersTable.id, input.id))).length > 0
+ *         ? committed({ id: input.id })
+ *         : notCommitted(),
  *   });
  * ```
  */

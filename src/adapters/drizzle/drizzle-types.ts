@@ -43,8 +43,8 @@ export type DrizzleHandle<Db extends DrizzleDatabase> = Omit<
  *
  * @example
  * ```ts
- * const claim: DrizzleWrite<typeof db> = (tx) =>
- *   tx.update(bounties).set({ status: "claimed" }).where(and(eq(bounties.id, id), eq(bounties.status, "open")));
+ * const cancel: DrizzleWrite<typeof db> = (tx) =>
+ *   tx.delete(ordersTable).where(and(eq(ordersTable.id, id), eq(ordersTable.id, id)));
  * ```
  */
 export type DrizzleWrite<Db extends DrizzleDatabase> = (
