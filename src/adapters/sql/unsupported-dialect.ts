@@ -9,11 +9,9 @@ import { LockstepDefinitionError } from "../../model/definition-error.js";
  *
  * @example
  * ```ts
- * try {
- *   drizzleStore(mysqlDb, { id: "orders-db" });
- * } catch (error) {
- *   if (UnsupportedDialectError.is(error)) console.error(error.dialect); // "MySql2Database"
- * }
+ * // drizzleStore(drizzle(mysqlPool)) throws one whose `dialect` is "MySql2Database".
+ * const dialectOf = (error: unknown) =>
+ *   UnsupportedDialectError.is(error) ? error.dialect : undefined;
  * ```
  */
 export class UnsupportedDialectError extends LockstepDefinitionError {
