@@ -17,6 +17,7 @@ import { benchSagaLog } from "./workloads/b2-saga-log.js";
 import { benchDbos } from "./workloads/b3-dbos.js";
 import { benchRecovery } from "./workloads/b4-recovery.js";
 import { benchMemory } from "./workloads/b5-memory.js";
+import { benchDrizzlePostgres } from "./workloads/drizzle-postgres.js";
 
 const DOC = "docs/benchmarks.md";
 // The hand-written part of the document: the method, and what the profiles showed.
@@ -45,6 +46,8 @@ try {
   const machine = await describeMachine(admin);
   await workload("B1 runAtomic", () => benchRunAtomic(admin));
   await workload("B2 saga log", () => benchSagaLog(admin));
+  // The Drizzle rows of B1 and B2; `npm run bench -- drizzle` runs only them.
+  await workload("DRIZZLE B1 and B2 on Drizzle", () => benchDrizzlePostgres(admin));
   await workload("B3 DBOS", async () => {
     const result = await benchDbos();
     dbosNote = result.note;

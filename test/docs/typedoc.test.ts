@@ -16,7 +16,7 @@ describe("the API reference", () => {
     expect(config.treatWarningsAsErrors).toBe(true);
     const exportsMap = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).exports;
     const subpaths = Object.keys(exportsMap).filter((k) => k !== "./package.json");
-    expect(subpaths).toHaveLength(9);
+    expect(subpaths).toHaveLength(11);
     expect(config.entryPoints).toHaveLength(subpaths.length);
 
     const out = mkdtempSync(join(tmpdir(), "lockstep-typedoc-"));
@@ -31,7 +31,9 @@ describe("the API reference", () => {
       expect(run.status, output).toBe(0);
       const pages = readdirSync(join(out, "modules")).sort();
       expect(pages).toEqual([
+        "adapters_drizzle.html",
         "adapters_http.html",
+        "adapters_kysely.html",
         "adapters_memory.html",
         "adapters_postgres.html",
         "adapters_redis.html",

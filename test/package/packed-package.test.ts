@@ -21,6 +21,8 @@ const KNOWN_EXPORTS: Readonly<Record<string, string>> = {
   "lockstep/redis": "redisStore",
   "lockstep/http": "httpDocumentStore",
   "lockstep/http-api": "httpApiStore",
+  "lockstep/drizzle": "drizzleStore",
+  "lockstep/kysely": "kyselyStore",
   "lockstep/bounty": "bountySagas",
   "lockstep/contribution": "createContributions",
 };
@@ -34,7 +36,8 @@ const cli = (args: readonly string[]) =>
 beforeAll(() => {
   packed = packAndInstall();
   // The drivers are optional peers, so npm did not install them; link the repository's.
-  for (const peer of ["better-sqlite3", "pg", "ioredis"]) linkFromRepository(packed.project, peer);
+  for (const peer of ["better-sqlite3", "pg", "ioredis", "drizzle-orm", "kysely"])
+    linkFromRepository(packed.project, peer);
 }, 600_000);
 
 afterAll(() => {

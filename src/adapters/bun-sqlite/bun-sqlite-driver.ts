@@ -13,6 +13,8 @@ interface BunStatement {
   run(...params: unknown[]): SqliteRunResult;
   get(...params: unknown[]): unknown;
   all(...params: unknown[]): unknown[];
+  /** The rows as arrays of column values. */
+  values(...params: unknown[]): unknown[][];
 }
 
 /** The part of `bun:sqlite`'s `Database` lockstep uses. */
@@ -78,6 +80,7 @@ export function assertBunSqlite(): void {
 class Statement implements RawSqliteStatement {
   readonly source: string;
   readonly #statement: BunStatement;
+  #raw = false;
 
   constructor(statement: BunStatement, source: string) {
     this.#statement = statement;
@@ -97,11 +100,18 @@ class Statement implements RawSqliteStatement {
   }
 
   get(...params: unknown[]): unknown {
+    if (this.#raw) return this.#statement.values(...params)[0];
     return this.#statement.get(...params) ?? undefined;
   }
 
   all(...params: unknown[]): unknown[] {
+    if (this.#raw) return this.#statement.values(...params);
     return this.#statement.all(...params);
+  }
+
+  raw(on: boolean): this {
+    this.#raw = on;
+    return this;
   }
 }
 

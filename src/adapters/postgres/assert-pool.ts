@@ -1,6 +1,6 @@
 import type { Pool } from "pg";
-import { describeValue } from "../../core/validate.js";
 import { LockstepDefinitionError } from "../../model/definition-error.js";
+import { describeInstance } from "../sql/unsupported-dialect.js";
 
 /** Refuses anything that is not a `pg.Pool` (a single `Client` cannot give each transaction its own connection). */
 export function assertPool(pool: unknown, argument = "pool"): asserts pool is Pool {
@@ -13,7 +13,7 @@ export function assertPool(pool: unknown, argument = "pool"): asserts pool is Po
     typeof candidate.totalCount !== "number"
   ) {
     throw new LockstepDefinitionError(
-      `Expected \`${argument}\` to be a pg.Pool (a single Client cannot give each transaction a connection of its own), got ${describeValue(pool)}.`,
+      `Expected \`${argument}\` to be a pg.Pool (a single Client cannot give each transaction a connection of its own), got ${describeInstance(pool)}.`,
     );
   }
 }

@@ -4,11 +4,8 @@ import { StoreError } from "../../core/error-kinds.js";
 import { defineStore, type WriteStore } from "../../core/store.js";
 import { assertInteger, assertName, describeValue } from "../../core/validate.js";
 import { LockstepDefinitionError } from "../../model/definition-error.js";
-import { refuseTransactionControl } from "../sql/transaction-control.js";
 import { assertPool } from "./assert-pool.js";
 import { classifyPostgresError } from "./classify-postgres-error.js";
-import { backendPid, closeBackend } from "./close-backend.js";
-import { postgresDialect } from "./postgres-dialect.js";
 import type {
   PostgresHandle,
   PostgresQueryResult,
@@ -16,7 +13,8 @@ import type {
   PostgresWrite,
   PostgresWriteResult,
 } from "./postgres-handle.js";
-import { openTransaction, runTransaction, type TransactionSettings } from "./run-transaction.js";
+import { runTransaction, type TransactionSettings } from "./run-transaction.js";
+import { refuseRootQuery, scopedQuery } from "./scoped-query.js";
 import { normalizeResult } from "./statements.js";
 import { postgresStoreId } from "./store-id.js";
 
@@ -190,83 +188,13 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
 }
 
 /**
- * The root handle for one call: each query runs on a pooled connection of its own, and when the
- * call's scope aborts while it runs, the connection is discarded and its backend terminated; the
- * query settles only once the backend is gone, so a statement lockstep gave up on (one waiting on a
- * row lock, say) can never land afterwards.
+ * The root handle for one call: each query runs on a pooled connection of its own and is ended
+ * with the call (see `scopedQuery`).
  */
 function scopedHandle(pool: Pool, id: string, scope: CallScope): PostgresHandle {
   const abort = abortWatchOf(scope);
   return Object.freeze({
-    query: async <T>(sql: string, params?: readonly unknown[]): Promise<PostgresQueryResult<T>> => {
-      refuseRootQuery(id, sql);
-      if (abort.aborted) {
-        throw notSent(id, abort.reason);
-      }
-      const client = await pool.connect();
-      if (abort.aborted) {
-        // Abandoned while waiting for a connection: the statement is never sent.
-        client.release();
-        throw notSent(id, abort.reason);
-      }
-      // A connection lost while checked out (a server restart, a failover) makes `pg` emit `error`
-      // on the client as well as rejecting the query; unheard, that event would end the process.
-      client.on("error", ignoreClientError);
-      const pid = backendPid(client);
-      let aborted = false;
-      let closing: Promise<boolean> | undefined;
-      const onAbort = () => {
-        aborted = true;
-        client.release(new Error("lockstep: connection discarded"));
-        if (pid !== undefined) closing = closeBackend(pool, pid);
-      };
-      abort.onAbort(onAbort);
-      try {
-        const result = (await client.query(
-          sql,
-          params === undefined ? undefined : [...params],
-        )) as unknown;
-        if (aborted) throw new Error("the call was aborted");
-        return normalizeResult<T>(result as QueryResult | QueryResult[]);
-      } catch (error) {
-        if (!aborted) throw error;
-        const gone = await closing;
-        // Terminated mid-statement, an autocommit statement either committed or rolled back; once
-        // its backend is gone the step's probe can tell which.
-        throw new StoreError(
-          "unknown",
-          `The query on "${id}" was aborted while it ran; its backend ${gone === false ? "could not be confirmed gone" : "was terminated and is gone"}.`,
-          { cause: abort.reason },
-        );
-      } finally {
-        abort.offAbort(onAbort);
-        client.off("error", ignoreClientError);
-        if (!aborted) client.release();
-      }
-    },
-  });
-}
-
-/**
- * Refuses what a root handle must never send: transaction control (a transaction is the store's
- * to open), and any query from inside one of this store's own transactions, which would need a
- * second pooled connection and hangs once every connection is held by such a transaction.
- */
-function refuseRootQuery(id: string, sql: string): void {
-  refuseTransactionControl(postgresDialect, sql);
-  if (openTransaction.getStore() === id) {
-    throw new StoreError(
-      "not_committed",
-      `A query through the root handle of "${id}" ran inside one of its own transactions: it would need a second pooled connection, and hangs once every connection is held by such a transaction. Use the transaction's handle.`,
-    );
-  }
-}
-
-/** The query's own rejection reports a lost connection; the client's event adds nothing. */
-function ignoreClientError(): void {}
-
-function notSent(id: string, reason: unknown): StoreError {
-  return new StoreError("not_committed", `The query on "${id}" was aborted before it was sent.`, {
-    cause: reason,
+    query: async <T>(sql: string, params?: readonly unknown[]): Promise<PostgresQueryResult<T>> =>
+      normalizeResult<T>(await scopedQuery(pool, id, abort, sql, params)),
   });
 }

@@ -45,8 +45,16 @@ export abstract class QueuedTransaction<Handle, Sql, Raw> extends SqlTransaction
     };
   }
 
-  /** Sends one statement on the transaction's connection; `params` is `undefined` for none. */
-  protected abstract send(sql: string, params: readonly unknown[] | undefined): Promise<Raw>;
+  /**
+   * Sends one statement on the transaction's connection; `params` is `undefined` for none. `extra`
+   * is what the dialect's driver takes beside them (pg's `rowMode` and `types`), passed through
+   * {@link QueuedTransaction.statement} as given.
+   */
+  protected abstract send(
+    sql: string,
+    params: readonly unknown[] | undefined,
+    extra?: unknown,
+  ): Promise<Raw>;
 
   /** How many statements are running or queued on the connection. */
   get inFlight(): number {
@@ -83,6 +91,7 @@ export abstract class QueuedTransaction<Handle, Sql, Raw> extends SqlTransaction
     scope: TransactionScope<SqlTransaction<Handle, Sql>>,
     sql: string,
     params: readonly unknown[] | undefined,
+    extra?: unknown,
   ): Promise<Raw> {
     try {
       this.check(scope);
@@ -93,14 +102,14 @@ export abstract class QueuedTransaction<Handle, Sql, Raw> extends SqlTransaction
     // Checked again when a queued statement's turn comes: the scope may have ended while it waited.
     // One that goes out at once was checked just now.
     return this.#inFlight === 0
-      ? this.#enqueue(() => this.#dispatch(sql, params))
+      ? this.#enqueue(() => this.#dispatch(sql, params, extra))
       : this.#enqueue(async () => {
           this.check(scope);
-          return this.#dispatch(sql, params);
+          return this.#dispatch(sql, params, extra);
         });
   }
 
-  #dispatch(sql: string, params: readonly unknown[] | undefined): Promise<Raw> {
+  #dispatch(sql: string, params: readonly unknown[] | undefined, extra?: unknown): Promise<Raw> {
     if (this.#lost !== undefined) {
       return Promise.reject(
         new StoreError(
@@ -110,7 +119,7 @@ export abstract class QueuedTransaction<Handle, Sql, Raw> extends SqlTransaction
         ),
       );
     }
-    return this.send(sql, params);
+    return this.send(sql, params, extra);
   }
 
   /**

@@ -2,8 +2,12 @@ import { StoreError } from "../../core/error-kinds.js";
 import type { RawSqliteDatabase, RawSqliteStatement, SqliteDriver } from "./sqlite-driver.js";
 import type { SqliteRunResult } from "./sqlite-handle.js";
 
-/** How a statement's rows are wanted. */
-export type StatementMode = "run" | "get" | "all";
+/**
+ * How a statement's rows are wanted: `run` for what it changed, `get`/`all` for rows as objects,
+ * `raw-get`/`raw-all` for rows as arrays of column values (what an ORM maps columns from), `auto`
+ * for `all`'s rows from a statement that returns rows and `run`'s result from one that does not.
+ */
+export type StatementMode = "run" | "get" | "all" | "raw-get" | "raw-all" | "auto";
 
 /** Synchronous statement execution, for code that must not yield while it holds a transaction. */
 export interface SyncSql {
@@ -133,11 +137,20 @@ export function execute(
   const args = params ?? [];
   // The binding's own result, `{ changes, lastInsertRowid }`, is fresh per call.
   if (mode === "run") return statement.run(...args);
+  if (mode === "auto") return statement.reader ? statement.all(...args) : statement.run(...args);
   if (!statement.reader) {
     throw new StoreError(
       "not_committed",
       `\`${mode}\` needs a statement that returns rows; use \`run\` for ${JSON.stringify(statement.source.trim().slice(0, 40))}.`,
     );
   }
-  return mode === "get" ? statement.get(...args) : statement.all(...args);
+  if (mode === "get") return statement.get(...args);
+  if (mode === "all") return statement.all(...args);
+  // Statements are cached and shared, so array mode is switched off again before anyone else runs one.
+  statement.raw(true);
+  try {
+    return mode === "raw-get" ? statement.get(...args) : statement.all(...args);
+  } finally {
+    statement.raw(false);
+  }
 }

@@ -15,6 +15,8 @@ export interface RawSqliteStatement {
   /** The first row, or `undefined` when there is none. */
   get(...params: unknown[]): unknown;
   all(...params: unknown[]): unknown[];
+  /** Switches `get` and `all` to rows as arrays of column values (on) or objects (off). */
+  raw(on: boolean): unknown;
 }
 
 /** One connection to an SQLite database, as an SQLite binding gives it. */

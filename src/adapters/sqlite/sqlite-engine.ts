@@ -11,6 +11,7 @@ import { sqliteDialect } from "./sqlite-dialect.js";
 import type { SqliteDriver } from "./sqlite-driver.js";
 import type { SqliteTransactionHandle } from "./sqlite-handle.js";
 import {
+  ownTransactionOn,
   SqliteTransaction,
   syncTransactions,
   type TransactionOwner,
@@ -308,11 +309,7 @@ export class SqliteEngine implements TransactionOwner {
   }
 
   #ownTransaction(): SqliteTransaction | undefined {
-    for (let sync = syncTransactions.current; sync !== undefined; sync = sync.outerSync) {
-      if (sync.open && sync.owner.gate === this.gate) return sync;
-    }
-    const context = transactionStorage.getStore();
-    return context?.open === true && context.owner.gate === this.gate ? context : undefined;
+    return ownTransactionOn(this.gate);
   }
 
   #refuseInsideOwnTransaction(

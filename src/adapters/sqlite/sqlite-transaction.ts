@@ -150,6 +150,26 @@ export class SqliteTransaction extends SqlTransaction<SqliteTransactionHandle, S
   }
 }
 
+/**
+ * The open transaction on the database behind `gate` whose work is running in the current context,
+ * if any: a write that waits for the gate from inside it would wait for itself.
+ */
+export function ownTransactionOn(gate: WriteGate): SqliteTransaction | undefined {
+  for (let sync = syncTransactions.current; sync !== undefined; sync = sync.outerSync) {
+    if (sync.open && sync.owner.gate === gate) return sync;
+  }
+  const context = transactionStorage.getStore();
+  return context?.open === true && context.owner.gate === gate ? context : undefined;
+}
+
+/**
+ * Gives `target` (an ORM's transaction object) the scope of the lockstep transaction handle `from`,
+ * so the saga log accepts it for co-commit as it accepts the handle itself.
+ */
+export function lendSqliteScope(target: object, from: SqliteTransactionHandle): void {
+  Object.defineProperty(target, HANDLE_SCOPE, { value: sqliteScopeOf(from) });
+}
+
 /** The transaction scope behind a handle, or `undefined` for anything else (a root handle). */
 export function sqliteScopeOf(handle: unknown): TransactionScope<SqliteTransaction> | undefined {
   return scopeBehind<SqliteTransaction>(handle, HANDLE_SCOPE);

@@ -23,6 +23,16 @@ export class WriteGate {
   readonly #waiters: Array<() => void> = [];
   /** When the gate was first granted since the event loop last had a turn; `undefined` after one. */
   #busySince: number | undefined;
+  /** Whether the gate is held only to let the event loop turn, with no holder inside it. */
+  #yielding = false;
+
+  /**
+   * Whether a holder has the gate now (a transaction may be open). `false` while the gate is held
+   * only to let the event loop turn: synchronous work that runs then cannot interleave with anyone.
+   */
+  get busy(): boolean {
+    return this.#held && !this.#yielding;
+  }
 
   /**
    * Takes the gate at once when nobody holds it, returning its release function, without the
@@ -112,8 +122,10 @@ export class WriteGate {
   }
 
   #yieldThen(then: () => void): void {
+    this.#yielding = true;
     setImmediate(() => {
       this.#busySince = undefined;
+      this.#yielding = false;
       then();
     });
   }

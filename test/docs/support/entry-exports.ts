@@ -11,6 +11,8 @@ export const ENTRIES: Readonly<Record<string, string>> = {
   "lockstep/redis": "src/adapters/redis/index.ts",
   "lockstep/http": "src/adapters/http/index.ts",
   "lockstep/http-api": "src/adapters/http-api/index.ts",
+  "lockstep/drizzle": "src/adapters/drizzle/index.ts",
+  "lockstep/kysely": "src/adapters/kysely/index.ts",
   "lockstep/bounty": "src/recipes/bounty/index.ts",
   "lockstep/contribution": "src/recipes/contribution/index.ts",
 };

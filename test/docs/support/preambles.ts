@@ -35,6 +35,30 @@ export const PREAMBLES: Preambles = {
     error: "unknown",
     alertOps: "(body: string | undefined) => void",
   },
+  "src/adapters/drizzle/": {
+    OrdersDb:
+      'type OrdersDb = import("drizzle-orm/node-postgres").NodePgDatabase<{ ordersTable: typeof ordersTable }> & { $client: import("pg").Pool };',
+    ordersTable:
+      'declare const ordersTable: import("drizzle-orm/pg-core").PgTableWithColumns<{ name: "orders"; schema: undefined; dialect: "pg"; columns: { id: import("drizzle-orm/pg-core").PgColumn<{ name: "id"; tableName: "orders"; dataType: "string"; columnType: "PgText"; data: string; driverParam: string; notNull: true; hasDefault: false; isPrimaryKey: true; isAutoincrement: false; hasRuntimeDefault: false; enumValues: [string, ...string[]]; baseColumn: never; identity: undefined; generated: undefined }, {}, {}> } }>;',
+    db: "OrdersDb",
+    mysqlDb: 'import("drizzle-orm/mysql2").MySql2Database',
+    drizzle: 'typeof import("drizzle-orm/node-postgres").drizzle',
+    eq: 'typeof import("drizzle-orm").eq',
+    and: 'typeof import("drizzle-orm").and',
+    pool: 'import("pg").Pool',
+    schema: "{ ordersTable: typeof ordersTable }",
+    id: "string",
+    orders: "DrizzleStore<OrdersDb>",
+  },
+  "src/adapters/kysely/": {
+    DB: "type DB = { orders: { id: string }; bounties: { id: string; status: string } };",
+    db: 'import("kysely").Kysely<DB>',
+    pool: 'import("pg").Pool',
+    orders: "KyselyStore<DB>",
+    id: "string",
+    Kysely: 'typeof import("kysely").Kysely',
+    PostgresDialect: 'typeof import("kysely").PostgresDialect',
+  },
   "src/adapters/postgres/": {
     error: "unknown",
     pgError: "Error",

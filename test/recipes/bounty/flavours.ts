@@ -1,3 +1,4 @@
+import { drizzleFlavour } from "./drizzle-flavour.js";
 import { type Flavour, memoryFlavour } from "./harness.js";
 import { httpFlavour } from "./http-flavour.js";
 import { postgresFlavour } from "./postgres-flavour.js";
@@ -11,4 +12,5 @@ export const FLAVOURS: readonly Flavour[] = [
   httpFlavour,
   postgresFlavour,
   postgresRedisFlavour,
+  drizzleFlavour,
 ];

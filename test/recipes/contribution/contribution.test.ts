@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { drizzle } from "drizzle-orm/node-postgres";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { drizzleSagaLog, drizzleStore } from "../../../src/adapters/drizzle/index.js";
 import { createMemoryStore } from "../../../src/adapters/memory/index.js";
 import {
   openSqlite,
@@ -30,6 +32,9 @@ import {
 } from "../../../src/recipes/contribution/index.js";
 import { SimulatedCrash } from "../../../src/testing/crash-switch.js";
 import { VirtualClock } from "../../../src/testing/virtual-clock.js";
+import { openSchema } from "../../adapters/postgres/pg-test.js";
+import { type IoTracker, trackedPgClient } from "../bounty/real-io.js";
+import { drizzlePgDialect } from "../drizzle-sql-dialect.js";
 
 const CONTENT = {
   author: "ada",
@@ -59,13 +64,14 @@ function world(
   raw: ContributionPorts,
   log: SagaLog,
   close: () => Promise<void> = async () => {},
+  clock = new VirtualClock(),
 ): World {
   let failing = 0;
   let failWhen: "pre" | "post" = "pre";
   const w: World = {
     raw,
     log,
-    clock: new VirtualClock(),
+    clock,
     crashAt: undefined,
     boundaries: [],
     failHandoffs(n, when = "pre") {
@@ -154,10 +160,38 @@ async function sqlite(files: "one" | "two"): Promise<World> {
   );
 }
 
+/** Contributions and handoffs in one Postgres schema, through one `drizzleStore`, co-committed. */
+async function drizzleOnPostgres(): Promise<World> {
+  // The virtual clock must not move while Postgres answers: its queries count as calls in flight.
+  const clock = new VirtualClock();
+  const io = {
+    begin: () => clock.io.begin("postgres"),
+    watch: <T>(promise: Promise<T>) => {
+      const end = clock.io.begin("postgres");
+      promise.then(end, end);
+      return promise;
+    },
+  } as unknown as IoTracker;
+  const db = await openSchema({ Client: trackedPgClient(io) });
+  const orm = drizzle(db.pool);
+  const store = drizzleStore(orm, { id: "contributions-db" });
+  await createContributionTables(drizzlePgDialect, store.handle);
+  return world(
+    {
+      contributions: sqlContributionStore(store, drizzlePgDialect),
+      handoffs: sqlHandoffStore(store, drizzlePgDialect),
+    },
+    drizzleSagaLog(orm, { schema: db.schema, store }),
+    () => db.close(),
+    clock,
+  );
+}
+
 const FLAVOURS: readonly { name: string; strategy: "transaction" | "saga"; setup: Setup }[] = [
   { name: "memory, separate stores", strategy: "saga", setup: memory },
   { name: "sqlite, one database", strategy: "transaction", setup: () => sqlite("one") },
   { name: "sqlite, two databases", strategy: "saga", setup: () => sqlite("two") },
+  { name: "drizzle on postgres, one database", strategy: "transaction", setup: drizzleOnPostgres },
 ];
 
 for (const flavour of FLAVOURS) {
