@@ -133,6 +133,9 @@ export { ERROR_KINDS, ErrorKind, isProvablyNotApplied } from "./model/error-kind
 export {
   EntryType,
   type NewStepEntry,
+  OPERATOR_STEP,
+  type OperatorAction,
+  operatorActionSchema,
   PRUNABLE_STATUSES,
   RECOVERABLE_STATUSES,
   type SagaRecord,
@@ -174,6 +177,16 @@ export {
   sagaTimeline,
   type TimelineEntry,
 } from "./observability/saga-timeline.js";
+export {
+  type SpanEnd,
+  type TimelineLane,
+  type TimelineLayout,
+  type TimelineSpan,
+  type TimelineTakeover,
+  timelineLayout,
+} from "./observability/timeline-lanes.js";
+export { renderTimelineSvg, type TimelineSvgOptions } from "./observability/timeline-svg.js";
+export { renderTimelineText, TIMELINE_TEXT_LEGEND } from "./observability/timeline-text.js";
 export {
   createRecoverer,
   type RecoveredSaga,
