@@ -107,8 +107,10 @@ export {
 export { MAX_DURATION_MS } from "./core/validate.js";
 export {
   applyChange,
+  checkListFilter,
   checkWrite,
   isLeaseFree,
+  matchesListFilter,
   numberEntries,
   prunableStatuses,
   validateLogRecord,
@@ -119,8 +121,10 @@ export {
   type ClaimedSaga,
   type ClaimFilter,
   type CoCommitLog,
+  cursorOf,
   LogFailure,
   type SagaChange,
+  type SagaCursor,
   type SagaFilter,
   type SagaLog,
   SagaLogError,
@@ -136,6 +140,7 @@ export {
   OPERATOR_STEP,
   type OperatorAction,
   operatorActionSchema,
+  operatorEntry,
   PRUNABLE_STATUSES,
   RECOVERABLE_STATUSES,
   type SagaRecord,
@@ -187,6 +192,7 @@ export {
 } from "./observability/timeline-lanes.js";
 export { renderTimelineSvg, type TimelineSvgOptions } from "./observability/timeline-svg.js";
 export { renderTimelineText, TIMELINE_TEXT_LEGEND } from "./observability/timeline-text.js";
+export { markForRetry, type RetryMarking, retryStatus } from "./recovery/mark-for-retry.js";
 export {
   createRecoverer,
   type RecoveredSaga,

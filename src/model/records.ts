@@ -148,6 +148,14 @@ export type StepEntry = z.infer<typeof stepEntrySchema>;
 /** A step entry as the runner hands it to the log, before the log numbers it. */
 export type NewStepEntry = Omit<StepEntry, "schemaVersion" | "sagaId" | "seq" | "token">;
 
+/**
+ * The entry that records what an operator did to a saga, at `at`: written in the same log write as
+ * the change it describes, under the fencing token of that write.
+ */
+export function operatorEntry(action: OperatorAction, at: number): NewStepEntry {
+  return { step: OPERATOR_STEP, type: EntryType.Operator, attempt: 1, at, operator: action };
+}
+
 /** A saga's header and its entries in order. */
 export interface SagaSnapshot {
   readonly record: SagaRecord;
