@@ -115,7 +115,6 @@ export async function seedConsoleLog(dir: string) {
     `the hold changed: ${HOSTILE_INPUT}`,
   );
   const escalated = await attention(
-    "o-esc",
     { id: "o-esc" },
     "escalated",
     "the customer closed the account",
