@@ -160,7 +160,7 @@ function legend(y: number): string {
   let lx = 12;
   const parts = items.map(([label, color]) => {
     const part = `<rect x="${lx}" y="${y - 9}" width="12" height="10" fill="${color}" stroke="#333" stroke-width="0.6"/><text x="${lx + 16}" y="${y}" font-size="10">${label}</text>`;
-    lx += 22 + label.length * 6;
+    lx += 24 + Math.ceil(label.length * 6.2);
     return part;
   });
   return `<g class="legend">${parts.join("")}</g>`;
