@@ -57,12 +57,7 @@ const HEADERS = {
  * needs_attention queue, recovery worker status) and, with a token, confirmed actions. Pages are read
  * only (`GET`); actions are `POST` with the token in the body or a header, never a cookie. Every
  * text from the log is escaped. It opens no socket: give it to `http.createServer`.
- *
- * @example
- * ```ts
- * import { createServer } from "node:http";
- * createServer(consoleHandler({ log, sagas, token: process.env.LOCKSTEP_CONSOLE_TOKEN })).listen(4680, "127.0.0.1");
- * ```
+ * `lockstep console` serves it with `http.createServer(handler).listen(port, "127.0.0.1")`.
  */
 export function consoleHandler(
   options: ConsoleOptions,

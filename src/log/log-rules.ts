@@ -198,6 +198,7 @@ const REASONS: readonly string[] = Object.values(AttentionReason);
  *
  * @example
  * ```ts
+ * declare const filter: SagaFilter;
  * const order = checkListFilter(filter); // "created" or "updated"
  * ```
  */

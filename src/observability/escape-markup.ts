@@ -10,11 +10,7 @@ const ESCAPES: Readonly<Record<string, string>> = {
  * `text` made safe to place in HTML or SVG, as element content or inside a quoted attribute: the
  * five characters that could end either are replaced by their entities. Anything a log holds
  * (inputs, outputs, error messages, step names) goes through it before it is drawn.
- *
- * @example
- * ```ts
- * escapeMarkup('<script>alert("x")</script>'); // "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
- * ```
+ * `<script>` becomes `&lt;script&gt;`.
  */
 export function escapeMarkup(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ESCAPES[c] as string);

@@ -42,7 +42,7 @@ const MIN_BAR = 8;
  * @example
  * ```ts
  * const snapshot = await log.load(sagaId);
- * if (snapshot !== undefined) writeFileSync("saga.svg", renderTimelineSvg(snapshot));
+ * const svg = snapshot === undefined ? undefined : renderTimelineSvg(snapshot, { width: 1200 });
  * ```
  */
 export function renderTimelineSvg(

@@ -85,8 +85,15 @@ export function sagaLogDdl(
     createIndexes: `CREATE INDEX IF NOT EXISTS "${prefix}sagas_recoverable" ON ${sagas} (status, next_recovery_at);
 CREATE INDEX IF NOT EXISTS "${prefix}sagas_updated" ON ${sagas} (status, updated_at);
 CREATE INDEX IF NOT EXISTS "${prefix}sagas_by_created" ON ${sagas} (created_at, saga_id);
-CREATE INDEX IF NOT EXISTS "${prefix}sagas_by_updated" ON ${sagas} (updated_at, saga_id);`,
-    listIndexes: [`${prefix}sagas_by_created`, `${prefix}sagas_by_updated`],
+CREATE INDEX IF NOT EXISTS "${prefix}sagas_by_updated" ON ${sagas} (updated_at, saga_id);
+CREATE INDEX IF NOT EXISTS "${prefix}sagas_by_status" ON ${sagas} (status, created_at, saga_id);
+CREATE INDEX IF NOT EXISTS "${prefix}sagas_by_name" ON ${sagas} (name, created_at, saga_id);`,
+    listIndexes: [
+      `${prefix}sagas_by_created`,
+      `${prefix}sagas_by_updated`,
+      `${prefix}sagas_by_status`,
+      `${prefix}sagas_by_name`,
+    ],
     createEntries: `CREATE TABLE IF NOT EXISTS ${entries} (
   saga_id ${text} NOT NULL REFERENCES ${sagas} (saga_id) ON DELETE CASCADE,
   seq ${integer} NOT NULL,
