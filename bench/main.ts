@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: runs workloads B1–B5, prints the results as a markdown table, and writes them,
+ * `npm run bench`: runs workloads B1–B7, prints the results as a markdown table, and writes them,
  * with the machine they ran on and how to reproduce them, to docs/benchmarks.md.
  *
  * Every figure is paired with a baseline measured in the same run, because on a shared machine an
@@ -17,6 +17,7 @@ import { benchSagaLog } from "./workloads/b2-saga-log.js";
 import { benchDbos } from "./workloads/b3-dbos.js";
 import { benchRecovery } from "./workloads/b4-recovery.js";
 import { benchMemory } from "./workloads/b5-memory.js";
+import { benchConsole } from "./workloads/b7-console.js";
 import { benchDrizzlePostgres } from "./workloads/drizzle-postgres.js";
 
 const DOC = "docs/benchmarks.md";
@@ -55,6 +56,7 @@ try {
   });
   await workload("B4 recovery", () => benchRecovery(admin));
   await workload("B5 memory", () => benchMemory());
+  await workload("B7 console", () => benchConsole());
   machine.loadAtEnd = loadavg()[0] ?? 0;
 
   const table = renderTable(rows);

@@ -108,8 +108,10 @@ export {
 export { MAX_DURATION_MS } from "./core/validate.js";
 export {
   applyChange,
+  checkListFilter,
   checkWrite,
   isLeaseFree,
+  matchesListFilter,
   numberEntries,
   prunableStatuses,
   validateLogRecord,
@@ -120,8 +122,10 @@ export {
   type ClaimedSaga,
   type ClaimFilter,
   type CoCommitLog,
+  cursorOf,
   LogFailure,
   type SagaChange,
+  type SagaCursor,
   type SagaFilter,
   type SagaLog,
   SagaLogError,
@@ -134,6 +138,10 @@ export { ERROR_KINDS, ErrorKind, isProvablyNotApplied } from "./model/error-kind
 export {
   EntryType,
   type NewStepEntry,
+  OPERATOR_STEP,
+  type OperatorAction,
+  operatorActionSchema,
+  operatorEntry,
   PRUNABLE_STATUSES,
   RECOVERABLE_STATUSES,
   type SagaRecord,
@@ -176,6 +184,17 @@ export {
   sagaTimeline,
   type TimelineEntry,
 } from "./observability/saga-timeline.js";
+export {
+  type SpanEnd,
+  type TimelineLane,
+  type TimelineLayout,
+  type TimelineSpan,
+  type TimelineTakeover,
+  timelineLayout,
+} from "./observability/timeline-lanes.js";
+export { renderTimelineSvg, type TimelineSvgOptions } from "./observability/timeline-svg.js";
+export { renderTimelineText, TIMELINE_TEXT_LEGEND } from "./observability/timeline-text.js";
+export { markForRetry, type RetryMarking, retryStatus } from "./recovery/mark-for-retry.js";
 export {
   createRecoverer,
   type RecoveredSaga,

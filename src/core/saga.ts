@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { SagaDefinition } from "../model/definition.js";
 import { LockstepDefinitionError } from "../model/definition-error.js";
+import { OPERATOR_STEP } from "../model/records.js";
 import { StepKind } from "../model/step-kind.js";
 import { type CompensationPolicy, checkCompensationPolicy } from "./compensation-policy.js";
 import { resolveRetry } from "./retry.js";
@@ -199,6 +200,11 @@ function checkStep(
 ): StepDefinition {
   assertName(`step name in saga "${saga}"`, name);
   const where = `step "${name}" of saga "${saga}"`;
+  if (name === OPERATOR_STEP) {
+    throw new LockstepDefinitionError(
+      `A step cannot be named "${OPERATOR_STEP}": the log uses that name for what operators do to a saga.`,
+    );
+  }
   if (previous.some((s) => s.name === name)) {
     throw new LockstepDefinitionError(
       `Saga "${saga}" already has a step named "${name}"; step names must be unique.`,

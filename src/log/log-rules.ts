@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { AttentionReason } from "../model/attention-reason.js";
 import { LockstepDefinitionError } from "../model/definition-error.js";
 import {
   firstIssuePath,
@@ -10,7 +11,13 @@ import {
   stepEntrySchema,
   TERMINAL_STATUSES,
 } from "../model/records.js";
-import { type SagaChange, SagaLogError } from "./saga-log.js";
+import {
+  type SagaChange,
+  type SagaFilter,
+  SagaLogError,
+  type SagaOrder,
+  sagaOrderOf,
+} from "./saga-log.js";
 
 /**
  * Validates a saga record or step entry against its schema (`sagaRecordSchema`, `stepEntrySchema`)
@@ -192,4 +199,75 @@ export function prunableStatuses(statuses: readonly SagaStatus[]): readonly Saga
     );
   }
   return statuses;
+}
+
+const REASONS: readonly string[] = Object.values(AttentionReason);
+
+/**
+ * Checks a {@link SagaFilter} and returns the order it asks for: `limit` a non-negative integer,
+ * `since`, `until` and `before.time` integers, `before.sagaId` a string, `attention` known reasons,
+ * `orderBy` a known order. Throws a `LockstepDefinitionError` naming the first bad value.
+ *
+ * Call it at the start of `list`, before reading anything, so every log refuses the same filters.
+ *
+ * @example
+ * ```ts
+ * declare const filter: SagaFilter;
+ * const order = checkListFilter(filter); // "created" or "updated"
+ * ```
+ */
+export function checkListFilter(filter: SagaFilter): SagaOrder {
+  const order = sagaOrderOf(filter);
+  const integer = (name: string, value: unknown, min: number) => {
+    if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= min)) {
+      throw new LockstepDefinitionError(
+        `Expected \`${name}\` to be an integer >= ${min}, got ${JSON.stringify(value) ?? String(value)}.`,
+      );
+    }
+  };
+  integer("limit", filter.limit, 0);
+  integer("since", filter.since, Number.MIN_SAFE_INTEGER);
+  integer("until", filter.until, Number.MIN_SAFE_INTEGER);
+  if (filter.before !== undefined) {
+    integer("before.time", filter.before.time, Number.MIN_SAFE_INTEGER);
+    if (typeof filter.before.sagaId !== "string") {
+      throw new LockstepDefinitionError(
+        `Expected \`before.sagaId\` to be a string, got ${JSON.stringify(filter.before.sagaId) ?? String(filter.before.sagaId)}.`,
+      );
+    }
+  }
+  for (const reason of filter.attention ?? []) {
+    if (!REASONS.includes(reason)) {
+      throw new LockstepDefinitionError(
+        `Expected \`attention\` to hold reasons among ${REASONS.join(", ")}, got ${JSON.stringify(reason) ?? String(reason)}.`,
+      );
+    }
+  }
+  return order;
+}
+
+/**
+ * Whether `record` passes `filter` (every condition but `limit`), and its ordering time: the one
+ * reading of a filter, for logs that filter in memory. A SQL log states the same conditions in its
+ * query.
+ */
+export function matchesListFilter(
+  record: SagaRecord,
+  filter: SagaFilter,
+  order: SagaOrder,
+): boolean {
+  const time = order === "updated" ? record.updatedAt : record.createdAt;
+  if (filter.status !== undefined && !filter.status.includes(record.status)) return false;
+  if (filter.name !== undefined && record.definition.name !== filter.name) return false;
+  if (filter.since !== undefined && time < filter.since) return false;
+  if (filter.until !== undefined && time >= filter.until) return false;
+  if (filter.attention !== undefined) {
+    const reason = record.attention?.reason;
+    if (reason === undefined || !filter.attention.includes(reason)) return false;
+  }
+  if (filter.before !== undefined) {
+    const { time: t, sagaId } = filter.before;
+    if (!(time < t || (time === t && record.sagaId < sagaId))) return false;
+  }
+  return true;
 }

@@ -12,8 +12,10 @@ import {
 } from "../model/records.js";
 import {
   applyChange,
+  checkListFilter,
   checkWrite,
   isLeaseFree,
+  matchesListFilter,
   numberEntries,
   prunableStatuses,
   validateLogRecord,
@@ -26,7 +28,6 @@ import {
   type SagaLog,
   SagaLogError,
   SagaOrder,
-  sagaOrderOf,
 } from "./saga-log.js";
 
 interface Stored {
@@ -165,17 +166,14 @@ export class MemorySagaLog implements SagaLog {
   }
 
   async list(filter: SagaFilter = {}): Promise<readonly SagaRecord[]> {
+    const order = checkListFilter(filter);
     const out: SagaRecord[] = [];
     for (const [sagaId, stored] of this.#sagas) {
       const record = readRecord(stored, sagaId);
-      if (filter.status && !filter.status.includes(record.status)) continue;
-      if (filter.name !== undefined && record.definition.name !== filter.name) continue;
-      out.push(record);
+      if (matchesListFilter(record, filter, order)) out.push(record);
     }
     const time =
-      sagaOrderOf(filter) === SagaOrder.Updated
-        ? (r: SagaRecord) => r.updatedAt
-        : (r: SagaRecord) => r.createdAt;
+      order === SagaOrder.Updated ? (r: SagaRecord) => r.updatedAt : (r: SagaRecord) => r.createdAt;
     out.sort((a, b) => time(b) - time(a) || (a.sagaId < b.sagaId ? 1 : -1));
     return filter.limit === undefined ? out : out.slice(0, filter.limit);
   }

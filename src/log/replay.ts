@@ -84,6 +84,8 @@ const MOVES: Readonly<
   [EntryType.CompensationSkipped]: { compensation: "skipped" },
   [EntryType.CompensationFailed]: { compensation: "failed", error: "compensationError" },
   [EntryType.GuardFailed]: { compensation: "guard_failed", error: "compensationError" },
+  // An operator's note moves no step; its step name matches none anyway.
+  [EntryType.Operator]: {},
 };
 
 /** A step's part of a saga definition, as the log records it. */

@@ -134,6 +134,52 @@ export interface SagaFilter {
    * @example `log.list({ orderBy: "updated", limit: 20 })`
    */
   readonly orderBy?: SagaOrder;
+  /**
+   * Keyset paging: only the sagas that come after this position in the list's order, i.e. older
+   * than `time` (on the time `orderBy` names), or as old with a smaller saga id. Pass the
+   * {@link cursorOf} the last saga of one page to get the next; each page costs the same however deep
+   * it is, since it seeks by index rather than skipping rows.
+   *
+   * @default the newest saga first
+   * @example `log.list({ limit: 50, before: cursorOf(lastPage.at(-1)!, "created") })`
+   */
+  readonly before?: SagaCursor;
+  /** Only sagas whose ordering time is at or after this (milliseconds since the epoch). @default no bound */
+  readonly since?: number;
+  /** Only sagas whose ordering time is before this (milliseconds since the epoch). @default no bound */
+  readonly until?: number;
+  /**
+   * Only sagas that need attention for one of these reasons (as their record states it).
+   * @default any saga, whether it needs attention or not
+   */
+  readonly attention?: readonly AttentionReason[];
+}
+
+/** A position in a {@link SagaLog.list} order: the time it is ordered by and the saga id. */
+export interface SagaCursor {
+  /** The saga's ordering time: its `createdAt`, or its `updatedAt` for `orderBy: "updated"`. */
+  readonly time: number;
+  /** The saga's id, which breaks ties between equal times. */
+  readonly sagaId: string;
+}
+
+/**
+ * The position of `record` in a list ordered by `order`: pass it as `before` to get the page after it.
+ *
+ * @example
+ * ```ts
+ * const page = await log.list({ limit: 50 });
+ * const next = await log.list({ limit: 50, before: cursorOf(page[page.length - 1]!, "created") });
+ * ```
+ */
+export function cursorOf(
+  record: Pick<SagaRecord, "sagaId" | "createdAt" | "updatedAt">,
+  order: SagaOrder,
+): SagaCursor {
+  return {
+    time: order === SagaOrder.Updated ? record.updatedAt : record.createdAt,
+    sagaId: record.sagaId,
+  };
 }
 
 /**

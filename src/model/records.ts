@@ -71,10 +71,31 @@ export const EntryType = {
   CompensationFailed: "compensation_failed",
   /** The compensation's guard failed; it wrote nothing. */
   GuardFailed: "guard_failed",
+  /**
+   * A person acted on the saga (from the console): who, what, and a note. It concerns the saga, not
+   * a step: its `step` is {@link OPERATOR_STEP}, and replay moves nothing for it.
+   */
+  Operator: "operator",
 } as const;
 
 /** One of the values of {@link EntryType}. */
 export type EntryType = (typeof EntryType)[keyof typeof EntryType];
+
+/** The `step` of an {@link EntryType.Operator} entry: no step of a saga can bear this name. */
+export const OPERATOR_STEP = "(operator)";
+
+/** What an operator did, carried by an {@link EntryType.Operator} entry. */
+export const operatorActionSchema = z.object({
+  /** Who acted: the name the console was started with, or what the request gave. */
+  actor: z.string().min(1).max(200),
+  /** What was done: `recover`, `retry`, … */
+  action: z.string().min(1).max(64),
+  /** A sentence saying what and why. */
+  note: z.string().max(2000),
+});
+
+/** What an operator did, carried by an {@link EntryType.Operator} entry. */
+export type OperatorAction = z.infer<typeof operatorActionSchema>;
 
 const attentionSchema = z.object({
   reason: z.enum(Object.values(AttentionReason) as [AttentionReason, ...AttentionReason[]]),
@@ -117,6 +138,8 @@ export const stepEntrySchema = z.object({
     .object({ kind: z.enum(ERROR_KINDS as [string, ...string[]]), message: z.string() })
     .optional(),
   via: z.enum(["execute", "probe", "co_commit"]).optional(),
+  /** For an `operator` entry: who did what. */
+  operator: operatorActionSchema.optional(),
 });
 
 /** A step log entry. */
@@ -124,6 +147,14 @@ export type StepEntry = z.infer<typeof stepEntrySchema>;
 
 /** A step entry as the runner hands it to the log, before the log numbers it. */
 export type NewStepEntry = Omit<StepEntry, "schemaVersion" | "sagaId" | "seq" | "token">;
+
+/**
+ * The entry that records what an operator did to a saga, at `at`: written in the same log write as
+ * the change it describes, under the fencing token of that write.
+ */
+export function operatorEntry(action: OperatorAction, at: number): NewStepEntry {
+  return { step: OPERATOR_STEP, type: EntryType.Operator, attempt: 1, at, operator: action };
+}
 
 /** A saga's header and its entries in order. */
 export interface SagaSnapshot {

@@ -1,6 +1,6 @@
 import { type ReplayedStep, replaySteps } from "../log/replay.js";
 import type { AttentionReason } from "../model/attention-reason.js";
-import type { SagaRecord, SagaSnapshot, SagaStatus } from "../model/records.js";
+import type { OperatorAction, SagaRecord, SagaSnapshot, SagaStatus } from "../model/records.js";
 
 /** One moment of a saga's history, as its log records it. */
 export interface TimelineEntry {
@@ -12,7 +12,7 @@ export interface TimelineEntry {
   readonly step: string;
   /**
    * What happened: `intent`, `committed`, `not_committed`, `unknown`, `compensation_intent`,
-   * `compensated`, `compensation_skipped`, `compensation_failed` or `guard_failed`.
+   * `compensated`, `compensation_skipped`, `compensation_failed`, `guard_failed` or `operator`.
    */
   readonly type: string;
   /** The attempt it belongs to. */
@@ -34,6 +34,8 @@ export interface TimelineEntry {
         readonly message: string;
       }
     | undefined;
+  /** For an `operator` entry: who did what to the saga, from the console. */
+  readonly operator: OperatorAction | undefined;
 }
 
 /** A saga's history as one readable structure: header, step states and every log entry. */
@@ -117,6 +119,7 @@ export function sagaTimeline(snapshot: SagaSnapshot): SagaTimeline {
       via: entry.via,
       output: entry.output,
       error: entry.error,
+      operator: entry.operator,
     };
   });
   return {

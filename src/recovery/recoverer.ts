@@ -16,7 +16,12 @@ import { assertInteger, integerMessage, isIntegerAtLeast } from "../core/validat
 import { SagaLogError } from "../log/saga-log.js";
 import { AttentionReason } from "../model/attention-reason.js";
 import { DEFINITION_MISMATCH_WAY_OUT, describeDefinitionDiff } from "../model/definition-diff.js";
-import { type SagaSnapshot, SagaStatus } from "../model/records.js";
+import {
+  type OperatorAction,
+  operatorEntry,
+  type SagaSnapshot,
+  SagaStatus,
+} from "../model/records.js";
 import { compensationGiveUp, type GiveUp, stuckReason } from "./give-up.js";
 import { recoveryAttempts } from "./recovery-attempts.js";
 import type { RecoveredSaga, RecoveryOutcome, RecoveryReport } from "./recovery-report.js";
@@ -73,6 +78,17 @@ export interface Recoverer {
   recover(
     options?: RecoverOptions,
   ): ResultAsync<RecoveryReport, LogFailedError | InvalidOptionsError>;
+  /**
+   * Recovers one saga now, whether or not its next attempt is due (an operator's "try again"):
+   * takes its lease by compare-and-set (fencing token + 1) and drives it as a pass would. Resolves to
+   * `undefined`, changing nothing, when the lease cannot be taken: another runner holds it, or the
+   * saga has ended. With `operator`, an operator entry saying who asked is written under the new
+   * token before anything runs.
+   */
+  recoverSaga(
+    sagaId: string,
+    options?: { readonly operator?: OperatorAction },
+  ): ResultAsync<RecoveredSaga | undefined, LogFailedError>;
 }
 
 const OUTCOMES: readonly RecoveryOutcome[] = [
@@ -259,6 +275,28 @@ export function createRecoverer(options: RecovererOptions): Recoverer {
   const emit = (sagaId: string, saga: string) =>
     emitEvent(env, { type: "saga.started", sagaId, saga, at: env.clock.now(), recovery: true });
 
+  const recoverClaimed = async (sagaId: string, token: number): Promise<RecoveredSaga> => {
+    try {
+      return await recoverOne(sagaId, token);
+    } catch (error) {
+      // One saga's failure never stops the others; the lease lapses and a later pass retries
+      // it, after the backoff this failure counts toward.
+      return SagaLogError.is(error) && error.reason === "stale_token"
+        ? {
+            sagaId,
+            saga: undefined,
+            outcome: "lease_lost",
+            error: lockstepError({
+              code: ErrorCode.LogFailed,
+              message: `Recovering saga "${sagaId}" failed: ${messageOf(error)}.`,
+              sagaId,
+              cause: error,
+            }),
+          }
+        : await attempts.countThrown(sagaId, token, error);
+    }
+  };
+
   const pass = async (limit: number, concurrency: number): Promise<RecoveryReport> => {
     const names = [...new Set(options.sagas.map((saga) => saga.name as string))];
     const claimed = await env.log.claimRecoverable(
@@ -276,26 +314,7 @@ export function createRecoverer(options: RecovererOptions): Recoverer {
       while (next < claimed.length) {
         const index = next++;
         const claim = claimed[index] as (typeof claimed)[number];
-        try {
-          results[index] = await recoverOne(claim.sagaId, claim.token);
-        } catch (error) {
-          // One saga's failure never stops the others; the lease lapses and a later pass retries
-          // it, after the backoff this failure counts toward.
-          results[index] =
-            SagaLogError.is(error) && error.reason === "stale_token"
-              ? {
-                  sagaId: claim.sagaId,
-                  saga: undefined,
-                  outcome: "lease_lost",
-                  error: lockstepError({
-                    code: ErrorCode.LogFailed,
-                    message: `Recovering saga "${claim.sagaId}" failed: ${messageOf(error)}.`,
-                    sagaId: claim.sagaId,
-                    cause: error,
-                  }),
-                }
-              : await attempts.countThrown(claim.sagaId, claim.token, error);
-        }
+        results[index] = await recoverClaimed(claim.sagaId, claim.token);
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, claimed.length) }, worker));
@@ -307,7 +326,33 @@ export function createRecoverer(options: RecovererOptions): Recoverer {
     return { claimed: claimed.length, sagas: results, counts };
   };
 
+  const one = async (
+    sagaId: string,
+    operator: OperatorAction | undefined,
+  ): Promise<RecoveredSaga | undefined> => {
+    const now = env.clock.now();
+    const token = await env.log.acquireLease(sagaId, env.owner, env.leaseTtlMs, now);
+    if (token === undefined) return undefined;
+    if (operator !== undefined) {
+      await env.log.write(sagaId, token, { entries: [operatorEntry(operator, now)], now });
+    }
+    return recoverClaimed(sagaId, token);
+  };
+
   return Object.freeze({
+    recoverSaga(
+      sagaId: string,
+      sagaOptions: { readonly operator?: OperatorAction } = {},
+    ): ResultAsync<RecoveredSaga | undefined, LogFailedError> {
+      return ResultAsync.fromPromise(one(sagaId, sagaOptions.operator), (error) =>
+        lockstepError({
+          code: ErrorCode.LogFailed,
+          message: `Saga "${sagaId}" could not be claimed for recovery: ${messageOf(error)}.`,
+          sagaId,
+          cause: error,
+        }),
+      );
+    },
     recover(
       passOptions: RecoverOptions = {},
     ): ResultAsync<RecoveryReport, LogFailedError | InvalidOptionsError> {

@@ -50,6 +50,8 @@ function problemsOf({ record, entries }: SagaSnapshot): string[] {
     if (e.token < token)
       problems.push(`${at} carries fencing token ${e.token} after token ${token}.`);
     token = Math.max(token, e.token);
+    // An operator's note concerns the saga, not a step; it is checked by its schema alone.
+    if (e.type === EntryType.Operator) return;
     const i = index.get(e.step);
     if (i === undefined) {
       problems.push(`${at} names a step the saga's definition does not have.`);

@@ -112,6 +112,15 @@ describe.concurrent("lockstep sagas show", () => {
     );
   });
 
+  it("draws a lane per step, a column per log entry", async ({ expect }) => {
+    const run = await runCli(["sagas", "show", seeded.completed, "--log", log]);
+    expect(run.code, run.stderr).toBe(ExitCode.Ok);
+    const lanes = (run.stdout.split("lanes (one column per log entry, in order)\n")[1] ?? "")
+      .split("\n")
+      .slice(0, 3);
+    expect(lanes).toEqual(["  tokens   1", "  reserve  ▶─✔", "  open         ✔"]);
+  });
+
   it("prints the whole timeline as JSON", async ({ expect }) => {
     const t = json<SagaTimeline>(
       await runCli(["sagas", "show", seeded.completed, "--log", log, "--json"]),

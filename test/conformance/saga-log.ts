@@ -10,6 +10,7 @@ import {
 } from "../../src/model/records.js";
 import { StepKind } from "../../src/model/step-kind.js";
 import { printConformanceCount } from "./report.js";
+import { sagaLogPagingConformance } from "./saga-log-paging.js";
 
 /** What a saga log suite needs from each implementation: a fresh, empty log and a way to close it. */
 export type SagaLogFactory = () => Promise<{ log: SagaLog; close(): Promise<void> }>;
@@ -80,6 +81,7 @@ async function reasonOf(call: Promise<unknown>): Promise<LogFailure> {
  * test gets a fresh log from `factory` and closes it afterwards.
  */
 export function sagaLogConformance(name: string, factory: SagaLogFactory): void {
+  sagaLogPagingConformance(name, factory);
   describe(`SagaLog conformance: ${name}`, () => {
     printConformanceCount("saga log", name);
     let log: SagaLog;

@@ -22,7 +22,15 @@ interface LayerRule {
   readonly forbidden: readonly string[];
 }
 
-const OUTER_LAYERS = ["adapters", "testing", "recipes", "cli", "recovery", "observability"];
+const OUTER_LAYERS = [
+  "adapters",
+  "testing",
+  "recipes",
+  "cli",
+  "recovery",
+  "observability",
+  "console",
+];
 
 const LAYER_RULES: readonly LayerRule[] = [
   {
@@ -44,6 +52,11 @@ const LAYER_RULES: readonly LayerRule[] = [
     name: "recipes use only the public API and the adapters, never the testing kit or the CLI",
     from: ["recipes"],
     forbidden: ["testing", "cli"],
+  },
+  {
+    name: "the console never imports the CLI, an adapter or the testing kit: it works on any log it is given",
+    from: ["console"],
+    forbidden: ["cli", "adapters", "testing"],
   },
   {
     name: "adapters never import the testing kit",

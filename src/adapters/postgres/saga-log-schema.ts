@@ -42,7 +42,7 @@ export function sagaLogTables(schema: string, prefix: string): SagaLogTables {
     );
   }
   const q = (name: string) => `"${schema}"."${name}"`;
-  const { sagas, entries, createSagas, createIndexes, createEntries } = sagaLogDdl(
+  const { sagas, entries, createSagas, createIndexes, createEntries, listIndexes } = sagaLogDdl(
     TYPES,
     prefix,
     q,
@@ -52,7 +52,14 @@ export function sagaLogTables(schema: string, prefix: string): SagaLogTables {
     schema,
     sagas,
     entries,
-    objects: [sagas, entries, q(`${prefix}sagas_recoverable`), q(`${prefix}sagas_updated`), q(due)],
+    objects: [
+      sagas,
+      entries,
+      q(`${prefix}sagas_recoverable`),
+      q(`${prefix}sagas_updated`),
+      ...listIndexes.map(q),
+      q(due),
+    ],
     lockKey: `lockstep.saga-log:${schema}.${prefix}`,
     ddl: `
 ${createSagas};

@@ -95,15 +95,41 @@ export function listStatement(
     params.push(filter.name);
     where.push(`name = ${dialect.placeholder(params.length)}`);
   }
+  const time = sagaOrderOf(filter) === SagaOrder.Updated ? "updated_at" : "created_at";
+  const param = (value: unknown) => {
+    params.push(value);
+    return dialect.placeholder(params.length);
+  };
+  if (filter.since !== undefined) where.push(`${time} >= ${param(filter.since)}`);
+  if (filter.until !== undefined) where.push(`${time} < ${param(filter.until)}`);
+  if (filter.before !== undefined) {
+    // A row-value comparison, which both SQLite and Postgres seek by index for the next page.
+    where.push(
+      `(${time}, saga_id) < (${param(filter.before.time)}, ${param(filter.before.sagaId)})`,
+    );
+  }
+  if (filter.attention !== undefined) {
+    if (filter.attention.length === 0) return undefined;
+    // The reason sits in the JSON header, written by JSON.stringify from the validated record, so
+    // its spelling is fixed: `"attention":{"reason":"…"`. Only sagas needing attention carry one.
+    where.push(`status = ${param("needs_attention")}`);
+    where.push(
+      `(${filter.attention.map((reason) => `record LIKE ${param(`%"attention":{"reason":"${likeEscaped(reason)}"%`)} ESCAPE '\\'`).join(" OR ")})`,
+    );
+  }
   let sql = `SELECT * FROM ${sagas}`;
   if (where.length > 0) sql += ` WHERE ${where.join(" AND ")}`;
-  const time = sagaOrderOf(filter) === SagaOrder.Updated ? "updated_at" : "created_at";
   sql += ` ORDER BY ${time} DESC, saga_id DESC`;
   if (filter.limit !== undefined) {
     params.push(filter.limit);
     sql += ` LIMIT ${dialect.placeholder(params.length)}`;
   }
   return { sql, params };
+}
+
+/** `text` with LIKE's wildcards and its escape character escaped by `\\`. */
+function likeEscaped(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 /** The refusal of a `create` whose saga id is taken. */

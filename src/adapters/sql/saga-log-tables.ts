@@ -24,8 +24,13 @@ export interface SagaLogDdl {
   readonly createSagas: string;
   /** Creates the entries table, likewise. */
   readonly createEntries: string;
-  /** Creates the indexes recovery and pruning select by, each statement ended by `;`. */
+  /**
+   * Creates the indexes recovery and pruning select by, and those `list` pages by (newest first,
+   * by creation or by last update), each statement ended by `;`.
+   */
   readonly createIndexes: string;
+  /** The unquoted names of the indexes `list` pages by, which a log created before them lacks. */
+  readonly listIndexes: readonly string[];
 }
 
 const PREFIX = /^[A-Za-z_][A-Za-z0-9_]{0,40}$/;
@@ -78,7 +83,17 @@ export function sagaLogDdl(
   quarantined_at ${bigint}
 )`,
     createIndexes: `CREATE INDEX IF NOT EXISTS "${prefix}sagas_recoverable" ON ${sagas} (status, next_recovery_at);
-CREATE INDEX IF NOT EXISTS "${prefix}sagas_updated" ON ${sagas} (status, updated_at);`,
+CREATE INDEX IF NOT EXISTS "${prefix}sagas_updated" ON ${sagas} (status, updated_at);
+CREATE INDEX IF NOT EXISTS "${prefix}sagas_by_created" ON ${sagas} (created_at, saga_id);
+CREATE INDEX IF NOT EXISTS "${prefix}sagas_by_updated" ON ${sagas} (updated_at, saga_id);
+CREATE INDEX IF NOT EXISTS "${prefix}sagas_by_status" ON ${sagas} (status, created_at, saga_id);
+CREATE INDEX IF NOT EXISTS "${prefix}sagas_by_name" ON ${sagas} (name, created_at, saga_id);`,
+    listIndexes: [
+      `${prefix}sagas_by_created`,
+      `${prefix}sagas_by_updated`,
+      `${prefix}sagas_by_status`,
+      `${prefix}sagas_by_name`,
+    ],
     createEntries: `CREATE TABLE IF NOT EXISTS ${entries} (
   saga_id ${text} NOT NULL REFERENCES ${sagas} (saga_id) ON DELETE CASCADE,
   seq ${integer} NOT NULL,

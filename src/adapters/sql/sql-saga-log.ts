@@ -1,6 +1,6 @@
 import { messageOf } from "../../core/message-of.js";
 import { assertInteger, assertName, assertNumber, describeValue } from "../../core/validate.js";
-import { prunableStatuses, validateLogRecord } from "../../log/log-rules.js";
+import { checkListFilter, prunableStatuses, validateLogRecord } from "../../log/log-rules.js";
 import {
   type ClaimedSaga,
   type ClaimFilter,
@@ -9,7 +9,6 @@ import {
   type SagaFilter,
   type SagaLog,
   SagaLogError,
-  sagaOrderOf,
 } from "../../log/saga-log.js";
 import { LockstepDefinitionError } from "../../model/definition-error.js";
 import {
@@ -190,8 +189,7 @@ export class SqlSagaLog<Handle, Sql, Kind extends AnswerKind> implements SagaLog
   }
 
   async list(filter: SagaFilter = {}): Promise<readonly SagaRecord[]> {
-    if (filter.limit !== undefined) assertInteger("limit", filter.limit, 0);
-    sagaOrderOf(filter);
+    checkListFilter(filter);
     return this.#call<SagaRecord[]>("", "read", (sql) => this.#ops.list(sql, filter));
   }
 

@@ -1,4 +1,5 @@
 import type { Command } from "../command.js";
+import { consoleCommand } from "./console.js";
 import { doctor } from "./doctor.js";
 import { explainCommand } from "./explain.js";
 import { prune } from "./prune.js";
@@ -14,4 +15,5 @@ export const COMMANDS: readonly Command[] = Object.freeze([
   recover,
   prune,
   explainCommand,
+  consoleCommand,
 ]);

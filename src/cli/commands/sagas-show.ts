@@ -1,6 +1,7 @@
 import { SagaLogError } from "../../log/saga-log.js";
 import type { SagaSnapshot } from "../../model/records.js";
 import { sagaTimeline } from "../../observability/saga-timeline.js";
+import { renderTimelineText, TIMELINE_TEXT_LEGEND } from "../../observability/timeline-text.js";
 import { CliFailure } from "../cli-error.js";
 import type { Command } from "../command.js";
 import { ExitCode } from "../exit-code.js";
@@ -72,6 +73,12 @@ export const sagasShow: Command = {
         ]),
       ),
     );
+    if (t.entries.length > 0) {
+      out("");
+      out("lanes (one column per log entry, in order)");
+      out(indent(renderTimelineText(snapshot)));
+      out(indent(TIMELINE_TEXT_LEGEND));
+    }
     out("");
     out("timeline");
     if (t.entries.length === 0) {
@@ -88,11 +95,13 @@ export const sagasShow: Command = {
             e.step,
             e.via === undefined ? e.type : `${e.type} (${e.via})`,
             e.attempt,
-            e.error !== undefined
-              ? `${e.error.kind}: ${e.error.message}`
-              : e.output === undefined
-                ? undefined
-                : JSON.stringify(e.output),
+            e.operator !== undefined
+              ? `${e.operator.action} by ${e.operator.actor}: ${e.operator.note}`
+              : e.error !== undefined
+                ? `${e.error.kind}: ${e.error.message}`
+                : e.output === undefined
+                  ? undefined
+                  : JSON.stringify(e.output),
           ]),
         ),
       );
@@ -103,7 +112,12 @@ export const sagasShow: Command = {
 
 /** A table under a heading, indented by two spaces. */
 function indentedTable(...table: Parameters<typeof renderTable>): string {
-  return renderTable(...table)
+  return indent(renderTable(...table));
+}
+
+/** Every line of `text` indented by two spaces. */
+function indent(text: string): string {
+  return text
     .split("\n")
     .map((line) => `  ${line}`)
     .join("\n");
