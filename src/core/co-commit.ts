@@ -16,7 +16,7 @@ import { StepStatus } from "./report.js";
 import { type Change, LeaseLost, SagaExists } from "./saga-journal.js";
 import type { StepDefinition } from "./step.js";
 import { checkOutput } from "./step-output.js";
-import { isCoCommitted } from "./store.js";
+import { coCommitMode, isCoCommitted } from "./store.js";
 
 /**
  * The end (exclusive) of the run of steps from `i` that can commit together with their log
@@ -50,9 +50,13 @@ export async function attemptGroup(
   signal: AbortSignal | undefined,
 ): Promise<AttemptResult> {
   const { journal } = state;
-  const transaction = state.stepAt(from).store.transaction as NonNullable<
-    StepDefinition["store"]["transaction"]
-  >;
+  const store = state.stepAt(from).store;
+  // A store with transactions co-commits in one; a batch store in one deferred atomic batch.
+  const transaction = (
+    coCommitMode(store, state.env.log.coCommit?.storeId) === "transaction"
+      ? store.transaction
+      : store.deferredBatch
+  ) as NonNullable<StepDefinition["store"]["transaction"]>;
   const steps = state.saga.steps.slice(from, end);
   const timeoutMs = steps.reduce((sum, step) => sum + (step.timeoutMs ?? state.env.timeoutMs), 0);
   // A group that reaches the last step completes the saga in the same commit.
