@@ -46,10 +46,14 @@ export class DeferredBatch {
         this.#check();
         return (await root.all(sql, params))[0] as never;
       },
-      run: (sql, params) =>
-        this.#queue(writeItems([{ sql, params: params ?? [] }])).then(
+      run: (sql, params) => {
+        const result = this.#queue(writeItems([{ sql, params: params ?? [] }])).then(
           (results) => results[0] as StatementResult,
-        ),
+        );
+        // A step need not await its queued writes: their failure is the batch's, reported by it.
+        result.catch(() => {});
+        return result;
+      },
       batch: (writes: readonly BatchWrite[]) => {
         let items: BatchItem[];
         try {
