@@ -127,7 +127,14 @@ export async function attemptGroup(
     if (failure !== undefined && !isProvablyNotApplied(failure.kind)) {
       // The commit's fate is unknown; the log, written in that transaction, is the authority, once
       // the transaction can no longer commit: a COMMIT still under way would land after the read.
-      const closure = await closeAttempt(state, running, outcome);
+      // A batch that may still land is closed by any log write: its fencing check compares the
+      // saga's row with the one it was planned from, so a batch sent late then applies nothing.
+      const closure =
+        coCommitMode(store, state.env.log.coCommit?.storeId) === "batch"
+          ? (await state.fenceAttempts())
+            ? "closed"
+            : "open"
+          : await closeAttempt(state, running, outcome);
       read = await journal.readBack();
       if (read === undefined) return { type: "in_doubt", at: running };
       landed = groupCommitted(
