@@ -18,10 +18,10 @@ function holdingBinding(db: D1DatabaseLike) {
   let lateOutcome: Promise<"applied" | "refused"> | undefined;
   const binding: D1DatabaseLike = {
     prepare: (query) => db.prepare(query),
-    batch: (statements) => {
-      if (!holdNext) return db.batch(statements);
+    batch: <T>(statements: Parameters<D1DatabaseLike["batch"]>[0]) => {
+      if (!holdNext) return db.batch<T>(statements);
       holdNext = false;
-      const late = released.then(() => db.batch(statements));
+      const late = released.then(() => db.batch<T>(statements));
       lateOutcome = late.then(
         () => "applied" as const,
         () => "refused" as const,
