@@ -18,6 +18,8 @@ export interface BatchSagaLog extends SagaLog {
    * in the same atomic batch as the step's writes.
    */
   readonly coCommit: CoCommitLog<BatchHandle>;
+  /** Creates the log's tables and indexes if any is missing; every other call does this first. */
+  ensureSchema(): Promise<void>;
 }
 
 /** What {@link batchSagaLog} needs from its adapter. */

@@ -136,10 +136,27 @@ export class DeferredBatch {
   }
 }
 
-/** The deferred batch behind a handle, or `undefined` for anything else. */
-export function deferredScopeOf(handle: unknown): TransactionScope<DeferredBatch> | undefined {
+/** What a batch database's scoped handle carries for the saga log's co-commit. */
+export interface BatchScopeContext {
+  readonly storeId: string;
+  readonly database: unknown;
+  sqlFor(scope: TransactionScope<BatchScopeContext>): BatchSql;
+}
+
+/**
+ * Marks `handle` as writing through `context` (a deferred batch, an interactive transaction), so
+ * the saga log can append its records to it.
+ */
+export function attachScope(handle: object, scope: TransactionScope<BatchScopeContext>): void {
+  Object.defineProperty(handle, SCOPE, { value: scope });
+}
+
+/** The deferred batch or transaction behind a handle, or `undefined` for anything else. */
+export function deferredScopeOf(handle: unknown): TransactionScope<BatchScopeContext> | undefined {
   if (typeof handle !== "object" || handle === null) return undefined;
-  return (handle as Record<symbol, unknown>)[SCOPE] as TransactionScope<DeferredBatch> | undefined;
+  return (handle as Record<symbol, unknown>)[SCOPE] as
+    | TransactionScope<BatchScopeContext>
+    | undefined;
 }
 
 /**

@@ -42,11 +42,18 @@ export class GuardedBatchSql implements BatchSql {
    * @param classify the driver's error classifier: every driver error is rethrown as a
    *   {@link StoreError} of the kind it gives (`unknown` when it gives none), with the error as cause
    */
-  constructor(driver: BatchDriver, tables: BatchTables, name: string, classify: ErrorClassifier) {
+  constructor(
+    driver: BatchDriver,
+    tables: BatchTables,
+    name: string,
+    classify: ErrorClassifier,
+    ready?: Promise<void>,
+  ) {
     this.#driver = driver;
     this.#tables = tables;
     this.#name = name;
     this.#classify = classify;
+    this.#ready = ready;
   }
 
   all<T>(sql: string, params?: readonly unknown[]): Promise<T[]> {
