@@ -7,6 +7,8 @@ export default defineConfig({
     "memory/index": "src/adapters/memory/index.ts",
     "sqlite/index": "src/adapters/sqlite/index.ts",
     "postgres/index": "src/adapters/postgres/index.ts",
+    "d1/index": "src/adapters/d1/index.ts",
+    "libsql/index": "src/adapters/libsql/index.ts",
     "redis/index": "src/adapters/redis/index.ts",
     "http/index": "src/adapters/http/index.ts",
     "bounty/index": "src/recipes/bounty/index.ts",
@@ -21,5 +23,5 @@ export default defineConfig({
   platform: "node",
   splitting: true,
   treeshake: true,
-  external: ["better-sqlite3", "pg", "ioredis"],
+  external: ["better-sqlite3", "pg", "ioredis", "@libsql/client"],
 });
