@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: runs workloads B1–B5, prints the results as a markdown table, and writes them,
+ * `npm run bench`: runs workloads B1–B6, prints the results as a markdown table, and writes them,
  * with the machine they ran on and how to reproduce them, to docs/benchmarks.md.
  *
  * Every figure is paired with a baseline measured in the same run, because on a shared machine an
@@ -17,6 +17,7 @@ import { benchSagaLog } from "./workloads/b2-saga-log.js";
 import { benchDbos } from "./workloads/b3-dbos.js";
 import { benchRecovery } from "./workloads/b4-recovery.js";
 import { benchMemory } from "./workloads/b5-memory.js";
+import { benchBatchCoCommit } from "./workloads/b6-batch-co-commit.js";
 
 const DOC = "docs/benchmarks.md";
 // The hand-written part of the document: the method, and what the profiles showed.
@@ -52,6 +53,7 @@ try {
   });
   await workload("B4 recovery", () => benchRecovery(admin));
   await workload("B5 memory", () => benchMemory());
+  await workload("B6 batch co-commit", () => benchBatchCoCommit());
   machine.loadAtEnd = loadavg()[0] ?? 0;
 
   const table = renderTable(rows);

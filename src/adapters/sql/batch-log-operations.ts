@@ -71,7 +71,7 @@ export class BatchLogOperations implements SagaLogOperations<BatchSql, "async"> 
     this.#insertHeader = logSql.insertHeaderSql(dialect, tables.sagas);
     this.#lockedRow = logSql.lockedRowSql(dialect, tables.sagas, tables.entries);
     this.#updateHeader = `UPDATE ${tables.sagas} SET ${logSql.headerAssignments(dialect, 1)} WHERE saga_id = ? AND fencing_token = ?`;
-    this.#insertEntry = `INSERT INTO ${tables.entries} (saga_id, seq, body) VALUES (?, ?, ?)`;
+    this.#insertEntry = `INSERT INTO ${tables.entries} (saga_id, seq, body) VALUES`;
     this.#unchanged = `SELECT 1 FROM ${tables.sagas} WHERE saga_id = ? AND fencing_token = ? AND status = ?
        AND lease_owner IS ? AND lease_expires_at IS ? AND record = ?
        AND (SELECT coalesce(max(seq), 0) FROM ${tables.entries} WHERE saga_id = ?) = ?`;
@@ -160,11 +160,15 @@ export class BatchLogOperations implements SagaLogOperations<BatchSql, "async"> 
     ];
   }
 
+  /** One statement for all of a write's entries: on D1 every statement of a batch costs. */
   #entryInserts(sagaId: string, entries: readonly StepEntry[]): BatchItem[] {
-    return entries.map((entry) => ({
-      sql: this.#insertEntry,
-      params: [sagaId, entry.seq, JSON.stringify(entry)],
-    }));
+    if (entries.length === 0) return [];
+    return [
+      {
+        sql: `${this.#insertEntry} ${entries.map(() => "(?, ?, ?)").join(", ")}`,
+        params: entries.flatMap((entry) => [sagaId, entry.seq, JSON.stringify(entry)]),
+      },
+    ];
   }
 
   async acquireLease(
