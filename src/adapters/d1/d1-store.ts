@@ -95,10 +95,10 @@ export function d1SqlOf(binding: D1DatabaseLike, prefix: string): GuardedBatchSq
  * @example
  * ```ts
  * export default {
- *   async fetch(request: Request, env: { DB: D1Database }) {
+ *   async fetch(_request: Request, env: { DB: D1DatabaseLike }) {
  *     const orders = d1Store(env.DB, { id: "orders-d1" });
- *     const log = d1SagaLog(env.DB, { coCommitWith: "orders-d1" });
- *     // …
+ *     const runner = createRunner({ log: d1SagaLog(env.DB, { store: orders }) });
+ *     return Response.json({ owner: runner.owner });
  *   },
  * };
  * ```

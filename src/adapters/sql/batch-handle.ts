@@ -11,7 +11,7 @@ import type { BatchItem, BatchSql, StatementResult } from "./batch-sql.js";
  *
  * @example
  * ```ts
- * const claim: BatchWrite = {
+ * const claim: D1Write = {
  *   sql: "UPDATE bounties SET status = 'claimed', version = version + 1 WHERE id = ? AND version = ?",
  *   params: [bountyId, version],
  *   guarded: true,

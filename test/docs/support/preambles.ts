@@ -52,6 +52,17 @@ export const PREAMBLES: Preambles = {
     error: "unknown",
     log: "{ warn(message: string): void }",
   },
+  "src/adapters/d1/": {
+    env: "{ readonly DB: D1DatabaseLike }",
+  },
+  "src/adapters/libsql/": {
+    client: "LibsqlClientLike",
+    store: "LibsqlStore",
+  },
+  "src/adapters/sql/": {
+    bountyId: "string",
+    version: "number",
+  },
   "src/adapters/sqlite/": {
     sqliteError: "Error",
     handle: "SqliteHandle",
