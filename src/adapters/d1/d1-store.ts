@@ -18,7 +18,19 @@ import { assertD1Binding, type D1DatabaseLike, d1Driver } from "./d1-binding.js"
 
 /** How step code reads and writes a D1 store; see {@link BatchHandle}. */
 export type D1Handle = BatchHandle;
-/** A prepared write for a D1 store; see {@link BatchWrite}. */
+/**
+ * A prepared write for a D1 store: one statement, its parameters, and whether it is `guarded` (it
+ * must change a row, or its batch applies nothing and fails as a `conflict`).
+ *
+ * @example
+ * ```ts
+ * const claim: D1Write = {
+ *   sql: "UPDATE bounties SET status = 'claimed', version = version + 1 WHERE id = ? AND version = ?",
+ *   params: ["b-1", 3],
+ *   guarded: true,
+ * };
+ * ```
+ */
 export type D1Write = BatchWrite;
 /** What a {@link D1Write} came to. */
 export type D1WriteResult = BatchWriteResult;

@@ -8,15 +8,6 @@ import type { BatchItem, BatchSql, StatementResult } from "./batch-sql.js";
  * A prepared write for a batch store (D1, libSQL): one statement and its parameters. A guard
  * belongs in the statement (`UPDATE … WHERE version = ?`); mark such a write `guarded`, and a batch
  * holding it applies nothing unless it changes at least one row.
- *
- * @example
- * ```ts
- * const claim: D1Write = {
- *   sql: "UPDATE bounties SET status = 'claimed', version = version + 1 WHERE id = ? AND version = ?",
- *   params: [bountyId, version],
- *   guarded: true,
- * };
- * ```
  */
 export interface BatchWrite {
   /** One SQL statement. */

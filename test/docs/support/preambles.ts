@@ -59,10 +59,6 @@ export const PREAMBLES: Preambles = {
     client: "LibsqlClientLike",
     store: "LibsqlStore",
   },
-  "src/adapters/sql/": {
-    bountyId: "string",
-    version: "number",
-  },
   "src/adapters/sqlite/": {
     sqliteError: "Error",
     handle: "SqliteHandle",
