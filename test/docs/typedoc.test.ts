@@ -31,7 +31,9 @@ describe("the API reference", () => {
       expect(run.status, output).toBe(0);
       const pages = readdirSync(join(out, "modules")).sort();
       expect(pages).toEqual([
+        "adapters_d1.html",
         "adapters_http.html",
+        "adapters_libsql.html",
         "adapters_memory.html",
         "adapters_postgres.html",
         "adapters_redis.html",

@@ -17,6 +17,8 @@ const KNOWN_EXPORTS: Readonly<Record<string, string>> = {
   "lockstep/memory": "createMemoryStore",
   "lockstep/sqlite": "openSqlite",
   "lockstep/postgres": "postgresStore",
+  "lockstep/d1": "d1Store",
+  "lockstep/libsql": "libsqlStore",
   "lockstep/redis": "redisStore",
   "lockstep/http": "httpDocumentStore",
   "lockstep/bounty": "bountySagas",
@@ -32,7 +34,7 @@ const cli = (args: readonly string[]) =>
 beforeAll(() => {
   packed = packAndInstall();
   // The drivers are optional peers, so npm did not install them; link the repository's.
-  for (const peer of ["better-sqlite3", "pg", "ioredis"]) linkFromRepository(packed.project, peer);
+  for (const peer of ["better-sqlite3", "pg", "ioredis", "@libsql/client"]) linkFromRepository(packed.project, peer);
 }, 600_000);
 
 afterAll(() => {
