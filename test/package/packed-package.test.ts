@@ -34,7 +34,8 @@ const cli = (args: readonly string[]) =>
 beforeAll(() => {
   packed = packAndInstall();
   // The drivers are optional peers, so npm did not install them; link the repository's.
-  for (const peer of ["better-sqlite3", "pg", "ioredis", "@libsql/client"]) linkFromRepository(packed.project, peer);
+  for (const peer of ["better-sqlite3", "pg", "ioredis", "@libsql/client"])
+    linkFromRepository(packed.project, peer);
 }, 600_000);
 
 afterAll(() => {
