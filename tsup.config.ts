@@ -8,6 +8,8 @@ export default defineConfig({
     "sqlite/index": "src/adapters/sqlite/index.ts",
     "bun-sqlite/index": "src/adapters/bun-sqlite/index.ts",
     "postgres/index": "src/adapters/postgres/index.ts",
+    "d1/index": "src/adapters/d1/index.ts",
+    "libsql/index": "src/adapters/libsql/index.ts",
     "redis/index": "src/adapters/redis/index.ts",
     "http/index": "src/adapters/http/index.ts",
     "http-api/index": "src/adapters/http-api/index.ts",
@@ -25,5 +27,13 @@ export default defineConfig({
   platform: "node",
   splitting: true,
   treeshake: true,
-  external: ["better-sqlite3", "bun:sqlite", "pg", "ioredis", "drizzle-orm", "kysely"],
+  external: [
+    "better-sqlite3",
+    "bun:sqlite",
+    "pg",
+    "ioredis",
+    "drizzle-orm",
+    "kysely",
+    "@libsql/client",
+  ],
 });

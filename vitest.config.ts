@@ -17,6 +17,8 @@ const alias = [
     "http-api",
     "drizzle",
     "kysely",
+    "d1",
+    "libsql",
   ].map((name) => ({
     find: new RegExp(`^lockstep/${name}$`),
     replacement: source(`./src/adapters/${name}/index.ts`),

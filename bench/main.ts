@@ -17,6 +17,7 @@ import { benchSagaLog } from "./workloads/b2-saga-log.js";
 import { benchDbos } from "./workloads/b3-dbos.js";
 import { benchRecovery } from "./workloads/b4-recovery.js";
 import { benchMemory } from "./workloads/b5-memory.js";
+import { benchBatchCoCommit } from "./workloads/b6-batch-co-commit.js";
 import { benchConsole } from "./workloads/b7-console.js";
 import { benchDrizzlePostgres } from "./workloads/drizzle-postgres.js";
 
@@ -57,6 +58,7 @@ try {
   await workload("B4 recovery", () => benchRecovery(admin));
   await workload("B5 memory", () => benchMemory());
   await workload("B7 console", () => benchConsole());
+  await workload("B6 batch co-commit", () => benchBatchCoCommit());
   machine.loadAtEnd = loadavg()[0] ?? 0;
 
   const table = renderTable(rows);

@@ -22,7 +22,7 @@ import { StepStatus } from "./report.js";
 import { type Change, LeaseLost, SagaExists } from "./saga-journal.js";
 import type { StepDefinition } from "./step.js";
 import { checkOutput } from "./step-output.js";
-import { isCoCommitted } from "./store.js";
+import { coCommitMode, isCoCommitted } from "./store.js";
 
 /**
  * The end (exclusive) of the run of steps from `i` that can commit together with their log
@@ -56,9 +56,13 @@ export async function attemptGroup(
   signal: AbortSignal | undefined,
 ): Promise<AttemptResult> {
   const { journal } = state;
-  const transaction = state.stepAt(from).store.transaction as NonNullable<
-    StepDefinition["store"]["transaction"]
-  >;
+  const store = state.stepAt(from).store;
+  // A store with transactions co-commits in one; a batch store in one deferred atomic batch.
+  const transaction = (
+    coCommitMode(store, state.env.log.coCommit?.storeId) === "transaction"
+      ? store.transaction
+      : store.deferredBatch
+  ) as NonNullable<StepDefinition["store"]["transaction"]>;
   const steps = state.saga.steps.slice(from, end);
   const timeoutMs = steps.reduce((sum, step) => sum + (step.timeoutMs ?? state.env.timeoutMs), 0);
   // A group that reaches the last step completes the saga in the same commit.
@@ -130,7 +134,14 @@ export async function attemptGroup(
     if (failure !== undefined && !isProvablyNotApplied(failure.kind)) {
       // The commit's fate is unknown; the log, written in that transaction, is the authority, once
       // the transaction can no longer commit: a COMMIT still under way would land after the read.
-      const closure = await closeAttempt(state, running, outcome);
+      // A batch that may still land is closed by any log write: its fencing check compares the
+      // saga's row with the one it was planned from, so a batch sent late then applies nothing.
+      const closure =
+        coCommitMode(store, state.env.log.coCommit?.storeId) === "batch"
+          ? (await state.fenceAttempts())
+            ? "closed"
+            : "open"
+          : await closeAttempt(state, running, outcome);
       read = await journal.readBack();
       if (read === undefined) return { type: "in_doubt", at: running };
       // A creation is this run's only if the record is the one it drafted: another run of the same

@@ -15,6 +15,7 @@ import { type RetryPolicy, resolveRetry } from "./retry.js";
 import type { Saga } from "./saga.js";
 import { type Change, type Creation, LeaseLost, SagaJournal } from "./saga-journal.js";
 import type { StepContext, StepDefinition } from "./step.js";
+import { coCommitMode } from "./store.js";
 
 /** What an execution is built from. */
 export interface ExecutionOptions {
@@ -163,7 +164,11 @@ export class ExecutionState {
         kind: step.kind,
         store: step.store.id,
         status: st.status,
-        strategy: st.coCommitted ? "co_committed" : "saga",
+        strategy: !st.coCommitted
+          ? "saga"
+          : coCommitMode(step.store, this.env.log.coCommit?.storeId) === "batch"
+            ? "batch_co_committed"
+            : "co_committed",
         attempts: st.attempts,
         ...(st.via === undefined || st.status !== StepStatus.Committed
           ? {}

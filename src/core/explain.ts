@@ -10,7 +10,7 @@ import type { StepStrategy } from "./report.js";
 import { DEFAULT_RETRY, resolveRetry } from "./retry.js";
 import type { Saga, SagaRecoveryPolicy } from "./saga.js";
 import type { StepDefinition } from "./step.js";
-import { isCoCommitted } from "./store.js";
+import { coCommitMode, isCoCommitted } from "./store.js";
 import { describeValue } from "./validate.js";
 
 /** How long a step's outcome can stay unknown after a call whose result the runner did not see. */
@@ -74,7 +74,8 @@ export interface StepPlan {
   readonly capabilities: StoreCapabilities;
   /**
    * `co_committed` when the step's store is the database the log lives in and declares
-   * transactions; `saga` (a logged, probed step) otherwise. Matches the `strategy` of the step in
+   * transactions; `batch_co_committed` when it is that database and runs deferred atomic batches
+   * instead (D1); `saga` (a logged, probed step) otherwise. Matches the `strategy` of the step in
    * a run's report.
    */
   readonly strategy: StepStrategy;
@@ -217,11 +218,20 @@ export function explain(saga: Saga<any, any>, options: ExplainOptions = {}): Sag
   const coCommitStore = log?.coCommit?.storeId;
   const steps = saga.steps as readonly StepDefinition[];
   const coCommitted = steps.map((step) => isCoCommitted(step.store, coCommitStore));
+  const batched = steps.map((step) => coCommitMode(step.store, coCommitStore) === "batch");
   const transactions = groupsOf(steps, coCommitted);
   const plans = steps.map(
     (step, i): StepPlan =>
       Object.freeze({
-        ...planStep(saga, step, i, coCommitted[i] === true, transactions, coCommitStore),
+        ...planStep(
+          saga,
+          step,
+          i,
+          coCommitted[i] === true,
+          transactions,
+          coCommitStore,
+          batched[i],
+        ),
         compensation: compensationPlanOf(step, env),
       }),
   );
@@ -286,6 +296,7 @@ function planStep(
   coCommitted: boolean,
   transactions: readonly (readonly string[])[],
   coCommitStore: string | undefined,
+  batched = false,
 ): Omit<StepPlan, "compensation"> {
   const transaction = coCommitted ? transactions.find((g) => g.includes(step.name)) : undefined;
   const inDoubt = coCommitted
@@ -325,13 +336,16 @@ function planStep(
   const window = step.store.keyWindowMs;
   if (window !== undefined) notes.push(keyWindowNote(saga.name, step, window));
   let guarantee = guaranteeOf(saga, step, index, transaction, coCommitStore);
+  if (batched) {
+    guarantee = guarantee.replaceAll("one transaction", "one atomic batch, with a fencing check,");
+  }
   if (inDoubt === InDoubtWindow.UntilProbed) guarantee += ` ${fenceWords(fence)}`;
   return {
     name: step.name,
     kind: step.kind,
     store: step.store.id,
     capabilities: step.store.capabilities,
-    strategy: coCommitted ? "co_committed" : "saga",
+    strategy: !coCommitted ? "saga" : batched ? "batch_co_committed" : "co_committed",
     transaction,
     guarantee,
     inDoubt,

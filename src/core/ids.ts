@@ -1,4 +1,3 @@
-import { getRandomValues } from "node:crypto";
 import { monotonicFactory } from "ulid";
 
 /**
@@ -11,7 +10,8 @@ const pooledRandom = (() => {
   let next = pool.length;
   return (): number => {
     if (next === pool.length) {
-      getRandomValues(pool);
+      // The Web Crypto global: Node ≥ 20, Bun, Deno and Workers all have it, without `node:crypto`.
+      globalThis.crypto.getRandomValues(pool);
       next = 0;
     }
     return (pool[next++] as number) / 0x1_0000_0000;

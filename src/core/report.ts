@@ -22,9 +22,11 @@ export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
 
 /**
  * How a step's write was made safe: `saga` — a probed, logged step (compensated if need be);
- * `co_committed` — committed in one transaction with its log record, so it has no in-doubt window.
+ * `co_committed` — committed in one transaction with its log record, so it has no in-doubt window;
+ * `batch_co_committed` — applied in one atomic batch with its log record and a fencing check (a
+ * batch-only database such as D1), with no in-doubt window either.
  */
-export type StepStrategy = "saga" | "co_committed";
+export type StepStrategy = "saga" | "co_committed" | "batch_co_committed";
 
 /** The report of one step. */
 export interface StepReport {

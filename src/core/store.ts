@@ -61,6 +61,16 @@ export interface Store<Handle = unknown, Write = never, WriteResult = never> {
    * `capabilities.atomicBatch` is `true`.
    */
   readonly batch?: (writes: readonly Write[], scope: CallScope) => Promise<readonly WriteResult[]>;
+  /**
+   * Runs `work` with a handle that reads committed data at once and queues every write, then
+   * applies the queued writes in one atomic batch when `work` resolves (nothing when it rejects).
+   * Requires `atomicBatch`. A saga step on the saga log's own database (the log's
+   * `coCommit.storeId`) then co-commits through it: the step's writes, its log records and a
+   * fencing check that makes the whole batch apply nothing when the token is stale go in one batch
+   * (explain reports `batch_co_committed`). A store with `transactions` co-commits in a transaction
+   * instead.
+   */
+  readonly deferredBatch?: <T>(work: (batch: Handle) => Promise<T>, scope: CallScope) => Promise<T>;
   /** Applies one prepared write through `handle` (the root handle or a transaction's). */
   readonly apply?: (handle: Handle, write: Write, scope: CallScope) => Promise<WriteResult>;
   /** How many rows or documents a write affected; zero on a guarded write is a conflict. */
@@ -99,6 +109,7 @@ export type StepStore<Handle> = Pick<
   | "handle"
   | "handleFor"
   | "transaction"
+  | "deferredBatch"
   | "classifyError"
   | "fence"
   | "keyWindowMs"
@@ -186,6 +197,14 @@ export function defineStore<Handle, Write = never, WriteResult = never>(
       `Store "${definition.id}" declares \`savepoints\` without \`transactions\`; savepoints exist only inside transactions.`,
     );
   }
+  if (definition.deferredBatch !== undefined) {
+    if (!capabilities.atomicBatch) {
+      throw new LockstepDefinitionError(
+        `Store "${definition.id}" has a \`deferredBatch\` method but does not declare \`atomicBatch\`; a deferred batch is applied as one atomic batch.`,
+      );
+    }
+    assertFunction(`${definition.id}.deferredBatch`, definition.deferredBatch);
+  }
   if ((definition.apply === undefined) !== (definition.affected === undefined)) {
     throw new LockstepDefinitionError(
       `Store "${definition.id}" must define \`apply\` and \`affected\` together: prepared writes need both.`,
@@ -202,20 +221,27 @@ export function defineStore<Handle, Write = never, WriteResult = never>(
 }
 
 /**
- * Whether a step on `store` commits together with its log records: the store is the very database
- * the log's co-commit writes into, and it runs transactions. The runner groups such steps into one
- * transaction, and explain plans report them as co-committed: one rule for both.
+ * How a step on `store` commits together with its log records, or `undefined` when it does not:
+ * the store is the very database the log's co-commit writes into, and it runs transactions
+ * (`"transaction"`) or deferred atomic batches (`"batch"`). The runner groups such steps into one
+ * transaction or batch, and explain plans report them as co-committed: one rule for both.
  */
+export function coCommitMode(
+  store: StepStore<unknown>,
+  coCommitStoreId: string | undefined,
+): "transaction" | "batch" | undefined {
+  if (coCommitStoreId === undefined || store.id !== coCommitStoreId) return undefined;
+  if (store.capabilities.transactions && store.transaction !== undefined) return "transaction";
+  if (store.capabilities.atomicBatch && store.deferredBatch !== undefined) return "batch";
+  return undefined;
+}
+
+/** Whether a step on `store` commits together with its log records; see {@link coCommitMode}. */
 export function isCoCommitted(
   store: StepStore<unknown>,
   coCommitStoreId: string | undefined,
 ): boolean {
-  return (
-    coCommitStoreId !== undefined &&
-    store.id === coCommitStoreId &&
-    store.capabilities.transactions &&
-    store.transaction !== undefined
-  );
+  return coCommitMode(store, coCommitStoreId) !== undefined;
 }
 
 /** Whether a store can apply prepared writes. */

@@ -31,9 +31,11 @@ describe("the API reference", () => {
       expect(run.status, output).toBe(0);
       const pages = readdirSync(join(out, "modules")).sort();
       expect(pages).toEqual([
+        "adapters_d1.html",
         "adapters_drizzle.html",
         "adapters_http.html",
         "adapters_kysely.html",
+        "adapters_libsql.html",
         "adapters_memory.html",
         "adapters_postgres.html",
         "adapters_redis.html",

@@ -18,6 +18,8 @@ const KNOWN_EXPORTS: Readonly<Record<string, string>> = {
   "lockstep/sqlite": "openSqlite",
   "lockstep/bun-sqlite": "openSqlite",
   "lockstep/postgres": "postgresStore",
+  "lockstep/d1": "d1Store",
+  "lockstep/libsql": "libsqlStore",
   "lockstep/redis": "redisStore",
   "lockstep/http": "httpDocumentStore",
   "lockstep/http-api": "httpApiStore",
@@ -36,7 +38,7 @@ const cli = (args: readonly string[]) =>
 beforeAll(() => {
   packed = packAndInstall();
   // The drivers are optional peers, so npm did not install them; link the repository's.
-  for (const peer of ["better-sqlite3", "pg", "ioredis", "drizzle-orm", "kysely"])
+  for (const peer of ["better-sqlite3", "pg", "ioredis", "drizzle-orm", "kysely", "@libsql/client"])
     linkFromRepository(packed.project, peer);
 }, 600_000);
 
@@ -45,7 +47,7 @@ afterAll(() => {
 });
 
 describe("the packed package", () => {
-  it("has an export map entry for each of the 11 subpaths checked here", () => {
+  it("has an export map entry for each of the 15 subpaths checked here", () => {
     const manifest = JSON.parse(
       readFileSync(join(packed.project, "node_modules/lockstep/package.json"), "utf8"),
     ) as { exports: Record<string, unknown>; bin: Record<string, string> };
@@ -67,7 +69,7 @@ console.log(JSON.stringify(found));`,
     );
     const result = ok(node([script]), "the ESM import check");
     const found = JSON.parse(result.stdout) as Record<string, string>;
-    expect(Object.keys(found)).toHaveLength(11);
+    expect(Object.keys(found)).toHaveLength(15);
     for (const spec of Object.keys(KNOWN_EXPORTS)) expect(found[spec], spec).toBe("function");
   });
 
@@ -82,7 +84,7 @@ console.log(JSON.stringify(found));`,
     );
     const result = ok(node([script]), "the CommonJS require check");
     const found = JSON.parse(result.stdout) as Record<string, string>;
-    expect(Object.keys(found)).toHaveLength(11);
+    expect(Object.keys(found)).toHaveLength(15);
     for (const spec of Object.keys(KNOWN_EXPORTS)) expect(found[spec], spec).toBe("function");
   });
 

@@ -36,7 +36,7 @@ export interface SagaLogDdl {
 const PREFIX = /^[A-Za-z_][A-Za-z0-9_]{0,40}$/;
 
 /** Refuses a table prefix that is not letters, digits and underscores (it is spliced into SQL). */
-function assertTablePrefix(prefix: unknown): asserts prefix is string {
+export function assertTablePrefix(prefix: unknown): asserts prefix is string {
   if (typeof prefix !== "string" || !PREFIX.test(prefix)) {
     throw new LockstepDefinitionError(
       `Expected \`tablePrefix\` to be letters, digits and underscores starting with a letter or underscore (at most 41 characters), got ${describeValue(prefix)}.`,

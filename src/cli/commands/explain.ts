@@ -71,8 +71,8 @@ function printPlan(out: (text: string) => void, plan: SagaPlan): void {
         step.name,
         step.kind,
         step.store,
-        step.strategy === "co_committed"
-          ? `co-committed${step.transaction !== undefined && step.transaction.length > 1 ? ` (tx ${plan.transactions.indexOf(step.transaction) + 1})` : ""}`
+        step.strategy !== "saga"
+          ? `${step.strategy === "batch_co_committed" ? "batch co-committed" : "co-committed"}${step.transaction !== undefined && step.transaction.length > 1 ? ` (tx ${plan.transactions.indexOf(step.transaction) + 1})` : ""}`
           : "saga",
         IN_DOUBT_LABEL[step.inDoubt],
         step.gaps.map((g) => g.code).join(", "),

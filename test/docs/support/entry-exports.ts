@@ -8,6 +8,8 @@ export const ENTRIES: Readonly<Record<string, string>> = {
   "lockstep/testing": "src/testing/index.ts",
   "lockstep/sqlite": "src/adapters/sqlite/index.ts",
   "lockstep/postgres": "src/adapters/postgres/index.ts",
+  "lockstep/d1": "src/adapters/d1/index.ts",
+  "lockstep/libsql": "src/adapters/libsql/index.ts",
   "lockstep/redis": "src/adapters/redis/index.ts",
   "lockstep/http": "src/adapters/http/index.ts",
   "lockstep/http-api": "src/adapters/http-api/index.ts",

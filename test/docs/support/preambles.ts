@@ -82,6 +82,13 @@ export const PREAMBLES: Preambles = {
     error: "unknown",
     log: "{ warn(message: string): void }",
   },
+  "src/adapters/d1/": {
+    env: "{ readonly DB: D1DatabaseLike }",
+  },
+  "src/adapters/libsql/": {
+    client: "LibsqlClientLike",
+    store: "LibsqlStore",
+  },
   "src/adapters/sqlite/": {
     sqliteError: "Error",
     handle: "SqliteHandle",
