@@ -6,8 +6,7 @@ import { fileURLToPath } from "node:url";
 export type Runtime = "node" | "bun" | "deno";
 
 // Bundled into the matrix program (test/runtimes/.out/), this module is told the repository root.
-const ROOT =
-  process.env.LOCKSTEP_MATRIX_ROOT ?? fileURLToPath(new URL("../../", import.meta.url));
+const ROOT = process.env.LOCKSTEP_MATRIX_ROOT ?? fileURLToPath(new URL("../../", import.meta.url));
 
 /** The command that runs the JavaScript program `file` on `runtime`. */
 export function commandFor(runtime: Runtime, file: string, execPath?: string): string[] {

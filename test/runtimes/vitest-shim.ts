@@ -193,7 +193,9 @@ async function runSuite(suite: SuiteTask, out: CaseOutcome[]): Promise<void> {
       for (const s of suites.reverse())
         for (const hook of s.hooks.afterEach) await hook(context, s);
     } catch (error) {
-      task.result = { state: "fail", error: `afterEach: ${describeError(error)}` };
+      // The case's own failure, if any, is the one to report: a teardown often fails because of it.
+      if (task.result.state === "pass")
+        task.result = { state: "fail", error: `afterEach: ${describeError(error)}` };
     }
     out.push({
       group: suite.group,

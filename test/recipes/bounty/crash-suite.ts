@@ -68,6 +68,7 @@ async function explore(
   const start = dry.boundaries.length;
   (await run(dry, operation, "op-1"))._unsafeUnwrap();
   const points = dry.boundaries.length - start;
+  const plan = dry.boundaries.slice(start);
   await dry.close();
   const outcomes: Record<string, number> = {};
   for (let i = 1; i <= points; i++) {
@@ -77,7 +78,10 @@ async function explore(
       world.crashAt = world.boundaries.length + i;
       const label = `${operation} crash point ${i} of ${points}`;
       await run(world, operation, "op-1");
-      expect(world.crashed, `${label} was not reached`).toBe(true);
+      expect(
+        world.crashed,
+        `${label} was not reached; the dry run passed ${plan.join(", ")}; this run ${world.boundaries.join(", ")}`,
+      ).toBe(true);
       const reconciled = await world.reconcile();
       expect(await world.violations(), `${label}: after recovery`).toEqual([]);
       const outcome = reconciled.recovery.sagas[0]?.outcome ?? "nothing to recover";

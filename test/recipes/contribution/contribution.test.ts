@@ -65,7 +65,9 @@ function world(
   const w: World = {
     raw,
     log,
-    clock: new VirtualClock(),
+    // As the bounty worlds' clocks (test/recipes/bounty/real-io.ts IDLE_TURNS): a SQLite write gate
+    // handing over on the next turn is not idleness.
+    clock: new VirtualClock(undefined, { idleTurns: 25 }),
     crashAt: undefined,
     boundaries: [],
     failHandoffs(n, when = "pre") {
