@@ -53,6 +53,15 @@ function publishedBuild(runtime: Runtime): Plugin {
         path: fileURLToPath(new URL("./vitest-shim.ts", import.meta.url)),
       }));
       b.onResolve({ filter: /^file:/ }, (args) => ({ path: args.path, external: true }));
+      // An example's own imports of the package, as an application writes them.
+      b.onResolve({ filter: /^lockstep(\/[a-z-]+)?$/ }, (args) => {
+        const sub = args.path.slice("lockstep".length).replace(/^\//, "");
+        const entry =
+          sub === ""
+            ? "index.js"
+            : `${runtime === "bun" && sub === "sqlite" ? "bun-sqlite" : sub}/index.js`;
+        return { path: distUrl(entry), external: true };
+      });
       b.onResolve({ filter: /^\.\.?\// }, (args) => {
         const target = resolve(args.resolveDir, args.path).replace(/\.js$/, ".ts");
         if (!target.startsWith(`${SRC}/`)) return undefined;
@@ -82,11 +91,15 @@ function assertBuilt(): void {
   }
 }
 
-async function bundle(runtime: Runtime, entry: string, outfile: string): Promise<string> {
+/**
+ * Bundles the program `entry` (a path, or a URL relative to this file) for `runtime` into `outfile`,
+ * with every import of lockstep's sources (and of the package itself) sent to the published build.
+ */
+export async function bundle(runtime: Runtime, entry: string, outfile: string): Promise<string> {
   assertBuilt();
   mkdirSync(dirname(outfile), { recursive: true });
   await build({
-    entryPoints: [fileURLToPath(new URL(entry, import.meta.url))],
+    entryPoints: [entry.startsWith("/") ? entry : fileURLToPath(new URL(entry, import.meta.url))],
     outfile,
     bundle: true,
     format: "esm",

@@ -8,6 +8,7 @@ import { refuseTransactionControl } from "../sql/transaction-control.js";
 import { assertPool } from "./assert-pool.js";
 import { classifyPostgresError } from "./classify-postgres-error.js";
 import { backendPid, closeBackend } from "./close-backend.js";
+import { assertPostgresPermissions } from "./deno-permissions.js";
 import { postgresDialect } from "./postgres-dialect.js";
 import type {
   PostgresHandle,
@@ -126,6 +127,7 @@ export interface PostgresStore
  */
 export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): PostgresStore {
   assertPool(pool);
+  assertPostgresPermissions(pool, "postgresStore (lockstep/postgres)");
   const id = options.id ?? postgresStoreId(pool);
   assertName("id", id);
   const isolation = options.isolation ?? "read committed";
