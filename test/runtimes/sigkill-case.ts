@@ -15,8 +15,7 @@ describe("SIGKILL at every crash point of the happy path, then recovery in a fre
     if (program === undefined) throw new Error("LOCKSTEP_MATRIX_CHILD_PROGRAM is not set.");
     const command = commandFor(runtime, program, process.execPath);
     const dry = await freshDir("happy", world);
-    const plan = await child(command, dry, "run", 0);
-    await removeDir(dry);
+    const plan = await child(command, dry, "run", 0).finally(() => removeDir(dry));
     expect(plan.code, plan.stderr).toBe(0);
     const total = plan.boundaries.length;
     // As in sigkill.test.ts: the exact count guards the enumeration itself.
