@@ -42,5 +42,5 @@ if (phase === "run") {
   const runner = createRunner({ log: world.log, clock: ahead, leaseTtlMs: 60_000 });
   await createRecoverer({ runner, sagas: [saga] }).recover();
 }
-world.close();
+await world.close();
 process.stdout.write(JSON.stringify({ boundaries: names }));

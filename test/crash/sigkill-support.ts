@@ -1,9 +1,11 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { createRecoverer, createRunner, systemClock } from "../../src/index.js";
+import { createPostgresWorld, dropPostgresWorld } from "./postgres-world.js";
 import {
   dump,
   INITIAL_TOTAL,
@@ -58,12 +60,30 @@ export function child(
   });
 }
 
-export async function freshDir(path: Path): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), "lockstep-crash-"));
+/**
+ * A seeded world: a directory of SQLite files, or (`on` "postgres", for runtimes without a SQLite
+ * binding) two fresh schemas on the shared Postgres, named `postgres:<schema>`.
+ */
+export async function freshDir(path: Path, on: "sqlite" | "postgres" = "sqlite"): Promise<string> {
+  const dir =
+    on === "sqlite"
+      ? mkdtempSync(join(tmpdir(), "lockstep-crash-"))
+      : await createPostgresWorld(
+          `lockstep_crash_${process.pid}_${randomBytes(4).toString("hex")}`,
+        );
   const world = openWorld(dir);
-  await seedWorld(world, path);
-  world.close();
+  try {
+    await seedWorld(world, path);
+  } finally {
+    await world.close();
+  }
   return dir;
+}
+
+/** Removes a world {@link freshDir} made. */
+export async function removeDir(dir: string): Promise<void> {
+  if (dir.startsWith("postgres:")) await dropPostgresWorld(dir.slice("postgres:".length));
+  else rmSync(dir, { recursive: true, force: true });
 }
 
 /** A fresh process's view: reopen the files, recover twice, check every invariant. */
@@ -100,7 +120,7 @@ export async function recoverAndCheck(
     }
     return state;
   } finally {
-    world.close();
+    await world.close();
   }
 }
 

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import {
   openSqlite,
-  type SqliteDatabase,
   type SqliteHandle,
   type SqliteWrite,
   type SqliteWriteResult,
@@ -23,13 +22,16 @@ import {
   StoreError,
 } from "../../src/index.js";
 import { LOG_WRITES } from "../../src/testing/crash-switch.js";
+import { openPostgresWorld } from "./postgres-world.js";
+import { realHandles, unwrapHandle } from "./real-handles.js";
 
 /** The money every scenario starts with; conservation is checked against it. */
 export const INITIAL_TOTAL = 100;
 export const AMOUNT = 30;
 export const SAGA_ID = "crash-saga-1";
 
-type SqlStore = Store<SqliteHandle, SqliteWrite, SqliteWriteResult> & {
+/** A store with the SQLite handle's shape (`run`/`get`/`all`, `?` placeholders). */
+export type SqlStore = Store<SqliteHandle, SqliteWrite, SqliteWriteResult> & {
   readonly apply: (
     h: SqliteHandle,
     w: SqliteWrite,
@@ -41,15 +43,16 @@ type SqlStore = Store<SqliteHandle, SqliteWrite, SqliteWriteResult> & {
 /**
  * The world of the crash suite: `main.db` holds the saga log and the funds (so funds steps are
  * co-committed with their log records); `orders.db` is a second database reached through its own
- * connection, whose writes are ordinary saga steps with probes.
+ * connection, whose writes are ordinary saga steps with probes. On Postgres (where the world's name
+ * starts with `postgres:`) the two databases are two schemas, each with its own pool and store id.
  */
 export interface TransferWorld {
-  readonly main: SqliteDatabase;
-  readonly ordersDb: SqliteDatabase;
   readonly funds: SqlStore;
   readonly orders: SqlStore;
   readonly log: SagaLog;
-  close(): void;
+  /** The names of the tables the store's database holds. */
+  tables(store: SqlStore): Promise<string[]>;
+  close(): void | Promise<void>;
 }
 
 /** Hooks the crash child uses to make every durable boundary visible. */
@@ -58,18 +61,26 @@ export interface Instrument {
   log(log: SagaLog): SagaLog;
 }
 
+/** Opens the world named `dir`: a directory of SQLite files, or `postgres:<schema>`. */
 export function openWorld(dir: string, instrument?: Instrument): TransferWorld {
+  if (dir.startsWith("postgres:")) {
+    return openPostgresWorld(dir.slice("postgres:".length), instrument);
+  }
   const main = openSqlite(`${dir}/main.db`);
   const ordersDb = openSqlite(`${dir}/orders.db`);
   const rawFunds = sqliteStore(main) as SqlStore;
   const rawOrders = sqliteStore(ordersDb) as SqlStore;
   const rawLog = sqliteSagaLog(main);
   return {
-    main,
-    ordersDb,
     funds: instrument ? instrument.store(rawFunds, "funds") : rawFunds,
     orders: instrument ? instrument.store(rawOrders, "orders") : rawOrders,
     log: instrument ? instrument.log(rawLog) : rawLog,
+    tables: async (store) =>
+      (
+        await store.handle.all<{ name: string }>(
+          "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+        )
+      ).map((row) => row.name),
     close() {
       main.close();
       ordersDb.close();
@@ -225,9 +236,6 @@ export function transferSaga(world: TransferWorld) {
     .build();
 }
 
-/** The real handle behind each hooked one: the log's co-commit accepts only real transaction handles. */
-const unhooked = new WeakMap<SqliteHandle, SqliteHandle>();
-
 /** Wraps a store so a hook sees every statement it runs, before and after, and every commit. */
 export function hookStore(
   store: SqlStore,
@@ -246,7 +254,7 @@ export function hookStore(
       get: (sql, params) => handle.get(sql, params),
       all: (sql, params) => handle.all(sql, params),
     };
-    unhooked.set(hooked, handle);
+    realHandles.set(hooked, handle);
     return hooked;
   };
   const transaction = store.transaction as NonNullable<SqlStore["transaction"]>;
@@ -275,12 +283,12 @@ export function hookLog(log: SagaLog, onBoundary: (name: string) => void): SagaL
     storeId: inner.storeId,
     create: async (tx: unknown, record: SagaRecord, entries?: readonly NewStepEntry[]) => {
       onBoundary("before log.coCommit");
-      await inner.create(unhooked.get(tx as SqliteHandle) ?? tx, record, entries);
+      await inner.create(unwrapHandle(tx), record, entries);
       onBoundary("after log.coCommit");
     },
     write: async (tx: unknown, ...rest: [string, number, Parameters<typeof inner.write>[3]]) => {
       onBoundary("before log.coCommit");
-      await inner.write(unhooked.get(tx as SqliteHandle) ?? tx, ...rest);
+      await inner.write(unwrapHandle(tx), ...rest);
       onBoundary("after log.coCommit");
     },
   };
@@ -311,9 +319,11 @@ export async function judge(
   const balances = await f.all<{ id: string; balance: number }>(
     "SELECT id, balance FROM accounts ORDER BY id",
   );
-  const held =
+  // Number(): Postgres returns a bigint SUM as a string.
+  const held = Number(
     (await f.get<{ s: number | null }>("SELECT SUM(amount) AS s FROM holds WHERE status = 'held'"))
-      ?.s ?? 0;
+      ?.s ?? 0,
+  );
   const total = balances.reduce((sum, row) => sum + row.balance, 0) + held;
   const holds = await f.all<{ id: string; status: string }>("SELECT id, status FROM holds");
   const ours = await o.get<{ hold_key: string }>(
@@ -348,15 +358,12 @@ export async function judge(
 /** Every row of every table of both databases, for comparing one recovery pass with two. */
 export async function dump(world: TransferWorld): Promise<string> {
   const out: Record<string, unknown> = {};
-  for (const [name, db] of [
-    ["funds", world.funds.handle],
-    ["orders", world.orders.handle],
+  for (const [name, store] of [
+    ["funds", world.funds],
+    ["orders", world.orders],
   ] as const) {
-    const tables = await db.all<{ name: string }>(
-      "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
-    );
-    for (const { name: table } of tables)
-      out[`${name}.${table}`] = await db.all(`SELECT * FROM "${table}" ORDER BY 1, 2`);
+    for (const table of await world.tables(store))
+      out[`${name}.${table}`] = await store.handle.all(`SELECT * FROM "${table}" ORDER BY 1, 2`);
   }
   return JSON.stringify(out);
 }

@@ -30,6 +30,14 @@ const PUBLIC: Readonly<Record<string, string>> = {
 /** Internal modules with no state or classes of their own, bundled from source. */
 const FROM_SOURCE = new Set(["testing/crash-switch.ts"]);
 
+/** A recipe's internal module is re-exported by its recipe's public entry. */
+const recipeEntry = (inSrc: string): string | undefined => {
+  if (inSrc === "recipes/sql-client.ts" || inSrc.startsWith("recipes/bounty/"))
+    return "bounty/index.js";
+  if (inSrc.startsWith("recipes/contribution/")) return "contribution/index.js";
+  return undefined;
+};
+
 const distUrl = (entry: string) => pathToFileURL(join(DIST, entry)).href;
 
 /**
@@ -45,6 +53,15 @@ function publishedBuild(runtime: Runtime): Plugin {
         path: fileURLToPath(new URL("./vitest-shim.ts", import.meta.url)),
       }));
       b.onResolve({ filter: /^file:/ }, (args) => ({ path: args.path, external: true }));
+      // An example's own imports of the package, as an application writes them.
+      b.onResolve({ filter: /^lockstep(\/[a-z-]+)?$/ }, (args) => {
+        const sub = args.path.slice("lockstep".length).replace(/^\//, "");
+        const entry =
+          sub === ""
+            ? "index.js"
+            : `${runtime === "bun" && sub === "sqlite" ? "bun-sqlite" : sub}/index.js`;
+        return { path: distUrl(entry), external: true };
+      });
       b.onResolve({ filter: /^\.\.?\// }, (args) => {
         const target = resolve(args.resolveDir, args.path).replace(/\.js$/, ".ts");
         if (!target.startsWith(`${SRC}/`)) return undefined;
@@ -53,7 +70,7 @@ function publishedBuild(runtime: Runtime): Plugin {
         if (inSrc === "adapters/sqlite/index.ts" && runtime === "bun") {
           return { path: distUrl("bun-sqlite/index.js"), external: true };
         }
-        const entry = PUBLIC[inSrc];
+        const entry = PUBLIC[inSrc] ?? recipeEntry(inSrc);
         if (entry !== undefined) return { path: distUrl(entry), external: true };
         return { path: "lockstep-internal", namespace: "lockstep-internal" };
       });
@@ -65,17 +82,24 @@ function publishedBuild(runtime: Runtime): Plugin {
   };
 }
 
-/** Bundles the matrix program for `runtime`; returns the file to run. */
-export async function buildMatrix(runtime: Runtime): Promise<string> {
+/** Fails with the command to run when dist/ has no build. */
+function assertBuilt(): void {
   if (!existsSync(join(DIST, "index.js")) || !existsSync(join(DIST, "bun-sqlite/index.js"))) {
     throw new Error(
       `The runtime matrix runs the published build, and ${DIST} has none: run \`npm run build\` first.`,
     );
   }
-  const outfile = join(OUT, `matrix-${runtime}.mjs`);
+}
+
+/**
+ * Bundles the program `entry` (a path, or a URL relative to this file) for `runtime` into `outfile`,
+ * with every import of lockstep's sources (and of the package itself) sent to the published build.
+ */
+export async function bundle(runtime: Runtime, entry: string, outfile: string): Promise<string> {
+  assertBuilt();
   mkdirSync(dirname(outfile), { recursive: true });
   await build({
-    entryPoints: [fileURLToPath(new URL("./matrix-entry.ts", import.meta.url))],
+    entryPoints: [entry.startsWith("/") ? entry : fileURLToPath(new URL(entry, import.meta.url))],
     outfile,
     bundle: true,
     format: "esm",
@@ -88,4 +112,20 @@ export async function buildMatrix(runtime: Runtime): Promise<string> {
     logLevel: "error",
   });
   return outfile;
+}
+
+/**
+ * Bundles the matrix program for `runtime`; returns the file to run. Each call writes its own file
+ * (`tag` names it), so test files running at once never read each other's half-written bundle.
+ */
+export function buildMatrix(runtime: Runtime, tag: string = runtime): Promise<string> {
+  return bundle(runtime, "./matrix-entry.ts", join(OUT, `matrix-${tag}.mjs`));
+}
+
+/**
+ * Bundles the SIGKILL case's child process for `runtime` on its own: it is started twice per crash
+ * point, so it loads only the crash world, not every suite and driver of the matrix program.
+ */
+export function buildCrashChild(runtime: Runtime, tag: string = runtime): Promise<string> {
+  return bundle(runtime, "../crash/child.ts", join(OUT, `crash-child-${tag}.mjs`));
 }

@@ -5,7 +5,8 @@ import { fileURLToPath } from "node:url";
 /** The runtimes of the matrix. */
 export type Runtime = "node" | "bun" | "deno";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+// Bundled into the matrix program (test/runtimes/.out/), this module is told the repository root.
+const ROOT = process.env.LOCKSTEP_MATRIX_ROOT ?? fileURLToPath(new URL("../../", import.meta.url));
 
 /** The command that runs the JavaScript program `file` on `runtime`. */
 export function commandFor(runtime: Runtime, file: string, execPath?: string): string[] {

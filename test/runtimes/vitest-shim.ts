@@ -131,6 +131,8 @@ export interface CaseOutcome {
   readonly group: string;
   readonly name: string;
   readonly passed: boolean;
+  /** Wall time of the case, hooks included. */
+  readonly ms?: number;
   readonly error?: string;
 }
 
@@ -179,6 +181,7 @@ async function runSuite(suite: SuiteTask, out: CaseOutcome[]): Promise<void> {
     }
     const suites = chain(task.suite);
     const context = { task };
+    const started = performance.now();
     try {
       for (const s of suites) for (const hook of s.hooks.beforeEach) await hook(context, s);
       await withTimeout(task.fn, task.timeout, task.name);
@@ -190,12 +193,15 @@ async function runSuite(suite: SuiteTask, out: CaseOutcome[]): Promise<void> {
       for (const s of suites.reverse())
         for (const hook of s.hooks.afterEach) await hook(context, s);
     } catch (error) {
-      task.result = { state: "fail", error: `afterEach: ${describeError(error)}` };
+      // The case's own failure, if any, is the one to report: a teardown often fails because of it.
+      if (task.result.state === "pass")
+        task.result = { state: "fail", error: `afterEach: ${describeError(error)}` };
     }
     out.push({
       group: suite.group,
       name: fullName(task),
       passed: task.result.state === "pass",
+      ms: Math.round(performance.now() - started),
       ...(task.result.error === undefined ? {} : { error: task.result.error }),
     });
   }

@@ -1,4 +1,5 @@
 import type { CallScope } from "../../core/deadline.js";
+import { assertDenoPermissions } from "../../core/runtime-permissions.js";
 import { defineStore, type StepCall, type WriteStore } from "../../core/store.js";
 import { assertInteger, assertName, describeValue } from "../../core/validate.js";
 import { LockstepDefinitionError } from "../../model/definition-error.js";
@@ -135,6 +136,16 @@ export function httpDocumentStore(options: HttpDocumentStoreOptions): HttpDocume
     );
   }
   const base = normalizeBaseUrl(options.baseUrl);
+  // With a fetch of the caller's own, reaching the network is the caller's business.
+  if (options.fetch === undefined) {
+    assertDenoPermissions("httpDocumentStore (lockstep/http)", [
+      {
+        query: { name: "net", host: base.host },
+        flag: "--allow-net",
+        why: `to reach ${base.origin}`,
+      },
+    ]);
+  }
   const fetchFunction = options.fetch ?? (globalThis.fetch as FetchFunction | undefined);
   if (typeof fetchFunction !== "function") {
     throw new LockstepDefinitionError(

@@ -4,6 +4,7 @@ import type { CoCommitLog, SagaLog } from "../../log/saga-log.js";
 import { coCommitStoreId } from "../sql/co-commit-store.js";
 import { SqlSagaLog } from "../sql/sql-saga-log.js";
 import { assertPool } from "./assert-pool.js";
+import { assertPostgresPermissions } from "./deno-permissions.js";
 import { postgresDialect } from "./postgres-dialect.js";
 import type { PostgresHandle } from "./postgres-handle.js";
 import { postgresScopeOf } from "./postgres-transaction.js";
@@ -145,6 +146,7 @@ export interface PostgresSagaLog extends SagaLog {
  */
 export function postgresSagaLog(pool: Pool, options: PostgresSagaLogOptions = {}): PostgresSagaLog {
   assertPool(pool);
+  assertPostgresPermissions(pool, "postgresSagaLog (lockstep/postgres)");
   const storeId = coCommitStoreId(options, () => postgresStoreId(pool));
   const timeoutMs = options.timeoutMs ?? 30_000;
   assertInteger("timeoutMs", timeoutMs, 1);

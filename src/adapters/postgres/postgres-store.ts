@@ -6,6 +6,7 @@ import { assertInteger, assertName, describeValue } from "../../core/validate.js
 import { LockstepDefinitionError } from "../../model/definition-error.js";
 import { assertPool } from "./assert-pool.js";
 import { classifyPostgresError } from "./classify-postgres-error.js";
+import { assertPostgresPermissions } from "./deno-permissions.js";
 import type {
   PostgresHandle,
   PostgresQueryResult,
@@ -124,6 +125,7 @@ export interface PostgresStore
  */
 export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): PostgresStore {
   assertPool(pool);
+  assertPostgresPermissions(pool, "postgresStore (lockstep/postgres)");
   const id = options.id ?? postgresStoreId(pool);
   assertName("id", id);
   const isolation = options.isolation ?? "read committed";

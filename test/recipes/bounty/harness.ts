@@ -14,7 +14,7 @@ import {
 } from "../../../src/recipes/bounty/index.js";
 import { createMemoryBountyPorts } from "../../../src/recipes/bounty/memory-world.js";
 import { SimulatedCrash } from "../../../src/testing/crash-switch.js";
-import { DueClock, type IoTracker, runWithIo } from "./real-io.js";
+import { DueClock, IDLE_TURNS, type IoTracker, runWithIo } from "./real-io.js";
 
 export type PortName = "bounties" | "claims" | "credits";
 export const BALANCES = { alice: 100, bob: 50, carol: 0 } as const;
@@ -94,7 +94,7 @@ export interface WorldOptions {
 
 /** One store flavour's world: hooked ports, a log, a virtual clock, faults and crashes. */
 export class BountyWorld {
-  readonly clock = new DueClock();
+  readonly clock = new DueClock(undefined, { idleTurns: IDLE_TURNS });
   readonly ports: BountyPorts;
   readonly sagas: BountySagas;
   /** The boundary the simulated process dies at: a name like `"after credits.reserve"`, or a count. */

@@ -42,6 +42,15 @@ export class IoTracker {
 }
 
 /** A virtual clock that knows when its next timer falls due, so a driver can jump straight to it. */
+/**
+ * How many `setImmediate` turns without progress make a world's program idle, so that its virtual
+ * clock may jump. More than VirtualClock's default of 3: a SQLite write gate that has been busy for
+ * a few milliseconds of real time hands over on the next turn, so on a loaded machine (or under Bun,
+ * whose turns are shorter) a burst of transactions can need several turns, and a jump taken in the
+ * middle of one fires a deadline or a lease renewal that the same run on an idle machine never sees.
+ */
+export const IDLE_TURNS = 25;
+
 export class DueClock extends VirtualClock {
   readonly #due = new Set<{ readonly at: number }>();
 
@@ -87,7 +96,7 @@ export async function runWithIo<T>(
     },
   );
   for (let jumps = 0; ; ) {
-    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+    for (let i = 0; i < IDLE_TURNS; i++) await new Promise((resolve) => setImmediate(resolve));
     if (outcome?.ok === true) return outcome.value;
     if (outcome?.ok === false) throw outcome.error;
     if (io.inFlight > 0) {

@@ -64,7 +64,9 @@ function world(
   raw: ContributionPorts,
   log: SagaLog,
   close: () => Promise<void> = async () => {},
-  clock = new VirtualClock(),
+  // As the bounty worlds' clocks (test/recipes/bounty/real-io.ts IDLE_TURNS): a SQLite write gate
+  // handing over on the next turn is not idleness.
+  clock = new VirtualClock(undefined, { idleTurns: 25 }),
 ): World {
   let failing = 0;
   let failWhen: "pre" | "post" = "pre";
