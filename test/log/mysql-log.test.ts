@@ -47,9 +47,7 @@ describe("mysqlSagaLog tables", () => {
   afterEach(() => db.close());
 
   it("creates its tables once, from many logs and connections at the same time", async () => {
-    const logs = Array.from({ length: 8 }, () =>
-      mysqlSagaLog(db.pool, { tablePrefix: "racing_" }),
-    );
+    const logs = Array.from({ length: 8 }, () => mysqlSagaLog(db.pool, { tablePrefix: "racing_" }));
     await Promise.all(logs.map((each) => each.ensureSchema()));
     const [rows] = await db.admin.query(
       "SELECT TABLE_NAME AS t, ENGINE AS e, TABLE_COLLATION AS c FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?",
@@ -96,7 +94,8 @@ describe("mysqlSagaLog tables", () => {
   });
 
   it("claims each due saga once across concurrent claimers (FOR UPDATE SKIP LOCKED)", async () => {
-    for (let i = 0; i < 20; i++) await log.create(recoverable(`saga-${String(i).padStart(2, "0")}`));
+    for (let i = 0; i < 20; i++)
+      await log.create(recoverable(`saga-${String(i).padStart(2, "0")}`));
     const claimers = Array.from({ length: 5 }, () => mysqlSagaLog(db.pool));
     const claims = await Promise.all(
       claimers.map((each, i) => each.claimRecoverable(`worker-${i}`, TTL, NOW + 10_000, 8)),

@@ -14,9 +14,7 @@ export function mysqlErrnoOf(error: unknown): number | undefined {
   if (typeof error !== "object" || error === null) return undefined;
   const { errno, sqlState } = error as { errno?: unknown; sqlState?: unknown };
   // Node's socket errors carry a (negative) errno too, but never a SQLSTATE.
-  return typeof errno === "number" && errno > 0 && typeof sqlState === "string"
-    ? errno
-    : undefined;
+  return typeof errno === "number" && errno > 0 && typeof sqlState === "string" ? errno : undefined;
 }
 
 /** Deadlock (1213) and lock wait timeout (1205): InnoDB refused the statement; a retry may work. */

@@ -1,4 +1,4 @@
-import type { Pool } from "mysql2/promise";
+import type { Pool, PoolConnection } from "mysql2/promise";
 import { corePoolOf } from "./assert-pool.js";
 
 /** How long lockstep waits for a killed connection to be gone before it gives up. @default 10 s */
@@ -84,8 +84,22 @@ function openSide(pool: Pool, pooled: unknown): CoreConnection {
   const core = (pooled as { connection?: object }).connection ?? (pooled as object);
   const pooledClass = core.constructor as { prototype: object };
   const Class = (Object.getPrototypeOf(pooledClass.prototype) as { constructor: unknown })
-    .constructor as new (options: { config: object }) => CoreConnection;
+    .constructor as new (options: {
+    config: object;
+  }) => CoreConnection;
   return new Class({ config });
+}
+
+/**
+ * Kills `pooled`'s server thread ({@link killAndWait}), then destroys the connection on this side,
+ * so the pool never hands it out again. Resolves as `killAndWait` does.
+ */
+export async function killThenDestroy(pool: Pool, pooled: PoolConnection): Promise<boolean> {
+  try {
+    return await killAndWait(pool, pooled);
+  } finally {
+    pooled.destroy();
+  }
 }
 
 /** The server's id for a `mysql2` connection (`CONNECTION_ID()`), when it is known. */

@@ -7,7 +7,7 @@ import { LockstepDefinitionError } from "../../model/definition-error.js";
 import { refuseTransactionControl } from "../sql/transaction-control.js";
 import { assertPool } from "./assert-pool.js";
 import { classifyMysqlError } from "./classify-mysql-error.js";
-import { killAndWait } from "./close-connection.js";
+import { killThenDestroy } from "./close-connection.js";
 import { mysqlDialect } from "./mysql-dialect.js";
 import type {
   MysqlHandle,
@@ -185,14 +185,25 @@ function scopedHandle(pool: Pool, id: string, scope: CallScope): MysqlHandle {
       }
       let aborted = false;
       let closing: Promise<boolean> | undefined;
+      let closed: (() => void) | undefined;
+      const killed = new Promise<never>((_, reject) => {
+        closed = () => reject(new Error("the call was aborted"));
+      });
+      // Only ever rejected while the query is awaited below, or after it settled: never unhandled.
+      killed.catch(() => {});
       const onAbort = () => {
         aborted = true;
-        closing = killAndWait(pool, connection);
-        connection.destroy();
+        closing = killThenDestroy(pool, connection);
+        closing.then(closed, closed);
       };
       abort.onAbort(onAbort);
       try {
-        const raw = (await connection.query(sql, paramsOf(params))) as unknown as MysqlRaw;
+        // The query settles when the killed connection closes; the race covers a server that never
+        // says so, once the kill has been waited for.
+        const raw = (await Promise.race([
+          connection.query(sql, paramsOf(params)),
+          killed,
+        ])) as unknown as MysqlRaw;
         if (aborted) throw new Error("the call was aborted");
         return normalizeResult<T>(raw);
       } catch (error) {

@@ -15,7 +15,7 @@ import {
   isMysqlConnectionLoss,
   isMysqlDeadlock,
 } from "./classify-mysql-error.js";
-import { killAndWait } from "./close-connection.js";
+import { killThenDestroy } from "./close-connection.js";
 import type { MysqlTransactionHandle } from "./mysql-handle.js";
 import { MysqlTransaction } from "./mysql-transaction.js";
 
@@ -111,8 +111,9 @@ class Lease {
     this.#released = true;
     this.connection.off("error", this.#onError);
     if (destroy) {
-      this.#closing = killAndWait(this.#pool, this.connection);
-      this.connection.destroy();
+      // Killed first, destroyed once the server thread is gone: mysql2 settles a statement still in
+      // flight only when the server closes the connection, never when it is destroyed locally.
+      this.#closing = killThenDestroy(this.#pool, this.connection);
     } else {
       this.connection.release();
     }

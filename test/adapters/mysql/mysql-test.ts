@@ -17,7 +17,7 @@ export function openPool(database?: string, options: mysql.PoolOptions = {}): my
     host: url.hostname,
     port: url.port === "" ? 3306 : Number(url.port),
     user: decodeURIComponent(url.username) || "root",
-    password: decodeURIComponent(url.password) || undefined,
+    ...(url.password === "" ? {} : { password: decodeURIComponent(url.password) }),
     connectionLimit: 6,
     ...(database === undefined ? {} : { database }),
     ...options,
