@@ -7,6 +7,7 @@ export default defineConfig({
     "memory/index": "src/adapters/memory/index.ts",
     "sqlite/index": "src/adapters/sqlite/index.ts",
     "postgres/index": "src/adapters/postgres/index.ts",
+    "mysql/index": "src/adapters/mysql/index.ts",
     "redis/index": "src/adapters/redis/index.ts",
     "http/index": "src/adapters/http/index.ts",
     "bounty/index": "src/recipes/bounty/index.ts",
@@ -21,5 +22,5 @@ export default defineConfig({
   platform: "node",
   splitting: true,
   treeshake: true,
-  external: ["better-sqlite3", "pg", "ioredis"],
+  external: ["better-sqlite3", "pg", "ioredis", "mysql2"],
 });

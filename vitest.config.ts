@@ -7,7 +7,7 @@ const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const alias = [
   { find: /^lockstep$/, replacement: source("./src/index.ts") },
   { find: /^lockstep\/testing$/, replacement: source("./src/testing/index.ts") },
-  ...["memory", "sqlite", "postgres", "redis", "http"].map((name) => ({
+  ...["memory", "sqlite", "postgres", "mysql", "redis", "http"].map((name) => ({
     find: new RegExp(`^lockstep/${name}$`),
     replacement: source(`./src/adapters/${name}/index.ts`),
   })),
