@@ -63,12 +63,11 @@ export function parseLogLocation(value: string, command: string): LogLocation {
     }
     return { kind: "postgres", url };
   }
-  if (value.startsWith("mysql://")) return { kind: "mysql", url: value };
   if (value.startsWith("mysql:")) {
-    const url = value.slice("mysql:".length);
-    if (!url.startsWith("mysql://")) {
+    const url = value.startsWith("mysql://") ? value : value.slice("mysql:".length);
+    if (!hasDatabasePath(url)) {
       throw new UsageError(
-        `Expected --log mysql:<url> to carry a mysql:// URL, got "${value}".`,
+        `Expected --log mysql:<url> to be a mysql://user@host:port/<database> URL naming a database, got "${value}".`,
         command,
       );
     }
@@ -78,6 +77,16 @@ export function parseLogLocation(value: string, command: string): LogLocation {
     `Expected --log to be sqlite:<path>, postgres:<url> or mysql:<url>, got "${value}".`,
     command,
   );
+}
+
+/** Whether `url` is a `mysql://` URL with a database in its path. */
+function hasDatabasePath(url: string): boolean {
+  if (!url.startsWith("mysql://")) return false;
+  try {
+    return new URL(url).pathname.replace(/^\//, "") !== "";
+  } catch {
+    return false;
+  }
 }
 
 /**

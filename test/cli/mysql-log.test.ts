@@ -83,7 +83,7 @@ describe.concurrent("the CLI on a MySQL log", () => {
     const run = await runCli(["sagas", "list", "--log", "mysql:orders"]);
     expect(run.code).toBe(ExitCode.Usage);
     expect(run.stderr).toMatch(
-      /Expected --log mysql:<url> to carry a mysql:\/\/ URL, got "mysql:orders"/,
+      /Expected --log mysql:<url> to be a mysql:\/\/user@host:port\/<database> URL naming a database, got "mysql:orders"/,
     );
   });
 });
