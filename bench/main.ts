@@ -17,6 +17,7 @@ import { benchSagaLog } from "./workloads/b2-saga-log.js";
 import { benchDbos } from "./workloads/b3-dbos.js";
 import { benchRecovery } from "./workloads/b4-recovery.js";
 import { benchMemory } from "./workloads/b5-memory.js";
+import { benchRunAtomicMysql, benchSagaLogMysql } from "./workloads/mysql.js";
 
 const DOC = "docs/benchmarks.md";
 // The hand-written part of the document: the method, and what the profiles showed.
@@ -44,7 +45,9 @@ async function workload(name: string, run: () => Promise<Row[]>): Promise<void> 
 try {
   const machine = await describeMachine(admin);
   await workload("B1 runAtomic", () => benchRunAtomic(admin));
+  await workload("B1 runAtomic on MySQL", () => benchRunAtomicMysql());
   await workload("B2 saga log", () => benchSagaLog(admin));
+  await workload("B2 saga log on MySQL", () => benchSagaLogMysql());
   await workload("B3 DBOS", async () => {
     const result = await benchDbos();
     dbosNote = result.note;

@@ -6,6 +6,7 @@ import {
   openSqlite,
   type SqliteDatabase,
   type SqliteHandle,
+  type SqliteTransactionHandle,
   type SqliteWrite,
   type SqliteWriteResult,
   sqliteSagaLog,
@@ -281,6 +282,15 @@ export function hookStore(
       },
       get: (sql, params) => handle.get(sql, params),
       all: (sql, params) => handle.all(sql, params),
+      // A transaction handle stays one, so a step can tell it is inside a transaction already.
+      ...(handle.savepoint === undefined
+        ? {}
+        : {
+            savepoint: <T>(fn: (scope: SqliteTransactionHandle) => Promise<T>) =>
+              (handle.savepoint as NonNullable<SqliteHandle["savepoint"]>)((inner) =>
+                fn(wrap(inner) as SqliteTransactionHandle),
+              ),
+          }),
     };
     unhooked.set(hooked, handle);
     return hooked;
