@@ -44,11 +44,12 @@ export interface MysqlStoreOptions {
   readonly id?: string;
   /**
    * The isolation level of every transaction, set with `SET TRANSACTION ISOLATION LEVEL` before it
-   * starts. InnoDB's own default, `"repeatable read"`, takes gap locks that make deadlocks more
-   * likely; `"read committed"` matches Postgres's default.
+   * starts (one more round trip per transaction). Without it, transactions run at the session's
+   * level, InnoDB's `REPEATABLE READ` unless the server or pool says otherwise; `"read committed"`
+   * takes fewer gap locks, so deadlocks are rarer, and matches Postgres's default.
    *
-   * @default "read committed"
-   * @example `mysqlStore(pool, { isolation: "serializable" })`
+   * @default the session's own level (no statement is sent)
+   * @example `mysqlStore(pool, { isolation: "read committed" })`
    */
   readonly isolation?: MysqlIsolation;
   /**
@@ -118,8 +119,8 @@ export function mysqlStore(pool: Pool, options: MysqlStoreOptions = {}): MysqlSt
   assertPool(pool);
   const id = options.id ?? mysqlStoreId(pool);
   assertName("id", id);
-  const isolation = options.isolation ?? "read committed";
-  if (!ISOLATIONS.includes(isolation)) {
+  const isolation = options.isolation;
+  if (isolation !== undefined && !ISOLATIONS.includes(isolation)) {
     throw new LockstepDefinitionError(
       `Expected \`isolation\` to be one of ${ISOLATIONS.map((i) => `"${i}"`).join(", ")}, got ${describeValue(isolation)}.`,
     );
@@ -129,7 +130,10 @@ export function mysqlStore(pool: Pool, options: MysqlStoreOptions = {}): MysqlSt
   const settings: TransactionSettings = {
     pool,
     storeId: id,
-    isolation: `SET TRANSACTION ISOLATION LEVEL ${isolation.toUpperCase()}`,
+    isolation:
+      isolation === undefined
+        ? undefined
+        : `SET TRANSACTION ISOLATION LEVEL ${isolation.toUpperCase()}`,
     attempts,
   };
   const handle: MysqlHandle = Object.freeze({

@@ -6,11 +6,14 @@ import {
 import { transactionConformance } from "../../conformance/transaction.js";
 import { expectConformanceCases, openDatabase } from "./mysql-test.js";
 
-for (const isolation of ["read committed", "serializable"] as const satisfies MysqlIsolation[]) {
-  const name = `mysqlStore (${isolation})`;
+for (const isolation of [undefined, "read committed", "serializable"] as const satisfies (
+  | MysqlIsolation
+  | undefined
+)[]) {
+  const name = `mysqlStore (${isolation ?? "session default"})`;
   transactionConformance<MysqlHandle>(name, async () => {
     const db = await openDatabase();
-    const store = mysqlStore(db.pool, { isolation });
+    const store = mysqlStore(db.pool, isolation === undefined ? {} : { isolation });
     await store.handle.query(
       "CREATE TABLE kv (k VARCHAR(64) PRIMARY KEY, v TEXT NOT NULL) ENGINE=InnoDB",
     );
