@@ -17,6 +17,7 @@ const KNOWN_EXPORTS: Readonly<Record<string, string>> = {
   "lockstep/memory": "createMemoryStore",
   "lockstep/sqlite": "openSqlite",
   "lockstep/postgres": "postgresStore",
+  "lockstep/mysql": "mysqlStore",
   "lockstep/redis": "redisStore",
   "lockstep/http": "httpDocumentStore",
   "lockstep/bounty": "bountySagas",

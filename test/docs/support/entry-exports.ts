@@ -8,6 +8,7 @@ export const ENTRIES: Readonly<Record<string, string>> = {
   "lockstep/testing": "src/testing/index.ts",
   "lockstep/sqlite": "src/adapters/sqlite/index.ts",
   "lockstep/postgres": "src/adapters/postgres/index.ts",
+  "lockstep/mysql": "src/adapters/mysql/index.ts",
   "lockstep/redis": "src/adapters/redis/index.ts",
   "lockstep/http": "src/adapters/http/index.ts",
   "lockstep/bounty": "src/recipes/bounty/index.ts",
