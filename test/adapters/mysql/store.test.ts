@@ -1,11 +1,13 @@
 import mysql from "mysql2/promise";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { z } from "zod";
 import {
   classifyMysqlError,
   type MysqlStore,
   mysqlStore,
 } from "../../../src/adapters/mysql/index.js";
 import { classifyError, StoreError } from "../../../src/core/error-kinds.js";
+import { committed, defineSaga, explain } from "../../../src/index.js";
 import { LockstepDefinitionError } from "../../../src/model/definition-error.js";
 import { deferred, openScope, storeFailure } from "../../conformance/transaction.js";
 import { type CuttingProxy, startCuttingProxy } from "./cutting-proxy.js";
@@ -88,6 +90,57 @@ describe("mysqlStore input", () => {
         store.transaction((tx) => tx.query(sql), openScope().scope),
       );
       expect(inside.kind, sql).toBe("not_committed");
+    }
+  });
+});
+
+describe("mysqlStore's attempt fence", () => {
+  it("is kill_and_wait, and explain reports it for a step on the store", () => {
+    expect(store.fence).toEqual({ mode: "kill_and_wait" });
+    const saga = defineSaga("probe-fence", { input: z.object({}) })
+      .step("write", {
+        store,
+        kind: "pivot",
+        output: z.object({}),
+        execute: async () => ({}),
+        probe: async () => committed({}),
+      })
+      .build();
+    expect(explain(saga).steps.map((s) => s.fence)).toEqual(["kill_and_wait"]);
+  });
+
+  it("kills the connection of a query abandoned mid-statement, and settles once it is gone", async () => {
+    const locker = await db.admin.getConnection();
+    try {
+      await locker.query("START TRANSACTION");
+      await locker.query(`SELECT * FROM \`${db.name}\`.items WHERE id = 'a' FOR UPDATE`);
+      const { scope, controller } = openScope();
+      const handle = store.handleFor?.(scope, {
+        sagaId: "s",
+        step: "write",
+        key: "k",
+        fencingToken: 1,
+      });
+      if (handle === undefined) throw new Error("mysqlStore must give each call its own handle");
+      const waiting = handle.query("UPDATE items SET qty = 99 WHERE id = 'a'");
+      // Waits until the statement is in the server, stuck on the lock.
+      for (;;) {
+        const [rows] = await db.admin.query(
+          "SELECT 1 FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'UPDATE items SET qty = 99%'",
+          [db.name],
+        );
+        if ((rows as unknown[]).length > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      controller.abort(new Error("deadline"));
+      const error = await storeFailure(waiting);
+      expect(error.kind).toBe("unknown");
+      expect(error.message).toMatch(/was killed and is gone/);
+      await locker.query("COMMIT");
+      expect(await count("qty = 99"), "the killed statement must never land").toBe(0);
+    } finally {
+      await locker.query("ROLLBACK").catch(() => {});
+      locker.release();
     }
   });
 });
