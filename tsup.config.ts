@@ -10,6 +10,7 @@ export default defineConfig({
     "postgres/index": "src/adapters/postgres/index.ts",
     "d1/index": "src/adapters/d1/index.ts",
     "libsql/index": "src/adapters/libsql/index.ts",
+    "mysql/index": "src/adapters/mysql/index.ts",
     "redis/index": "src/adapters/redis/index.ts",
     "http/index": "src/adapters/http/index.ts",
     "http-api/index": "src/adapters/http-api/index.ts",
@@ -35,5 +36,6 @@ export default defineConfig({
     "drizzle-orm",
     "kysely",
     "@libsql/client",
+    "mysql2",
   ],
 });

@@ -12,6 +12,7 @@ const alias = [
     "sqlite",
     "bun-sqlite",
     "postgres",
+    "mysql",
     "redis",
     "http",
     "http-api",

@@ -20,6 +20,7 @@ import { benchMemory } from "./workloads/b5-memory.js";
 import { benchBatchCoCommit } from "./workloads/b6-batch-co-commit.js";
 import { benchConsole } from "./workloads/b7-console.js";
 import { benchDrizzlePostgres } from "./workloads/drizzle-postgres.js";
+import { benchRunAtomicMysql, benchSagaLogMysql } from "./workloads/mysql.js";
 
 const DOC = "docs/benchmarks.md";
 // The hand-written part of the document: the method, and what the profiles showed.
@@ -47,9 +48,11 @@ async function workload(name: string, run: () => Promise<Row[]>): Promise<void> 
 try {
   const machine = await describeMachine(admin);
   await workload("B1 runAtomic", () => benchRunAtomic(admin));
+  await workload("B1 runAtomic on MySQL", () => benchRunAtomicMysql());
   await workload("B2 saga log", () => benchSagaLog(admin));
   // The Drizzle rows of B1 and B2; `npm run bench -- drizzle` runs only them.
   await workload("DRIZZLE B1 and B2 on Drizzle", () => benchDrizzlePostgres(admin));
+  await workload("B2 saga log on MySQL", () => benchSagaLogMysql());
   await workload("B3 DBOS", async () => {
     const result = await benchDbos();
     dbosNote = result.note;

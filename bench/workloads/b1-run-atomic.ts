@@ -29,7 +29,7 @@ export async function benchRunAtomic(admin: pg.Pool): Promise<Row[]> {
   return [...(await onSqlite()), ...(await onPostgres(admin))];
 }
 
-function rows(engine: string, result: Record<string, Summary>, baseline: string): Row[] {
+export function rows(engine: string, result: Record<string, Summary>, baseline: string): Row[] {
   const ours = result.runAtomic as Summary;
   const theirs = result[baseline] as Summary;
   const p50 = ours.p50Ms / theirs.p50Ms;

@@ -43,7 +43,7 @@ interface Setup {
 }
 
 /** A runner over a counted log, and an op that runs saga `i` and fails loudly if it did not complete. */
-function setup(
+export function setup(
   engine: string,
   name: string,
   log: SagaLog,
@@ -242,7 +242,7 @@ async function onPostgres(admin: pg.Pool): Promise<Row[]> {
   }
 }
 
-async function measure(
+export async function measure(
   coCommitted: Setup,
   twoStores: Setup,
   rawTransaction: Contender,

@@ -43,9 +43,9 @@ export interface Command {
 export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   log: {
     type: "string",
-    value: "<sqlite:path|postgres:url>",
+    value: "<sqlite:path|postgres:url|mysql:url>",
     description:
-      "The saga log: sqlite:<file> or postgres:<url>. Defaults to the `log` the config module exports.",
+      "The saga log: sqlite:<file>, postgres:<url> or mysql:<url>. Defaults to the `log` the config module exports.",
   },
   config: {
     type: "string",
@@ -56,7 +56,8 @@ export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   schema: {
     type: "string",
     value: "<name>",
-    description: "The Postgres schema of the log's tables (default public).",
+    description:
+      "The Postgres schema of the log's tables (default public); for MySQL, the database holding them (default the URL's).",
   },
   "table-prefix": {
     type: "string",
@@ -155,7 +156,7 @@ export class Session {
     const fromConfig = (await this.config())?.log;
     if (fromConfig === undefined) {
       throw new UsageError(
-        `\`lockstep ${this.command.name}\` needs --log sqlite:<path> or --log postgres:<url> (or a config module that exports \`log\`).`,
+        `\`lockstep ${this.command.name}\` needs --log sqlite:<path>, --log postgres:<url> or --log mysql:<url> (or a config module that exports \`log\`).`,
         this.command.name,
       );
     }

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import type { SagaLog } from "../log/saga-log.js";
 import { CliFailure, messageOf, UsageError } from "./cli-error.js";
 import { requirePostgresLogTables, requireSqliteLogTables } from "./log-tables.js";
+import { openMysqlLog } from "./open-mysql-log.js";
 
 /** The table prefix of a log opened without `--table-prefix`, as the log constructors default it. */
 const DEFAULT_PREFIX = "lockstep_";
@@ -12,7 +13,8 @@ const DEFAULT_SCHEMA = "public";
 /** Where `--log` points. */
 export type LogLocation =
   | { readonly kind: "sqlite"; readonly path: string }
-  | { readonly kind: "postgres"; readonly url: string };
+  | { readonly kind: "postgres"; readonly url: string }
+  | { readonly kind: "mysql"; readonly url: string };
 
 /** An opened saga log and how to let go of it. */
 export interface OpenedLog {
@@ -26,7 +28,7 @@ export interface OpenedLog {
 export interface OpenLogOptions {
   /** `--table-prefix`: the log's table prefix. */
   readonly tablePrefix: string | undefined;
-  /** `--schema`: the Postgres schema. */
+  /** `--schema`: the Postgres schema, or the MySQL database holding the tables. */
   readonly schema: string | undefined;
   /**
    * Whether the command may create the log's tables when they are missing (only `recover` does).
@@ -37,8 +39,8 @@ export interface OpenLogOptions {
 }
 
 /**
- * Parses `--log`: `sqlite:<path>`, `postgres:<url>`, or a `postgres://` / `postgresql://` URL as it
- * is. Throws a usage error naming the value otherwise.
+ * Parses `--log`: `sqlite:<path>`, `postgres:<url>`, `mysql:<url>`, or a `postgres://`,
+ * `postgresql://` or `mysql://` URL as it is. Throws a usage error naming the value otherwise.
  */
 export function parseLogLocation(value: string, command: string): LogLocation {
   if (value.startsWith("sqlite:")) {
@@ -61,10 +63,30 @@ export function parseLogLocation(value: string, command: string): LogLocation {
     }
     return { kind: "postgres", url };
   }
+  if (value.startsWith("mysql:")) {
+    const url = value.startsWith("mysql://") ? value : value.slice("mysql:".length);
+    if (!hasDatabasePath(url)) {
+      throw new UsageError(
+        `Expected --log mysql:<url> to be a mysql://user@host:port/<database> URL naming a database, got "${value}".`,
+        command,
+      );
+    }
+    return { kind: "mysql", url };
+  }
   throw new UsageError(
-    `Expected --log to be sqlite:<path> or postgres:<url>, got "${value}".`,
+    `Expected --log to be sqlite:<path>, postgres:<url> or mysql:<url>, got "${value}".`,
     command,
   );
+}
+
+/** Whether `url` is a `mysql://` URL with a database in its path. */
+function hasDatabasePath(url: string): boolean {
+  if (!url.startsWith("mysql://")) return false;
+  try {
+    return new URL(url).pathname.replace(/^\//, "") !== "";
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -104,6 +126,14 @@ export async function openLog(location: LogLocation, options: OpenLogOptions): P
       name: path,
       close: async () => db.close(),
     };
+  }
+  if (location.kind === "mysql") {
+    return openMysqlLog({
+      url: location.url,
+      database: options.schema,
+      tablePrefix: options.tablePrefix ?? DEFAULT_PREFIX,
+      mayCreate: options.mayCreate,
+    });
   }
   let Pool: typeof import("pg").Pool;
   try {

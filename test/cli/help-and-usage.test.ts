@@ -49,7 +49,8 @@ describe.concurrent("usage errors exit 2 and name the bad value", () => {
     ["an extra argument", ["recover", "now"], 'takes no arguments, got "now"'],
     ["a status that does not exist", ["sagas", "list", "--status", "done"], 'got "done"'],
     ["a limit that is not a number", ["sagas", "list", "--limit", "ten"], 'got "ten"'],
-    ["a log of an unknown kind", ["sagas", "list", "--log", "mysql://x"], 'got "mysql://x"'],
+    ["a log of an unknown kind", ["sagas", "list", "--log", "mongodb://x"], 'got "mongodb://x"'],
+    ["a MySQL log without a database", ["sagas", "list", "--log", "mysql://x"], 'got "mysql://x"'],
     ["no log at all", ["sagas", "list"], "needs --log sqlite:<path>"],
     ["prune without a duration", ["prune", "--log", "sqlite:x.db"], "needs --older-than"],
     [
@@ -77,8 +78,8 @@ describe.concurrent("usage errors exit 2 and name the bad value", () => {
     });
   }
 
-  it("covers 15 mistakes", ({ expect }) => {
-    expect(cases).toHaveLength(15);
+  it("covers 16 mistakes", ({ expect }) => {
+    expect(cases).toHaveLength(16);
   });
 });
 

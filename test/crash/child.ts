@@ -1,5 +1,6 @@
 /**
- * A crash-suite child process. It opens the SQLite files in DIR, counts every durable boundary (each
+ * A crash-suite child process. It opens the SQLite files in DIR (and the MySQL log a MySQL run
+ * names there), counts every durable boundary (each
  * log call and each statement, before and after, and each commit), and SIGKILLs itself at boundary
  * CRASH_AT. With CRASH_AT=0 it runs to the end and prints the boundaries it passed as JSON.
  *   PHASE=run      runs the transfer saga once

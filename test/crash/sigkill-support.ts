@@ -1,15 +1,17 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { createRecoverer, createRunner, systemClock } from "../../src/index.js";
+import { openPool as openMysqlPool, uniqueName } from "../adapters/mysql/mysql-test.js";
 import { createPostgresWorld, dropPostgresWorld } from "./postgres-world.js";
 import {
   dump,
   INITIAL_TOTAL,
   judge,
+  MYSQL_LOG_FILE,
   openWorld,
   SAGA_ID,
   seedWorld,
@@ -64,13 +66,27 @@ export function child(
  * A seeded world: a directory of SQLite files, or (`on` "postgres", for runtimes without a SQLite
  * binding) two fresh schemas on the shared Postgres, named `postgres:<schema>`.
  */
-export async function freshDir(path: Path, on: "sqlite" | "postgres" = "sqlite"): Promise<string> {
+/**
+ * Where a world lives: SQLite files (the saga log in main.db), the same files with the saga log in
+ * a MySQL database of its own, or Postgres schemas.
+ */
+export type WorldKind = "sqlite" | "mysql" | "postgres";
+
+export async function freshDir(path: Path, on: WorldKind = "sqlite"): Promise<string> {
   const dir =
-    on === "sqlite"
-      ? mkdtempSync(join(tmpdir(), "lockstep-crash-"))
-      : await createPostgresWorld(
-          `lockstep_crash_${process.pid}_${randomBytes(4).toString("hex")}`,
-        );
+    on === "postgres"
+      ? await createPostgresWorld(`lockstep_crash_${process.pid}_${randomBytes(4).toString("hex")}`)
+      : mkdtempSync(join(tmpdir(), "lockstep-crash-"));
+  if (on === "mysql") {
+    const database = uniqueName("lockstep_crash");
+    const admin = openMysqlPool(undefined, { connectionLimit: 1 });
+    try {
+      await admin.query(`CREATE DATABASE \`${database}\``);
+    } finally {
+      await admin.end();
+    }
+    writeFileSync(join(dir, MYSQL_LOG_FILE), database);
+  }
   const world = openWorld(dir);
   try {
     await seedWorld(world, path);
@@ -82,8 +98,20 @@ export async function freshDir(path: Path, on: "sqlite" | "postgres" = "sqlite")
 
 /** Removes a world {@link freshDir} made. */
 export async function removeDir(dir: string): Promise<void> {
-  if (dir.startsWith("postgres:")) await dropPostgresWorld(dir.slice("postgres:".length));
-  else rmSync(dir, { recursive: true, force: true });
+  if (dir.startsWith("postgres:")) {
+    await dropPostgresWorld(dir.slice("postgres:".length));
+    return;
+  }
+  const file = join(dir, MYSQL_LOG_FILE);
+  if (existsSync(file)) {
+    const admin = openMysqlPool(undefined, { connectionLimit: 1 });
+    try {
+      await admin.query(`DROP DATABASE IF EXISTS \`${readFileSync(file, "utf8").trim()}\``);
+    } finally {
+      await admin.end();
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /** A fresh process's view: reopen the files, recover twice, check every invariant. */

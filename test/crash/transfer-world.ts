@@ -1,7 +1,11 @@
+import { existsSync, readFileSync } from "node:fs";
+import type { Pool as MysqlPool } from "mysql2/promise";
 import { z } from "zod";
+import { mysqlSagaLog } from "../../src/adapters/mysql/index.js";
 import {
   openSqlite,
   type SqliteHandle,
+  type SqliteTransactionHandle,
   type SqliteWrite,
   type SqliteWriteResult,
   sqliteSagaLog,
@@ -22,6 +26,7 @@ import {
   StoreError,
 } from "../../src/index.js";
 import { LOG_WRITES } from "../../src/testing/crash-switch.js";
+import { openPool as openMysqlPool } from "../adapters/mysql/mysql-test.js";
 import { openPostgresWorld } from "./postgres-world.js";
 import { realHandles, unwrapHandle } from "./real-handles.js";
 
@@ -70,7 +75,9 @@ export function openWorld(dir: string, instrument?: Instrument): TransferWorld {
   const ordersDb = openSqlite(`${dir}/orders.db`);
   const rawFunds = sqliteStore(main) as SqlStore;
   const rawOrders = sqliteStore(ordersDb) as SqlStore;
-  const rawLog = sqliteSagaLog(main);
+  // The saga log lives in main.db, or in the MySQL database a MySQL run names in the directory.
+  const mysqlLog = mysqlLogOf(dir);
+  const rawLog = mysqlLog?.log ?? sqliteSagaLog(main);
   return {
     funds: instrument ? instrument.store(rawFunds, "funds") : rawFunds,
     orders: instrument ? instrument.store(rawOrders, "orders") : rawOrders,
@@ -81,11 +88,22 @@ export function openWorld(dir: string, instrument?: Instrument): TransferWorld {
           "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
         )
       ).map((row) => row.name),
-    close() {
+    async close() {
       main.close();
       ordersDb.close();
+      await mysqlLog?.pool.end();
     },
   };
+}
+
+/** The file in a world's directory that names its MySQL log database, when it has one. */
+export const MYSQL_LOG_FILE = "mysql-log-database";
+
+function mysqlLogOf(dir: string): { log: SagaLog; pool: MysqlPool } | undefined {
+  const file = `${dir}/${MYSQL_LOG_FILE}`;
+  if (!existsSync(file)) return undefined;
+  const pool = openMysqlPool(readFileSync(file, "utf8").trim(), { connectionLimit: 4 });
+  return { log: mysqlSagaLog(pool), pool };
 }
 
 /** Creates the tables and the opening balances; for the compensating path, a foreign order. */
@@ -122,6 +140,23 @@ export const transferInput = z.object({
 });
 
 /**
+ * Runs a funds step's two writes atomically: in the transaction the runner opened to co-commit the
+ * step with its log record (a transaction handle, when the log is in main.db), or else in a
+ * transaction of the step's own (the log is elsewhere, as in the MySQL runs).
+ */
+function atomically<T>(
+  funds: SqlStore,
+  handle: SqliteHandle,
+  scope: { readonly signal: AbortSignal; readonly deadline: number },
+  work: (handle: SqliteHandle) => Promise<T>,
+): Promise<T> {
+  if (handle.savepoint !== undefined) return work(handle);
+  const transaction = funds.transaction;
+  if (transaction === undefined) throw new Error("The funds store has no transactions.");
+  return transaction(work, scope);
+}
+
+/**
  * reserve (compensatable, funds) → confirm (pivot, orders) → capture (retriable, funds) → notify
  * (retriable, orders). Capture moves the held amount to the merchant; every step is idempotent by
  * its key and every compensation is guarded.
@@ -133,19 +168,20 @@ export function transferSaga(world: TransferWorld) {
       store: funds,
       kind: "compensatable",
       output: z.object({ holdId: z.string() }),
-      execute: async ({ input, handle, key }) => {
-        const debit = await handle.run(
-          "UPDATE accounts SET balance = balance - ? WHERE id = ? AND balance >= ?",
-          [input.amount, input.account, input.amount],
-        );
-        if (debit.changes === 0)
-          throw new StoreError("not_committed", `${input.account} cannot cover ${input.amount}.`);
-        await handle.run(
-          "INSERT INTO holds (id, account, amount, status) VALUES (?, ?, ?, 'held')",
-          [key, input.account, input.amount],
-        );
-        return { holdId: key };
-      },
+      execute: ({ input, handle: step, key, signal, deadline }) =>
+        atomically(funds, step, { signal, deadline }, async (handle) => {
+          const debit = await handle.run(
+            "UPDATE accounts SET balance = balance - ? WHERE id = ? AND balance >= ?",
+            [input.amount, input.account, input.amount],
+          );
+          if (debit.changes === 0)
+            throw new StoreError("not_committed", `${input.account} cannot cover ${input.amount}.`);
+          await handle.run(
+            "INSERT INTO holds (id, account, amount, status) VALUES (?, ?, ?, 'held')",
+            [key, input.account, input.amount],
+          );
+          return { holdId: key };
+        }),
       probe: async ({ handle, key }) =>
         (await handle.get("SELECT id FROM holds WHERE id = ?", [key]))
           ? committed({ holdId: key })
@@ -207,19 +243,20 @@ export function transferSaga(world: TransferWorld) {
       store: funds,
       kind: "retriable",
       output: z.object({ captured: z.literal(true) }),
-      execute: async ({ handle, outputs }) => {
-        const moved = await handle.run(
-          "UPDATE holds SET status = 'captured' WHERE id = ? AND status = 'held'",
-          [outputs.reserve.holdId],
-        );
-        if (moved.changes === 1) {
-          await handle.run(
-            "UPDATE accounts SET balance = balance + (SELECT amount FROM holds WHERE id = ?) WHERE id = 'merchant'",
+      execute: ({ handle: step, outputs, signal, deadline }) =>
+        atomically(funds, step, { signal, deadline }, async (handle) => {
+          const moved = await handle.run(
+            "UPDATE holds SET status = 'captured' WHERE id = ? AND status = 'held'",
             [outputs.reserve.holdId],
           );
-        }
-        return { captured: true as const };
-      },
+          if (moved.changes === 1) {
+            await handle.run(
+              "UPDATE accounts SET balance = balance + (SELECT amount FROM holds WHERE id = ?) WHERE id = 'merchant'",
+              [outputs.reserve.holdId],
+            );
+          }
+          return { captured: true as const };
+        }),
     })
     .step("notify", {
       store: orders,
@@ -253,6 +290,15 @@ export function hookStore(
       },
       get: (sql, params) => handle.get(sql, params),
       all: (sql, params) => handle.all(sql, params),
+      // A transaction handle stays one, so a step can tell it is inside a transaction already.
+      ...(handle.savepoint === undefined
+        ? {}
+        : {
+            savepoint: <T>(fn: (scope: SqliteTransactionHandle) => Promise<T>) =>
+              (handle.savepoint as NonNullable<SqliteHandle["savepoint"]>)((inner) =>
+                fn(wrap(inner) as SqliteTransactionHandle),
+              ),
+          }),
     };
     realHandles.set(hooked, handle);
     return hooked;

@@ -75,6 +75,7 @@ describe("the adapters guide", () => {
 
   it.each([
     ["lockstep/postgres", "postgresStore("],
+    ["lockstep/mysql", "mysqlStore("],
     ["lockstep/redis", "redisStore("],
     ["lockstep/http", "httpDocumentStore("],
     ["lockstep/sqlite", "sqliteStore("],

@@ -1,19 +1,63 @@
+import mysql from "mysql2/promise";
 import pg from "pg";
 import { z } from "zod";
+import { mysqlSagaLog, mysqlStore } from "../../src/adapters/mysql/index.js";
+import { postgresSagaLog, postgresStore } from "../../src/adapters/postgres/index.js";
 import {
-  type PostgresSagaLog,
-  type PostgresStore,
-  postgresSagaLog,
-  postgresStore,
-} from "../../src/adapters/postgres/index.js";
-import {
+  type CallScope,
+  type CoCommitLog,
   committed,
   compensated,
   defineSaga,
   guardFailed,
   notCommitted,
   type SagaLog,
+  type StepStore,
 } from "../../src/index.js";
+
+/** What the world's steps and checks ask of a handle: Postgres's and MySQL's both fit. */
+export interface QueryHandle {
+  query<T = Record<string, unknown>>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<{ readonly rows: T[]; readonly rowCount: number }>;
+}
+
+/** A store of either backend, as the world uses it. */
+export type FulfilStore = StepStore<QueryHandle> & {
+  readonly transaction: <T>(work: (tx: QueryHandle) => Promise<T>, scope: CallScope) => Promise<T>;
+};
+
+/** The saga log of either backend. */
+export type FulfilLog = SagaLog & {
+  readonly coCommit: CoCommitLog<never>;
+  ensureSchema(): Promise<void>;
+};
+
+/** Which database the world runs on, from its URLs' scheme. */
+export type Backend = "postgres" | "mysql";
+
+/**
+ * How a statement written with `?` placeholders (and, for an insert that skips a row already there,
+ * Postgres's `ON CONFLICT (…) DO NOTHING`) is spelled on each backend.
+ */
+function spell(backend: Backend, sql: string): string {
+  if (backend === "mysql") {
+    const skip = / ON CONFLICT \(\w+\) DO NOTHING/;
+    return skip.test(sql)
+      ? sql.replace(skip, "").replace(/^INSERT INTO/, "INSERT IGNORE INTO")
+      : sql;
+  }
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+/** A handle whose statements are written with `?` placeholders and Postgres's `ON CONFLICT`. */
+function portable(backend: Backend, handle: QueryHandle): QueryHandle {
+  return {
+    query: (sql, params) => handle.query(spell(backend, sql), params),
+  };
+}
 
 /**
  * The world the multi-process recovery test runs in. The `main` database holds the saga log, the
@@ -23,28 +67,51 @@ import {
  */
 export interface FulfilWorld {
   readonly name: string;
-  readonly main: PostgresStore;
-  /** The main database's pool, for the call records written outside every step's transaction. */
-  readonly mainPool: pg.Pool;
-  readonly other: PostgresStore;
-  readonly log: PostgresSagaLog;
+  readonly backend: Backend;
+  readonly main: FulfilStore;
+  /**
+   * Runs one statement (written with `?` placeholders) on the main database outside every step's
+   * transaction: the call records, and the test's own checks.
+   */
+  readonly mainSql: QueryHandle["query"];
+  /** The same, on the other database. */
+  readonly otherSql: QueryHandle["query"];
+  readonly other: FulfilStore;
+  readonly log: FulfilLog;
   /** Called at the start of `ship`'s execute; the parent uses it to crash there. */
   beforeShip: ((sagaId: string) => void) | undefined;
   close(): Promise<void>;
 }
 
-/** Opens the world as process `name` ("parent" or a worker's name). */
+/** Opens the world as process `name` ("parent" or a worker's name), on the backend of the URLs. */
 export function openFulfilWorld(mainUrl: string, otherUrl: string, name: string): FulfilWorld {
+  return mainUrl.startsWith("mysql:")
+    ? openMysqlWorld(mainUrl, otherUrl, name)
+    : openPostgresWorld(mainUrl, otherUrl, name);
+}
+
+function openPostgresWorld(mainUrl: string, otherUrl: string, name: string): FulfilWorld {
   const mainPool = new pg.Pool({ connectionString: mainUrl, max: 24, application_name: name });
   const otherPool = new pg.Pool({ connectionString: otherUrl, max: 24, application_name: name });
   mainPool.on("error", () => {});
   otherPool.on("error", () => {});
+  const sqlOn =
+    (pool: pg.Pool): QueryHandle["query"] =>
+    async <T>(sql: string, params?: readonly unknown[]) => {
+      const result = await pool.query(
+        spell("postgres", sql),
+        params === undefined ? [] : [...params],
+      );
+      return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
+    };
   return {
     name,
-    main: postgresStore(mainPool),
-    mainPool,
-    other: postgresStore(otherPool),
-    log: postgresSagaLog(mainPool),
+    backend: "postgres",
+    main: postgresStore(mainPool) as unknown as FulfilStore,
+    mainSql: sqlOn(mainPool),
+    otherSql: sqlOn(otherPool),
+    other: postgresStore(otherPool) as unknown as FulfilStore,
+    log: postgresSagaLog(mainPool) as unknown as FulfilLog,
     beforeShip: undefined,
     close: async () => {
       await Promise.all([mainPool.end(), otherPool.end()]);
@@ -52,14 +119,61 @@ export function openFulfilWorld(mainUrl: string, otherUrl: string, name: string)
   };
 }
 
+function openMysqlWorld(mainUrl: string, otherUrl: string, name: string): FulfilWorld {
+  const mainPool = mysql.createPool({ uri: mainUrl, connectionLimit: 24 });
+  const otherPool = mysql.createPool({ uri: otherUrl, connectionLimit: 24 });
+  const main = mysqlStore(mainPool);
+  const other = mysqlStore(otherPool);
+  return {
+    name,
+    backend: "mysql",
+    main: main as unknown as FulfilStore,
+    mainSql: sqlOnMysql(mainPool),
+    otherSql: sqlOnMysql(otherPool),
+    other: other as unknown as FulfilStore,
+    log: mysqlSagaLog(mainPool) as unknown as FulfilLog,
+    beforeShip: undefined,
+    close: async () => {
+      await Promise.all([mainPool.end(), otherPool.end()]);
+    },
+  };
+}
+
+/**
+ * Statements on the pool itself, not through the store's root handle, which refuses to run inside
+ * one of the store's own transactions (the call records are written from inside steps).
+ */
+function sqlOnMysql(pool: mysql.Pool): QueryHandle["query"] {
+  return async <T>(sql: string, params?: readonly unknown[]) => {
+    const [result] = await pool.query(spell("mysql", sql), params === undefined ? [] : [...params]);
+    return Array.isArray(result)
+      ? { rows: result as T[], rowCount: result.length }
+      : { rows: [], rowCount: (result as { affectedRows: number }).affectedRows };
+  };
+}
+
 /** Creates the business tables (the log creates its own). */
 export async function createFulfilTables(world: FulfilWorld): Promise<void> {
-  await world.main.handle.query(`
-    CREATE TABLE reservations (saga_id text PRIMARY KEY, order_id text NOT NULL, amount integer NOT NULL, status text NOT NULL);
-    CREATE TABLE calls (id bigserial PRIMARY KEY, saga_id text NOT NULL, step text NOT NULL, kind text NOT NULL, worker text NOT NULL);`);
-  await world.other.handle.query(`
-    CREATE TABLE shipments (saga_id text PRIMARY KEY, order_id text NOT NULL);
-    CREATE TABLE notices (key text PRIMARY KEY, saga_id text NOT NULL);`);
+  const text = world.backend === "mysql" ? "VARCHAR(64)" : "text";
+  const statements = [
+    [
+      world.mainSql,
+      `CREATE TABLE reservations (saga_id ${text} PRIMARY KEY, order_id ${text} NOT NULL, amount integer NOT NULL, status ${text} NOT NULL)`,
+    ],
+    [
+      world.mainSql,
+      `CREATE TABLE calls (id ${world.backend === "mysql" ? "BIGINT AUTO_INCREMENT" : "bigserial"} PRIMARY KEY, saga_id ${text} NOT NULL, step ${text} NOT NULL, kind ${text} NOT NULL, worker ${text} NOT NULL)`,
+    ],
+    [
+      world.otherSql,
+      `CREATE TABLE shipments (saga_id ${text} PRIMARY KEY, order_id ${text} NOT NULL)`,
+    ],
+    [
+      world.otherSql,
+      `CREATE TABLE notices (${world.backend === "mysql" ? "`key`" : "key"} ${text} PRIMARY KEY, saga_id ${text} NOT NULL)`,
+    ],
+  ] as const;
+  for (const [sql, statement] of statements) await sql(statement);
   await world.log.ensureSchema();
 }
 
@@ -69,10 +183,12 @@ export async function createFulfilTables(world: FulfilWorld): Promise<void> {
  * anything: it stays recorded even when the step's transaction rolls back.
  */
 async function record(world: FulfilWorld, sagaId: string, step: string, kind: string) {
-  await world.mainPool.query(
-    "INSERT INTO calls (saga_id, step, kind, worker) VALUES ($1, $2, $3, $4)",
-    [sagaId, step, kind, world.name],
-  );
+  await world.mainSql("INSERT INTO calls (saga_id, step, kind, worker) VALUES (?, ?, ?, ?)", [
+    sagaId,
+    step,
+    kind,
+    world.name,
+  ]);
 }
 
 export const fulfilInput = z.object({ orderId: z.string(), amount: z.number().int().positive() });
@@ -83,7 +199,8 @@ export const fulfilInput = z.object({ orderId: z.string(), amount: z.number().in
  * reserve is guarded: it releases only a hold that is still held.
  */
 export function fulfilSaga(world: FulfilWorld) {
-  const { main, other } = world;
+  const { main, other, backend } = world;
+  const on = (handle: QueryHandle) => portable(backend, handle);
   return defineSaga("fulfil", { input: fulfilInput })
     .step("reserve", {
       store: main,
@@ -91,26 +208,26 @@ export function fulfilSaga(world: FulfilWorld) {
       output: z.object({ reservation: z.string() }),
       execute: async ({ input, sagaId, handle }) => {
         await record(world, sagaId, "reserve", "execute");
-        await handle.query(
-          "INSERT INTO reservations (saga_id, order_id, amount, status) VALUES ($1, $2, $3, 'held') ON CONFLICT (saga_id) DO NOTHING",
+        await on(handle).query(
+          "INSERT INTO reservations (saga_id, order_id, amount, status) VALUES (?, ?, ?, 'held') ON CONFLICT (saga_id) DO NOTHING",
           [sagaId, input.orderId, input.amount],
         );
         return { reservation: sagaId };
       },
       probe: async ({ sagaId, handle }) =>
-        (await handle.query("SELECT 1 FROM reservations WHERE saga_id = $1", [sagaId])).rowCount ===
-        1
+        (await on(handle).query("SELECT 1 FROM reservations WHERE saga_id = ?", [sagaId]))
+          .rowCount === 1
           ? committed({ reservation: sagaId })
           : notCommitted(),
       compensate: async ({ sagaId, handle }) => {
         await record(world, sagaId, "reserve", "compensate");
-        const released = await handle.query(
-          "UPDATE reservations SET status = 'released' WHERE saga_id = $1 AND status = 'held'",
+        const released = await on(handle).query(
+          "UPDATE reservations SET status = 'released' WHERE saga_id = ? AND status = 'held'",
           [sagaId],
         );
         if (released.rowCount === 1) return compensated();
-        const { rows } = await handle.query<{ status: string }>(
-          "SELECT status FROM reservations WHERE saga_id = $1",
+        const { rows } = await on(handle).query<{ status: string }>(
+          "SELECT status FROM reservations WHERE saga_id = ?",
           [sagaId],
         );
         const status = rows[0]?.status;
@@ -128,7 +245,7 @@ export function fulfilSaga(world: FulfilWorld) {
         world.beforeShip?.(sagaId);
         await other.transaction(
           (tx) =>
-            tx.query("INSERT INTO shipments (saga_id, order_id) VALUES ($1, $2)", [
+            on(tx).query("INSERT INTO shipments (saga_id, order_id) VALUES (?, ?)", [
               sagaId,
               input.orderId,
             ]),
@@ -137,7 +254,8 @@ export function fulfilSaga(world: FulfilWorld) {
         return { shipment: sagaId };
       },
       probe: async ({ sagaId, handle }) =>
-        (await handle.query("SELECT 1 FROM shipments WHERE saga_id = $1", [sagaId])).rowCount === 1
+        (await on(handle).query("SELECT 1 FROM shipments WHERE saga_id = ?", [sagaId])).rowCount ===
+        1
           ? committed({ shipment: sagaId })
           : notCommitted(),
     })
@@ -147,8 +265,8 @@ export function fulfilSaga(world: FulfilWorld) {
       output: z.object({ captured: z.literal(true) }),
       execute: async ({ sagaId, handle }) => {
         await record(world, sagaId, "capture", "execute");
-        await handle.query(
-          "UPDATE reservations SET status = 'captured' WHERE saga_id = $1 AND status = 'held'",
+        await on(handle).query(
+          "UPDATE reservations SET status = 'captured' WHERE saga_id = ? AND status = 'held'",
           [sagaId],
         );
         return { captured: true as const };
@@ -160,8 +278,10 @@ export function fulfilSaga(world: FulfilWorld) {
       output: z.object({ notice: z.string() }),
       execute: async ({ sagaId, key, handle }) => {
         await record(world, sagaId, "notify", "execute");
-        await handle.query(
-          "INSERT INTO notices (key, saga_id) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        await on(handle).query(
+          backend === "mysql"
+            ? "INSERT IGNORE INTO notices (`key`, saga_id) VALUES (?, ?)"
+            : "INSERT INTO notices (key, saga_id) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
           [key, sagaId],
         );
         return { notice: key };
@@ -245,7 +365,7 @@ export class ProcessDied extends Error {
  * call after it fail, and nothing more reaches the database, exactly as if the process had stopped.
  */
 export function dyingLog(
-  log: PostgresSagaLog,
+  log: FulfilLog,
   mode: CrashMode,
 ): { log: SagaLog; kill(): void; readonly dead: boolean } {
   let calls = 0;

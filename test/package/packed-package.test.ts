@@ -20,6 +20,7 @@ const KNOWN_EXPORTS: Readonly<Record<string, string>> = {
   "lockstep/postgres": "postgresStore",
   "lockstep/d1": "d1Store",
   "lockstep/libsql": "libsqlStore",
+  "lockstep/mysql": "mysqlStore",
   "lockstep/redis": "redisStore",
   "lockstep/http": "httpDocumentStore",
   "lockstep/http-api": "httpApiStore",
@@ -38,7 +39,15 @@ const cli = (args: readonly string[]) =>
 beforeAll(() => {
   packed = packAndInstall();
   // The drivers are optional peers, so npm did not install them; link the repository's.
-  for (const peer of ["better-sqlite3", "pg", "ioredis", "drizzle-orm", "kysely", "@libsql/client"])
+  for (const peer of [
+    "better-sqlite3",
+    "pg",
+    "ioredis",
+    "mysql2",
+    "drizzle-orm",
+    "kysely",
+    "@libsql/client",
+  ])
     linkFromRepository(packed.project, peer);
 }, 600_000);
 
@@ -47,7 +56,7 @@ afterAll(() => {
 });
 
 describe("the packed package", () => {
-  it("has an export map entry for each of the 15 subpaths checked here", () => {
+  it("has an export map entry for each of the 16 subpaths checked here", () => {
     const manifest = JSON.parse(
       readFileSync(join(packed.project, "node_modules/lockstep/package.json"), "utf8"),
     ) as { exports: Record<string, unknown>; bin: Record<string, string> };
@@ -69,7 +78,7 @@ console.log(JSON.stringify(found));`,
     );
     const result = ok(node([script]), "the ESM import check");
     const found = JSON.parse(result.stdout) as Record<string, string>;
-    expect(Object.keys(found)).toHaveLength(15);
+    expect(Object.keys(found)).toHaveLength(16);
     for (const spec of Object.keys(KNOWN_EXPORTS)) expect(found[spec], spec).toBe("function");
   });
 
@@ -84,7 +93,7 @@ console.log(JSON.stringify(found));`,
     );
     const result = ok(node([script]), "the CommonJS require check");
     const found = JSON.parse(result.stdout) as Record<string, string>;
-    expect(Object.keys(found)).toHaveLength(15);
+    expect(Object.keys(found)).toHaveLength(16);
     for (const spec of Object.keys(KNOWN_EXPORTS)) expect(found[spec], spec).toBe("function");
   });
 

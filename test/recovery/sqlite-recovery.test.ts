@@ -31,8 +31,8 @@ beforeEach(async () => {
   await seedWorld(world, "happy");
 });
 
-afterEach(() => {
-  world.close();
+afterEach(async () => {
+  await world.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -107,7 +107,16 @@ export async function bundle(runtime: Runtime, entry: string, outfile: string): 
     target: "es2022",
     // Bundled: the shim and the matchers (chai, @vitest/expect). Left to the runtime: the drivers and
     // the libraries the published build imports too, so both share one copy.
-    external: ["pg", "ioredis", "zod", "fast-check", "neverthrow", "ulid", "better-sqlite3"],
+    external: [
+      "pg",
+      "ioredis",
+      "mysql2",
+      "zod",
+      "fast-check",
+      "neverthrow",
+      "ulid",
+      "better-sqlite3",
+    ],
     plugins: [publishedBuild(runtime)],
     logLevel: "error",
   });

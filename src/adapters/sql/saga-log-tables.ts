@@ -9,6 +9,25 @@ export interface SagaLogColumnTypes {
   readonly integer: string;
   /** A 64-bit integer: times in milliseconds, fencing tokens, counters. */
   readonly bigint: string;
+  /**
+   * Text that is a key or indexed: saga ids, names, statuses, lease owners. A database that cannot
+   * index unbounded text (MySQL) gives a bounded type here, `VARCHAR(255)`. @default `text`
+   */
+  readonly key?: string;
+  /** Text that may be long and is never indexed: JSON bodies, problem messages. @default `text` */
+  readonly body?: string;
+}
+
+/** How a dialect places the log's indexes. */
+export interface SagaLogIndexOptions {
+  /**
+   * Declares the sagas table's indexes inside its `CREATE TABLE` (`INDEX name (columns)`) instead
+   * of in `CREATE INDEX IF NOT EXISTS` statements, which MySQL 8 lacks; `createIndexes` is then
+   * empty. @default false
+   */
+  readonly inline?: boolean;
+  /** Quotes an index name. @default double quotes: `"name"` */
+  readonly quote?: (name: string) => string;
 }
 
 /**
@@ -44,6 +63,14 @@ export function assertTablePrefix(prefix: unknown): asserts prefix is string {
   }
 }
 
+/** The indexes `list` pages by (keyset paging newest first, by time, status or name). */
+const LIST_INDEXES: readonly (readonly [string, string])[] = [
+  ["sagas_by_created", "created_at, saga_id"],
+  ["sagas_by_updated", "updated_at, saga_id"],
+  ["sagas_by_status", "status, created_at, saga_id"],
+  ["sagas_by_name", "name, created_at, saga_id"],
+];
+
 /**
  * The saga log's tables, `<prefix>sagas` and `<prefix>saga_entries` (quoted and qualified by
  * `qualify`), and its indexes, `<prefix>sagas_…`, after checking `prefix`. Columns hold what recovery selects and leases by, so those
@@ -56,48 +83,55 @@ export function sagaLogDdl(
   types: SagaLogColumnTypes,
   prefix: string,
   qualify: (name: string) => string,
+  indexOptions: SagaLogIndexOptions = {},
 ): SagaLogDdl {
   assertTablePrefix(prefix);
   const { text, integer, bigint } = types;
+  const key = types.key ?? text;
+  const body = types.body ?? text;
   const sagas = qualify(`${prefix}sagas`);
   const entries = qualify(`${prefix}saga_entries`);
+  const quote = indexOptions.quote ?? ((name: string) => `"${name}"`);
+  const indexes: [string, string][] = [
+    [quote(`${prefix}sagas_recoverable`), "status, next_recovery_at"],
+    [quote(`${prefix}sagas_updated`), "status, updated_at"],
+    ...LIST_INDEXES.map(([name, columns]): [string, string] => [
+      quote(`${prefix}${name}`),
+      columns,
+    ]),
+  ];
+  const inline = indexOptions.inline === true;
   return {
     sagas,
     entries,
     createSagas: `CREATE TABLE IF NOT EXISTS ${sagas} (
-  saga_id ${text} NOT NULL PRIMARY KEY,
-  name ${text} NOT NULL,
+  saga_id ${key} NOT NULL PRIMARY KEY,
+  name ${key} NOT NULL,
   definition_version ${bigint} NOT NULL,
-  status ${text} NOT NULL,
+  status ${key} NOT NULL,
   fencing_token ${bigint} NOT NULL,
-  lease_owner ${text},
+  lease_owner ${key},
   lease_expires_at ${bigint},
   recovery_attempts ${bigint} NOT NULL,
   next_recovery_at ${bigint} NOT NULL,
   created_at ${bigint} NOT NULL,
   updated_at ${bigint} NOT NULL,
   schema_version ${integer} NOT NULL,
-  record ${text} NOT NULL,
-  problem_field ${text},
-  problem_message ${text},
-  quarantined_at ${bigint}
+  record ${body} NOT NULL,
+  problem_field ${body},
+  problem_message ${body},
+  quarantined_at ${bigint}${inline ? indexes.map(([name, columns]) => `,\n  INDEX ${name} (${columns})`).join("") : ""}
 )`,
-    createIndexes: `CREATE INDEX IF NOT EXISTS "${prefix}sagas_recoverable" ON ${sagas} (status, next_recovery_at);
-CREATE INDEX IF NOT EXISTS "${prefix}sagas_updated" ON ${sagas} (status, updated_at);
-CREATE INDEX IF NOT EXISTS "${prefix}sagas_by_created" ON ${sagas} (created_at, saga_id);
-CREATE INDEX IF NOT EXISTS "${prefix}sagas_by_updated" ON ${sagas} (updated_at, saga_id);
-CREATE INDEX IF NOT EXISTS "${prefix}sagas_by_status" ON ${sagas} (status, created_at, saga_id);
-CREATE INDEX IF NOT EXISTS "${prefix}sagas_by_name" ON ${sagas} (name, created_at, saga_id);`,
-    listIndexes: [
-      `${prefix}sagas_by_created`,
-      `${prefix}sagas_by_updated`,
-      `${prefix}sagas_by_status`,
-      `${prefix}sagas_by_name`,
-    ],
+    createIndexes: inline
+      ? ""
+      : indexes
+          .map(([name, columns]) => `CREATE INDEX IF NOT EXISTS ${name} ON ${sagas} (${columns});`)
+          .join("\n"),
+    listIndexes: LIST_INDEXES.map(([name]) => `${prefix}${name}`),
     createEntries: `CREATE TABLE IF NOT EXISTS ${entries} (
-  saga_id ${text} NOT NULL REFERENCES ${sagas} (saga_id) ON DELETE CASCADE,
+  saga_id ${key} NOT NULL REFERENCES ${sagas} (saga_id) ON DELETE CASCADE,
   seq ${integer} NOT NULL,
-  body ${text} NOT NULL,
+  body ${body} NOT NULL,
   PRIMARY KEY (saga_id, seq)
 )`,
   };

@@ -99,7 +99,7 @@ export async function openDatabase(config: pg.PoolConfig = {}): Promise<TestData
  * registered, that all passed, and that there are at least `atLeast` (the suite's size when this
  * adapter was written: a suite that silently lost cases must not pass), and prints the count.
  */
-export function expectConformanceCases(suite: string, atLeast: number): void {
+export function expectConformanceCases(suite: string, atLeast: number, label = "postgres"): void {
   // biome-ignore lint/correctness/noEmptyPattern: vitest requires the context to be destructured.
   afterAll(({}, file) => {
     const found = findSuite(file, suite);
@@ -109,12 +109,12 @@ export function expectConformanceCases(suite: string, atLeast: number): void {
     if (selected < tests.length) {
       // A run narrowed with -t or .only: the count says nothing about the suite then.
       console.log(
-        `[postgres] ${suite}: ${selected} of ${tests.length} cases selected; count not checked`,
+        `[${label}] ${suite}: ${selected} of ${tests.length} cases selected; count not checked`,
       );
       return;
     }
     const passed = tests.filter((t) => t.result?.state === "pass").length;
-    console.log(`[postgres] ${suite}: ${tests.length} cases, ${passed} passed`);
+    console.log(`[${label}] ${suite}: ${tests.length} cases, ${passed} passed`);
     expect(tests.length, `the "${suite}" suite lost cases`).toBeGreaterThanOrEqual(atLeast);
     expect(passed, `every case of "${suite}" must pass`).toBe(tests.length);
   });

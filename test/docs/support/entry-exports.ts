@@ -10,6 +10,7 @@ export const ENTRIES: Readonly<Record<string, string>> = {
   "lockstep/postgres": "src/adapters/postgres/index.ts",
   "lockstep/d1": "src/adapters/d1/index.ts",
   "lockstep/libsql": "src/adapters/libsql/index.ts",
+  "lockstep/mysql": "src/adapters/mysql/index.ts",
   "lockstep/redis": "src/adapters/redis/index.ts",
   "lockstep/http": "src/adapters/http/index.ts",
   "lockstep/http-api": "src/adapters/http-api/index.ts",
