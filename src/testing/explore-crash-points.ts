@@ -1,42 +1,25 @@
 import { errAsync, okAsync, ResultAsync } from "neverthrow";
 import { assertFunction, assertInteger, describeValue } from "../core/validate.js";
-import { MemorySagaLog } from "../log/memory-log.js";
 import { LockstepDefinitionError } from "../model/definition-error.js";
-import { FaultInjector } from "./fault-injector.js";
-import { type FaultPlan, NO_FAULTS } from "./fault-plan.js";
-import { checkInvariants, type InvariantViolation, loadSagas } from "./invariant.js";
 import {
-  type AnySaga,
-  checkScenario,
-  checkWorld,
-  inputFor,
-  type Scenario,
-  type ScenarioWorld,
-  sagaIdFor,
-  scheduleClock,
-} from "./scenario.js";
-import { deriveSeed, seededRandom } from "./seeded-random.js";
-import { durableSnapshot, expireLeases, invariantsOf, startProcess } from "./simulated-process.js";
+  type CrashSchedule,
+  type CrashViolation,
+  type LateCall,
+  runCrashSchedule,
+  type ScheduleOutcome,
+} from "./crash-schedule.js";
+import type { FaultPlan } from "./fault-plan.js";
+import { type AnySaga, checkScenario, type Scenario, type ScenarioWorld } from "./scenario.js";
 import { ioStallWarning, uncheckedStoresWarning } from "./stores-checked.js";
 import { LockstepTestFailure, type TestingError, TestingErrorCode } from "./testing-error.js";
 
-/** Where one explored run crashes: a replayable schedule. */
-export interface CrashSchedule {
-  /** The boundary of the run its process dies at, from 1; 0 is the run without a crash. */
-  readonly point: number;
-  /** That boundary's name, e.g. `"after log.write"`. */
-  readonly boundary?: string;
-  /** The boundary of the first recovery pass that process dies at too, from 1. */
-  readonly recoveryPoint?: number;
-  /** That boundary's name. */
-  readonly recoveryBoundary?: string;
-}
+export type { CrashSchedule, CrashViolation, LateCall } from "./crash-schedule.js";
 
-/** An invariant that did not hold in one explored schedule. */
-export interface CrashViolation extends InvariantViolation {
-  /** The schedule that produced it; pass it in `only` to replay it. */
-  readonly schedule: CrashSchedule;
-}
+/** How long after its deadline each late call's effect lands, unless `lateFaults` says. */
+export const DEFAULT_LATE_LANDING_MS = 5_000;
+
+/** The late kinds every store call is made in turn with `lateFaults`. */
+const LATE_CALL_KINDS: readonly LateCall["kind"][] = ["late_landing", "slow_commit"];
 
 /** What {@link exploreCrashPoints} did. */
 export interface CrashExplorationReport {
@@ -55,6 +38,20 @@ export interface CrashExplorationReport {
    * pass was not crashed again at each boundary.
    */
   readonly deduplicated: number;
+  /**
+   * With `lateFaults`: how many store calls the dry run made (recovery included), each made late
+   * in turn; 0 without.
+   */
+  readonly storeCalls: number;
+  /**
+   * With `lateFaults`: how many schedules made one store call late and ran without a crash — two
+   * per store call of the dry run, one `late_landing` and one `slow_commit`.
+   */
+  readonly lateRuns: number;
+  /** With `lateFaults`: how many crash points the late runs passed, each explored with its late call. */
+  readonly latePoints: number;
+  /** How many of those were reached. */
+  readonly lateReached: number;
   /** Every simulated schedule run, the dry run included. */
   readonly runs: number;
   /** How the sagas ended after the last recovery pass, by status, over every schedule. */
@@ -108,17 +105,17 @@ export interface ExploreCrashPointsOptions<World extends ScenarioWorld, S extend
    * to replay it: `{ point }` crashes the run only, `{ point, recoveryPoint }` crashes the first
    * recovery pass too.
    */
-  readonly only?: readonly Pick<CrashSchedule, "point" | "recoveryPoint">[];
-}
-
-interface ScheduleOutcome {
-  readonly schedule: CrashSchedule;
-  readonly reached: boolean;
-  readonly recoveryBoundaries: readonly string[];
-  readonly stateKey: string;
-  readonly violations: readonly CrashViolation[];
-  readonly statuses: readonly string[];
-  readonly ioStalls: number;
+  readonly only?: readonly Pick<CrashSchedule, "point" | "recoveryPoint" | "late">[];
+  /**
+   * Also makes each store call of the dry run late in turn: once as a `late_landing`, once as a
+   * `slow_commit` (on top of `faults`, every other call as the plan says). Each such run is
+   * recovered and checked, then crashed at each of its own boundaries and recovered again; the
+   * effect invariants (`effectsMatchLog`, `noDoubleEffect`) judge what landed. A late call's
+   * effect lands as its store's declared attempt fence allows (see `FaultKind.LateLanding`).
+   * `true` lands each `DEFAULT_LATE_LANDING_MS` after its deadline; `{ landingMs }` says when.
+   * @default false
+   */
+  readonly lateFaults?: boolean | { readonly landingMs?: number };
 }
 
 /**
@@ -127,7 +124,10 @@ interface ScheduleOutcome {
  * boundary, a fresh world runs the saga with its process crashing there, and fresh processes
  * recover `recoverTimes` times with the leases expired; the invariants are checked after every
  * pass, and a pass after a completed one must change nothing. With `crashRecovery`, the first
- * recovery pass is crashed in turn at each of its own boundaries before recovering again.
+ * recovery pass is crashed in turn at each of its own boundaries before recovering again. With
+ * `lateFaults`, each store call of the dry run is then made late in turn, once as a `late_landing`
+ * and once as a `slow_commit`, and each such run is recovered, then crashed at each of its own
+ * boundaries and recovered again (`lateRuns`, `latePoints` in the report).
  *
  * It fails (`Err`) when it found no crash point, when a point was not reached (the saga is not
  * deterministic), when an invariant did not hold, or when no invariant judged the stores (the
@@ -158,10 +158,27 @@ export function exploreCrashPoints<World extends ScenarioWorld, S extends AnySag
       `Expected \`only\` of exploreCrashPoints to be a list of crash schedules, got ${describeValue(options.only)}.`,
     );
   }
-  return ResultAsync.fromSafePromise(explore(options, recoverTimes)).andThen((report) => {
-    const error = failureOf(report, options);
-    return error === undefined ? okAsync(report) : errAsync(error);
-  });
+  const late = options.lateFaults;
+  if (
+    late !== undefined &&
+    typeof late !== "boolean" &&
+    (typeof late !== "object" || late === null)
+  ) {
+    throw new LockstepDefinitionError(
+      `Expected \`lateFaults\` of exploreCrashPoints to be a boolean or { landingMs }, got ${describeValue(late)}.`,
+    );
+  }
+  const landingMs =
+    typeof late === "object"
+      ? (late.landingMs ?? DEFAULT_LATE_LANDING_MS)
+      : DEFAULT_LATE_LANDING_MS;
+  assertInteger("exploreCrashPoints: lateFaults.landingMs", landingMs, 0);
+  return ResultAsync.fromSafePromise(explore(options, recoverTimes, landingMs)).andThen(
+    (report) => {
+      const error = failureOf(report, options);
+      return error === undefined ? okAsync(report) : errAsync(error);
+    },
+  );
 }
 
 /**
@@ -185,12 +202,14 @@ export async function assertCrashPoints<World extends ScenarioWorld, S extends A
 async function explore<World extends ScenarioWorld, S extends AnySaga>(
   options: ExploreCrashPointsOptions<World, S>,
   recoverTimes: number,
+  landingMs: number,
 ): Promise<CrashExplorationReport> {
   let runs = 0;
   const storeReaders = new Set<string>();
+  const setup = { ...options, landingMs };
   const run = (schedule: CrashSchedule) => {
     runs++;
-    return runCrashSchedule(options, recoverTimes, schedule, storeReaders);
+    return runCrashSchedule(setup, recoverTimes, schedule, storeReaders);
   };
   const dry = await run({ point: 0 });
   const boundaries = dry.boundariesOfRun;
@@ -214,10 +233,15 @@ async function explore<World extends ScenarioWorld, S extends AnySaga>(
   count(dry.outcome);
   const name = (i: number) => boundaries[i - 1];
   const selected =
-    options.only?.map((s) => ({ point: s.point, recoveryPoint: s.recoveryPoint })) ??
-    boundaries.map((_, i) => ({ point: i + 1, recoveryPoint: undefined }));
+    options.only?.map((s) => ({ point: s.point, recoveryPoint: s.recoveryPoint, late: s.late })) ??
+    boundaries.map((_, i) => ({ point: i + 1, recoveryPoint: undefined, late: undefined }));
   const explored = new Set<string>();
   for (const chosen of selected) {
+    if (chosen.late !== undefined) {
+      // A replayed late schedule: exactly that schedule, its boundaries being the late run's own.
+      count((await run(withoutUndefined(chosen))).outcome);
+      continue;
+    }
     const main = await run({
       point: chosen.point,
       ...withName("boundary", name(chosen.point)),
@@ -253,6 +277,31 @@ async function explore<World extends ScenarioWorld, S extends AnySaga>(
       if (outcome.outcome.reached) recoveryReached++;
     }
   }
+  let lateRuns = 0;
+  let latePoints = 0;
+  let lateReached = 0;
+  const storeCalls = dry.storeCalls.reduce((n, s) => n + s.calls, 0);
+  const lateMode = options.lateFaults !== undefined && options.lateFaults !== false;
+  if (lateMode && options.only === undefined) {
+    for (const { site, calls } of dry.storeCalls) {
+      for (let call = 1; call <= calls; call++) {
+        for (const kind of LATE_CALL_KINDS) {
+          const late: LateCall = { site, call, kind };
+          const lateRun = await run({ point: 0, late });
+          count(lateRun.outcome);
+          lateRuns++;
+          const own = lateRun.boundariesOfRun;
+          // Crashes from the late call on: while it is in flight, and after it answered.
+          for (let p = (lateRun.lateAt ?? own.length) + 1; p <= own.length; p++) {
+            const crashed = await run({ point: p, ...withName("boundary", own[p - 1]), late });
+            count(crashed.outcome);
+            latePoints++;
+            if (crashed.outcome.reached) lateReached++;
+          }
+        }
+      }
+    }
+  }
   return {
     boundaries,
     points: boundaries.length,
@@ -260,6 +309,10 @@ async function explore<World extends ScenarioWorld, S extends AnySaga>(
     recoveryPoints,
     recoveryReached,
     deduplicated,
+    storeCalls: lateMode ? storeCalls : 0,
+    lateRuns,
+    latePoints,
+    lateReached,
     runs,
     outcomes,
     unreached,
@@ -275,127 +328,20 @@ async function explore<World extends ScenarioWorld, S extends AnySaga>(
   };
 }
 
-function withName<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
+function withoutUndefined(chosen: {
+  point: number;
+  recoveryPoint: number | undefined;
+  late: LateCall | undefined;
+}): CrashSchedule {
+  return {
+    point: chosen.point,
+    ...(chosen.recoveryPoint === undefined ? {} : { recoveryPoint: chosen.recoveryPoint }),
+    ...(chosen.late === undefined ? {} : { late: chosen.late }),
+  };
 }
 
-/** Runs one schedule: the saga crashing at `point`, then the recovery passes. */
-async function runCrashSchedule<World extends ScenarioWorld, S extends AnySaga>(
-  options: ExploreCrashPointsOptions<World, S>,
-  recoverTimes: number,
-  schedule: CrashSchedule,
-  storeReaders: Set<string>,
-): Promise<{
-  outcome: ScheduleOutcome;
-  boundariesOfRun: readonly string[];
-  stores: readonly string[];
-}> {
-  const scenario = options as unknown as Scenario<World, AnySaga>;
-  const world = await options.setup();
-  checkWorld(world, "exploreCrashPoints");
-  const log = world.log ?? new MemorySagaLog();
-  const clock = scheduleClock(scenario);
-  const plan = options.faults ?? NO_FAULTS;
-  const injector = new FaultInjector(plan);
-  const start = (owner: string, crashAt: number | undefined) =>
-    startProcess(scenario, {
-      world,
-      log,
-      clock,
-      injector,
-      owner,
-      random: seededRandom(deriveSeed(plan.seed, owner)),
-      crashAt,
-    });
-  const crashAt = schedule.point === 0 ? undefined : schedule.point;
-  const runner = start("runner", crashAt);
-  const ran = await clock.settle(
-    runner.runner.run(runner.saga, inputFor(scenario, world, 0) as never, {
-      sagaId: sagaIdFor(scenario, 0),
-    }),
-  );
-  if (ran.status === "stuck") runner.crash.kill("stuck");
-  await clock.drainIo();
-  await clock.settle(injector.landed());
-  let reached =
-    crashAt === undefined
-      ? true
-      : runner.crash.dead &&
-        runner.crash.crashedAt === (schedule.boundary ?? runner.crash.crashedAt);
-  if (options.interfere !== undefined) {
-    await clock.settle(Promise.resolve(options.interfere(world, schedule)));
-  }
-  const stateKey = `${clock.now()} ${await durableSnapshot(scenario, world, log)}`;
-  const invariants = invariantsOf(scenario);
-  const violations: CrashViolation[] = [];
-  const violated = (v: InvariantViolation) => violations.push({ ...v, schedule });
-  let recoveryBoundaries: readonly string[] = [];
-  let previous: string | undefined;
-  let completed = 0;
-  const passes = recoverTimes + (schedule.recoveryPoint === undefined ? 0 : 1);
-  for (let k = 1; k <= passes; k++) {
-    await expireLeases(clock, log);
-    const crashHere = k === 1 ? schedule.recoveryPoint : undefined;
-    const process = start(`recoverer-${k}`, crashHere);
-    const pass = await clock.settle(process.recoverer.recover());
-    if (k === 1) recoveryBoundaries = [...process.crash.boundaries];
-    if (crashHere !== undefined) {
-      reached &&=
-        process.crash.dead &&
-        process.crash.crashedAt === (schedule.recoveryBoundary ?? process.crash.crashedAt);
-      process.crash.kill("abandoned");
-      await clock.drainIo();
-      continue;
-    }
-    completed++;
-    if (pass.status === "stuck") process.crash.kill("stuck");
-    await clock.drainIo();
-    await clock.settle(injector.landed());
-    if (pass.status === "stuck") {
-      violated({
-        invariant: "recovery settles",
-        message: "A recovery pass never settled.",
-        pass: completed,
-      });
-    } else if (pass.status === "fulfilled" && pass.value.isErr()) {
-      violated({
-        invariant: "recovery settles",
-        message: pass.value.error.message,
-        pass: completed,
-      });
-    }
-    const snapshot = await durableSnapshot(scenario, world, log);
-    const sagas = await loadSagas(log);
-    const found = await checkInvariants(
-      invariants,
-      {
-        world,
-        log,
-        sagas,
-        pass: completed,
-        snapshot,
-        previousSnapshot: previous,
-        effects: injector.effects,
-      },
-      storeReaders,
-    );
-    for (const v of found) violated(v);
-    previous = snapshot;
-  }
-  const statuses = (await loadSagas(log)).map((s) => s.record.status);
-  return {
-    outcome: {
-      schedule,
-      reached,
-      recoveryBoundaries,
-      stateKey,
-      violations,
-      statuses,
-      ioStalls: clock.io.stalls,
-    },
-    boundariesOfRun: runner.crash.boundaries,
-    stores: Object.keys(world.stores),
-  };
+function withName<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
 }
 
 function failureOf<World extends ScenarioWorld, S extends AnySaga>(
@@ -440,10 +386,12 @@ export function describeViolation(v: CrashViolation): string {
     s.point === 0
       ? "Without a crash"
       : `Crash point ${s.point} (${s.boundary ?? "?"})${s.recoveryPoint === undefined ? "" : `, then recovery crash point ${s.recoveryPoint} (${s.recoveryBoundary ?? "?"})`}`;
-  const only = JSON.stringify(
-    s.recoveryPoint === undefined
-      ? { point: s.point }
-      : { point: s.point, recoveryPoint: s.recoveryPoint },
-  );
-  return `- ${where}, after recovery pass ${v.pass}: [${v.invariant}] ${v.message} Replay it with \`only: [${only}]\`.`;
+  const late =
+    s.late === undefined ? "" : `, call ${s.late.call} of ${s.late.site} made ${s.late.kind}`;
+  const only = JSON.stringify({
+    point: s.point,
+    ...(s.recoveryPoint === undefined ? {} : { recoveryPoint: s.recoveryPoint }),
+    ...(s.late === undefined ? {} : { late: s.late }),
+  });
+  return `- ${where}${late}, after recovery pass ${v.pass}: [${v.invariant}] ${v.message} Replay it with \`only: [${only}]\`.`;
 }

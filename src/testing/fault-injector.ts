@@ -1,3 +1,5 @@
+import { assertInteger, describeValue } from "../core/validate.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
 import { ErrorKind } from "../model/error-kind.js";
 import { EffectLedger } from "./effect-ledger.js";
 import {
@@ -34,10 +36,28 @@ export interface Fault extends FaultEvent {
   readonly message: string;
 }
 
+/** One late fault aimed at exactly one call, on top of a plan: see {@link FaultInjectorOptions}. */
+export interface LateTarget {
+  /** The site, e.g. `"orders:plain.handle.put"`. */
+  readonly site: string;
+  /** Which call at that site, from 1, counted over the whole run. */
+  readonly call: number;
+  readonly kind: "late_landing" | "slow_commit";
+  /** How long after the call's deadline its effect lands, in milliseconds. */
+  readonly landingMs: number;
+}
+
 /** Options of a {@link FaultInjector}. */
 export interface FaultInjectorOptions {
   /** Called with every fault as it fires, e.g. to print the faults of a failing run. */
   readonly onFault?: (event: FaultEvent) => void;
+  /**
+   * A late fault for exactly one call, on top of the plan: that call is late whatever the plan
+   * says of it, and every other call gets the plan's decision, as without the target (the plan's
+   * streams advance the same). `exploreCrashPoints` makes each call of a run late in turn this way.
+   * @default none
+   */
+  readonly target?: LateTarget;
 }
 
 /** How one site behaves for the whole run, fixed at its first call. */
@@ -101,6 +121,7 @@ export class FaultInjector {
    */
   enabled = true;
   readonly #onFault: ((event: FaultEvent) => void) | undefined;
+  readonly #target: LateTarget | undefined;
   readonly #sites = new Map<string, SiteState>();
   readonly #fired: FaultEvent[] = [];
   readonly #landings = new Set<Promise<void>>();
@@ -110,6 +131,7 @@ export class FaultInjector {
   constructor(plan: FaultPlan, options: FaultInjectorOptions = {}) {
     this.plan = checkFaultPlan(plan);
     this.#onFault = options.onFault;
+    this.#target = options.target === undefined ? undefined : checkTarget(options.target);
   }
 
   /** Every fault fired so far, in order. */
@@ -162,6 +184,23 @@ export class FaultInjector {
     if (!this.enabled) return undefined;
     const state = this.#site(site);
     state.calls++;
+    const planned = this.#planned(state);
+    const target = this.#target;
+    if (target === undefined || target.site !== site || target.call !== state.calls) {
+      return planned === undefined ? undefined : this.#fire(site, state.calls, planned);
+    }
+    return this.#fire(site, state.calls, {
+      kind: target.kind,
+      errorKind: ErrorKind.Timeout,
+      latencyMs: 0,
+      landingMs: target.landingMs,
+    });
+  }
+
+  /** What the plan decides for the call just counted at a site, advancing the site's stream. */
+  #planned(
+    state: SiteState,
+  ): Pick<Fault, "kind" | "errorKind" | "latencyMs" | "landingMs"> | undefined {
     const rule = state.rule;
     if (rule === undefined || !state.active || state.kind === undefined) return undefined;
     if (rule.times !== undefined && state.fires >= rule.times) return undefined;
@@ -171,20 +210,25 @@ export class FaultInjector {
     const latencyMs =
       state.kind === "latency" ? 1 + Math.floor(state.random() * (rule.latencyMs ?? 1_000)) : 0;
     const landingMs = LATE_KINDS.includes(state.kind) ? draw(rule, state.random) : 0;
-    const event: FaultEvent = {
-      site,
-      kind: state.kind,
-      call: state.calls,
-      seed: this.plan.seed,
-    };
+    return { kind: state.kind, errorKind: state.errorKind, latencyMs, landingMs };
+  }
+
+  #fire(
+    site: string,
+    call: number,
+    fault: Pick<Fault, "kind" | "errorKind" | "latencyMs" | "landingMs">,
+  ): Fault {
+    const event: FaultEvent = { site, kind: fault.kind, call, seed: this.plan.seed };
     this.#fired.push(event);
     this.#onFault?.(event);
+    const replay =
+      this.#target?.site === site && this.#target.call === call
+        ? `targeted at this call, on top of the fault plan with seed ${this.plan.seed}`
+        : `the fault plan with seed ${this.plan.seed} replays it`;
     return {
       ...event,
-      errorKind: state.errorKind,
-      latencyMs,
-      landingMs,
-      message: `Injected fault "${state.kind}" at ${site} (call ${state.calls}); the fault plan with seed ${this.plan.seed} replays it.`,
+      ...fault,
+      message: `Injected fault "${fault.kind}" at ${site} (call ${call}); ${replay}.`,
     };
   }
 
@@ -218,6 +262,22 @@ export class FaultInjector {
     this.#sites.set(site, state);
     return state;
   }
+}
+
+function checkTarget(target: LateTarget): LateTarget {
+  if (typeof target !== "object" || target === null || typeof target.site !== "string") {
+    throw new LockstepDefinitionError(
+      `Expected \`target\` to be a late fault aimed at one call ({ site, call, kind, landingMs }), got ${describeValue(target)}.`,
+    );
+  }
+  assertInteger("target.call", target.call, 1);
+  assertInteger("target.landingMs", target.landingMs, 0);
+  if (!LATE_KINDS.includes(target.kind)) {
+    throw new LockstepDefinitionError(
+      `Expected \`target.kind\` to be one of ${LATE_KINDS.join(", ")}, got ${describeValue(target.kind)}.`,
+    );
+  }
+  return Object.freeze({ ...target });
 }
 
 /** A late effect's delay past its deadline, from the rule's `landingMs`. */

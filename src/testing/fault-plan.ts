@@ -41,8 +41,13 @@ export const FaultKind = {
    * - `fence_token` and `none`: the call fails at its deadline, and the effect lands later, even if
    *   the process that sent it died.
    *
-   * A call without a signal counts from when it was made. At a `transaction` site, where the
-   * client drives the work, it acts as `slow_commit`.
+   * The `landingMs` wait starts at the call's deadline: when its signal aborts. A call made without
+   * a signal is due at once, so its effect lands `landingMs` after the call was made; a call whose
+   * signal never aborts is due only when its process dies. A statement inside a transaction cannot
+   * outlive its transaction: it fails at its deadline (at once without a signal) and never applies.
+   * At a `transaction` site, where the client drives the work, it acts as `slow_commit`. On a saga
+   * log, whose calls take no signal, the call is only slow: it applies `landingMs` after it was
+   * made, and answers then.
    */
   LateLanding: "late_landing",
   /**

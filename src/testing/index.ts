@@ -26,8 +26,10 @@ export {
   type CrashExplorationReport,
   type CrashSchedule,
   type CrashViolation,
+  DEFAULT_LATE_LANDING_MS,
   type ExploreCrashPointsOptions,
   exploreCrashPoints,
+  type LateCall,
 } from "./explore-crash-points.js";
 export { fastCheckScheduler } from "./fast-check-scheduler.js";
 export type { FastCheckArbitrary, FastCheckScheduler } from "./fast-check-types.js";
@@ -37,6 +39,7 @@ export {
   FaultInjector,
   type FaultInjectorOptions,
   type FaultSiteState,
+  type LateTarget,
 } from "./fault-injector.js";
 export {
   checkFaultPlan,
