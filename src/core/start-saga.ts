@@ -16,6 +16,7 @@ import { type ExecutionEnv, emitEvent } from "./execution-env.js";
 import { messageOf } from "./message-of.js";
 import type { Saga } from "./saga.js";
 import type { Creation } from "./saga-journal.js";
+import { newSagaId } from "./ids.js";
 import { invalidLoggedOutput } from "./step-output.js";
 import { isCoCommitted } from "./store.js";
 
@@ -63,8 +64,14 @@ export async function startSaga(run: Submission): Promise<DriveResult> {
   const first = saga.steps[0] as Saga["steps"][number];
   if (isCoCommitted(first.store, env.log.coCommit?.storeId)) {
     // The first steps commit in one transaction with their log records, and that transaction
-    // creates the saga's record too: a saga that crashes before it leaves nothing behind.
-    const creating = executionFor({ created: false, record });
+    // creates the saga's record too: a saga that crashes before it leaves nothing behind. Its lease
+    // owner names this run, not only its runner: when the transaction's outcome is unknown, the
+    // record read back is this run's only if it carries that name (two runs of one id on one runner
+    // can start in the same millisecond).
+    const creating = executionFor({
+      created: false,
+      record: { ...record, leaseOwner: `${env.owner}/${newSagaId()}` },
+    });
     emitStarted(run);
     const result = await creating.forward(signal);
     if (!creating.lostCreation) return result;

@@ -10,6 +10,7 @@ import {
   defineStore,
   notCommitted,
   type SagaLog,
+  systemClock,
 } from "../../src/index.js";
 import { type CommitGate, installCommitGate, waitFor } from "../adapters/postgres/commit-gate.js";
 import { openSchema, PG_URL, type TestSchema } from "../adapters/postgres/pg-test.js";
@@ -88,62 +89,77 @@ function sagaOn(
     .build();
 }
 
-it("a run whose creation's outcome is unknown never takes another run's creation for its own", async () => {
-  const charges = { count: 0 };
-  const a = process_(`${db.schema}_a`);
-  const b = process_(`${db.schema}_b`);
-  await gate.close();
-  // B creates the saga; its COMMIT waits on the gate. B's pivot waits until A's run has ended.
-  let aEnded!: () => void;
-  const aHasEnded = new Promise<void>((resolve) => {
-    aEnded = resolve;
-  });
-  const runB = createRunner({ log: b.log, owner: "b", timeoutMs: 30_000 }).run(
-    sagaOn(b.bank, charges, () => aHasEnded),
-    { id: "s-1" },
-    { sagaId: "s-1" },
-  );
-  await gate.blockedCommit(`${db.schema}_b`);
-  // A reads the log back after its own attempt was closed; B's COMMIT lands just before.
-  const landB: SagaLog = new Proxy(a.log, {
-    get(target, property) {
-      if (property === "load") {
-        return async (sagaId: string) => {
-          await gate.open();
-          await waitFor("B's creation to commit", async () => {
-            const { rows } = await db.admin.query(
-              `SELECT 1 FROM "${db.schema}".lockstep_sagas WHERE saga_id = $1`,
-              [sagaId],
-            );
-            return rows.length > 0 ? true : undefined;
-          });
-          return target.load(sagaId);
-        };
-      }
-      const value = Reflect.get(target, property, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-  const runA = createRunner({
-    log: landB,
-    owner: "a",
-    timeoutMs: 500,
-    retry: { attempts: 1 },
-  }).run(sagaOn(a.bank, charges), { id: "s-1" }, { sagaId: "s-1" });
-  const resultA = await runA;
-  aEnded();
-  const resultB = await runB;
+/** Both runs in the same millisecond, so nothing but the run itself tells their creations apart. */
+const frozen = { now: () => 1_900_000_000_000, setTimer: systemClock.setTimer };
 
-  const { rows: holds } = await db.admin.query(
-    `SELECT 1 FROM "${db.schema}".holds WHERE saga_id = 's-1'`,
-  );
-  expect(holds, "the saga was created twice").toHaveLength(1);
-  expect(charges.count, "the pivot ran twice").toBe(1);
-  expect(resultB.isOk(), resultB.isErr() ? resultB.error.message : "").toBe(true);
-  expect(resultB._unsafeUnwrap().status).toBe("completed");
-  // A did not create the saga: it returns the outcome B recorded, or says the saga is B's.
-  expect(
-    resultA.isOk() || resultA.error.code === "saga_exists",
-    resultA.isErr() ? `${resultA.error.code}: ${resultA.error.message}` : "",
-  ).toBe(true);
-});
+it.each([
+  { who: "two runners", ownerA: "a", ownerB: "b", clock: undefined },
+  { who: "one runner, in the same millisecond", ownerA: "same", ownerB: "same", clock: frozen },
+])(
+  "a run whose creation's outcome is unknown never takes another run's creation for its own ($who)",
+  async ({ ownerA, ownerB, clock }) => {
+    const charges = { count: 0 };
+    const a = process_(`${db.schema}_a`);
+    const b = process_(`${db.schema}_b`);
+    await gate.close();
+    // B creates the saga; its COMMIT waits on the gate. B's pivot waits until A's run has ended.
+    let aEnded!: () => void;
+    const aHasEnded = new Promise<void>((resolve) => {
+      aEnded = resolve;
+    });
+    const runB = createRunner({
+      log: b.log,
+      owner: ownerB,
+      timeoutMs: 30_000,
+      ...(clock === undefined ? {} : { clock }),
+    }).run(
+      sagaOn(b.bank, charges, () => aHasEnded),
+      { id: "s-1" },
+      { sagaId: "s-1" },
+    );
+    await gate.blockedCommit(`${db.schema}_b`);
+    // A reads the log back after its own attempt was closed; B's COMMIT lands just before.
+    const landB: SagaLog = new Proxy(a.log, {
+      get(target, property) {
+        if (property === "load") {
+          return async (sagaId: string) => {
+            await gate.open();
+            await waitFor("B's creation to commit", async () => {
+              const { rows } = await db.admin.query(
+                `SELECT 1 FROM "${db.schema}".lockstep_sagas WHERE saga_id = $1`,
+                [sagaId],
+              );
+              return rows.length > 0 ? true : undefined;
+            });
+            return target.load(sagaId);
+          };
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const runA = createRunner({
+      log: landB,
+      owner: ownerA,
+      ...(clock === undefined ? {} : { clock }),
+      timeoutMs: 500,
+      retry: { attempts: 1 },
+    }).run(sagaOn(a.bank, charges), { id: "s-1" }, { sagaId: "s-1" });
+    const resultA = await runA;
+    aEnded();
+    const resultB = await runB;
+
+    const { rows: holds } = await db.admin.query(
+      `SELECT 1 FROM "${db.schema}".holds WHERE saga_id = 's-1'`,
+    );
+    expect(holds, "the saga was created twice").toHaveLength(1);
+    expect(charges.count, "the pivot ran twice").toBe(1);
+    expect(resultB.isOk(), resultB.isErr() ? resultB.error.message : "").toBe(true);
+    expect(resultB._unsafeUnwrap().status).toBe("completed");
+    // A did not create the saga: it returns the outcome B recorded, or says the saga is B's.
+    expect(
+      resultA.isOk() || resultA.error.code === "saga_exists",
+      resultA.isErr() ? `${resultA.error.code}: ${resultA.error.message}` : "",
+    ).toBe(true);
+  },
+);
