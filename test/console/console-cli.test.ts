@@ -58,10 +58,10 @@ describe.concurrent("lockstep console", () => {
     expect(missing.code).toBe(ExitCode.Failure);
     expect(missing.stderr).toContain("There is no SQLite database at");
     expect(missing.stdout).not.toContain("lockstep console on");
-    const bad = await runCli(["console", "--log", "mysql://nowhere", "--port", "0"]);
+    const bad = await runCli(["console", "--log", "mongodb://nowhere", "--port", "0"]);
     expect(bad.code).toBe(ExitCode.Usage);
     expect(bad.stderr).toContain(
-      'Expected --log to be sqlite:<path> or postgres:<url>, got "mysql://nowhere".',
+      'Expected --log to be sqlite:<path>, postgres:<url> or mysql:<url>, got "mongodb://nowhere".',
     );
   });
 

@@ -39,6 +39,15 @@ function adapt(handle: PostgresHandle): SqliteHandle {
     }),
     get: async (sql: string, params?: readonly unknown[]) => (await query(sql, params)).rows[0],
     all: async (sql: string, params?: readonly unknown[]) => (await query(sql, params)).rows,
+    // A transaction handle stays one, so a step can tell it is inside a transaction already.
+    ...(handle.savepoint === undefined
+      ? {}
+      : {
+          savepoint: <T>(fn: (inner: SqliteHandle) => Promise<T>) =>
+            (handle.savepoint as NonNullable<PostgresHandle["savepoint"]>)((inner) =>
+              fn(adapt(inner as PostgresHandle)),
+            ),
+        }),
   } as unknown as SqliteHandle;
   realHandles.set(adapted, handle);
   return adapted;

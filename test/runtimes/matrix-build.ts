@@ -23,6 +23,12 @@ const PUBLIC: Readonly<Record<string, string>> = {
   "adapters/postgres/index.ts": "postgres/index.js",
   "adapters/redis/index.ts": "redis/index.js",
   "adapters/http/index.ts": "http/index.js",
+  "adapters/http-api/index.ts": "http-api/index.js",
+  "adapters/mysql/index.ts": "mysql/index.js",
+  "adapters/libsql/index.ts": "libsql/index.js",
+  "adapters/d1/index.ts": "d1/index.js",
+  "adapters/drizzle/index.ts": "drizzle/index.js",
+  "adapters/kysely/index.ts": "kysely/index.js",
   "recipes/bounty/index.ts": "bounty/index.js",
   "recipes/contribution/index.ts": "contribution/index.js",
 };

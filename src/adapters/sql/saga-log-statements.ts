@@ -114,7 +114,7 @@ export function listStatement(
     // its spelling is fixed: `"attention":{"reason":"…"`. Only sagas needing attention carry one.
     where.push(`status = ${param("needs_attention")}`);
     where.push(
-      `(${filter.attention.map((reason) => `record LIKE ${param(`%"attention":{"reason":"${likeEscaped(reason)}"%`)} ESCAPE '\\'`).join(" OR ")})`,
+      `(${filter.attention.map((reason) => `record LIKE ${param(`%"attention":{"reason":"${likeEscaped(reason)}"%`)} ESCAPE '!'`).join(" OR ")})`,
     );
   }
   let sql = `SELECT * FROM ${sagas}`;
@@ -129,7 +129,8 @@ export function listStatement(
 
 /** `text` with LIKE's wildcards and its escape character escaped by `\\`. */
 function likeEscaped(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+  // `!`, not a backslash: MySQL reads a backslash in a string literal as an escape of its own.
+  return text.replace(/[!%_]/g, (c) => `!${c}`);
 }
 
 /** The refusal of a `create` whose saga id is taken. */
