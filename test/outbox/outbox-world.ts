@@ -33,29 +33,36 @@ type SqliteTx = {
   run(sql: string, params?: unknown[]): Promise<unknown>;
   get<T>(sql: string, params?: unknown[]): Promise<T | undefined>;
 };
-type PgTx = { query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }> };
+type PgTx = {
+  query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+};
 
 /** A SQLite file of its own with the orders table and the log. */
-export async function sqliteOrders(): Promise<OrdersDb> {
-  const dir = mkdtempSync(join(tmpdir(), "lockstep-outbox-"));
+export async function sqliteOrders(at?: string): Promise<OrdersDb> {
+  const dir = at ?? mkdtempSync(join(tmpdir(), "lockstep-outbox-"));
   const db = openSqlite(join(dir, "orders.db"));
-  const store = sqliteStore(db);
-  await store.handle.run("CREATE TABLE orders (id TEXT PRIMARY KEY, total INTEGER NOT NULL)");
+  const store = sqliteStore(db, { id: "orders-db" });
+  await store.handle.run(
+    "CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, total INTEGER NOT NULL)",
+  );
   return {
     name: "SQLite (a file)",
-    log: sqliteSagaLog(db),
+    log: sqliteSagaLog(db, { store }),
     store: store as StepStore<unknown>,
     insert: async (handle, id, total) => {
       await (handle as SqliteTx).run("INSERT INTO orders (id, total) VALUES (?, ?)", [id, total]);
     },
     find: async (handle, id) =>
-      (await (handle as SqliteTx).get<{ total: number }>("SELECT total FROM orders WHERE id = ?", [id]))
-        ?.total,
+      (
+        await (handle as SqliteTx).get<{ total: number }>("SELECT total FROM orders WHERE id = ?", [
+          id,
+        ])
+      )?.total,
     count: async () =>
       (await store.handle.get<{ n: number }>("SELECT count(*) AS n FROM orders"))?.n ?? -1,
     close: async () => {
       db.close();
-      rmSync(dir, { recursive: true, force: true });
+      if (at === undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -88,7 +95,10 @@ export const OUTBOX_LOGS: readonly {
   readonly name: string;
   readonly open: () => Promise<{ log: SagaLog; close: () => Promise<void> }>;
 }[] = [
-  { name: "the memory log", open: async () => ({ log: new MemorySagaLog(), close: async () => {} }) },
+  {
+    name: "the memory log",
+    open: async () => ({ log: new MemorySagaLog(), close: async () => {} }),
+  },
   {
     name: "SQLite (a file)",
     open: async () => {

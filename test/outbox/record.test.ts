@@ -23,8 +23,16 @@ function circular(): unknown {
 }
 
 const UNSERIALISABLE = [
-  { name: "a BigInt", make: (t: number) => BigInt(t), path: "`publish()[0].message.total`: a BigInt" },
-  { name: "a circular value", make: () => circular(), path: "`publish()[0].message.total.self`: a circular reference" },
+  {
+    name: "a BigInt",
+    make: (t: number) => BigInt(t),
+    path: "`publish()[0].message.total`: a BigInt",
+  },
+  {
+    name: "a circular value",
+    make: () => circular(),
+    path: "`publish()[0].message.total.self`: a circular reference",
+  },
 ] as const;
 
 describe("messages of a co-committed step are recorded in the step's own transaction", () => {
@@ -35,7 +43,11 @@ describe("messages of a co-committed step are recorded in the step's own transac
       onTestFinished(() => orders.close());
       cases++;
       const runner = createRunner({ log: orders.log });
-      const result = await runner.run(checkoutSaga(orders), { orderId: "o-1", total: 42 }, { sagaId: "s-1" });
+      const result = await runner.run(
+        checkoutSaga(orders),
+        { orderId: "o-1", total: 42 },
+        { sagaId: "s-1" },
+      );
       expect(result.isOk(), "the checkout must complete").toBe(true);
       expect(result._unsafeUnwrap().steps[0]?.strategy).toBe("co_committed");
       const messages = await orders.log.outbox?.messages();
@@ -51,13 +63,21 @@ describe("messages of a co-committed step are recorded in the step's own transac
         onTestFinished(() => orders.close());
         cases++;
         const runner = createRunner({ log: orders.log });
-        const result = await runner.run(checkoutSaga(orders, bad.make), { orderId: "o-2", total: 7 });
+        const result = await runner.run(checkoutSaga(orders, bad.make), {
+          orderId: "o-2",
+          total: 7,
+        });
         expect(result.isErr()).toBe(true);
         const error = result._unsafeUnwrapErr();
         expect(error.code).toBe(ErrorCode.NeedsAttention);
         expect(error.message).toContain(bad.path);
-        expect(error.report?.attention?.reason).toBe(AttentionReason.InvalidOutput);
-        expect(await orders.count(), "the step's write must roll back with the refused message").toBe(0);
+        expect("report" in error && error.report?.attention?.reason).toBe(
+          AttentionReason.InvalidOutput,
+        );
+        expect(
+          await orders.count(),
+          "the step's write must roll back with the refused message",
+        ).toBe(0);
         expect(await orders.log.outbox?.messages()).toEqual([]);
       });
     }
@@ -67,7 +87,7 @@ describe("messages of a co-committed step are recorded in the step's own transac
 
 /** A pivot on a memory store (never co-committed) that publishes; its response can be lost. */
 function shipSaga(options: { lost?: boolean; body?: () => unknown } = {}) {
-  const store = createMemoryStore({ id: "shipping" });
+  const store = createMemoryStore({ id: "shipping", tier: "plain" });
   const saga = defineSaga("ship", { input: z.object({ id: z.string() }) })
     .step("ship", {
       store,
@@ -121,7 +141,9 @@ describe("messages of a step that does not co-commit ride with the log write of 
       const result = await createRunner({ log }).run(saga, { id: "b" });
       const error = result._unsafeUnwrapErr();
       expect(error.code).toBe(ErrorCode.NeedsAttention);
-      expect(error.message).toContain("`publish()[0].message.weight`: a BigInt cannot be stored as JSON");
+      expect(error.message).toContain(
+        "`publish()[0].message.weight`: a BigInt cannot be stored as JSON",
+      );
       expect(await log.outbox?.messages()).toEqual([]);
     });
   }
@@ -130,7 +152,7 @@ describe("messages of a step that does not co-commit ride with the log write of 
 
 describe("publishing is refused where its messages could be lost or undone", () => {
   it("a compensatable step that publishes is refused at definition time", () => {
-    const store = createMemoryStore({ id: "s" });
+    const store = createMemoryStore({ id: "s", tier: "plain" });
     expect(() =>
       defineSaga("bad", { input: z.object({}) }).step("hold", {
         store,
@@ -147,9 +169,21 @@ describe("publishing is refused where its messages could be lost or undone", () 
   it("a saga that publishes is refused, before anything is written, on a log without an outbox", async () => {
     const inner = new MemorySagaLog();
     const { outbox: _outbox, ...rest } = Object.fromEntries(
-      ["create", "write", "acquireLease", "renewLease", "releaseLease", "load", "claimRecoverable", "quarantine", "list", "prune"].map(
-        (k) => [k, (inner as unknown as Record<string, (...a: unknown[]) => unknown>)[k]?.bind(inner)],
-      ),
+      [
+        "create",
+        "write",
+        "acquireLease",
+        "renewLease",
+        "releaseLease",
+        "load",
+        "claimRecoverable",
+        "quarantine",
+        "list",
+        "prune",
+      ].map((k) => [
+        k,
+        (inner as unknown as Record<string, (...a: unknown[]) => unknown>)[k]?.bind(inner),
+      ]),
     ) as Record<string, unknown>;
     const log = rest as unknown as SagaLog;
     const { saga, store } = shipSaga();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   type Clock,
+  createRecoveryWorker,
   createRunner,
   LockstepDefinitionError,
   MemorySagaLog,
@@ -15,7 +16,6 @@ import {
   PublishError,
   type RelayEvent,
 } from "../../src/outbox/index.js";
-import { createRecoveryWorker } from "../../src/index.js";
 
 /** A clock whose `now` the test moves; timers run on real time (the tests here wait on none). */
 function movableClock(start = 1_700_000_000_000): Clock & { advance(ms: number): void } {
@@ -45,7 +45,17 @@ async function seed(log: MemorySagaLog, count = 3): Promise<string[]> {
         updatedAt: 1,
       },
       [],
-      [{ messageId: `${sagaId}:step:0`, sagaId, step: "step", index: 0, topic: "t", message: { i }, headers: {} }],
+      [
+        {
+          messageId: `${sagaId}:step:0`,
+          sagaId,
+          step: "step",
+          index: 0,
+          topic: "t",
+          message: { i },
+          headers: {},
+        },
+      ],
     );
     ids.push(`${sagaId}:step:0`);
   }
@@ -81,7 +91,11 @@ describe("the relay", () => {
     expect(pass).toMatchObject({ claimed: 3, delivered: 3, retried: 0, dead: 0, fenced: 0 });
     expect(sent).toEqual(ids);
     const statuses = (await log.outbox.messages()).map((m) => m.status);
-    expect(statuses).toEqual([OutboxStatus.Delivered, OutboxStatus.Delivered, OutboxStatus.Delivered]);
+    expect(statuses).toEqual([
+      OutboxStatus.Delivered,
+      OutboxStatus.Delivered,
+      OutboxStatus.Delivered,
+    ]);
     expect((await createRelay({ log, publisher }).runOnce()).claimed).toBe(0);
   });
 
@@ -94,7 +108,10 @@ describe("the relay", () => {
       publisher: { name: "x", publish: async (m) => void (got = m) },
     }).runOnce();
     expect(new TextDecoder().decode(got?.body)).toBe('{"i":0}');
-    expect(got?.headers).toMatchObject({ "lockstep-message-id": "s-0:step:0", "lockstep-saga-id": "s-0" });
+    expect(got?.headers).toMatchObject({
+      "lockstep-message-id": "s-0:step:0",
+      "lockstep-saga-id": "s-0",
+    });
   });
 
   it("a zombie relay whose claim was taken over neither publishes nor marks", async () => {
@@ -104,14 +121,29 @@ describe("the relay", () => {
     const zombie = await log.outbox.claim("zombie", 1_000, clock.now(), 10);
     clock.advance(5_000);
     const { publisher, sent } = fakePublisher();
-    const live = await createRelay({ log, publisher, clock, leaseMs: 1_000, publishTimeoutMs: 500 }).runOnce();
+    const live = await createRelay({
+      log,
+      publisher,
+      clock,
+      leaseMs: 1_000,
+      publishTimeoutMs: 500,
+    }).runOnce();
     expect(live.delivered).toBe(1);
     const [claim] = zombie;
     if (claim === undefined) throw new Error("the zombie claimed nothing");
-    expect(await log.outbox.renew(claim.record.messageId, claim.token, 1_000, clock.now())).toBe(false);
-    expect(await log.outbox.delivered(claim.record.messageId, claim.token, clock.now())).toBe(false);
+    expect(await log.outbox.renew(claim.record.messageId, claim.token, 1_000, clock.now())).toBe(
+      false,
+    );
+    expect(await log.outbox.delivered(claim.record.messageId, claim.token, clock.now())).toBe(
+      false,
+    );
     expect(
-      await log.outbox.failed(claim.record.messageId, claim.token, { error: "x", dead: true, nextAt: 0 }, 0),
+      await log.outbox.failed(
+        claim.record.messageId,
+        claim.token,
+        { error: "x", dead: true, nextAt: 0 },
+        0,
+      ),
     ).toBe(false);
     expect(sent).toHaveLength(1);
     expect((await log.outbox.messages())[0]?.status).toBe(OutboxStatus.Delivered);
@@ -140,7 +172,11 @@ describe("the relay", () => {
     }).runOnce();
     expect(sent).toEqual(["s-0:step:0"]);
     expect(pass).toMatchObject({ claimed: 2, delivered: 0, fenced: 2 });
-    expect(events.filter((e) => e.type === "relay.fenced").map((e) => [e.messageId, "published" in e && e.published])).toEqual([
+    expect(
+      events
+        .filter((e) => e.type === "relay.fenced")
+        .map((e) => [e.messageId, "published" in e && e.published]),
+    ).toEqual([
       ["s-0:step:0", true],
       ["s-1:step:0", false],
     ]);
@@ -164,7 +200,9 @@ describe("the relay", () => {
     expect(first).toMatchObject({ claimed: 1, retried: 1, dead: 0 });
     const [message] = await log.outbox.messages();
     expect(message).toMatchObject({ status: "pending", attempts: 1, nextAt: clock.now() + 100 });
-    expect(message?.lastError).toContain('fake did not take outbox message "s-0:step:0" (topic "t"): connection refused');
+    expect(message?.lastError).toContain(
+      'fake did not take outbox message "s-0:step:0" (topic "t"): connection refused',
+    );
     expect((await relay.runOnce()).claimed, "not due before its backoff").toBe(0);
     clock.advance(100);
     expect(await relay.runOnce()).toMatchObject({ retried: 1 });
@@ -187,7 +225,12 @@ describe("the relay", () => {
     const log = new MemorySagaLog();
     await seed(log, 1);
     const { publisher } = fakePublisher(() => "hang");
-    const pass = await createRelay({ log, publisher, publishTimeoutMs: 20, leaseMs: 1_000 }).runOnce();
+    const pass = await createRelay({
+      log,
+      publisher,
+      publishTimeoutMs: 20,
+      leaseMs: 1_000,
+    }).runOnce();
     expect(pass).toMatchObject({ retried: 1, delivered: 0 });
     const [message] = await log.outbox.messages();
     expect(message).toMatchObject({ status: "pending", attempts: 1 });
@@ -218,11 +261,17 @@ describe("the relay", () => {
     const log = new MemorySagaLog();
     const { publisher } = fakePublisher();
     const cases: [Record<string, unknown>, RegExp][] = [
-      [{ log: { ...log, outbox: undefined } as unknown as SagaLog, publisher }, /`log` to be a saga log with an outbox/],
+      [
+        { log: { ...log, outbox: undefined } as unknown as SagaLog, publisher },
+        /`log` to be a saga log with an outbox/,
+      ],
       [{ log, publisher: { publish: 1 } }, /`publisher` to be an outbox publisher/],
       [{ log, publisher, batchSize: 0 }, /`batchSize` to be an integer >= 1, got `0`/],
       [{ log, publisher, leaseMs: Number.NaN }, /`leaseMs`.*`NaN`/],
-      [{ log, publisher, leaseMs: 1_000, publishTimeoutMs: 1_000 }, /`publishTimeoutMs` to be less than `leaseMs`/],
+      [
+        { log, publisher, leaseMs: 1_000, publishTimeoutMs: 1_000 },
+        /`publishTimeoutMs` to be less than `leaseMs`/,
+      ],
       [{ log, publisher, retry: { attempts: 0 } }, /`retry.attempts`/],
     ];
     for (const [options, message] of cases) {
