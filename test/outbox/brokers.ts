@@ -51,7 +51,11 @@ export async function openPublisher(target: Target): Promise<OpenPublisher> {
     reconnectTimeWait: 50,
   });
   return {
-    publisher: natsPublisher({ jetstream: nc.jetstream(), headers }),
+    publisher: natsPublisher({
+      jetstream: nc.jetstream(),
+      headers,
+      subject: (topic) => `${target.subject}.${topic}`,
+    }),
     close: () => bounded(nc.close()),
     cut: () => void nc.close(),
   };
@@ -119,7 +123,7 @@ export async function startOwnNats(): Promise<OwnNats> {
   };
   const kill = async () => {
     const running = proc;
-    if (running === undefined || running.exitCode !== null) return;
+    if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
     const gone = new Promise((r) => running.once("exit", r));
     running.kill("SIGKILL");
     await gone;
