@@ -11,6 +11,7 @@ export default defineConfig({
     "redis/index": "src/adapters/redis/index.ts",
     "http/index": "src/adapters/http/index.ts",
     "http-api/index": "src/adapters/http-api/index.ts",
+    "outbox/index": "src/outbox/index.ts",
     "bounty/index": "src/recipes/bounty/index.ts",
     "contribution/index": "src/recipes/contribution/index.ts",
     "cli/index": "src/cli/index.ts",
@@ -23,5 +24,5 @@ export default defineConfig({
   platform: "node",
   splitting: true,
   treeshake: true,
-  external: ["better-sqlite3", "bun:sqlite", "pg", "ioredis"],
+  external: ["better-sqlite3", "bun:sqlite", "pg", "ioredis", "amqplib", "nats"],
 });

@@ -57,7 +57,7 @@ const TABLE = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
  * await store.transaction(async (tx) => {
  *   if (!(await inbox.receive(tx, message.properties.messageId))) return; // seen before
  *   await tx.query("UPDATE stock SET reserved = reserved + 1 WHERE sku = $1", [sku]);
- * });
+ * }, scope);
  * ```
  */
 export function createInbox<Dialect extends keyof InboxHandles>(

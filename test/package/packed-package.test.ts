@@ -21,6 +21,7 @@ const KNOWN_EXPORTS: Readonly<Record<string, string>> = {
   "lockstep/redis": "redisStore",
   "lockstep/http": "httpDocumentStore",
   "lockstep/http-api": "httpApiStore",
+  "lockstep/outbox": "createRelay",
   "lockstep/bounty": "bountySagas",
   "lockstep/contribution": "createContributions",
 };
@@ -42,7 +43,7 @@ afterAll(() => {
 });
 
 describe("the packed package", () => {
-  it("has an export map entry for each of the 11 subpaths checked here", () => {
+  it("has an export map entry for each of the 12 subpaths checked here", () => {
     const manifest = JSON.parse(
       readFileSync(join(packed.project, "node_modules/lockstep/package.json"), "utf8"),
     ) as { exports: Record<string, unknown>; bin: Record<string, string> };
@@ -64,7 +65,7 @@ console.log(JSON.stringify(found));`,
     );
     const result = ok(node([script]), "the ESM import check");
     const found = JSON.parse(result.stdout) as Record<string, string>;
-    expect(Object.keys(found)).toHaveLength(11);
+    expect(Object.keys(found)).toHaveLength(12);
     for (const spec of Object.keys(KNOWN_EXPORTS)) expect(found[spec], spec).toBe("function");
   });
 
@@ -79,7 +80,7 @@ console.log(JSON.stringify(found));`,
     );
     const result = ok(node([script]), "the CommonJS require check");
     const found = JSON.parse(result.stdout) as Record<string, string>;
-    expect(Object.keys(found)).toHaveLength(11);
+    expect(Object.keys(found)).toHaveLength(12);
     for (const spec of Object.keys(KNOWN_EXPORTS)) expect(found[spec], spec).toBe("function");
   });
 

@@ -1,10 +1,6 @@
-import { assertFunction, describeValue } from "../../core/validate.js";
-import { LockstepDefinitionError } from "../../model/definition-error.js";
-import {
-  type OutboxPublisher,
-  type OutgoingMessage,
-  PublishError,
-} from "../../outbox/publisher.js";
+import { assertFunction, describeValue } from "../core/validate.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
+import { type OutboxPublisher, type OutgoingMessage, PublishError } from "./publisher.js";
 
 /**
  * What the publisher needs of an `amqplib` confirm channel (`connection.createConfirmChannel()`):

@@ -1,11 +1,11 @@
-import { describeValue } from "../../core/validate.js";
-import { LockstepDefinitionError } from "../../model/definition-error.js";
+import { describeValue } from "../core/validate.js";
+import { LockstepDefinitionError } from "../model/definition-error.js";
 import {
   type OutboxPublisher,
   type OutgoingMessage,
   PublishError,
   type PublishReceipt,
-} from "../../outbox/publisher.js";
+} from "./publisher.js";
 
 /** Headers as the `nats` client builds them (`headers()` from `nats`). */
 export interface NatsHeaders {
