@@ -7,7 +7,13 @@ import { type Example, markdownExamples, tsdocExamples } from "./support/extract
 import { PREAMBLES } from "./support/preambles.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const MARKDOWN = ["README.md", "docs/concepts.md", "docs/adapters.md", "docs/operations.md"];
+const MARKDOWN = [
+  "README.md",
+  "docs/concepts.md",
+  "docs/adapters.md",
+  "docs/operations.md",
+  "docs/outbox.md",
+];
 
 /**
  * Examples that do not type-check as written, in files this suite does not own, each with the
