@@ -55,7 +55,9 @@ describe("the outbox in the CLI", () => {
     expect(run.code).toBe(ExitCode.Ok);
     expect(run.stdout).toContain("outbox");
     expect(run.stdout).toMatch(/n-1:send:0\s+mail\.sent\s+delivered\s+1/);
-    expect(run.stdout).toMatch(/n-1:send:1\s+mail\.audit\s+dead\s+1\s+.*TestBroker did not take outbox message "n-1:send:1"/);
+    expect(run.stdout).toMatch(
+      /n-1:send:1\s+mail\.audit\s+dead\s+1\s+.*TestBroker did not take outbox message "n-1:send:1"/,
+    );
     const shown = json<{ outbox: { messageId: string; status: string }[] }>(
       await runCli(["sagas", "show", "n-1", "--log", log, "--json"]),
     );

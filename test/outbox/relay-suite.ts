@@ -40,8 +40,12 @@ function runChild(
     });
     let stdout = "";
     let stderr = "";
-    proc.stdout.on("data", (d) => void (stdout += d));
-    proc.stderr.on("data", (d) => void (stderr += d));
+    proc.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    proc.stderr.on("data", (d) => {
+      stderr += d;
+    });
     proc.on("error", reject);
     proc.on("close", (code, signal) =>
       resolve({

@@ -20,7 +20,13 @@ import {
 /** A clock whose `now` the test moves; timers run on real time (the tests here wait on none). */
 function movableClock(start = 1_700_000_000_000): Clock & { advance(ms: number): void } {
   let now = start;
-  return { now: () => now, setTimer: systemClock.setTimer, advance: (ms) => void (now += ms) };
+  return {
+    now: () => now,
+    setTimer: systemClock.setTimer,
+    advance: (ms) => {
+      now += ms;
+    },
+  };
 }
 
 /** Records three messages on `log`, one saga each. */
@@ -105,7 +111,13 @@ describe("the relay", () => {
     let got: OutgoingMessage | undefined;
     await createRelay({
       log,
-      publisher: { name: "x", publish: async (m) => void (got = m) },
+      publisher: {
+        name: "x",
+        publish: async (m) => {
+          got = m;
+          return undefined;
+        },
+      },
     }).runOnce();
     expect(new TextDecoder().decode(got?.body)).toBe('{"i":0}');
     expect(got?.headers).toMatchObject({
