@@ -93,9 +93,17 @@ export class OutboxStatements {
       `status = '${OutboxStatus.Pending}' AND next_at <= ${p.add(now)} AND (lease_expires_at IS NULL OR lease_expires_at <= ${p.add(now)})`;
     const set = `token = token + 1, lease_owner = ${p.add(owner)}, lease_expires_at = ${p.add(now + ttlMs)}`;
     const candidates = `SELECT message_id FROM ${this.#table} WHERE ${free()} ORDER BY created_at, message_id LIMIT ${p.add(limit)}${this.#skipLocked}`;
-    // The conditions again outside: a row changed while this claim waited is re-checked by them.
+    if (this.#skipLocked === "") {
+      // One writer at a time (SQLite): the candidates are read once, inside the write lock.
+      return p.statement(
+        `UPDATE ${this.#table} SET ${set} WHERE message_id IN (${candidates}) RETURNING *`,
+      );
+    }
+    // Locked candidates in a CTE, read once: as an IN subquery, a locking read may be evaluated
+    // again for each row and, finding the rows already claimed, take the next ones past LIMIT. The
+    // conditions again outside: a row changed while this claim waited is re-checked by them.
     return p.statement(
-      `UPDATE ${this.#table} SET ${set} WHERE message_id IN (${candidates}) AND ${free()} RETURNING *`,
+      `WITH candidates AS (${candidates}) UPDATE ${this.#table} AS claimed SET ${set} FROM candidates WHERE claimed.message_id = candidates.message_id AND ${free()} RETURNING claimed.*`,
     );
   }
 
