@@ -146,6 +146,8 @@ async function deliver(
     }
     return;
   }
+  // Stopped, not failed: the claim lapses and the message is sent again, no attempt spent.
+  if (outcome.status === "aborted") return;
   const error =
     outcome.status === "error"
       ? PublishError.is(outcome.error)
@@ -153,13 +155,7 @@ async function deliver(
         : new PublishError(publisher.name, message, messageOf(outcome.error), {
             cause: outcome.error,
           })
-      : new PublishError(
-          publisher.name,
-          message,
-          outcome.status === "timeout"
-            ? `no confirmation within ${publishTimeoutMs} ms`
-            : "the relay was stopped before the broker confirmed it",
-        );
+      : new PublishError(publisher.name, message, `no confirmation within ${publishTimeoutMs} ms`);
   const attempt = record.attempts + 1;
   const dead = attempt >= settings.retry.attempts;
   const nextAt = clock.now() + backoffDelay(settings.retry, attempt, settings.random);

@@ -249,6 +249,31 @@ describe("the relay", () => {
     expect(message?.lastError).toContain("no confirmation within 20 ms");
   });
 
+  it("a relay stopped mid-publish spends no attempt: the claim lapses and the message is sent again", async () => {
+    const log = new MemorySagaLog();
+    await seed(log, 1);
+    const clock = movableClock();
+    const stop = new AbortController();
+    const { publisher } = fakePublisher(() => {
+      stop.abort();
+      return "hang";
+    });
+    const pass = await createRelay({
+      log,
+      publisher,
+      clock,
+      leaseMs: 1_000,
+      publishTimeoutMs: 500,
+    }).runOnce(stop.signal);
+    expect(pass).toMatchObject({ claimed: 1, delivered: 0, retried: 0, dead: 0 });
+    expect((await log.outbox.messages())[0]).toMatchObject({ status: "pending", attempts: 0 });
+    clock.advance(1_000);
+    const again = fakePublisher();
+    expect(await createRelay({ log, publisher: again.publisher, clock }).runOnce()).toMatchObject({
+      delivered: 1,
+    });
+  });
+
   it("the recovery worker runs a relay pass after its own", async () => {
     const log = new MemorySagaLog();
     await seed(log, 2);
