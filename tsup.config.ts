@@ -16,6 +16,7 @@ export default defineConfig({
     "http-api/index": "src/adapters/http-api/index.ts",
     "drizzle/index": "src/adapters/drizzle/index.ts",
     "kysely/index": "src/adapters/kysely/index.ts",
+    "outbox/index": "src/outbox/index.ts",
     "bounty/index": "src/recipes/bounty/index.ts",
     "contribution/index": "src/recipes/contribution/index.ts",
     "cli/index": "src/cli/index.ts",
@@ -37,5 +38,7 @@ export default defineConfig({
     "kysely",
     "@libsql/client",
     "mysql2",
+    "amqplib",
+    "nats",
   ],
 });

@@ -7,6 +7,7 @@ const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const alias = [
   { find: /^lockstep$/, replacement: source("./src/index.ts") },
   { find: /^lockstep\/testing$/, replacement: source("./src/testing/index.ts") },
+  { find: /^lockstep\/outbox$/, replacement: source("./src/outbox/index.ts") },
   ...[
     "memory",
     "sqlite",

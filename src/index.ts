@@ -92,6 +92,7 @@ export {
   guardFailed,
   notCommitted,
   type ProbeResult,
+  type PublishContext,
   type StepConfig,
   type StepContext,
   type StepDefinition,
@@ -117,6 +118,18 @@ export {
   validateLogRecord,
 } from "./log/log-rules.js";
 export { MemorySagaLog } from "./log/memory-log.js";
+export type {
+  ClaimedMessage,
+  DeliveryFailure,
+  OutboxFilter,
+  OutboxLog,
+} from "./log/outbox-log.js";
+export {
+  afterFailure,
+  holdsClaim,
+  isClaimable,
+  newOutboxRecord,
+} from "./log/outbox-rules.js";
 export type { CompensationState, ReplayedStep } from "./log/replay.js";
 export {
   type ClaimedSaga,
@@ -135,6 +148,15 @@ export { AttentionReason } from "./model/attention-reason.js";
 export { type SagaDefinition, sagaDefinitionSchema } from "./model/definition.js";
 export { LockstepDefinitionError } from "./model/definition-error.js";
 export { ERROR_KINDS, ErrorKind, isProvablyNotApplied } from "./model/error-kind.js";
+export {
+  type NewOutboxMessage,
+  OUTBOX_STATUSES,
+  type OutboxMessageInput,
+  type OutboxRecord,
+  OutboxStatus,
+  outboxMessageId,
+  outboxRecordSchema,
+} from "./model/outbox.js";
 export {
   EntryType,
   type NewStepEntry,

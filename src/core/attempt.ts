@@ -11,7 +11,7 @@ import { messageOf } from "./message-of.js";
 import { StepStatus } from "./report.js";
 import { probeAndRecord } from "./settle.js";
 import type { StepDefinition } from "./step.js";
-import { checkOutput } from "./step-output.js";
+import { checkCommit } from "./step-messages.js";
 
 /**
  * Runs step `i` until it commits or its retries run out: each attempt's intent is durable before
@@ -54,9 +54,9 @@ export async function attemptStep(
       (scope) => step.execute(state.context(i, attempt, scope)),
     );
     if (outcome.status === "ok") {
-      const checked = checkOutput(step, outcome.value);
+      const checked = checkCommit(state, i, outcome.value);
       if (!checked.ok) return { type: "invalid_output", message: checked.message };
-      state.commit(i, attempt, outcome.value, checked.output, "execute");
+      state.commit(i, attempt, outcome.value, checked.output, "execute", checked.messages);
       return { type: "committed" };
     }
     const { kind, error } = failureOf(step, outcome);

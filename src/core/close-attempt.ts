@@ -1,3 +1,4 @@
+import type { NewOutboxMessage } from "../model/outbox.js";
 import { type AttemptFence, closesBySettling, NO_FENCE } from "./attempt-fence.js";
 import { sleep } from "./clock.js";
 import type { CallOutcome } from "./deadline.js";
@@ -5,7 +6,13 @@ import type { ExecutionState } from "./execution-state.js";
 
 /** What a step's probe said. */
 export type ProbeOutcome =
-  | { readonly status: "committed"; readonly raw: unknown; readonly output: unknown }
+  | {
+      readonly status: "committed";
+      readonly raw: unknown;
+      readonly output: unknown;
+      /** The outbox messages the commit records (see `checkCommit`). */
+      readonly messages: readonly NewOutboxMessage[];
+    }
   | { readonly status: "not_committed" }
   | { readonly status: "unknown" }
   | { readonly status: "invalid"; readonly message: string };

@@ -1,5 +1,6 @@
 import { SagaLogError } from "../log/saga-log.js";
 import { type ErrorKind, isProvablyNotApplied } from "../model/error-kind.js";
+import type { NewOutboxMessage } from "../model/outbox.js";
 import {
   EntryType,
   type NewStepEntry,
@@ -21,7 +22,7 @@ import type { ExecutionState } from "./execution-state.js";
 import { StepStatus } from "./report.js";
 import { type Change, LeaseLost, SagaExists } from "./saga-journal.js";
 import type { StepDefinition } from "./step.js";
-import { checkOutput } from "./step-output.js";
+import { checkCommit } from "./step-messages.js";
 import { coCommitMode, isCoCommitted } from "./store.js";
 
 /**
@@ -73,9 +74,11 @@ export async function attemptGroup(
     const attempts = steps.map((_, k) => state.stateAt(from + k).attempts + 1);
     const outputs: { raw: unknown; output: unknown }[] = [];
     const committed: NewStepEntry[] = [];
+    const messages: NewOutboxMessage[] = [];
     const draft = journal.draft;
     const creating = draft !== undefined;
     const carried = journal.pending;
+    const carriedMessages = journal.pendingMessages;
     let running = from;
     let invalid: { at: number; message: string } | undefined;
     const outcome = await callWithDeadline(state.env.clock, timeoutMs, signal, (scope) =>
@@ -83,6 +86,7 @@ export async function attemptGroup(
         // The store may rerun the work (a serialization retry): start each run from scratch.
         outputs.length = 0;
         committed.length = 0;
+        messages.length = 0;
         invalid = undefined;
         // No intents: nothing in the transaction is durable before its commit, which records
         // each step's outcome with the step's own writes.
@@ -98,7 +102,7 @@ export async function attemptGroup(
             ...state.context(from + k, attempt, scope, earlier),
             handle: tx,
           });
-          const checked = checkOutput(step, raw);
+          const checked = checkCommit(state, from + k, raw, earlier);
           if (!checked.ok) {
             invalid = { at: from + k, message: checked.message };
             throw new StoreError(
@@ -107,15 +111,18 @@ export async function attemptGroup(
             );
           }
           outputs.push({ raw, output: checked.output });
+          messages.push(...checked.messages);
           committed.push(
             state.entry(step, EntryType.Committed, attempt, { output: raw, via: "co_commit" }),
           );
         }
         // One log write for the whole group, at the end: a refusal rolls everything back.
-        await journal.writeIn(tx, { ...finish, expectStatus: [state.status] }, [
-          ...carried,
-          ...committed,
-        ]);
+        await journal.writeIn(
+          tx,
+          { ...finish, expectStatus: [state.status] },
+          [...carried, ...committed],
+          [...carriedMessages, ...messages],
+        );
       }, scope),
     );
     if (invalid !== undefined) {

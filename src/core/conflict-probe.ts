@@ -29,6 +29,6 @@ export async function readBackConflict(
   const probe = await probeStep(state, i, attempt);
   if (probe.status === "invalid") return { type: "invalid_output", message: probe.message };
   if (probe.status !== "committed") return undefined;
-  state.commit(i, attempt, probe.raw, probe.output, "probe");
+  state.commit(i, attempt, probe.raw, probe.output, "probe", probe.messages);
   return { type: "committed" };
 }

@@ -1,5 +1,6 @@
 import { replaySteps } from "../log/replay.js";
 import type { ErrorKind } from "../model/error-kind.js";
+import type { NewOutboxMessage } from "../model/outbox.js";
 import { EntryType, type NewStepEntry, SagaStatus, type StepEntry } from "../model/records.js";
 import {
   type ResolvedCompensationPolicy,
@@ -245,6 +246,7 @@ export class ExecutionState {
     raw: unknown,
     output: unknown,
     via: "execute" | "probe",
+    messages: readonly NewOutboxMessage[] = [],
   ): void {
     const step = this.stepAt(i);
     const st = this.stateAt(i);
@@ -255,6 +257,8 @@ export class ExecutionState {
     // A commit found by the probe keeps the error that made the probe necessary, for the report.
     if (via === "execute") st.error = undefined;
     this.journal.stage(this.entry(step, EntryType.Committed, attempt, { output: raw, via }));
+    // The messages ride with the same write as the commit's entry: both are recorded, or neither.
+    this.journal.stageMessages(messages);
     this.emit({ type: "step.committed", step: step.name, attempt, via });
   }
 

@@ -31,7 +31,7 @@ export async function guardExpiredKey(
   const probe = await probeStep(state, i, attempt);
   if (probe.status === "invalid") return { type: "invalid_output", message: probe.message };
   if (probe.status === "committed") {
-    state.commit(i, attempt, probe.raw, probe.output, "probe");
+    state.commit(i, attempt, probe.raw, probe.output, "probe", probe.messages);
     return { type: "committed" };
   }
   if (probe.status === "not_committed") {

@@ -5,6 +5,7 @@ import { type AttemptFence, NO_FENCE } from "./attempt-fence.js";
 import type { StoreCapabilities } from "./capabilities.js";
 import { resolveCompensationPolicy } from "./compensation-policy.js";
 import { DEFAULT_TIMEOUT_MS, type ExecutionEnv, executionEnvOf } from "./execution-env.js";
+import { type OutboxPlan, outboxPlanOf } from "./explain-outbox.js";
 import { keyWindowNote } from "./key-window.js";
 import type { StepStrategy } from "./report.js";
 import { DEFAULT_RETRY, resolveRetry } from "./retry.js";
@@ -99,6 +100,8 @@ export interface StepPlan {
   readonly keyWindowMs: number | undefined;
   /** What the step lacks; empty when nothing is. */
   readonly gaps: readonly PlanGap[];
+  /** How its outbox messages are recorded and relayed; `undefined` when it publishes none. */
+  readonly outbox: OutboxPlan | undefined;
   /**
    * Remarks about the step that are not gaps: that a timed-out attempt of a step recovered by its
    * probe cannot be closed on its store, so such a step ends in doubt. Empty when there are none.
@@ -220,21 +223,13 @@ export function explain(saga: Saga<any, any>, options: ExplainOptions = {}): Sag
   const coCommitted = steps.map((step) => isCoCommitted(step.store, coCommitStore));
   const batched = steps.map((step) => coCommitMode(step.store, coCommitStore) === "batch");
   const transactions = groupsOf(steps, coCommitted);
-  const plans = steps.map(
-    (step, i): StepPlan =>
-      Object.freeze({
-        ...planStep(
-          saga,
-          step,
-          i,
-          coCommitted[i] === true,
-          transactions,
-          coCommitStore,
-          batched[i],
-        ),
-        compensation: compensationPlanOf(step, env),
-      }),
-  );
+  const plans = steps.map((step, i): StepPlan => {
+    const co = coCommitted[i] === true;
+    const base = planStep(saga, step, i, co, transactions, coCommitStore, batched[i]);
+    const outbox = outboxPlanOf(saga, step, co, log);
+    const notes = outbox === undefined ? base.notes : Object.freeze([...base.notes, outbox.note]);
+    return Object.freeze({ ...base, notes, outbox, compensation: compensationPlanOf(step, env) });
+  });
   const gaps = plans.flatMap((p) => p.gaps);
   const plan: SagaPlan = Object.freeze({
     saga: saga.name,
@@ -297,7 +292,7 @@ function planStep(
   transactions: readonly (readonly string[])[],
   coCommitStore: string | undefined,
   batched = false,
-): Omit<StepPlan, "compensation"> {
+): Omit<StepPlan, "compensation" | "outbox"> {
   const transaction = coCommitted ? transactions.find((g) => g.includes(step.name)) : undefined;
   const inDoubt = coCommitted
     ? InDoubtWindow.None

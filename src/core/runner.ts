@@ -16,6 +16,7 @@ import { DEFAULT_RETRY, type RetryPolicy, resolveRetry } from "./retry.js";
 import type { Saga } from "./saga.js";
 import { signalProblem } from "./signal-option.js";
 import { startSaga } from "./start-saga.js";
+import { assertOutboxSupported } from "./step-messages.js";
 import { assertDuration, assertName, describeValue } from "./validate.js";
 
 /** Options of {@link createRunner}. Every one has a default. */
@@ -157,8 +158,9 @@ export function createRunner(options: RunnerOptions = {}): Runner {
       runOptions: RunOptions = {},
     ): ResultAsync<CompletedReport<Outputs>, SagaError> {
       const erased = saga as unknown as Saga;
-      if (strict && !explained.has(erased)) {
-        assertExplained(erased, { log: env.log });
+      if (!explained.has(erased)) {
+        assertOutboxSupported(erased, env.log);
+        if (strict) assertExplained(erased, { log: env.log });
         explained.add(erased);
       }
       const prepared = prepare(erased, input, runOptions);

@@ -1,5 +1,6 @@
 import { applyChange } from "../log/log-rules.js";
 import { type SagaChange, SagaLogError } from "../log/saga-log.js";
+import type { NewOutboxMessage } from "../model/outbox.js";
 import type { NewStepEntry, SagaRecord, SagaSnapshot } from "../model/records.js";
 import { callWithDeadline } from "./deadline.js";
 import type { ExecutionEnv } from "./execution-env.js";
@@ -41,6 +42,8 @@ export class SagaJournal {
   #draft: SagaRecord | undefined;
   /** Entries not yet durable; they ride along with the next log write. */
   #pending: NewStepEntry[] = [];
+  /** Outbox messages of committed steps not yet durable; they ride with the next write too. */
+  #messages: NewOutboxMessage[] = [];
   /**
    * The saga's record version as this execution knows it, the number of its last entry: every write
    * expects it, so one computed from a stale snapshot is refused. `undefined` after a write whose
@@ -85,6 +88,16 @@ export class SagaJournal {
     return this.#pending;
   }
 
+  /** The outbox messages waiting for the next write. */
+  get pendingMessages(): readonly NewOutboxMessage[] {
+    return this.#messages;
+  }
+
+  /** Adds outbox messages to those that ride along with the next write. */
+  stageMessages(messages: readonly NewOutboxMessage[]): void {
+    this.#messages.push(...messages);
+  }
+
   /** Adds an entry to those that ride along with the next write. */
   stage(entry: NewStepEntry): void {
     this.#pending.push(entry);
@@ -105,6 +118,8 @@ export class SagaJournal {
     const now = this.#env.clock.now();
     if (!change.releaseLease) await this.renewLease();
     const entries = [...this.#pending, ...(change.entries ?? [])];
+    const messages = [...this.#messages, ...(change.messages ?? [])];
+    const outboxed = messages.length === 0 ? {} : { messages };
     const draft = this.#draft;
     const expected = this.#lastSeq;
     this.#lastSeq = undefined;
@@ -112,12 +127,20 @@ export class SagaJournal {
       if (draft === undefined) {
         const expectSeq = expected === undefined ? {} : { expectSeq: expected };
         await this.call(() =>
-          this.#env.log.write(this.#sagaId, this.token, { ...change, ...expectSeq, entries, now }),
+          this.#env.log.write(this.#sagaId, this.token, {
+            ...change,
+            ...expectSeq,
+            ...outboxed,
+            entries,
+            now,
+          }),
         );
         if (expected !== undefined) this.#lastSeq = expected + entries.length;
       } else {
         // The first co-committed group did not land: the saga's record is created now, with it.
-        await this.call(() => this.#env.log.create(this.#created(draft, change, now), entries));
+        await this.call(() =>
+          this.#env.log.create(this.#created(draft, change, now), entries, messages),
+        );
         this.#draft = undefined;
         this.#lastSeq = entries.length;
       }
@@ -129,6 +152,7 @@ export class SagaJournal {
       throw error;
     }
     this.#pending = [];
+    this.#messages = [];
     if (change.fence) this.#token += 1;
   }
 
@@ -137,7 +161,12 @@ export class SagaJournal {
    * co-commit port: checked against the fencing token (or, for a saga not created yet, against an
    * existing id) when the transaction commits, so a refusal rolls the group back.
    */
-  async writeIn(tx: unknown, change: Change, entries: readonly NewStepEntry[]): Promise<void> {
+  async writeIn(
+    tx: unknown,
+    change: Change,
+    entries: readonly NewStepEntry[],
+    messages: readonly NewOutboxMessage[] = [],
+  ): Promise<void> {
     const coCommit = this.#env.log.coCommit as NonNullable<ExecutionEnv["log"]["coCommit"]>;
     const now = this.#env.clock.now();
     const draft = this.#draft;
@@ -148,18 +177,20 @@ export class SagaJournal {
       await coCommit.write(tx, this.#sagaId, this.token, {
         ...change,
         ...expectSeq,
+        ...(messages.length === 0 ? {} : { messages: [...messages] }),
         entries: [...entries],
         now,
       });
     } else {
       this.#landingSeq = entries.length;
-      await coCommit.create(tx, this.#created(draft, change, now), [...entries]);
+      await coCommit.create(tx, this.#created(draft, change, now), [...entries], [...messages]);
     }
   }
 
   /** Takes note that a co-committed group's transaction wrote the pending entries (and the record). */
   landed(): void {
     this.#pending = [];
+    this.#messages = [];
     this.#draft = undefined;
     this.#lastSeq = this.#landingSeq;
   }

@@ -264,6 +264,14 @@ function checkStep(
   if (config.probeTimeoutMs !== undefined)
     assertDuration(`${where}: probeTimeoutMs`, config.probeTimeoutMs);
   if (config.retry !== undefined) resolveRetry(`${where}: retry`, config.retry as object);
+  if (config.publish !== undefined) {
+    assertFunction(`${where}: publish`, config.publish);
+    if (kind === StepKind.Compensatable) {
+      throw new LockstepDefinitionError(
+        `Step "${name}" of saga "${saga}" is compensatable but publishes outbox messages; a message from a step that may still be undone would announce what never stays. Publish from the pivot or a retriable step.`,
+      );
+    }
+  }
   if (config.idempotent !== undefined && typeof config.idempotent !== "boolean") {
     throw new LockstepDefinitionError(
       `Expected \`idempotent\` of ${where} to be a boolean, got ${describeValue(config.idempotent)}.`,
@@ -282,6 +290,7 @@ function checkStep(
     timeoutMs: config.timeoutMs as number | undefined,
     probeTimeoutMs: config.probeTimeoutMs as number | undefined,
     compensation: compensation as CompensationPolicy | undefined,
+    publish: config.publish as StepDefinition["publish"],
   });
 }
 

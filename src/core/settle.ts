@@ -6,7 +6,7 @@ import { callWithDeadline } from "./deadline.js";
 import type { ExecutionState } from "./execution-state.js";
 import { messageOf } from "./message-of.js";
 import { StepStatus } from "./report.js";
-import { checkOutput } from "./step-output.js";
+import { checkCommit } from "./step-messages.js";
 
 /**
  * Asks step `i`'s probe whether `attempt` committed, with the probe's deadline. A step without a
@@ -31,9 +31,14 @@ export async function probeStep(
   if (outcome.status === "ok") {
     const value = outcome.value as { status?: unknown; output?: unknown } | undefined;
     if (value?.status === "committed") {
-      const checked = checkOutput(step, value.output);
+      const checked = checkCommit(state, i, value.output);
       result = checked.ok
-        ? { status: "committed", raw: value.output, output: checked.output }
+        ? {
+            status: "committed",
+            raw: value.output,
+            output: checked.output,
+            messages: checked.messages,
+          }
         : { status: "invalid", message: checked.message };
     } else if (value?.status === "not_committed") {
       result = { status: "not_committed" };
@@ -68,7 +73,7 @@ export async function probeAndRecord(
   const probe = await verdict(() => probeStep(state, i, attempt));
   if (probe.status === "invalid") return { type: "invalid_output", message: probe.message };
   if (probe.status === "committed") {
-    state.commit(i, attempt, probe.raw, probe.output, "probe");
+    state.commit(i, attempt, probe.raw, probe.output, "probe", probe.messages);
     return { type: "committed" };
   }
   if (probe.status === "not_committed") {

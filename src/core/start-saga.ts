@@ -13,10 +13,10 @@ import { type DriveResult, fail } from "./endings.js";
 import { ErrorCode } from "./errors.js";
 import { Execution } from "./execution.js";
 import { type ExecutionEnv, emitEvent } from "./execution-env.js";
+import { newSagaId } from "./ids.js";
 import { messageOf } from "./message-of.js";
 import type { Saga } from "./saga.js";
 import type { Creation } from "./saga-journal.js";
-import { newSagaId } from "./ids.js";
 import { invalidLoggedOutput } from "./step-output.js";
 import { isCoCommitted } from "./store.js";
 

@@ -35,9 +35,10 @@ export function checkOutput(step: StepDefinition, raw: unknown): OutputCheck {
 /**
  * The first part of `value` that JSON cannot keep as it is, as "`path`: what", walking it the way
  * `JSON.stringify` does (`toJSON` first, then own enumerable keys); `undefined` when JSON keeps it
- * all. An `undefined` is no loss: JSON leaves out a field that is absent either way.
+ * all. An `undefined` is no loss: JSON leaves out a field that is absent either way. Paths start at
+ * `root`.
  */
-function jsonLoss(value: unknown): string | undefined {
+export function jsonLoss(value: unknown, root = "output"): string | undefined {
   const ancestors: object[] = [];
   const visit = (current: unknown, path: string, key: string): string | undefined => {
     let value = current;
@@ -75,9 +76,9 @@ function jsonLoss(value: unknown): string | undefined {
     return undefined;
   };
   try {
-    return visit(value, "output", "");
+    return visit(value, root, "");
   } catch (error) {
-    return `\`output\`: ${messageOf(error)}`;
+    return `\`${root}\`: ${messageOf(error)}`;
   }
 }
 

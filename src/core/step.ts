@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { hasBrand } from "../model/brand.js";
+import type { OutboxMessageInput } from "../model/outbox.js";
 import type { StepKind } from "../model/step-kind.js";
 import type { CompensationPolicy } from "./compensation-policy.js";
 import type { KeyWindow } from "./key-window.js";
@@ -47,6 +48,23 @@ export interface CompensateContext<Input, Outputs, Handle, Output>
   extends StepContext<Input, Outputs, Handle> {
   /** The output the step committed; the compensation's guard compares the store against it. */
   readonly output: Output;
+}
+
+/**
+ * What a step's `publish` receives: the saga input, the outputs before the step, and the output the
+ * step committed, whether execute returned it, its probe found it, or a recovery read it back.
+ */
+export interface PublishContext<Input, Outputs, Output> {
+  /** The validated saga input. */
+  readonly input: Input;
+  /** The validated outputs of the steps before this one, by step name. */
+  readonly outputs: Outputs;
+  /** The output the step committed, as its schema parsed it. */
+  readonly output: Output;
+  /** The saga's id. */
+  readonly sagaId: string;
+  /** The step's idempotency key. */
+  readonly key: string;
 }
 
 /** What a probe found: a fresh read of the authoritative state, never a cache. */
@@ -180,6 +198,21 @@ export interface StepConfig<
    * @default the step's `timeoutMs`
    */
   readonly probeTimeoutMs?: number;
+  /**
+   * The outbox messages the step's commit announces, computed from its committed output. They are
+   * recorded in the same write as the commit: inside the step's transaction when the step
+   * co-commits with the log, otherwise with the log write that records the commit. A relay
+   * (`lockstep/outbox`) then delivers each at least once, with the stable id
+   * `<sagaId>:<step>:<index>`. Keep it pure: it runs again whenever the commit is recorded, from
+   * execute's output or from the probe's. A message JSON cannot hold (a BigInt, a cycle) is refused
+   * before anything commits with it, naming the value. Only for the pivot and retriable steps: a
+   * message from a step that may still be compensated would announce what could be undone.
+   * @default no messages
+   * @example ({ output, input }) => [{ topic: "orders.placed", message: { orderId: output.orderId, total: input.total } }]
+   */
+  readonly publish?: (
+    ctx: PublishContext<Input, Outputs, z.output<Schema>>,
+  ) => readonly OutboxMessageInput[];
 }
 
 /** A step as stored in a saga definition, with its types erased for the runner. */
@@ -200,4 +233,8 @@ export interface StepDefinition {
   readonly probeTimeoutMs: number | undefined;
   /** How the step's compensation is retried and timed, as the step declares it. */
   readonly compensation: CompensationPolicy | undefined;
+  /** The step's outbox messages, from its committed output; `undefined` when it publishes none. */
+  readonly publish:
+    | ((ctx: PublishContext<unknown, unknown, unknown>) => readonly OutboxMessageInput[])
+    | undefined;
 }

@@ -1,4 +1,5 @@
 import { AttentionReason } from "../model/attention-reason.js";
+import type { NewOutboxMessage } from "../model/outbox.js";
 import {
   type NewStepEntry,
   PRUNABLE_STATUSES,
@@ -20,6 +21,7 @@ import {
   prunableStatuses,
   validateLogRecord,
 } from "./log-rules.js";
+import { MemoryOutbox } from "./memory-outbox.js";
 import {
   type ClaimedSaga,
   type ClaimFilter,
@@ -46,9 +48,15 @@ interface Stored {
 export class MemorySagaLog implements SagaLog {
   /** A memory log is lost with its process. */
   readonly durable = false;
+  /** The messages steps published, recorded in the same write as the step's commit. */
+  readonly outbox = new MemoryOutbox();
   readonly #sagas = new Map<string, Stored>();
 
-  async create(record: SagaRecord, entries: readonly NewStepEntry[] = []): Promise<void> {
+  async create(
+    record: SagaRecord,
+    entries: readonly NewStepEntry[] = [],
+    messages: readonly NewOutboxMessage[] = [],
+  ): Promise<void> {
     const valid = validateLogRecord(sagaRecordSchema, record, record.sagaId);
     if (this.#sagas.has(valid.sagaId)) {
       throw new SagaLogError(
@@ -57,9 +65,16 @@ export class MemorySagaLog implements SagaLog {
         `A saga with id "${valid.sagaId}" already exists in the log.`,
       );
     }
+    // Checked before anything is stored: a refused message leaves no saga behind.
+    this.outbox.prepare(messages, record.createdAt);
     this.#sagas.set(valid.sagaId, { record: JSON.stringify(valid), entries: [] });
-    if (entries.length > 0)
-      await this.write(record.sagaId, record.fencingToken, { entries, now: record.createdAt });
+    if (entries.length > 0 || messages.length > 0) {
+      await this.write(record.sagaId, record.fencingToken, {
+        entries,
+        messages,
+        now: record.createdAt,
+      });
+    }
   }
 
   async write(sagaId: string, token: number, change: SagaChange): Promise<void> {
@@ -69,8 +84,10 @@ export class MemorySagaLog implements SagaLog {
     const entries = numberEntries(sagaId, token, stored.entries.length, change.entries ?? []);
     const next = applyChange(record, change);
     validateLogRecord(sagaRecordSchema, next, sagaId);
+    const outboxed = this.outbox.prepare(change.messages ?? [], change.now);
     stored.entries.push(...entries.map((e) => JSON.stringify(e)));
     stored.record = JSON.stringify(next);
+    this.outbox.store(outboxed);
   }
 
   async acquireLease(
@@ -188,6 +205,7 @@ export class MemorySagaLog implements SagaLog {
       const record = readRecord(stored, sagaId);
       if (prunable.includes(record.status) && record.updatedAt < before) {
         this.#sagas.delete(sagaId);
+        this.outbox.forgetSaga(sagaId);
         removed++;
       }
     }

@@ -1,7 +1,9 @@
 import type { AttentionReason } from "../model/attention-reason.js";
 import { hasBrand } from "../model/brand.js";
 import { LockstepDefinitionError } from "../model/definition-error.js";
+import type { NewOutboxMessage } from "../model/outbox.js";
 import type { NewStepEntry, SagaRecord, SagaSnapshot, SagaStatus } from "../model/records.js";
+import type { OutboxLog } from "./outbox-log.js";
 
 /** Why a saga log refused or failed an operation. */
 export const LogFailure = {
@@ -78,6 +80,12 @@ export interface SagaChange {
   };
   /** Releases the lease in the same write. */
   readonly releaseLease?: boolean;
+  /**
+   * Outbox messages to record in the same atomic write (a committed step's `publish`). Only a log
+   * with {@link SagaLog.outbox} records them; the runner never hands them to one without it.
+   * @default none
+   */
+  readonly messages?: readonly NewOutboxMessage[];
   /**
    * Starts a new attempt generation: the write raises the saga's fencing token by one, so a store
    * that keeps the highest token it has seen refuses a request of an earlier attempt that is still
@@ -209,7 +217,12 @@ export interface CoCommitLog<Handle = unknown> {
    * Throws `exists` when a saga with that id exists (or is being created by a transaction that
    * then commits), which rolls the caller's transaction back with it.
    */
-  create(tx: Handle, record: SagaRecord, entries?: readonly NewStepEntry[]): Promise<void>;
+  create(
+    tx: Handle,
+    record: SagaRecord,
+    entries?: readonly NewStepEntry[],
+    messages?: readonly NewOutboxMessage[],
+  ): Promise<void>;
   /** Applies `change` through the transaction handle `tx`; fencing is checked inside the transaction. */
   write(tx: Handle, sagaId: string, token: number, change: SagaChange): Promise<void>;
 }
@@ -223,9 +236,14 @@ export interface SagaLog {
   /**
    * Creates a saga record, leased to its creator under the record's fencing token, together with
    * its first entries (the first step's write-ahead intent) in the same atomic write, so starting a
-   * saga costs one durable write. Throws `exists`.
+   * saga costs one durable write, and with `messages` (a log with {@link SagaLog.outbox} only) in
+   * that write too. Throws `exists`.
    */
-  create(record: SagaRecord, entries?: readonly NewStepEntry[]): Promise<void>;
+  create(
+    record: SagaRecord,
+    entries?: readonly NewStepEntry[],
+    messages?: readonly NewOutboxMessage[],
+  ): Promise<void>;
   /**
    * Applies a change atomically: appends entries (numbered in order) and updates the status.
    * Throws `stale_token` unless `token` is the saga's current fencing token.
@@ -281,6 +299,12 @@ export interface SagaLog {
   prune(before: number, statuses?: readonly SagaStatus[]): Promise<number>;
   /** Present when the log lives in a transactional store and can commit inside its transactions. */
   readonly coCommit?: CoCommitLog;
+  /**
+   * Present when the log records outbox messages (`SagaChange.messages`) and lets relays deliver
+   * them. A log without it cannot run a saga with a step that publishes.
+   * @default absent
+   */
+  readonly outbox?: OutboxLog;
   /**
    * Whether the log survives the process: `false` for a log held in memory, whose sagas a crash
    * loses and no other process can recover. `explain` warns about a log that says `false`.

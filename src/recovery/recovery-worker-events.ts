@@ -1,4 +1,5 @@
 import type { InvalidOptionsError, LogFailedError } from "../core/errors.js";
+import type { RelayPass } from "../outbox/relay-events.js";
 import type { RecoveryOutcome, RecoveryReport } from "./recoverer.js";
 
 interface WorkerEventBase<T extends string> {
@@ -31,6 +32,8 @@ export type RecoveryWorkerEvent =
       readonly report: RecoveryReport;
       /** How long the worker waits before its next pass, in milliseconds. */
       readonly nextPollMs: number;
+      /** What the worker's outbox relay did after the pass, when it has one and its pass ran. */
+      readonly relay?: RelayPass;
     })
   | (WorkerEventBase<"recovery.pass_failed"> & {
       readonly pass: number;

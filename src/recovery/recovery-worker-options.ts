@@ -2,6 +2,7 @@ import type { Logger } from "../core/events.js";
 import { assertJitter, DEFAULT_RETRY, type RetryPolicy } from "../core/retry.js";
 import { assertDuration, assertInteger, describeValue } from "../core/validate.js";
 import { LockstepDefinitionError } from "../model/definition-error.js";
+import type { Relay } from "../outbox/relay.js";
 import type { RecovererOptions, RecoverOptions } from "./recoverer.js";
 import type { RecoveryWorkerListener } from "./recovery-worker-events.js";
 
@@ -35,6 +36,14 @@ export interface RecoveryWorkerOptions extends RecovererOptions, RecoverOptions 
    * @default none
    */
   readonly signal?: AbortSignal;
+  /**
+   * An outbox relay (`createRelay` from `lockstep/outbox`) the worker runs a pass of after each of
+   * its own, so one process both recovers sagas and delivers the messages they recorded. A relay
+   * pass that claimed messages makes the next pass start at once; one the log fails is logged
+   * (warn) and tried again next pass. Its tallies come with each `recovery.pass` event (`relay`).
+   * @default none
+   */
+  readonly relay?: Relay;
   /** Receives the worker's events: `recovery.pass`, `recovery.pass_failed`, `recovery.stopped`. */
   readonly onEvent?: RecoveryWorkerListener;
   /**
@@ -70,6 +79,11 @@ export function resolveWorkerSettings(options: RecoveryWorkerOptions): WorkerSet
     );
   }
   assertJitter("jitter", jitter);
+  if (options.relay !== undefined && typeof options.relay?.runOnce !== "function") {
+    throw new LockstepDefinitionError(
+      `Expected \`relay\` to be a relay made by createRelay, got ${describeValue(options.relay)}.`,
+    );
+  }
   return {
     limit,
     concurrency,

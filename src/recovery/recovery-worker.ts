@@ -2,6 +2,7 @@ import { sleep } from "../core/clock.js";
 import { executionEnvOf } from "../core/execution-env.js";
 import { messageOf } from "../core/message-of.js";
 import { backoffDelay } from "../core/retry.js";
+import type { RelayPass } from "../outbox/relay-events.js";
 import { createRecoverer, type RecoveryOutcome, type RecoveryReport } from "./recoverer.js";
 import type {
   RecoveryWorkerEvent,
@@ -126,6 +127,20 @@ export function createRecoveryWorker(options: RecoveryWorkerOptions): RecoveryWo
     return released;
   };
 
+  /** One pass of the worker's relay, if it has one; `undefined` when it has none or the log failed. */
+  const relayPass = async (pass: number): Promise<RelayPass | undefined> => {
+    if (options.relay === undefined || reason !== undefined) return undefined;
+    try {
+      return await options.relay.runOnce(wake.signal);
+    } catch (error) {
+      logger?.warn(
+        { owner, pass, error: messageOf(error) },
+        "lockstep: an outbox relay pass failed; the worker tries it again next pass",
+      );
+      return undefined;
+    }
+  };
+
   const run = async (): Promise<RecoveryWorkerSummary> => {
     // Passes in a row that claimed nothing or failed: the wait grows with them.
     let quiet = 0;
@@ -134,6 +149,7 @@ export function createRecoveryWorker(options: RecoveryWorkerOptions): RecoveryWo
       const pass = ++passes;
       const startedAt = clock.now();
       const result = await recoverer.recover({ limit, concurrency });
+      const relayed = await relayPass(pass);
       const at = clock.now();
       let nextPollMs: number;
       if (result.isOk()) {
@@ -141,7 +157,11 @@ export function createRecoveryWorker(options: RecoveryWorkerOptions): RecoveryWo
         failures = 0;
         quiet = report.claimed === 0 ? quiet + 1 : 0;
         // A full pass suggests more sagas are waiting: drain them before waiting.
-        nextPollMs = report.claimed >= limit ? 0 : backoffDelay(pacing, Math.max(1, quiet), random);
+        if (relayed !== undefined && relayed.claimed > 0) quiet = 0;
+        nextPollMs =
+          report.claimed >= limit || (relayed?.claimed ?? 0) > 0
+            ? 0
+            : backoffDelay(pacing, Math.max(1, quiet), random);
         remember(report, at);
         if (report.claimed > 0) {
           logger?.debug(
@@ -159,6 +179,7 @@ export function createRecoveryWorker(options: RecoveryWorkerOptions): RecoveryWo
           counts: report.counts,
           report,
           nextPollMs,
+          ...(relayed === undefined ? {} : { relay: relayed }),
         });
       } else {
         failedPasses++;

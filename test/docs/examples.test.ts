@@ -14,6 +14,7 @@ const MARKDOWN = [
   "docs/operations.md",
   "docs/drizzle.md",
   "docs/kysely.md",
+  "docs/outbox.md",
 ];
 
 /**

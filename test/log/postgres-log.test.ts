@@ -57,7 +57,11 @@ describe("postgresSagaLog tables", () => {
       "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
       [db.schema],
     );
-    expect(rows.map((r) => r.table_name)).toEqual(["racing_saga_entries", "racing_sagas"]);
+    expect(rows.map((r) => r.table_name)).toEqual([
+      "racing_saga_entries",
+      "racing_saga_outbox",
+      "racing_sagas",
+    ]);
     await logs[3]?.create(recoverable("saga-1"));
     expect((await logs[5]?.load("saga-1"))?.record.sagaId).toBe("saga-1");
   });

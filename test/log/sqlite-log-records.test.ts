@@ -173,8 +173,10 @@ describe("sqliteSagaLog storage", () => {
     );
     expect(tables.map((t) => t.name)).toEqual([
       "billing_saga_entries",
+      "billing_saga_outbox",
       "billing_sagas",
       "lockstep_saga_entries",
+      "lockstep_saga_outbox",
       "lockstep_sagas",
     ]);
   });

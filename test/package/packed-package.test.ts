@@ -26,6 +26,7 @@ const KNOWN_EXPORTS: Readonly<Record<string, string>> = {
   "lockstep/http-api": "httpApiStore",
   "lockstep/drizzle": "drizzleStore",
   "lockstep/kysely": "kyselyStore",
+  "lockstep/outbox": "createRelay",
   "lockstep/bounty": "bountySagas",
   "lockstep/contribution": "createContributions",
 };
@@ -56,7 +57,7 @@ afterAll(() => {
 });
 
 describe("the packed package", () => {
-  it("has an export map entry for each of the 16 subpaths checked here", () => {
+  it("has an export map entry for each of the 17 subpaths checked here", () => {
     const manifest = JSON.parse(
       readFileSync(join(packed.project, "node_modules/lockstep/package.json"), "utf8"),
     ) as { exports: Record<string, unknown>; bin: Record<string, string> };
@@ -78,7 +79,7 @@ console.log(JSON.stringify(found));`,
     );
     const result = ok(node([script]), "the ESM import check");
     const found = JSON.parse(result.stdout) as Record<string, string>;
-    expect(Object.keys(found)).toHaveLength(16);
+    expect(Object.keys(found)).toHaveLength(17);
     for (const spec of Object.keys(KNOWN_EXPORTS)) expect(found[spec], spec).toBe("function");
   });
 
@@ -93,7 +94,7 @@ console.log(JSON.stringify(found));`,
     );
     const result = ok(node([script]), "the CommonJS require check");
     const found = JSON.parse(result.stdout) as Record<string, string>;
-    expect(Object.keys(found)).toHaveLength(16);
+    expect(Object.keys(found)).toHaveLength(17);
     for (const spec of Object.keys(KNOWN_EXPORTS)) expect(found[spec], spec).toBe("function");
   });
 

@@ -5,6 +5,7 @@ import {
   type SagaFilter,
   SagaLogError,
 } from "../../log/saga-log.js";
+import type { NewOutboxMessage } from "../../model/outbox.js";
 import {
   type NewStepEntry,
   type SagaRecord,
@@ -12,6 +13,7 @@ import {
   SCHEMA_VERSION,
   sagaRecordSchema,
 } from "../../model/records.js";
+import { type OutboxRow, OutboxStatements, type Statement } from "../sql/outbox-statements.js";
 import type { LoadedSaga, SagaLogOperations, WrittenSaga } from "../sql/saga-log-operations.js";
 import * as logSql from "../sql/saga-log-statements.js";
 import {
@@ -50,9 +52,11 @@ export class PostgresLogOperations implements SagaLogOperations<Sql, "async"> {
   readonly #create: string;
   readonly #lockedRow: string;
   readonly #update: string;
+  readonly outbox: OutboxStatements;
 
   constructor(tables: SagaLogTables) {
     this.#t = tables;
+    this.outbox = new OutboxStatements(postgresDialect, tables.outbox, tables.sagas);
     // The header's columns are $1 to $13 (an update's: $1, then $2 to $13); the entries follow.
     const at = HEADER_COLUMNS.length + 1;
     this.#create = `WITH header AS (
@@ -64,6 +68,11 @@ export class PostgresLogOperations implements SagaLogOperations<Sql, "async"> {
          UPDATE ${tables.sagas} SET ${logSql.headerAssignments(postgresDialect, 2)} WHERE saga_id = $1 AND fencing_token = $${at} RETURNING saga_id
        ), ${appendEntries(tables.entries, at + 1)}
        SELECT (SELECT count(*) FROM header)::int AS updated`;
+  }
+
+  async rows(sql: Sql, statement: Statement): Promise<OutboxRow[]> {
+    const { rows } = await sql<OutboxRow>(statement.sql, statement.params);
+    return rows;
   }
 
   /** Whether every table and index already exists, checked without taking any lock. */
@@ -98,8 +107,10 @@ export class PostgresLogOperations implements SagaLogOperations<Sql, "async"> {
     sql: Sql,
     record: SagaRecord,
     entries: readonly NewStepEntry[],
+    messages: readonly NewOutboxMessage[],
   ): Promise<WrittenSaga> {
     const numbered = numberEntries(record.sagaId, record.fencingToken, 0, entries);
+    const outboxed = this.outbox.insert(messages, record.updatedAt);
     const values = headerValues(record);
     const { rows } = await sql<{ inserted: number }>(this.#create, [
       ...values,
@@ -107,6 +118,8 @@ export class PostgresLogOperations implements SagaLogOperations<Sql, "async"> {
       numbered.map((e) => JSON.stringify(e)),
     ]);
     if (rows[0]?.inserted !== 1) throw logSql.sagaExists(record.sagaId);
+    // With messages the log runs this in a transaction (its own, or the caller's co-commit).
+    for (const statement of outboxed) await sql(statement.sql, statement.params);
     return { record, recordText: values.at(-1) as string, lastSeq: numbered.length };
   }
 
@@ -121,6 +134,7 @@ export class PostgresLogOperations implements SagaLogOperations<Sql, "async"> {
     if (raw === undefined) throw logSql.sagaNotFound(sagaId);
     const last = Number(raw.last_seq);
     const plan = logSql.planWrite(sagaRowOf(raw), last, token, change);
+    const outboxed = this.outbox.insert(change.messages ?? [], change.now);
     const entries = plan.entries;
     const written = await sql<{ updated: number }>(this.#update, [
       sagaId,
@@ -130,6 +144,7 @@ export class PostgresLogOperations implements SagaLogOperations<Sql, "async"> {
       entries.map((e) => JSON.stringify(e)),
     ]);
     if (written.rows[0]?.updated !== 1) throw logSql.staleToken(sagaId, token);
+    for (const statement of outboxed) await sql(statement.sql, statement.params);
     return { record: plan.next, recordText: plan.recordText, lastSeq: last + entries.length };
   }
 
@@ -161,6 +176,8 @@ export class PostgresLogOperations implements SagaLogOperations<Sql, "async"> {
     // A new attempt generation raises the token, which this statement never sets: the locking
     // write does. It is rare (only an open attempt's probe asks for it), so it costs nothing here.
     if (change.fence) return undefined;
+    // Outbox messages are more rows than this statement writes: the locking write inserts them.
+    if (change.messages !== undefined && change.messages.length > 0) return undefined;
     const record: SagaRecord = { ...prior.record, fencingToken: token };
     if (change.expectStatus && !change.expectStatus.includes(record.status)) return undefined;
     // The statement checks the row is still `prior`; a writer that expects another version is

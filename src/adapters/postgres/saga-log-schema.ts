@@ -18,6 +18,7 @@ export interface SagaLogTables {
   readonly schema: string;
   readonly sagas: string;
   readonly entries: string;
+  readonly outbox: string;
   /** The `to_regclass` names of every table and index, to see whether the DDL must run at all. */
   readonly objects: readonly string[];
   /** Names the advisory lock that serializes the DDL across processes. */
@@ -42,16 +43,14 @@ export function sagaLogTables(schema: string, prefix: string): SagaLogTables {
     );
   }
   const q = (name: string) => `"${schema}"."${name}"`;
-  const { sagas, entries, createSagas, createIndexes, createEntries, listIndexes } = sagaLogDdl(
-    TYPES,
-    prefix,
-    q,
-  );
+  const shape = sagaLogDdl(TYPES, prefix, q);
+  const { sagas, entries, outbox, createSagas, createIndexes, createEntries, listIndexes } = shape;
   const due = `${prefix}sagas_due`;
   return {
     schema,
     sagas,
     entries,
+    outbox,
     objects: [
       sagas,
       entries,
@@ -59,6 +58,9 @@ export function sagaLogTables(schema: string, prefix: string): SagaLogTables {
       q(`${prefix}sagas_updated`),
       ...listIndexes.map(q),
       q(due),
+      outbox,
+      q(`${prefix}saga_outbox_due`),
+      q(`${prefix}saga_outbox_saga`),
     ],
     lockKey: `lockstep.saga-log:${schema}.${prefix}`,
     ddl: `
@@ -67,6 +69,8 @@ ${createIndexes}
 CREATE INDEX IF NOT EXISTS "${due}" ON ${sagas} (next_recovery_at, saga_id)
   WHERE status IN (${RECOVERABLE_STATUS_LIST});
 ${createEntries};
+${shape.createOutbox};
+${shape.createOutboxIndex}
 `,
   };
 }

@@ -1,4 +1,5 @@
 import type { ClaimedSaga, SagaChange, SagaFilter } from "../../log/saga-log.js";
+import type { NewOutboxMessage } from "../../model/outbox.js";
 import type {
   NewStepEntry,
   SagaRecord,
@@ -6,6 +7,7 @@ import type {
   SagaStatus,
   StepEntry,
 } from "../../model/records.js";
+import type { OutboxRow, OutboxStatements, Statement } from "./outbox-statements.js";
 
 /** Whether a driver answers at once (better-sqlite3, bun:sqlite) or with promises (pg, mysql2). */
 export type AnswerKind = "sync" | "async";
@@ -61,6 +63,7 @@ export interface SagaLogOperations<Sql, Kind extends AnswerKind> {
     sql: Sql,
     record: SagaRecord,
     entries: readonly NewStepEntry[],
+    messages: readonly NewOutboxMessage[],
   ): Answer<Kind, WrittenSaga | undefined>;
   /** The locking write; returns what was written when the dialect has `fastWrite`. */
   write(
@@ -113,6 +116,14 @@ export interface SagaLogOperations<Sql, Kind extends AnswerKind> {
   ): Answer<Kind, void>;
   list(sql: Sql, filter: SagaFilter): Answer<Kind, SagaRecord[]>;
   prune(sql: Sql, before: number, statuses: readonly SagaStatus[]): Answer<Kind, number>;
+  /**
+   * The outbox's statements over this log's table. `create` and the locking `write` insert a
+   * change's messages with them, in the same transaction (with messages, `create` runs in a
+   * transaction of its own: `"lock"` access).
+   */
+  readonly outbox?: OutboxStatements;
+  /** Runs one statement and returns the rows it returns: what the shared outbox runs on. */
+  rows?(sql: Sql, statement: Statement): Answer<Kind, OutboxRow[]>;
 }
 
 /** What a locking write stores: derived from the row it read, checked and validated. */

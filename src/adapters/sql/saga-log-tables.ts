@@ -50,6 +50,12 @@ export interface SagaLogDdl {
   readonly createIndexes: string;
   /** The unquoted names of the indexes `list` pages by, which a log created before them lacks. */
   readonly listIndexes: readonly string[];
+  /** The outbox table's quoted name. */
+  readonly outbox: string;
+  /** Creates the outbox table, likewise without a trailing `;`. */
+  readonly createOutbox: string;
+  /** Creates the index relays claim by, ended by `;`. */
+  readonly createOutboxIndex: string;
 }
 
 const PREFIX = /^[A-Za-z_][A-Za-z0-9_]{0,40}$/;
@@ -77,7 +83,8 @@ const LIST_INDEXES: readonly (readonly [string, string])[] = [
  * statements never parse a JSON body; `record` holds the full header as JSON text. Lease and status
  * columns are authoritative: lease operations and quarantine update only them, and reads lay them
  * over the JSON body. `problem_*` keep why a saga was quarantined, beside its body as it was.
- * Entries go with their saga (`ON DELETE CASCADE`).
+ * Entries go with their saga (`ON DELETE CASCADE`). `<prefix>saga_outbox` holds the messages steps
+ * published (added later: created like the others, `IF NOT EXISTS`, so an older log gains it).
  */
 export function sagaLogDdl(
   types: SagaLogColumnTypes,
@@ -101,9 +108,31 @@ export function sagaLogDdl(
     ]),
   ];
   const inline = indexOptions.inline === true;
+  const outbox = qualify(`${prefix}saga_outbox`);
   return {
     sagas,
     entries,
+    outbox,
+    // Messages outlive their saga's pruning until delivered, so they do not reference it.
+    createOutbox: `CREATE TABLE IF NOT EXISTS ${outbox} (
+  message_id ${text} NOT NULL PRIMARY KEY,
+  saga_id ${text} NOT NULL,
+  step ${text} NOT NULL,
+  idx ${integer} NOT NULL,
+  topic ${text} NOT NULL,
+  body ${text} NOT NULL,
+  status ${text} NOT NULL,
+  attempts ${bigint} NOT NULL,
+  next_at ${bigint} NOT NULL,
+  token ${bigint} NOT NULL,
+  lease_owner ${text},
+  lease_expires_at ${bigint},
+  last_error ${text},
+  created_at ${bigint} NOT NULL,
+  delivered_at ${bigint}
+)`,
+    createOutboxIndex: `CREATE INDEX IF NOT EXISTS "${prefix}saga_outbox_due" ON ${outbox} (status, next_at);
+CREATE INDEX IF NOT EXISTS "${prefix}saga_outbox_saga" ON ${outbox} (saga_id);`,
     createSagas: `CREATE TABLE IF NOT EXISTS ${sagas} (
   saga_id ${key} NOT NULL PRIMARY KEY,
   name ${key} NOT NULL,

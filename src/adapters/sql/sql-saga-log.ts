@@ -11,6 +11,7 @@ import {
   SagaLogError,
 } from "../../log/saga-log.js";
 import { LockstepDefinitionError } from "../../model/definition-error.js";
+import type { NewOutboxMessage } from "../../model/outbox.js";
 import {
   type NewStepEntry,
   PRUNABLE_STATUSES,
@@ -28,6 +29,7 @@ import type {
   SagaLogOperations,
   WrittenSaga,
 } from "./saga-log-operations.js";
+import { SqlOutbox } from "./sql-outbox.js";
 
 /**
  * The saga log every SQL dialect shares, over a {@link SagaLogDriver}: it checks arguments,
@@ -40,6 +42,11 @@ import type {
  */
 export class SqlSagaLog<Handle, Sql, Kind extends AnswerKind> implements SagaLog {
   readonly coCommit: CoCommitLog<Handle>;
+  /**
+   * The messages steps published, in `<prefix>saga_outbox`, recorded with the steps' commits; absent
+   * on a log whose dialect keeps no outbox (the runner then refuses a step that publishes).
+   */
+  readonly outbox?: SqlOutbox;
   readonly #driver: SagaLogDriver<Sql, Kind>;
   readonly #ops: SagaLogOperations<Sql, Kind>;
   readonly #remembered: RememberedSagas | undefined;
@@ -50,11 +57,22 @@ export class SqlSagaLog<Handle, Sql, Kind extends AnswerKind> implements SagaLog
     this.#driver = driver;
     this.#ops = driver.operations;
     this.#remembered = this.#ops.fastWrite === undefined ? undefined : new RememberedSagas();
+    const { outbox, rows } = this.#ops;
+    if (outbox !== undefined && rows !== undefined) {
+      this.outbox = new SqlOutbox(outbox, (access, statement) =>
+        this.#call("", access, (sql) => rows.call(this.#ops, sql, statement)),
+      );
+    }
     // Not async: a synchronous driver's co-commit then resolves without waiting a turn, and a refused
     // handle or record still rejects rather than throws.
     this.coCommit = Object.freeze({
       storeId: driver.storeId,
-      create: (tx: Handle, record: SagaRecord, entries: readonly NewStepEntry[] = []) => {
+      create: (
+        tx: Handle,
+        record: SagaRecord,
+        entries: readonly NewStepEntry[] = [],
+        messages: readonly NewOutboxMessage[] = [],
+      ) => {
         let sql: Sql;
         let valid: SagaRecord;
         try {
@@ -63,7 +81,9 @@ export class SqlSagaLog<Handle, Sql, Kind extends AnswerKind> implements SagaLog
         } catch (error) {
           return Promise.reject(error);
         }
-        return this.#coCommit(sql, valid.sagaId, () => this.#ops.create(sql, valid, entries));
+        return this.#coCommit(sql, valid.sagaId, () =>
+          this.#ops.create(sql, valid, entries, messages),
+        );
       },
       write: (tx: Handle, sagaId: string, token: number, change: SagaChange) => {
         let sql: Sql;
@@ -89,11 +109,17 @@ export class SqlSagaLog<Handle, Sql, Kind extends AnswerKind> implements SagaLog
     }
   }
 
-  async create(record: SagaRecord, entries: readonly NewStepEntry[] = []): Promise<void> {
+  async create(
+    record: SagaRecord,
+    entries: readonly NewStepEntry[] = [],
+    messages: readonly NewOutboxMessage[] = [],
+  ): Promise<void> {
     const valid = validateLogRecord(sagaRecordSchema, record, record.sagaId);
     this.#remembered?.forget(valid.sagaId);
-    const created = await this.#call<WrittenSaga | undefined>(valid.sagaId, "write", (sql) =>
-      this.#ops.create(sql, valid, entries),
+    // Messages make it more than one statement: a transaction of the log's own keeps it atomic.
+    const access = messages.length === 0 ? "write" : "lock";
+    const created = await this.#call<WrittenSaga | undefined>(valid.sagaId, access, (sql) =>
+      this.#ops.create(sql, valid, entries, messages),
     );
     if (created !== undefined) this.#remembered?.remember(created);
   }
@@ -104,7 +130,8 @@ export class SqlSagaLog<Handle, Sql, Kind extends AnswerKind> implements SagaLog
    */
   async write(sagaId: string, token: number, change: SagaChange): Promise<void> {
     const remembered = this.#remembered;
-    const prior = remembered?.take(sagaId);
+    // A one-statement write carries no messages: those take the locking write.
+    const prior = change.messages?.length ? undefined : remembered?.take(sagaId);
     const written =
       prior === undefined
         ? await this.#call<WrittenSaga | undefined>(sagaId, "lock", (sql) =>
@@ -200,7 +227,15 @@ export class SqlSagaLog<Handle, Sql, Kind extends AnswerKind> implements SagaLog
     const prunable = prunableStatuses(statuses);
     assertNumber("before", before, Number.NEGATIVE_INFINITY);
     this.#remembered?.clear();
-    return this.#call<number>("", "write", (sql) => this.#ops.prune(sql, before, prunable));
+    const removed = await this.#call<number>("", "write", (sql) =>
+      this.#ops.prune(sql, before, prunable),
+    );
+    // Settled messages of pruned sagas go with them; pending ones stay until a relay delivers them.
+    const { outbox, rows } = this.#ops;
+    if (removed > 0 && outbox !== undefined && rows !== undefined) {
+      await this.#call("", "write", (sql) => rows.call(this.#ops, sql, outbox.forgetPruned()));
+    }
+    return removed;
   }
 
   /** The one-statement write from `prior`, falling back to the locking write. */

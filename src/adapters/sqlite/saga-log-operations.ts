@@ -1,5 +1,6 @@
 import { numberEntries } from "../../log/log-rules.js";
 import type { ClaimedSaga, SagaChange, SagaFilter } from "../../log/saga-log.js";
+import type { NewOutboxMessage } from "../../model/outbox.js";
 import {
   type NewStepEntry,
   RECOVERABLE_STATUSES,
@@ -7,6 +8,7 @@ import {
   type SagaStatus,
   type StepEntry,
 } from "../../model/records.js";
+import { type OutboxRow, OutboxStatements, type Statement } from "../sql/outbox-statements.js";
 import type { LoadedSaga, SagaLogOperations } from "../sql/saga-log-operations.js";
 import * as logSql from "../sql/saga-log-statements.js";
 import {
@@ -34,9 +36,11 @@ export class SqliteLogOperations implements SagaLogOperations<SyncSql, "sync"> {
   readonly #lockedRow: string;
   readonly #updateHeader: string;
   readonly #insertEntry: string;
+  readonly outbox: OutboxStatements;
 
   constructor(tables: SagaLogTables) {
     this.#t = tables;
+    this.outbox = new OutboxStatements(sqliteDialect, tables.outbox, tables.sagas);
     this.#insertHeader = logSql.insertHeaderSql(sqliteDialect, tables.sagas);
     this.#lockedRow = logSql.lockedRowSql(sqliteDialect, tables.sagas, tables.entries);
     this.#updateHeader = `UPDATE ${tables.sagas} SET ${logSql.headerAssignments(sqliteDialect, 1)} WHERE saga_id = ? AND fencing_token = ?`;
@@ -48,20 +52,33 @@ export class SqliteLogOperations implements SagaLogOperations<SyncSql, "sync"> {
   }
 
   /** Inserts a validated header and its first entries, numbered from 1 under its fencing token. */
-  create(sql: SyncSql, record: SagaRecord, entries: readonly NewStepEntry[]): undefined {
+  create(
+    sql: SyncSql,
+    record: SagaRecord,
+    entries: readonly NewStepEntry[],
+    messages: readonly NewOutboxMessage[],
+  ): undefined {
     const numbered = numberEntries(record.sagaId, record.fencingToken, 0, entries);
+    const outboxed = this.outbox.insert(messages, record.updatedAt);
     const inserted = sql.run(this.#insertHeader, headerValues(record));
     if (inserted.changes !== 1) throw logSql.sagaExists(record.sagaId);
     this.#insertEntries(sql, record.sagaId, numbered);
+    for (const statement of outboxed) sql.run(statement.sql, statement.params);
   }
 
   write(sql: SyncSql, sagaId: string, token: number, change: SagaChange): undefined {
     const row = sql.get<SagaRow & { readonly last_seq: number }>(this.#lockedRow, [sagaId, sagaId]);
     if (row === undefined) throw logSql.sagaNotFound(sagaId);
     const plan = logSql.planWrite(row, row.last_seq, token, change);
+    const outboxed = this.outbox.insert(change.messages ?? [], change.now);
     const updated = sql.run(this.#updateHeader, [...plan.values, sagaId, token]);
     if (updated.changes !== 1) throw logSql.staleToken(sagaId, token);
     this.#insertEntries(sql, sagaId, plan.entries);
+    for (const statement of outboxed) sql.run(statement.sql, statement.params);
+  }
+
+  rows(sql: SyncSql, statement: Statement): OutboxRow[] {
+    return sql.all<OutboxRow>(statement.sql, statement.params);
   }
 
   #insertEntries(sql: SyncSql, sagaId: string, entries: readonly StepEntry[]): void {

@@ -4,6 +4,7 @@ import { type SagaLogColumnTypes, sagaLogDdl } from "../sql/saga-log-tables.js";
 export interface SagaLogTables {
   readonly sagas: string;
   readonly entries: string;
+  readonly outbox: string;
   readonly ddl: string;
 }
 
@@ -16,6 +17,8 @@ export function sagaLogTables(prefix: string): SagaLogTables {
 ${schema.createSagas} STRICT;
 ${schema.createIndexes}
 ${schema.createEntries} STRICT, WITHOUT ROWID;
+${schema.createOutbox} STRICT;
+${schema.createOutboxIndex}
 `;
-  return { sagas: schema.sagas, entries: schema.entries, ddl };
+  return { sagas: schema.sagas, entries: schema.entries, outbox: schema.outbox, ddl };
 }

@@ -14,7 +14,7 @@ export const doctor: Command = {
   synopsis:
     "doctor [<id>] [--config <module>] [--log <url>] [--limit <n>] [--timeout <duration>] [--json]",
   description:
-    "Read-only. For every saga that did not finish cleanly (running, compensating, in_doubt, needs_attention, quarantined), or the one saga named: rebuilds its steps from the log, asks the probe of each step whose outcome the log leaves unknown (probes only read), and says what is true and what recovery will do (roll forward, compensate, stay in doubt, hand to a person). Probing needs --config with the saga definitions; without it, the log alone is reported. Exits 1 when it finds a problem.",
+    "Read-only. For every saga that did not finish cleanly (running, compensating, in_doubt, needs_attention, quarantined), or the one saga named: rebuilds its steps from the log, asks the probe of each step whose outcome the log leaves unknown (probes only read), and says what is true and what recovery will do (roll forward, compensate, stay in doubt, hand to a person). Also lists outbox messages a relay dead-lettered (its retries ran out), each a problem. Probing needs --config with the saga definitions; without it, the log alone is reported. Exits 1 when it finds a problem.",
   options: {
     limit: {
       type: "string",
@@ -50,13 +50,18 @@ export const doctor: Command = {
       if (result.isErr()) throw new CliFailure(result.error.message, { cause: result.error });
       diagnoses = [result.value];
     }
-    const problems = diagnoses.filter((d) => d.problem).length;
+    const dead =
+      sagaId === undefined
+        ? ((await log.outbox?.messages({ status: ["dead"], limit })) ?? [])
+        : ((await log.outbox?.messages({ sagaId, status: ["dead"] })) ?? []);
+    const problems = diagnoses.filter((d) => d.problem).length + dead.length;
     if (session.json) {
       printJson(session.output, {
         diagnosed: diagnoses.length,
         problems,
         probed: config !== undefined,
         sagas: diagnoses,
+        deadMessages: dead,
       });
       return problems === 0 ? ExitCode.Ok : ExitCode.Problems;
     }
@@ -84,12 +89,26 @@ export const doctor: Command = {
       out(`    ${d.plan}`);
       out("");
     }
-    if (diagnoses.length === 0) {
+    if (dead.length > 0) {
+      out(
+        "dead outbox messages (the relay's retries ran out; requeue with outbox.requeue once the cause is fixed):",
+      );
+      out(
+        renderTable(
+          ["  MESSAGE", "TOPIC", "ATTEMPTS", "LAST ERROR"],
+          dead.map((m) => [`  ${m.messageId}`, m.topic, m.attempts, m.lastError ?? undefined]),
+        ),
+      );
+      out("");
+    }
+    if (diagnoses.length === 0 && dead.length === 0) {
       out(
         "No saga needs a look: none is running, compensating, in doubt, needing attention or quarantined.",
       );
     } else {
-      out(`${plural(diagnoses.length, "saga")} diagnosed, ${plural(problems, "problem")}.`);
+      out(
+        `${plural(diagnoses.length, "saga")} diagnosed, ${dead.length === 0 ? "" : `${plural(dead.length, "dead outbox message")}, `}${plural(problems, "problem")}.`,
+      );
     }
     return problems === 0 ? ExitCode.Ok : ExitCode.Problems;
   },

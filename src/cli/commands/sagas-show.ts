@@ -14,7 +14,7 @@ export const sagasShow: Command = {
   summary: "Show one saga: its steps and a timeline of every log entry.",
   synopsis: "sagas show <id> --log <url> [--json]",
   description:
-    "Shows a saga's header (status, lease holder and fencing token, recovery attempts, attention), its steps as a runner would rebuild them from the log, and every intent, outcome and compensation in order, with the fencing token each was written under; a token that grows marks a takeover by another runner.",
+    "Shows a saga's header (status, lease holder and fencing token, recovery attempts, attention), its steps as a runner would rebuild them from the log, every intent, outcome and compensation in order, with the fencing token each was written under (a token that grows marks a takeover by another runner), and the outbox messages its steps published, with their delivery status (pending, delivered, dead), attempts and last error.",
   options: {},
   positionals: { min: 1, max: 1, names: "<id>" },
   async run(session) {
@@ -34,8 +34,9 @@ export const sagasShow: Command = {
       throw new CliFailure(`No saga with id "${sagaId}" is in the log.`);
     }
     const t = sagaTimeline(snapshot);
+    const outbox = (await log.outbox?.messages({ sagaId })) ?? [];
     if (session.json) {
-      printJson(session.output, t);
+      printJson(session.output, { ...t, outbox });
       return ExitCode.Ok;
     }
     const out = (text: string) => session.output.out(text);
@@ -102,6 +103,23 @@ export const sagasShow: Command = {
                 : e.output === undefined
                   ? undefined
                   : JSON.stringify(e.output),
+          ]),
+        ),
+      );
+    }
+    if (outbox.length > 0) {
+      out("");
+      out("outbox");
+      out(
+        indentedTable(
+          ["MESSAGE", "TOPIC", "STATUS", "ATTEMPTS", "NEXT TRY", "LAST ERROR"],
+          outbox.map((m) => [
+            m.messageId,
+            m.topic,
+            m.status,
+            m.attempts,
+            m.status === "pending" ? isoTime(m.nextAt) : undefined,
+            m.lastError ?? undefined,
           ]),
         ),
       );

@@ -16,6 +16,7 @@ export const ENTRIES: Readonly<Record<string, string>> = {
   "lockstep/http-api": "src/adapters/http-api/index.ts",
   "lockstep/drizzle": "src/adapters/drizzle/index.ts",
   "lockstep/kysely": "src/adapters/kysely/index.ts",
+  "lockstep/outbox": "src/outbox/index.ts",
   "lockstep/bounty": "src/recipes/bounty/index.ts",
   "lockstep/contribution": "src/recipes/contribution/index.ts",
 };
@@ -46,6 +47,7 @@ export function exportedNames(root: string, entry: string): Map<string, boolean>
 /** The entry a source file belongs to, by its folder. */
 export function entryOf(file: string): string {
   if (file.startsWith("src/testing/")) return "lockstep/testing";
+  if (file.startsWith("src/outbox/")) return "lockstep/outbox";
   const adapter = /^src\/adapters\/([^/]+)\//.exec(file)?.[1];
   if (adapter !== undefined) return `lockstep/${adapter}`;
   const recipe = /^src\/recipes\/([^/]+)\//.exec(file)?.[1];

@@ -29,6 +29,13 @@ export const PREAMBLES: Preambles = {
     token: "string",
     error: "unknown",
   },
+  "src/outbox/": {
+    connection: 'import("amqplib").ChannelModel',
+    pool: 'import("pg").Pool',
+    store: "PostgresStore",
+    message: 'import("amqplib").ConsumeMessage',
+    sku: "string",
+  },
   "src/adapters/http-api/": {
     handle: "HttpApiClient",
     key: "string",
