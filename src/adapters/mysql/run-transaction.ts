@@ -8,9 +8,9 @@ import {
   isMysqlConnectionLoss,
   isMysqlDeadlock,
 } from "./classify-mysql-error.js";
-import { killThenDestroy } from "./close-connection.js";
 import type { MysqlTransactionHandle } from "./mysql-handle.js";
 import { MysqlTransaction } from "./mysql-transaction.js";
+import { mysqlConnections } from "./pooled-connections.js";
 import type { MysqlRaw } from "./statements.js";
 
 /** How a store runs its transactions; resolved from `MysqlStoreOptions`. */
@@ -45,12 +45,8 @@ const mysqlDriver: PooledTransactionDriver<
   MysqlTransactionHandle,
   MysqlRaw
 > = {
+  ...mysqlConnections,
   openTransaction: openMysqlTransaction,
-  connect: (settings) => settings.pool.getConnection(),
-  release: (connection) => connection.release(),
-  // Killed first, destroyed once the server thread is gone: mysql2 settles a statement still in
-  // flight only when the server closes the connection, never when it is destroyed locally.
-  destroy: (settings, connection) => killThenDestroy(settings.pool, connection),
   open: (storeId, connection, abort) => new MysqlTransaction(storeId, connection, abort),
   begin: (settings) =>
     settings.isolation === undefined ? START : [settings.isolation, "START TRANSACTION"],

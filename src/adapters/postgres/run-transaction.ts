@@ -8,7 +8,7 @@ import {
   isConnectionLoss,
   isSerializationFailure,
 } from "./classify-postgres-error.js";
-import { backendPid, closeBackend } from "./close-backend.js";
+import { postgresConnections } from "./pooled-connections.js";
 import type { PostgresTransactionHandle } from "./postgres-handle.js";
 import { PostgresTransaction } from "./postgres-transaction.js";
 
@@ -48,16 +48,8 @@ const postgresDriver: PooledTransactionDriver<
   PostgresTransactionHandle,
   PgResult
 > = {
+  ...postgresConnections,
   openTransaction,
-  connect: (settings) => settings.pool.connect(),
-  release: (client) => client.release(),
-  destroy(settings, client) {
-    const pid = backendPid(client);
-    // pg-pool destroys a client released with an error. Its backend may still be running a
-    // statement, or a COMMIT: it is terminated, and the attempt counts as over only once it is gone.
-    client.release(new Error("lockstep: connection discarded"));
-    return pid === undefined ? undefined : closeBackend(settings.pool, pid);
-  },
   open: (storeId, client, abort) => new PostgresTransaction(storeId, client, abort),
   begin: (settings, scope) => [beginStatement(settings, scope)],
   commitRefused(result, storeId) {

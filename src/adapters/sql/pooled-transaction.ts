@@ -8,18 +8,14 @@ import {
 import { classifyError, type ErrorClassifier, StoreError } from "../../core/error-kinds.js";
 import { messageOf } from "../../core/message-of.js";
 import { ErrorKind, isProvablyNotApplied } from "../../model/error-kind.js";
+import type { ErrorEmitter, PooledConnections } from "./root-query.js";
 
 /** What every pooled transaction's settings carry, whatever its dialect. */
-export interface PooledTransactionSettings {
+export interface PooledTransactionSettings<Pool = unknown> {
+  readonly pool: Pool;
   readonly storeId: string;
   /** How many times the whole transaction runs when it fails with a retryable conflict. */
   readonly attempts: number;
-}
-
-/** A pooled connection that reports its failures as `error` events (pg's and mysql2's both do). */
-export interface ErrorEmitter {
-  on(event: "error", listener: (error: Error) => void): unknown;
-  off(event: "error", listener: (error: Error) => void): unknown;
 }
 
 /** What the runner needs of one open transaction: the SQL core's {@link QueuedTransaction} gives it. */
@@ -38,26 +34,18 @@ export interface PooledTransactionContext<Handle, Raw> {
 
 /**
  * What differs between dialects that run a transaction on a connection checked out of the user's
- * pool: how a connection is checked out, given back and closed for certain, how a transaction
- * begins, and how the driver's errors are classified. One constant object per dialect.
+ * pool: how a connection is checked out, given back and closed for certain (its
+ * {@link PooledConnections}), how a transaction begins, and how the driver's errors are classified.
+ * One constant object per dialect.
  */
 export interface PooledTransactionDriver<
   Settings extends PooledTransactionSettings,
   Connection extends ErrorEmitter,
   Handle,
   Raw,
-> {
+> extends PooledConnections<Settings["pool"], Connection> {
   /** The store id of the transaction whose work runs in the current async context. */
   readonly openTransaction: AsyncLocalStorage<string>;
-  /** Checks a connection out of the pool. */
-  connect(settings: Settings): Promise<Connection>;
-  /** Gives a connection back to the pool for reuse. */
-  release(connection: Connection): void;
-  /**
-   * Discards a connection and ends its server side for certain; what it returns settles once the
-   * server side is gone (or once that could not be confirmed).
-   */
-  destroy(settings: Settings, connection: Connection): Promise<unknown> | undefined;
   /** The transaction context over a connection. */
   open(
     storeId: string,
@@ -168,7 +156,7 @@ class Lease<Settings extends PooledTransactionSettings, Connection extends Error
     if (this.#released) return;
     this.#released = true;
     this.#connection.off("error", this.#onError);
-    if (destroy) this.#closing = this.#driver.destroy(this.#settings, this.#connection);
+    if (destroy) this.#closing = this.#driver.destroy(this.#settings.pool, this.#connection);
     else this.#driver.release(this.#connection);
   }
 
@@ -314,7 +302,7 @@ async function connect<Settings extends PooledTransactionSettings, Connection ex
   settings: Settings,
   abort: AbortWatch,
 ): Promise<Connection> {
-  const connecting = driver.connect(settings);
+  const connecting = driver.connect(settings.pool);
   try {
     return await untilAborted(connecting, abort);
   } catch (error) {
