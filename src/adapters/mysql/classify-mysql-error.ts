@@ -5,6 +5,7 @@ import {
   isDriverConnectionLoss,
   LOST_SOCKET,
   NEVER_CONNECTED_SOCKET,
+  someCause,
 } from "../sql/driver-errors.js";
 
 /**
@@ -136,10 +137,5 @@ export function isMysqlConnectionLoss(error: unknown): boolean {
 
 /** Whether the error chain holds a deadlock (1213), which rolled the whole transaction back. */
 export function isMysqlDeadlock(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 16 && typeof current === "object" && current !== null; depth++) {
-    if (mysqlErrnoOf(current) === 1213) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
+  return someCause(error, (current) => mysqlErrnoOf(current) === 1213);
 }

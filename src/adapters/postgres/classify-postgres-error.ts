@@ -5,6 +5,7 @@ import {
   isDriverConnectionLoss,
   LOST_SOCKET,
   NEVER_CONNECTED_SOCKET,
+  someCause,
 } from "../sql/driver-errors.js";
 
 // SQLSTATE classes are two digits, or one of the few letter classes; node's errno codes ("EPIPE")
@@ -143,11 +144,8 @@ export function isConnectionLoss(error: unknown): boolean {
 
 /** Whether the error chain holds a serialization failure or deadlock (`40001`, `40P01`). */
 export function isSerializationFailure(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 16 && typeof current === "object" && current !== null; depth++) {
+  return someCause(error, (current) => {
     const sqlstate = sqlstateOf(current);
-    if (sqlstate === "40001" || sqlstate === "40P01") return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
+    return sqlstate === "40001" || sqlstate === "40P01";
+  });
 }

@@ -68,8 +68,7 @@ export function classifyDriverError(driver: DriverErrors, error: unknown): Error
  * the server refusing a statement), by `driver`'s vocabulary.
  */
 export function isDriverConnectionLoss(driver: DriverErrors, error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 16 && typeof current === "object" && current !== null; depth++) {
+  return someCause(error, (current) => {
     if (driver.lostConnection(current)) return true;
     const code = driver.codeOf(current);
     if (
@@ -78,9 +77,15 @@ export function isDriverConnectionLoss(driver: DriverErrors, error: unknown): bo
     ) {
       return true;
     }
-    if (messageIs(current, driver.notSentMessages) || messageIs(current, driver.lostMessages)) {
-      return true;
-    }
+    return messageIs(current, driver.notSentMessages) || messageIs(current, driver.lostMessages);
+  });
+}
+
+/** Whether `test` holds for `error` or any object on its `.cause` chain (16 links at the most). */
+export function someCause(error: unknown, test: (error: object) => boolean): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 16 && typeof current === "object" && current !== null; depth++) {
+    if (test(current)) return true;
     current = (current as { cause?: unknown }).cause;
   }
   return false;
