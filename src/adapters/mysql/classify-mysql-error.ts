@@ -1,4 +1,12 @@
 import { type ErrorKind, ErrorKind as Kind } from "../../model/error-kind.js";
+import {
+  classifyDriverError,
+  type DriverErrors,
+  isDriverConnectionLoss,
+  LOST_SOCKET,
+  NEVER_CONNECTED_SOCKET,
+  someCause,
+} from "../sql/driver-errors.js";
 
 /**
  * The server error number of a `mysql2` error (e.g. `1062` for a duplicate key), or `undefined`
@@ -34,20 +42,8 @@ const BUSY = new Set([1037, 1038, 1040, 1041, 1129, 1135, 1203, 1206]);
  */
 const INTERRUPTED = new Set([1053, 1317, 1927, 1969, 3024]);
 
-/** Socket errors that mean the connection was never made, so nothing was sent. */
-const NEVER_CONNECTED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN"]);
-
 /** Socket and protocol errors on an established connection: a statement in flight may have applied. */
-const CONNECTION_LOST = new Set([
-  "PROTOCOL_CONNECTION_LOST",
-  "PROTOCOL_SEQUENCE_TIMEOUT",
-  "ECONNRESET",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ECONNABORTED",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-]);
+const CONNECTION_LOST = ["PROTOCOL_CONNECTION_LOST", "PROTOCOL_SEQUENCE_TIMEOUT", ...LOST_SOCKET];
 
 /** `mysql2` messages for a statement refused before anything was written to the socket. */
 const NOT_SENT_MESSAGES = [
@@ -56,15 +52,27 @@ const NOT_SENT_MESSAGES = [
   "Queue limit reached.",
 ];
 
-function codeOf(error: object): string | undefined {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === "string" ? code : undefined;
-}
-
-function messageIs(error: object, messages: readonly string[]): boolean {
-  const message = (error as { message?: unknown }).message;
-  return typeof message === "string" && messages.includes(message);
-}
+/** How `mysql2` and the server report their errors, for the SQL core's classification. */
+const MYSQL_ERRORS: DriverErrors = {
+  isServerError: (error) => mysqlErrnoOf(error) !== undefined,
+  classifyServer: (error) =>
+    classifyErrno(mysqlErrnoOf(error) as number, (error as { sqlState: string }).sqlState),
+  // A fatal `mysql2` error, or a killed connection (1927) or server shutdown (1053).
+  lostConnection(error) {
+    if ((error as { fatal?: unknown }).fatal === true) return true;
+    const errno = mysqlErrnoOf(error);
+    return errno === 1927 || errno === 1053;
+  },
+  codeOf(error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === "string" ? code : undefined;
+  },
+  neverConnected: new Set(NEVER_CONNECTED_SOCKET),
+  connectionLost: new Set(CONNECTION_LOST),
+  notSentMessages: NOT_SENT_MESSAGES,
+  lostMessages: [],
+  closedPoolMessages: ["Pool is closed."],
+};
 
 /**
  * Recognizes `mysql2` driver and MySQL/MariaDB server errors, as a store's `classifyError`. The
@@ -96,15 +104,7 @@ function messageIs(error: object, messages: readonly string[]): boolean {
  * ```
  */
 export function classifyMysqlError(error: unknown): ErrorKind | undefined {
-  if (typeof error !== "object" || error === null) return undefined;
-  const errno = mysqlErrnoOf(error);
-  if (errno !== undefined) return classifyErrno(errno, (error as { sqlState: string }).sqlState);
-  const code = codeOf(error);
-  if (code !== undefined && NEVER_CONNECTED.has(code)) return Kind.Transient;
-  if (code !== undefined && CONNECTION_LOST.has(code)) return Kind.Unknown;
-  if (messageIs(error, NOT_SENT_MESSAGES)) return Kind.Transient;
-  if (messageIs(error, ["Pool is closed."])) return Kind.NotCommitted;
-  return undefined;
+  return classifyDriverError(MYSQL_ERRORS, error);
 }
 
 function classifyErrno(errno: number, sqlState: string): ErrorKind | undefined {
@@ -132,27 +132,10 @@ function classifyErrno(errno: number, sqlState: string): ErrorKind | undefined {
  * ```
  */
 export function isMysqlConnectionLoss(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 16 && typeof current === "object" && current !== null; depth++) {
-    if ((current as { fatal?: unknown }).fatal === true) return true;
-    const errno = mysqlErrnoOf(current);
-    if (errno === 1927 || errno === 1053) return true;
-    const code = codeOf(current);
-    if (code !== undefined && (NEVER_CONNECTED.has(code) || CONNECTION_LOST.has(code))) {
-      return true;
-    }
-    if (messageIs(current, NOT_SENT_MESSAGES)) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
+  return isDriverConnectionLoss(MYSQL_ERRORS, error);
 }
 
 /** Whether the error chain holds a deadlock (1213), which rolled the whole transaction back. */
 export function isMysqlDeadlock(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 16 && typeof current === "object" && current !== null; depth++) {
-    if (mysqlErrnoOf(current) === 1213) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
+  return someCause(error, (current) => mysqlErrnoOf(current) === 1213);
 }

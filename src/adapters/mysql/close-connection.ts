@@ -1,10 +1,6 @@
 import type { Pool, PoolConnection } from "mysql2/promise";
+import { DEFAULT_CLOSE_TIMEOUT_MS, pollUntilGone } from "../sql/until-gone.js";
 import { corePoolOf } from "./assert-pool.js";
-
-/** How long lockstep waits for a killed connection to be gone before it gives up. @default 10 s */
-export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
-
-const POLL_MS = 10;
 
 /** A callback-API `mysql2` connection, as the side connection is driven. */
 interface CoreConnection {
@@ -53,14 +49,13 @@ export async function killAndWait(
       // 1094: no such thread, it has already ended.
       if ((error as { errno?: unknown }).errno !== 1094) throw error;
     }
-    for (;;) {
-      const rows = (await run("SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = ?", [
-        threadId,
-      ])) as unknown[];
-      if (rows.length === 0) return true;
-      if (Date.now() >= until) return false;
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    }
+    return await pollUntilGone(
+      async () =>
+        (await run("SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = ?", [
+          threadId,
+        ])) as unknown[],
+      until,
+    );
   } catch {
     return false;
   } finally {

@@ -4,10 +4,13 @@ import { StoreError } from "../../core/error-kinds.js";
 import { defineStore, type WriteStore } from "../../core/store.js";
 import { assertInteger, assertName, describeValue } from "../../core/validate.js";
 import { LockstepDefinitionError } from "../../model/definition-error.js";
-import { refuseTransactionControl } from "../sql/transaction-control.js";
+import {
+  refuseRootQuery as refuseSqlRootQuery,
+  runRootQuery,
+  sendUnlessAborted,
+} from "../sql/root-query.js";
 import { assertPool } from "./assert-pool.js";
 import { classifyMysqlError } from "./classify-mysql-error.js";
-import { killThenDestroy } from "./close-connection.js";
 import { mysqlDialect } from "./mysql-dialect.js";
 import type {
   MysqlHandle,
@@ -16,6 +19,7 @@ import type {
   MysqlWrite,
   MysqlWriteResult,
 } from "./mysql-handle.js";
+import { mysqlConnections } from "./pooled-connections.js";
 import {
   openMysqlTransaction,
   runMysqlTransaction,
@@ -151,19 +155,8 @@ export function mysqlStore(pool: Pool, options: MysqlStoreOptions = {}): MysqlSt
     capabilities: { transactions: true, conditionalWrite: true, savepoints: true },
     transaction: <T>(work: (tx: MysqlTransactionHandle) => Promise<T>, scope: CallScope) =>
       runMysqlTransaction(settings, work, scope),
-    apply: (target, write, scope) => {
-      try {
-        const abort = abortWatchOf(scope);
-        if (abort.aborted) {
-          throw new StoreError("not_committed", "The write was aborted before it was sent.", {
-            cause: abort.reason,
-          });
-        }
-        return target.query(write.sql, write.values);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    },
+    apply: (target, write, scope) =>
+      sendUnlessAborted(scope, () => target.query(write.sql, write.values)),
     affected: (result) => result.rowCount,
     classifyError: classifyMysqlError,
   }) as MysqlStore;
@@ -181,49 +174,14 @@ function scopedHandle(pool: Pool, id: string, scope: CallScope): MysqlHandle {
   return Object.freeze({
     query: async <T>(sql: string, params?: readonly unknown[]): Promise<MysqlQueryResult<T>> => {
       refuseRootQuery(id, sql);
-      if (abort.aborted) throw notSent(id, abort.reason);
-      const connection = await pool.getConnection();
-      if (abort.aborted) {
-        connection.release();
-        throw notSent(id, abort.reason);
-      }
-      let aborted = false;
-      let closing: Promise<boolean> | undefined;
-      let closed: (() => void) | undefined;
-      const killed = new Promise<never>((_, reject) => {
-        closed = () => reject(new Error("the call was aborted"));
-      });
-      // Only ever rejected while the query is awaited below, or after it settled: never unhandled.
-      killed.catch(() => {});
-      const onAbort = () => {
-        aborted = true;
-        closing = killThenDestroy(pool, connection);
-        closing.then(closed, closed);
-      };
-      abort.onAbort(onAbort);
-      try {
-        // The query settles when the killed connection closes; the race covers a server that never
-        // says so, once the kill has been waited for.
-        const raw = (await Promise.race([
-          connection.query(sql, paramsOf(params)),
-          killed,
-        ])) as unknown as MysqlRaw;
-        if (aborted) throw new Error("the call was aborted");
-        return normalizeResult<T>(raw);
-      } catch (error) {
-        if (!aborted) throw error;
-        const gone = await closing;
-        // Killed mid-statement, an autocommit statement either committed or rolled back; once its
-        // thread is gone the step's probe can tell which.
-        throw new StoreError(
-          "unknown",
-          `The query on "${id}" was aborted while it ran; its connection ${gone === false ? "could not be confirmed gone" : "was killed and is gone"}.`,
-          { cause: abort.reason },
-        );
-      } finally {
-        abort.offAbort(onAbort);
-        if (!aborted) connection.release();
-      }
+      const raw = await runRootQuery(
+        mysqlConnections,
+        pool,
+        id,
+        abort,
+        (connection) => connection.query(sql, paramsOf(params)) as unknown as Promise<MysqlRaw>,
+      );
+      return normalizeResult<T>(raw);
     },
   });
 }
@@ -234,17 +192,5 @@ function scopedHandle(pool: Pool, id: string, scope: CallScope): MysqlHandle {
  * second pooled connection and hangs once every connection is held by such a transaction.
  */
 function refuseRootQuery(id: string, sql: string): void {
-  refuseTransactionControl(mysqlDialect, sql);
-  if (openMysqlTransaction.getStore() === id) {
-    throw new StoreError(
-      "not_committed",
-      `A query through the root handle of "${id}" ran inside one of its own transactions: it would need a second pooled connection, and hangs once every connection is held by such a transaction. Use the transaction's handle.`,
-    );
-  }
-}
-
-function notSent(id: string, reason: unknown): StoreError {
-  return new StoreError("not_committed", `The query on "${id}" was aborted before it was sent.`, {
-    cause: reason,
-  });
+  refuseSqlRootQuery(mysqlDialect, openMysqlTransaction, id, sql);
 }

@@ -1,20 +1,15 @@
 import { numberEntries } from "../../log/log-rules.js";
-import type { ClaimedSaga, SagaChange, SagaFilter } from "../../log/saga-log.js";
-import {
-  type NewStepEntry,
-  RECOVERABLE_STATUSES,
-  type SagaRecord,
-  type SagaStatus,
-  type StepEntry,
-} from "../../model/records.js";
+import type { ClaimedSaga, SagaChange } from "../../log/saga-log.js";
+import type { NewStepEntry, SagaRecord, SagaStatus, StepEntry } from "../../model/records.js";
+import { PooledLogOperations } from "../sql/pooled-log-operations.js";
 import type { LoadedSaga, SagaLogOperations } from "../sql/saga-log-operations.js";
+import { SagaLogSql } from "../sql/saga-log-sql.js";
 import * as logSql from "../sql/saga-log-statements.js";
 import {
   type EntryRow,
   entriesOf,
   HEADER_COLUMNS,
   headerValues,
-  listedRecord,
   recordOf,
   sagaRowOf,
 } from "../sql/saga-rows.js";
@@ -26,8 +21,6 @@ import type { MysqlSagaLogTables } from "./saga-log-schema.js";
 /** Runs one statement through a transaction's connection. */
 export type Sql = MysqlScopedSql;
 
-const LEASE_FREE = logSql.leaseIsFree("?");
-
 /** How many sagas one prune statement deletes. */
 const PRUNE_CHUNK = 500;
 
@@ -37,19 +30,21 @@ const PRUNE_CHUNK = 500;
  * statement returns with `RETURNING` is read back inside the same transaction, which holds the rows
  * it changed.
  */
-export class MysqlLogOperations implements SagaLogOperations<Sql, "async"> {
+export class MysqlLogOperations
+  extends PooledLogOperations<Sql>
+  implements SagaLogOperations<Sql, "async">
+{
   readonly #t: MysqlSagaLogTables;
   readonly #insertHeader: string;
   readonly #lockedRow: string;
-  readonly #updateHeader: string;
 
   constructor(tables: MysqlSagaLogTables) {
+    super(new SagaLogSql(mysqlDialect, tables));
     this.#t = tables;
     this.#insertHeader = `INSERT INTO ${tables.sagas} (${HEADER_COLUMNS.join(", ")}) VALUES (${HEADER_COLUMNS.map(() => "?").join(", ")})`;
     // `s.*` rather than `*`: MySQL refuses an unqualified `*` beside another column.
     this.#lockedRow = `SELECT s.*, (SELECT COALESCE(MAX(seq), 0) FROM ${tables.entries} WHERE saga_id = ?) AS last_seq
        FROM ${tables.sagas} s WHERE s.saga_id = ?${mysqlDialect.lockRows}`;
-    this.#updateHeader = `UPDATE ${tables.sagas} SET ${logSql.headerAssignments(mysqlDialect, 1)} WHERE saga_id = ? AND fencing_token = ?`;
   }
 
   /** Whether both tables already exist, checked without taking any lock. */
@@ -99,20 +94,15 @@ export class MysqlLogOperations implements SagaLogOperations<Sql, "async"> {
     const raw = rows[0];
     if (raw === undefined) throw logSql.sagaNotFound(sagaId);
     const plan = logSql.planWrite(sagaRowOf(raw), Number(raw.last_seq), token, change);
-    const updated = await sql(this.#updateHeader, [...plan.values, sagaId, token]);
+    const updated = await sql(this.statements.updateHeader, [...plan.values, sagaId, token]);
     if (updated.rowCount !== 1) throw logSql.staleToken(sagaId, token);
     await this.#insertEntries(sql, sagaId, plan.entries);
     return undefined;
   }
 
   async #insertEntries(sql: Sql, sagaId: string, entries: readonly StepEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    const params: unknown[] = [];
-    for (const entry of entries) params.push(sagaId, entry.seq, JSON.stringify(entry));
-    await sql(
-      `INSERT INTO ${this.#t.entries} (saga_id, seq, body) VALUES ${entries.map(() => "(?, ?, ?)").join(", ")}`,
-      params,
-    );
+    const insert = this.statements.insertEntries(sagaId, entries);
+    if (insert !== undefined) await sql(insert.sql, insert.params);
   }
 
   async acquireLease(
@@ -122,60 +112,22 @@ export class MysqlLogOperations implements SagaLogOperations<Sql, "async"> {
     ttlMs: number,
     now: number,
   ): Promise<number | undefined> {
-    const taken = await sql(
-      `UPDATE ${this.#t.sagas} SET fencing_token = fencing_token + 1, lease_owner = ?, lease_expires_at = ?, updated_at = ?
-       WHERE saga_id = ? AND ${LEASE_FREE}`,
-      [owner, now + ttlMs, now, sagaId, now],
-    );
+    const taken = await sql(this.statements.takeLease, [owner, now + ttlMs, now, sagaId, now]);
     if (taken.rowCount === 1) {
-      const { rows } = await sql<{ fencing_token: number }>(
-        `SELECT fencing_token FROM ${this.#t.sagas} WHERE saga_id = ?`,
-        [sagaId],
-      );
+      const { rows } = await sql<{ fencing_token: number }>(this.statements.fencingToken, [sagaId]);
       return Number(rows[0]?.fencing_token);
     }
-    await this.#mustExist(sql, sagaId);
+    await this.mustExist(sql, sagaId);
     return undefined;
-  }
-
-  async renewLease(
-    sql: Sql,
-    sagaId: string,
-    token: number,
-    ttlMs: number,
-    now: number,
-  ): Promise<boolean> {
-    const renewed = await sql(
-      `UPDATE ${this.#t.sagas} SET lease_expires_at = ?
-       WHERE saga_id = ? AND fencing_token = ? AND lease_owner IS NOT NULL`,
-      [now + ttlMs, sagaId, token],
-    );
-    if (renewed.rowCount === 1) return true;
-    await this.#mustExist(sql, sagaId);
-    return false;
-  }
-
-  async releaseLease(sql: Sql, sagaId: string, token: number): Promise<void> {
-    await sql(
-      `UPDATE ${this.#t.sagas} SET lease_owner = NULL, lease_expires_at = NULL
-       WHERE saga_id = ? AND fencing_token = ?`,
-      [sagaId, token],
-    );
   }
 
   /** Reads the header and its entries; the caller runs it in one snapshot (a read transaction). */
   async load(sql: Sql, sagaId: string): Promise<LoadedSaga | undefined> {
-    const { rows } = await sql<Record<string, unknown>>(
-      `SELECT * FROM ${this.#t.sagas} WHERE saga_id = ?`,
-      [sagaId],
-    );
+    const { rows } = await sql<Record<string, unknown>>(this.statements.selectRow, [sagaId]);
     const raw = rows[0];
     if (raw === undefined) return undefined;
     const record = recordOf(sagaRowOf(raw));
-    const entries = await sql<EntryRow>(
-      `SELECT seq, body FROM ${this.#t.entries} WHERE saga_id = ? ORDER BY seq`,
-      [sagaId],
-    );
+    const entries = await sql<EntryRow>(this.statements.selectEntries, [sagaId]);
     return {
       snapshot: {
         record,
@@ -201,18 +153,14 @@ export class MysqlLogOperations implements SagaLogOperations<Sql, "async"> {
     names: readonly string[] | undefined,
   ): Promise<ClaimedSaga[]> {
     if (limit === 0 || names?.length === 0) return [];
-    const params: unknown[] = [];
-    const recoverable = mysqlDialect.anyOf("status", RECOVERABLE_STATUSES, params);
-    params.push(now, now);
-    const byName = names === undefined ? "" : ` AND ${mysqlDialect.anyOf("name", names, params)}`;
-    params.push(limit);
-    const candidates = await sql<{ saga_id: string }>(
-      `SELECT saga_id FROM ${this.#t.sagas}
-       WHERE ${recoverable} AND next_recovery_at <= ? AND ${LEASE_FREE}${byName}
-       ORDER BY next_recovery_at, saga_id LIMIT ?
-       FOR UPDATE SKIP LOCKED`,
-      params,
+    const select = this.statements.claimCandidates(
+      now,
+      limit,
+      names,
+      "saga_id",
+      "\n       FOR UPDATE SKIP LOCKED",
     );
+    const candidates = await sql<{ saga_id: string }>(select.sql, select.params);
     const ids = candidates.rows.map((row) => row.saga_id);
     if (ids.length === 0) return [];
     const list = ids.map(() => "?").join(", ");
@@ -227,26 +175,6 @@ export class MysqlLogOperations implements SagaLogOperations<Sql, "async"> {
     );
     const tokens = new Map(rows.map((row) => [row.saga_id, Number(row.fencing_token)]));
     return ids.map((sagaId) => ({ sagaId, token: tokens.get(sagaId) as number }));
-  }
-
-  async quarantine(
-    sql: Sql,
-    sagaId: string,
-    problem: { readonly field: string; readonly message: string },
-    now: number,
-  ): Promise<void> {
-    await sql(
-      `UPDATE ${this.#t.sagas} SET status = 'quarantined', updated_at = ?, problem_field = ?, problem_message = ?, quarantined_at = ?
-       WHERE saga_id = ?`,
-      [now, String(problem.field), String(problem.message), now, sagaId],
-    );
-  }
-
-  async list(sql: Sql, filter: SagaFilter): Promise<SagaRecord[]> {
-    const query = logSql.listStatement(mysqlDialect, this.#t.sagas, filter);
-    if (query === undefined) return [];
-    const { rows } = await sql<Record<string, unknown>>(query.sql, query.params);
-    return rows.map((raw) => listedRecord(sagaRowOf(raw)));
   }
 
   /**
@@ -274,10 +202,5 @@ export class MysqlLogOperations implements SagaLogOperations<Sql, "async"> {
         .rowCount;
     }
     return deleted;
-  }
-
-  async #mustExist(sql: Sql, sagaId: string): Promise<void> {
-    const { rows } = await sql(`SELECT 1 FROM ${this.#t.sagas} WHERE saga_id = ?`, [sagaId]);
-    if (rows.length === 0) throw logSql.sagaNotFound(sagaId);
   }
 }

@@ -1,4 +1,12 @@
 import { type ErrorKind, ErrorKind as Kind } from "../../model/error-kind.js";
+import {
+  classifyDriverError,
+  type DriverErrors,
+  isDriverConnectionLoss,
+  LOST_SOCKET,
+  NEVER_CONNECTED_SOCKET,
+  someCause,
+} from "../sql/driver-errors.js";
 
 // SQLSTATE classes are two digits, or one of the few letter classes; node's errno codes ("EPIPE")
 // are also five capital letters, so the shape alone would mistake them for SQLSTATEs.
@@ -18,19 +26,6 @@ export function sqlstateOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown }).code;
   return typeof code === "string" && SQLSTATE.test(code) ? code : undefined;
 }
-
-/** Socket errors that mean the connection was never made, so nothing was sent. */
-const NEVER_CONNECTED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN"]);
-
-/** Socket errors on an established connection: a statement in flight may have been applied. */
-const CONNECTION_LOST = new Set([
-  "ECONNRESET",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ECONNABORTED",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-]);
 
 /** `pg` and `pg-pool` messages for a statement refused before anything was written to the socket. */
 const NOT_SENT_MESSAGES = [
@@ -52,15 +47,26 @@ const LOST_MESSAGES = [
 // unsupported features, invalid authorization, unknown database or schema, PL/pgSQL RAISE.
 const REFUSED_CLASSES = new Set(["22", "23", "42", "0A", "28", "3D", "3F", "P0"]);
 
-function errnoOf(error: object): string | undefined {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === "string" && !SQLSTATE.test(code) ? code : undefined;
-}
-
-function messageIs(error: object, messages: readonly string[]): boolean {
-  const message = (error as { message?: unknown }).message;
-  return typeof message === "string" && messages.includes(message);
-}
+/** How `pg` and the server report their errors, for the SQL core's classification. */
+const POSTGRES_ERRORS: DriverErrors = {
+  isServerError: (error) => sqlstateOf(error) !== undefined,
+  classifyServer: (error) => classifySqlstate(sqlstateOf(error) as string),
+  // A connection exception (`08…`), or an operator or crash shutdown of the backend.
+  lostConnection(error) {
+    const sqlstate = sqlstateOf(error);
+    return sqlstate?.startsWith("08") === true || sqlstate === "57P01" || sqlstate === "57P02";
+  },
+  // A node error code, never a SQLSTATE.
+  codeOf(error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === "string" && !SQLSTATE.test(code) ? code : undefined;
+  },
+  neverConnected: new Set(NEVER_CONNECTED_SOCKET),
+  connectionLost: new Set(LOST_SOCKET),
+  notSentMessages: NOT_SENT_MESSAGES,
+  lostMessages: LOST_MESSAGES,
+  closedPoolMessages: ["Cannot use a pool after calling end on the pool"],
+};
 
 /**
  * Recognizes `pg` driver and server errors, as a store's `classifyError`. Postgres reports a failed
@@ -93,18 +99,7 @@ function messageIs(error: object, messages: readonly string[]): boolean {
  * ```
  */
 export function classifyPostgresError(error: unknown): ErrorKind | undefined {
-  if (typeof error !== "object" || error === null) return undefined;
-  const sqlstate = sqlstateOf(error);
-  if (sqlstate !== undefined) return classifySqlstate(sqlstate);
-  const errno = errnoOf(error);
-  if (errno !== undefined && NEVER_CONNECTED.has(errno)) return Kind.Transient;
-  if (errno !== undefined && CONNECTION_LOST.has(errno)) return Kind.Unknown;
-  if (messageIs(error, NOT_SENT_MESSAGES)) return Kind.Transient;
-  if (messageIs(error, LOST_MESSAGES)) return Kind.Unknown;
-  if (messageIs(error, ["Cannot use a pool after calling end on the pool"])) {
-    return Kind.NotCommitted;
-  }
-  return undefined;
+  return classifyDriverError(POSTGRES_ERRORS, error);
 }
 
 function classifySqlstate(sqlstate: string): ErrorKind | undefined {
@@ -144,27 +139,13 @@ function classifySqlstate(sqlstate: string): ErrorKind | undefined {
  * ```
  */
 export function isConnectionLoss(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 16 && typeof current === "object" && current !== null; depth++) {
-    const sqlstate = sqlstateOf(current);
-    if (sqlstate?.startsWith("08") || sqlstate === "57P01" || sqlstate === "57P02") return true;
-    const errno = errnoOf(current);
-    if (errno !== undefined && (NEVER_CONNECTED.has(errno) || CONNECTION_LOST.has(errno))) {
-      return true;
-    }
-    if (messageIs(current, NOT_SENT_MESSAGES) || messageIs(current, LOST_MESSAGES)) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
+  return isDriverConnectionLoss(POSTGRES_ERRORS, error);
 }
 
 /** Whether the error chain holds a serialization failure or deadlock (`40001`, `40P01`). */
 export function isSerializationFailure(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 16 && typeof current === "object" && current !== null; depth++) {
+  return someCause(error, (current) => {
     const sqlstate = sqlstateOf(current);
-    if (sqlstate === "40001" || sqlstate === "40P01") return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
+    return sqlstate === "40001" || sqlstate === "40P01";
+  });
 }

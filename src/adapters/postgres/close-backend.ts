@@ -1,9 +1,5 @@
 import type { Client, ClientConfig, Pool } from "pg";
-
-/** How long lockstep waits for a terminated backend to be gone before it gives up. @default 10 s */
-export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
-
-const POLL_MS = 10;
+import { DEFAULT_CLOSE_TIMEOUT_MS, pollUntilGone } from "../sql/until-gone.js";
 
 /**
  * Ends backend `pid` for certain, from a connection of its own, and resolves once the backend is
@@ -32,12 +28,10 @@ export async function closeBackend(
   try {
     await side.connect();
     await side.query("SELECT pg_terminate_backend($1)", [pid]);
-    for (;;) {
-      const { rows } = await side.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1", [pid]);
-      if (rows.length === 0) return true;
-      if (Date.now() >= until) return false;
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    }
+    return await pollUntilGone(
+      async () => (await side.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1", [pid])).rows,
+      until,
+    );
   } catch {
     return false;
   } finally {

@@ -4,6 +4,7 @@ import { StoreError } from "../../core/error-kinds.js";
 import { defineStore, type WriteStore } from "../../core/store.js";
 import { assertInteger, assertName, describeValue } from "../../core/validate.js";
 import { LockstepDefinitionError } from "../../model/definition-error.js";
+import { sendUnlessAborted } from "../sql/root-query.js";
 import { assertPool } from "./assert-pool.js";
 import { classifyPostgresError } from "./classify-postgres-error.js";
 import { assertPostgresPermissions } from "./deno-permissions.js";
@@ -170,20 +171,8 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
     capabilities: { transactions: true, conditionalWrite: true, savepoints: true },
     transaction: <T>(work: (tx: PostgresTransactionHandle) => Promise<T>, scope: CallScope) =>
       runTransaction(settings, work, scope),
-    // Not async: the handle's own promise is returned as it is, without another one around it.
-    apply: (target, write, scope) => {
-      try {
-        const abort = abortWatchOf(scope);
-        if (abort.aborted) {
-          throw new StoreError("not_committed", "The write was aborted before it was sent.", {
-            cause: abort.reason,
-          });
-        }
-        return target.query(write.text, write.values);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    },
+    apply: (target, write, scope) =>
+      sendUnlessAborted(scope, () => target.query(write.text, write.values)),
     affected: (result) => result.rowCount,
     classifyError: classifyPostgresError,
   }) as PostgresStore;

@@ -1,10 +1,5 @@
 import { applyChange, numberEntries, validateLogRecord } from "../../log/log-rules.js";
-import {
-  type ClaimedSaga,
-  type SagaChange,
-  type SagaFilter,
-  SagaLogError,
-} from "../../log/saga-log.js";
+import { type ClaimedSaga, type SagaChange, SagaLogError } from "../../log/saga-log.js";
 import type { NewOutboxMessage } from "../../model/outbox.js";
 import {
   type NewStepEntry,
@@ -14,16 +9,11 @@ import {
   sagaRecordSchema,
 } from "../../model/records.js";
 import { type OutboxRow, OutboxStatements, type Statement } from "../sql/outbox-statements.js";
+import { PooledLogOperations } from "../sql/pooled-log-operations.js";
 import type { LoadedSaga, SagaLogOperations, WrittenSaga } from "../sql/saga-log-operations.js";
+import { SagaLogSql } from "../sql/saga-log-sql.js";
 import * as logSql from "../sql/saga-log-statements.js";
-import {
-  entriesOf,
-  HEADER_COLUMNS,
-  headerValues,
-  listedRecord,
-  recordOf,
-  sagaRowOf,
-} from "../sql/saga-rows.js";
+import { entriesOf, HEADER_COLUMNS, headerValues, recordOf, sagaRowOf } from "../sql/saga-rows.js";
 import { sqlstateOf } from "./classify-postgres-error.js";
 import { postgresDialect } from "./postgres-dialect.js";
 import type { ScopedSql } from "./postgres-transaction.js";
@@ -47,7 +37,10 @@ const appendEntries = (entries: string, seqs: number) => `appended AS (
  * are appended in the same statement as their header (a CTE over `unnest` arrays), only if the
  * header changed.
  */
-export class PostgresLogOperations implements SagaLogOperations<Sql, "async"> {
+export class PostgresLogOperations
+  extends PooledLogOperations<Sql>
+  implements SagaLogOperations<Sql, "async">
+{
   readonly #t: SagaLogTables;
   readonly #create: string;
   readonly #lockedRow: string;
@@ -55,6 +48,7 @@ export class PostgresLogOperations implements SagaLogOperations<Sql, "async"> {
   readonly outbox: OutboxStatements;
 
   constructor(tables: SagaLogTables) {
+    super(new SagaLogSql(postgresDialect, tables));
     this.#t = tables;
     this.outbox = new OutboxStatements(postgresDialect, tables.outbox, tables.sagas);
     // The header's columns are $1 to $13 (an update's: $1, then $2 to $13); the entries follow.
@@ -240,39 +234,13 @@ export class PostgresLogOperations implements SagaLogOperations<Sql, "async"> {
     now: number,
   ): Promise<number | undefined> {
     const { rows } = await sql<{ fencing_token: string }>(
-      `UPDATE ${this.#t.sagas} SET fencing_token = fencing_token + 1, lease_owner = $2, lease_expires_at = $3, updated_at = $4
-       WHERE saga_id = $1 AND ${logSql.leaseIsFree("$4")} RETURNING fencing_token`,
-      [sagaId, owner, now + ttlMs, now],
+      `${this.statements.takeLease} RETURNING fencing_token`,
+      [owner, now + ttlMs, now, sagaId, now],
     );
     const taken = rows[0];
     if (taken !== undefined) return Number(taken.fencing_token);
-    await this.#mustExist(sql, sagaId);
+    await this.mustExist(sql, sagaId);
     return undefined;
-  }
-
-  async renewLease(
-    sql: Sql,
-    sagaId: string,
-    token: number,
-    ttlMs: number,
-    now: number,
-  ): Promise<boolean> {
-    const renewed = await sql(
-      `UPDATE ${this.#t.sagas} SET lease_expires_at = $3
-       WHERE saga_id = $1 AND fencing_token = $2 AND lease_owner IS NOT NULL`,
-      [sagaId, token, now + ttlMs],
-    );
-    if (renewed.rowCount === 1) return true;
-    await this.#mustExist(sql, sagaId);
-    return false;
-  }
-
-  async releaseLease(sql: Sql, sagaId: string, token: number): Promise<void> {
-    await sql(
-      `UPDATE ${this.#t.sagas} SET lease_owner = NULL, lease_expires_at = NULL
-       WHERE saga_id = $1 AND fencing_token = $2`,
-      [sagaId, token],
-    );
   }
 
   /** Reads the header and its entries in one statement, so both come from one snapshot. */
@@ -342,26 +310,6 @@ export class PostgresLogOperations implements SagaLogOperations<Sql, "async"> {
       .map((row) => ({ sagaId: row.saga_id, token: Number(row.fencing_token) }));
   }
 
-  async quarantine(
-    sql: Sql,
-    sagaId: string,
-    problem: { readonly field: string; readonly message: string },
-    now: number,
-  ): Promise<void> {
-    await sql(
-      `UPDATE ${this.#t.sagas} SET status = 'quarantined', updated_at = $2, problem_field = $3, problem_message = $4, quarantined_at = $2
-       WHERE saga_id = $1`,
-      [sagaId, now, String(problem.field), String(problem.message)],
-    );
-  }
-
-  async list(sql: Sql, filter: SagaFilter): Promise<SagaRecord[]> {
-    const query = logSql.listStatement(postgresDialect, this.#t.sagas, filter);
-    if (query === undefined) return [];
-    const { rows } = await sql<Record<string, unknown>>(query.sql, query.params);
-    return rows.map((raw) => listedRecord(sagaRowOf(raw)));
-  }
-
   /** Deletes old terminal sagas; their entries go with them (`ON DELETE CASCADE`), in one statement. */
   async prune(sql: Sql, before: number, statuses: readonly SagaStatus[]): Promise<number> {
     const deleted = await sql(
@@ -369,10 +317,5 @@ export class PostgresLogOperations implements SagaLogOperations<Sql, "async"> {
       [statuses, before],
     );
     return deleted.rowCount;
-  }
-
-  async #mustExist(sql: Sql, sagaId: string): Promise<void> {
-    const { rows } = await sql(`SELECT 1 FROM ${this.#t.sagas} WHERE saga_id = $1`, [sagaId]);
-    if (rows.length === 0) throw logSql.sagaNotFound(sagaId);
   }
 }

@@ -1,15 +1,10 @@
 import { StoreError } from "../../core/error-kinds.js";
 import { numberEntries } from "../../log/log-rules.js";
 import type { ClaimedSaga, SagaChange, SagaFilter } from "../../log/saga-log.js";
-import {
-  type NewStepEntry,
-  RECOVERABLE_STATUSES,
-  type SagaRecord,
-  type SagaStatus,
-  type StepEntry,
-} from "../../model/records.js";
+import type { NewStepEntry, SagaRecord, SagaStatus, StepEntry } from "../../model/records.js";
 import type { BatchCheck, BatchItem, BatchSql } from "./batch-sql.js";
 import type { LoadedSaga, SagaLogOperations } from "./saga-log-operations.js";
+import { SagaLogSql, type SagaLogTableNames } from "./saga-log-sql.js";
 import * as logSql from "./saga-log-statements.js";
 import {
   type EntryRow,
@@ -22,12 +17,7 @@ import {
 import type { SqlDialect } from "./sql-dialect.js";
 
 /** The log's two tables, by their quoted names. */
-export interface BatchLogTables {
-  readonly sagas: string;
-  readonly entries: string;
-}
-
-const LEASE_FREE = logSql.leaseIsFree("?");
+export type BatchLogTables = SagaLogTableNames;
 
 /** How often a write re-reads a row that another write of the same owner moved on, before giving up. */
 const ROW_RACES = 8;
@@ -57,21 +47,15 @@ export class RowMovedError extends StoreError {
  * check that makes the step's own writes apply nothing when its token is stale.
  */
 export class BatchLogOperations implements SagaLogOperations<BatchSql, "async"> {
-  readonly #t: BatchLogTables;
-  readonly #dialect: SqlDialect;
   readonly #insertHeader: string;
   readonly #lockedRow: string;
-  readonly #updateHeader: string;
-  readonly #insertEntry: string;
+  readonly #sql: SagaLogSql;
   readonly #unchanged: string;
 
   constructor(dialect: SqlDialect, tables: BatchLogTables) {
-    this.#t = tables;
-    this.#dialect = dialect;
     this.#insertHeader = logSql.insertHeaderSql(dialect, tables.sagas);
     this.#lockedRow = logSql.lockedRowSql(dialect, tables.sagas, tables.entries);
-    this.#updateHeader = `UPDATE ${tables.sagas} SET ${logSql.headerAssignments(dialect, 1)} WHERE saga_id = ? AND fencing_token = ?`;
-    this.#insertEntry = `INSERT INTO ${tables.entries} (saga_id, seq, body) VALUES`;
+    this.#sql = new SagaLogSql(dialect, tables);
     this.#unchanged = `SELECT 1 FROM ${tables.sagas} WHERE saga_id = ? AND fencing_token = ? AND status = ?
        AND lease_owner IS ? AND lease_expires_at IS ? AND record = ?
        AND (SELECT coalesce(max(seq), 0) FROM ${tables.entries} WHERE saga_id = ?) = ?`;
@@ -143,10 +127,7 @@ export class BatchLogOperations implements SagaLogOperations<BatchSql, "async"> 
         row.last_seq,
       ],
       lost: async () => {
-        const [now] = await sql.all<{ fencing_token: number }>(
-          `SELECT fencing_token FROM ${this.#t.sagas} WHERE saga_id = ?`,
-          [sagaId],
-        );
+        const [now] = await sql.all<{ fencing_token: number }>(this.#sql.fencingToken, [sagaId]);
         if (now === undefined) return logSql.sagaNotFound(sagaId);
         return now.fencing_token !== token
           ? logSql.staleToken(sagaId, token)
@@ -155,20 +136,15 @@ export class BatchLogOperations implements SagaLogOperations<BatchSql, "async"> 
     };
     return [
       unchanged,
-      { sql: this.#updateHeader, params: [...plan.values, sagaId, token] },
+      { sql: this.#sql.updateHeader, params: [...plan.values, sagaId, token] },
       ...this.#entryInserts(sagaId, plan.entries),
     ];
   }
 
   /** One statement for all of a write's entries: on D1 every statement of a batch costs. */
   #entryInserts(sagaId: string, entries: readonly StepEntry[]): BatchItem[] {
-    if (entries.length === 0) return [];
-    return [
-      {
-        sql: `${this.#insertEntry} ${entries.map(() => "(?, ?, ?)").join(", ")}`,
-        params: entries.flatMap((entry) => [sagaId, entry.seq, JSON.stringify(entry)]),
-      },
-    ];
+    const insert = this.#sql.insertEntries(sagaId, entries);
+    return insert === undefined ? [] : [insert];
   }
 
   async acquireLease(
@@ -179,8 +155,7 @@ export class BatchLogOperations implements SagaLogOperations<BatchSql, "async"> 
     now: number,
   ): Promise<number | undefined> {
     const [taken] = await sql.all<{ fencing_token: number }>(
-      `UPDATE ${this.#t.sagas} SET fencing_token = fencing_token + 1, lease_owner = ?, lease_expires_at = ?, updated_at = ?
-       WHERE saga_id = ? AND ${LEASE_FREE} RETURNING fencing_token`,
+      `${this.#sql.takeLease} RETURNING fencing_token`,
       [owner, now + ttlMs, now, sagaId, now],
     );
     if (taken !== undefined) return taken.fencing_token;
@@ -195,32 +170,21 @@ export class BatchLogOperations implements SagaLogOperations<BatchSql, "async"> 
     ttlMs: number,
     now: number,
   ): Promise<boolean> {
-    const renewed = await sql.run(
-      `UPDATE ${this.#t.sagas} SET lease_expires_at = ?
-       WHERE saga_id = ? AND fencing_token = ? AND lease_owner IS NOT NULL`,
-      [now + ttlMs, sagaId, token],
-    );
+    const renewed = await sql.run(this.#sql.renewLease, [now + ttlMs, sagaId, token]);
     if (renewed.changes === 1) return true;
     await this.#mustExist(sql, sagaId);
     return false;
   }
 
   async releaseLease(sql: BatchSql, sagaId: string, token: number): Promise<void> {
-    await sql.run(
-      `UPDATE ${this.#t.sagas} SET lease_owner = NULL, lease_expires_at = NULL
-       WHERE saga_id = ? AND fencing_token = ?`,
-      [sagaId, token],
-    );
+    await sql.run(this.#sql.releaseLease, [sagaId, token]);
   }
 
   async load(sql: BatchSql, sagaId: string): Promise<LoadedSaga | undefined> {
     // One batch, so the header and the entries are read from one state of the database.
     const [header, entries] = await sql.batch([
-      { sql: `SELECT * FROM ${this.#t.sagas} WHERE saga_id = ?`, params: [sagaId] },
-      {
-        sql: `SELECT seq, body FROM ${this.#t.entries} WHERE saga_id = ? ORDER BY seq`,
-        params: [sagaId],
-      },
+      { sql: this.#sql.selectRow, params: [sagaId] },
+      { sql: this.#sql.selectEntries, params: [sagaId] },
     ]);
     const row = header?.rows[0] as SagaRow | undefined;
     if (row === undefined) return undefined;
@@ -242,25 +206,22 @@ export class BatchLogOperations implements SagaLogOperations<BatchSql, "async"> 
     names: readonly string[] | undefined,
   ): Promise<ClaimedSaga[]> {
     if (limit === 0 || names?.length === 0) return [];
-    const params: unknown[] = [];
-    const recoverable = this.#dialect.anyOf("status", RECOVERABLE_STATUSES, params);
-    params.push(now, now);
-    const byName = names === undefined ? "" : ` AND ${this.#dialect.anyOf("name", names, params)}`;
-    params.push(limit);
+    const select = this.#sql.claimCandidates(now, limit, names, "saga_id, fencing_token");
     const candidates = await sql.all<{ saga_id: string; fencing_token: number }>(
-      `SELECT saga_id, fencing_token FROM ${this.#t.sagas}
-       WHERE ${recoverable} AND next_recovery_at <= ? AND ${LEASE_FREE}${byName}
-       ORDER BY next_recovery_at, saga_id LIMIT ?`,
-      params,
+      select.sql,
+      select.params,
     );
     const claimed: ClaimedSaga[] = [];
     for (const candidate of candidates) {
       // Compare-and-set on the token read: a saga another worker claimed since is skipped.
-      const [taken] = await sql.all<{ fencing_token: number }>(
-        `UPDATE ${this.#t.sagas} SET fencing_token = fencing_token + 1, lease_owner = ?, lease_expires_at = ?, updated_at = ?
-         WHERE saga_id = ? AND fencing_token = ? AND ${LEASE_FREE} RETURNING fencing_token`,
-        [owner, now + ttlMs, now, candidate.saga_id, candidate.fencing_token, now],
-      );
+      const [taken] = await sql.all<{ fencing_token: number }>(this.#sql.claimCandidate, [
+        owner,
+        now + ttlMs,
+        now,
+        candidate.saga_id,
+        candidate.fencing_token,
+        now,
+      ]);
       if (taken !== undefined)
         claimed.push({ sagaId: candidate.saga_id, token: taken.fencing_token });
     }
@@ -273,39 +234,28 @@ export class BatchLogOperations implements SagaLogOperations<BatchSql, "async"> 
     problem: { readonly field: string; readonly message: string },
     now: number,
   ): Promise<void> {
-    await sql.run(
-      `UPDATE ${this.#t.sagas} SET status = 'quarantined', updated_at = ?, problem_field = ?, problem_message = ?, quarantined_at = ?
-       WHERE saga_id = ?`,
-      [now, String(problem.field), String(problem.message), now, sagaId],
-    );
+    await sql.run(this.#sql.quarantine, this.#sql.quarantineParams(sagaId, problem, now));
   }
 
   async list(sql: BatchSql, filter: SagaFilter): Promise<SagaRecord[]> {
-    const query = logSql.listStatement(this.#dialect, this.#t.sagas, filter);
+    const query = this.#sql.list(filter);
     if (query === undefined) return [];
     return (await sql.all<SagaRow>(query.sql, query.params)).map(listedRecord);
   }
 
   /** Deletes each old terminal saga with its entries, in one batch. */
   async prune(sql: BatchSql, before: number, statuses: readonly SagaStatus[]): Promise<number> {
-    if (statuses.length === 0) return 0;
-    const params: unknown[] = [];
-    const terminal = `${this.#dialect.anyOf("status", statuses, params)} AND updated_at < ?`;
-    params.push(before);
+    const prune = this.#sql.prune(before, statuses);
+    if (prune === undefined) return 0;
     const [, deleted] = await sql.batch([
-      {
-        sql: `DELETE FROM ${this.#t.entries} WHERE saga_id IN (SELECT saga_id FROM ${this.#t.sagas} WHERE ${terminal})`,
-        params,
-      },
-      { sql: `DELETE FROM ${this.#t.sagas} WHERE ${terminal}`, params },
+      { sql: prune.entries, params: prune.params },
+      { sql: prune.sagas, params: prune.params },
     ]);
     return deleted?.changes ?? 0;
   }
 
   async #mustExist(sql: BatchSql, sagaId: string): Promise<void> {
-    const [row] = await sql.all(`SELECT 1 AS found FROM ${this.#t.sagas} WHERE saga_id = ?`, [
-      sagaId,
-    ]);
+    const [row] = await sql.all(this.#sql.exists, [sagaId]);
     if (row === undefined) throw logSql.sagaNotFound(sagaId);
   }
 }
