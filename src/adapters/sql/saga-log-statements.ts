@@ -114,7 +114,7 @@ export function listStatement(
     // its spelling is fixed: `"attention":{"reason":"…"`. Only sagas needing attention carry one.
     where.push(`status = ${param("needs_attention")}`);
     where.push(
-      `(${filter.attention.map((reason) => `record LIKE ${param(`%"attention":{"reason":"${likeEscaped(reason)}"%`)} ESCAPE '\\'`).join(" OR ")})`,
+      `(${filter.attention.map((reason) => `record LIKE ${param(`%"attention":{"reason":"${likeEscaped(reason)}"%`)} ESCAPE '!'`).join(" OR ")})`,
     );
   }
   let sql = `SELECT * FROM ${sagas}`;
@@ -127,9 +127,12 @@ export function listStatement(
   return { sql, params };
 }
 
-/** `text` with LIKE's wildcards and its escape character escaped by `\\`. */
+/**
+ * `text` with LIKE's wildcards and its escape character escaped by `!`: not a backslash, which
+ * MySQL's string literals would take as their own escape, so `ESCAPE '!'` reads the same everywhere.
+ */
 function likeEscaped(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+  return text.replace(/[!%_]/g, (c) => `!${c}`);
 }
 
 /** The refusal of a `create` whose saga id is taken. */
