@@ -5,6 +5,7 @@ import type { Result } from "neverthrow";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { drizzleSagaLog, drizzleStore } from "../../../src/adapters/drizzle/index.js";
+import type { MysqlSagaLog } from "../../../src/adapters/mysql/index.js";
 import { classifyError, StoreError } from "../../../src/core/error-kinds.js";
 import type { SagaReport } from "../../../src/core/report.js";
 import { createRunner } from "../../../src/core/runner.js";
@@ -70,7 +71,8 @@ describe("drizzleStore on mysql2 in sagas", () => {
       .build();
 
   it("a step co-commits its Drizzle writes with its log record", async () => {
-    const log = drizzleSagaLog(opened.db, { store });
+    // Typed as the MySQL log it is, from the database's mysql2 client.
+    const log: MysqlSagaLog = drizzleSagaLog(opened.db, { store });
     const report = reportOf(await createRunner({ log }).run(saga(false), { id: "o1" }));
     expect(report.status).toBe("completed");
     expect(report.steps[0]?.strategy).toBe("co_committed");
