@@ -1,3 +1,4 @@
+import type { MysqlHandle } from "../adapters/mysql/index.js";
 import type { PostgresHandle } from "../adapters/postgres/index.js";
 import type { SqliteHandle } from "../adapters/sqlite/index.js";
 import { LockstepDefinitionError } from "../index.js";
@@ -14,10 +15,101 @@ export interface SqlClient {
 
 /** How the SQL ports talk to one kind of database. */
 export interface SqlDialect<Handle> {
-  /** `"sqlite"` or `"postgres"`. */
+  /** `"sqlite"`, `"postgres"` or `"mysql"`. */
   readonly name: string;
   /** Wraps a handle (root or transaction) as a {@link SqlClient}. */
   client(handle: Handle): SqlClient;
+  /**
+   * How the database spells what SQL databases disagree on.
+   *
+   * @default standardSpelling (Postgres and SQLite)
+   */
+  readonly spelling?: SqlSpelling;
+}
+
+/** The value an upsert proposed for a column, and the one the conflicting row holds. */
+export interface UpsertColumns {
+  proposed(column: string): string;
+  existing(column: string): string;
+}
+
+/**
+ * The few statements the SQL ports write differently per database: text keys, inserts that skip an
+ * existing key, upserts, and a unique key over only some rows.
+ */
+export interface SqlSpelling {
+  /** The column type of a text key (a primary key, or a column of a unique key). */
+  readonly keyType: string;
+  /** `INSERT INTO table (columns) VALUES (?, …)` that does nothing when a row with its `key` exists. */
+  insertOrIgnore(table: string, columns: readonly string[], key: string): string;
+  /**
+   * `INSERT INTO table (columns) VALUES (?, …)` that, when a row with its `key` exists, sets each
+   * column of `set` to the expression given, written with {@link UpsertColumns}.
+   */
+  upsert(
+    table: string,
+    columns: readonly string[],
+    key: string,
+    set: (columns: UpsertColumns) => Readonly<Record<string, string>>,
+  ): string;
+  /**
+   * At most one row per `column` among the rows where `condition` holds, as the unique key `name`:
+   * text to append to the `CREATE TABLE`'s column list, and statements to run after it.
+   */
+  uniqueWhere(
+    table: string,
+    name: string,
+    column: string,
+    condition: string,
+  ): { readonly columns: string; readonly statements: readonly string[] };
+}
+
+const valuesOf = (columns: readonly string[]) => columns.map(() => "?").join(", ");
+
+const assignments = (set: Readonly<Record<string, string>>) =>
+  Object.entries(set)
+    .map(([column, value]) => `${column} = ${value}`)
+    .join(", ");
+
+/** Postgres's and SQLite's spelling: `ON CONFLICT`, `excluded`, partial unique indexes. */
+export const standardSpelling: SqlSpelling = {
+  keyType: "TEXT",
+  insertOrIgnore: (table, columns, key) =>
+    `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${valuesOf(columns)}) ON CONFLICT (${key}) DO NOTHING`,
+  upsert: (table, columns, key, set) =>
+    `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${valuesOf(columns)}) ON CONFLICT (${key}) DO UPDATE SET ${assignments(
+      set({ proposed: (c) => `excluded.${c}`, existing: (c) => `${table}.${c}` }),
+    )}`,
+  uniqueWhere: (table, name, column, condition) => ({
+    columns: "",
+    statements: [
+      `CREATE UNIQUE INDEX IF NOT EXISTS ${name} ON ${table} (${column}) WHERE ${condition}`,
+    ],
+  }),
+};
+
+/**
+ * MySQL's and MariaDB's spelling: `VARCHAR` keys (InnoDB cannot index a whole `TEXT`),
+ * `INSERT IGNORE`, `ON DUPLICATE KEY UPDATE … VALUES(column)`, and a unique key over a stored
+ * generated column that is `NULL` outside `condition` (InnoDB has no partial indexes).
+ */
+export const mysqlSpelling: SqlSpelling = {
+  keyType: "VARCHAR(191)",
+  insertOrIgnore: (table, columns) =>
+    `INSERT IGNORE INTO ${table} (${columns.join(", ")}) VALUES (${valuesOf(columns)})`,
+  upsert: (table, columns, _key, set) =>
+    `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${valuesOf(columns)}) ON DUPLICATE KEY UPDATE ${assignments(
+      set({ proposed: (c) => `VALUES(${c})`, existing: (c) => c }),
+    )}`,
+  uniqueWhere: (_table, name, column, condition) => ({
+    columns: `, ${column}_when VARCHAR(191) AS (CASE WHEN ${condition} THEN ${column} END) STORED, UNIQUE KEY ${name} (${column}_when)`,
+    statements: [],
+  }),
+};
+
+/** The spelling of `dialect`. */
+export function spellingOf(dialect: SqlDialect<unknown>): SqlSpelling {
+  return dialect.spelling ?? standardSpelling;
 }
 
 /** The dialect for handles of `lockstep/sqlite`. */
@@ -46,6 +138,22 @@ export const postgresDialect: SqlDialect<PostgresHandle> = {
         (await handle.query(numbered(sql), [...params])).rows as T[],
     };
   },
+};
+
+/**
+ * The dialect for handles of `lockstep/mysql` (MySQL 8, MariaDB 10.6 and later). `exec` resolves to
+ * the rows a statement matched, as `mysqlStore` counts them.
+ */
+export const mysqlDialect: SqlDialect<MysqlHandle> = {
+  name: "mysql",
+  spelling: mysqlSpelling,
+  client: (handle) => ({
+    exec: async (sql, params = []) => (await handle.query(sql, params)).rowCount,
+    one: async <T>(sql: string, params: readonly unknown[] = []) =>
+      (await handle.query<T>(sql, params)).rows[0],
+    many: async <T>(sql: string, params: readonly unknown[] = []) =>
+      (await handle.query<T>(sql, params)).rows,
+  }),
 };
 
 /**

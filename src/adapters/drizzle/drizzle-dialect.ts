@@ -7,6 +7,7 @@ const ENTITY_KIND = Symbol.for("drizzle:entityKind");
 /** The Drizzle drivers lockstep wraps, by the class name Drizzle gives their databases. */
 const SUPPORTED = {
   NodePgDatabase: "node-postgres",
+  MySql2Database: "mysql2",
   BetterSQLite3Database: "better-sqlite3",
 } as const;
 
@@ -15,7 +16,8 @@ export type DrizzleDriver = (typeof SUPPORTED)[keyof typeof SUPPORTED];
 
 /**
  * What lockstep reads of a Drizzle database besides its public API: the session Drizzle sends its
- * queries through, whose `client` is the driver's (a `pg.Pool`, a better-sqlite3 `Database`).
+ * queries through, whose `client` is the driver's (a `pg.Pool`, a `mysql2` promise pool, a
+ * better-sqlite3 `Database`).
  */
 export interface DrizzleSession {
   readonly client: unknown;
@@ -31,14 +33,14 @@ export interface DrizzleInternals {
 
 /**
  * The driver of a Drizzle database. Throws {@link UnsupportedDialectError} for a Drizzle database on
- * a driver lockstep does not wrap yet (mysql2, libSQL, D1, …), naming it, and a
+ * a driver lockstep does not wrap yet (libSQL, D1, …), naming it, and a
  * `LockstepDefinitionError` naming the value for anything that is not a Drizzle database.
  */
 export function drizzleDriverOf(db: unknown): DrizzleDriver {
   const kind = entityKindOf(db);
   if (kind === undefined || typeof (db as { session?: unknown }).session !== "object") {
     throw new LockstepDefinitionError(
-      `Expected \`db\` to be a Drizzle database (from drizzle-orm/node-postgres or drizzle-orm/better-sqlite3), got ${describeInstance(db)}.`,
+      `Expected \`db\` to be a Drizzle database (from drizzle-orm/node-postgres, drizzle-orm/mysql2 or drizzle-orm/better-sqlite3), got ${describeInstance(db)}.`,
     );
   }
   const driver = (SUPPORTED as Record<string, DrizzleDriver>)[kind];

@@ -9,7 +9,7 @@ export interface DrizzleStoreOptions {
    * store's transactions.
    *
    * @default the id lockstep's own store on the same driver derives: `postgres:<host>:<port>/<database>`
-   * from the pool's options, or `sqlite:<absolute real path>` of the database file
+   * or `mysql:<host>:<port>/<database>` from the pool's options, or `sqlite:<absolute real path>`
    * @example `drizzleStore(db, { id: "orders-db" })`
    */
   readonly id?: string;
@@ -24,17 +24,18 @@ export interface DrizzleStoreOptions {
    */
   readonly versionsNeverReused?: boolean;
   /**
-   * node-postgres only: the isolation level of every transaction, as `postgresStore` takes it.
+   * node-postgres and mysql2: the isolation level of every transaction, as `postgresStore` or
+   * `mysqlStore` takes it.
    *
-   * @default "read committed"
+   * @default "read committed" on node-postgres; the session's own level on mysql2
    * @example `drizzleStore(db, { id: "orders-db", isolation: "serializable" })`
    */
   readonly isolation?: PostgresIsolation;
   /**
-   * node-postgres only: how many times a transaction that failed with a serialization failure or
-   * deadlock runs again, as `postgresStore` takes it; `work` must then be re-runnable.
+   * node-postgres and mysql2: how many times a transaction that failed with a serialization failure
+   * or deadlock runs, as `postgresStore` or `mysqlStore` takes it; `work` must then be re-runnable.
    *
-   * @default 3 under "serializable" and "repeatable read", 1 otherwise
+   * @default on node-postgres 3 under "serializable" and "repeatable read", 1 otherwise; 3 on mysql2
    */
   readonly attempts?: number;
   /**

@@ -1,6 +1,7 @@
 import { LockstepDefinitionError } from "../../model/definition-error.js";
 import { describeInstance } from "../sql/unsupported-dialect.js";
 import { drizzleDriverOf } from "./drizzle-dialect.js";
+import { drizzleMysqlStore } from "./drizzle-mysql.js";
 import { drizzlePostgresStore } from "./drizzle-postgres.js";
 import { drizzleSqliteStore } from "./drizzle-sqlite.js";
 import type { DrizzleStoreOptions } from "./drizzle-store-options.js";
@@ -14,6 +15,11 @@ import type { DrizzleDatabase, DrizzleStore } from "./drizzle-types.js";
  *   pooled connection of its own; the work gets a Drizzle transaction object whose statements run
  *   on that connection. Other steps get a Drizzle database whose queries are ended (backend
  *   terminated, waited for) when the step's call is abandoned, as `postgresStore`'s root handle.
+ * - **mysql2** (`drizzle(pool)`, a `mysql2` pool, promise or callback): transactions are
+ *   `mysqlStore`'s, each on a pooled connection of its own, and the work gets a Drizzle transaction
+ *   object whose statements run on that connection. Other steps get a Drizzle database whose queries
+ *   are ended (server thread killed, waited for) when the step's call is abandoned. A write's
+ *   `affected` count is the rows it matched, as `mysqlStore` counts them.
  * - **better-sqlite3** (`drizzle(new Database(file))`): transactions are `sqliteStore`'s, on
  *   lockstep's own connection to the same file, behind the file's write gate, so the work may
  *   await — which Drizzle's own better-sqlite3 `db.transaction()` cannot. Writes through `db`
@@ -55,7 +61,6 @@ export function drizzleStore<Db extends DrizzleDatabase>(
       `Expected \`options\` to be an object, got ${describeInstance(options)}.`,
     );
   }
-  return driver === "node-postgres"
-    ? drizzlePostgresStore(db, options)
-    : drizzleSqliteStore(db, options);
+  if (driver === "node-postgres") return drizzlePostgresStore(db, options);
+  return driver === "mysql2" ? drizzleMysqlStore(db, options) : drizzleSqliteStore(db, options);
 }

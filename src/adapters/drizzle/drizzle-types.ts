@@ -2,10 +2,12 @@ import type { CallScope } from "../../core/deadline.js";
 import { StoreError } from "../../core/error-kinds.js";
 import type { WriteStore } from "../../core/store.js";
 import { describeValue } from "../../core/validate.js";
+import type { DrizzleDriver } from "./drizzle-dialect.js";
 
 /**
- * A Drizzle database lockstep can wrap: one from `drizzle-orm/node-postgres` over a `pg.Pool`, or
- * from `drizzle-orm/better-sqlite3` over a database file.
+ * A Drizzle database lockstep can wrap: one from `drizzle-orm/node-postgres` over a `pg.Pool`, from
+ * `drizzle-orm/mysql2` over a `mysql2` pool, or from `drizzle-orm/better-sqlite3` over a database
+ * file.
  */
 export interface DrizzleDatabase {
   readonly $client: unknown;
@@ -71,12 +73,12 @@ export interface DrizzleStore<Db extends DrizzleDatabase>
     work: (tx: DrizzleTransaction<Db>) => Promise<T>,
     scope: CallScope,
   ) => Promise<T>;
-  /** The Drizzle driver under the store: `"node-postgres"` or `"better-sqlite3"`. */
-  readonly driver: "node-postgres" | "better-sqlite3";
+  /** The Drizzle driver under the store: `"node-postgres"`, `"mysql2"` or `"better-sqlite3"`. */
+  readonly driver: DrizzleDriver;
   /**
    * Closes what lockstep opened for this store: on better-sqlite3, its own connections to the file
-   * (shared with `drizzleSagaLog(db)`, so close once both are done with). On node-postgres it does
-   * nothing: the pool is yours to end.
+   * (shared with `drizzleSagaLog(db)`, so close once both are done with). On node-postgres and
+   * mysql2 it does nothing: the pool is yours to end.
    */
   close(): void;
 }

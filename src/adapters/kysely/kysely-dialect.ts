@@ -5,6 +5,9 @@ import {
   type Driver,
   Kysely,
   type KyselyProps,
+  MysqlAdapter,
+  MysqlIntrospector,
+  MysqlQueryCompiler,
   PostgresAdapter,
   PostgresIntrospector,
   PostgresQueryCompiler,
@@ -19,11 +22,11 @@ import { LockstepDefinitionError } from "../../model/definition-error.js";
 import { describeInstance, UnsupportedDialectError } from "../sql/unsupported-dialect.js";
 
 /** A Kysely dialect lockstep wraps. */
-export type KyselyDialectName = "postgres" | "sqlite";
+export type KyselyDialectName = "postgres" | "mysql" | "sqlite";
 
 /**
  * The dialect of a Kysely database, read from its adapter. Throws {@link UnsupportedDialectError}
- * for a Kysely database of another dialect (MySQL, MS SQL Server, …), naming its adapter, and a
+ * for a Kysely database of another dialect (MS SQL Server, …), naming its adapter, and a
  * `LockstepDefinitionError` naming the value for anything that is not a Kysely database.
  */
 export function kyselyDialectOf(db: unknown): KyselyDialectName {
@@ -38,10 +41,12 @@ export function kyselyDialectOf(db: unknown): KyselyDialectName {
   }
   const adapter = executor?.adapter;
   if (adapter instanceof PostgresAdapter) return "postgres";
+  if (adapter instanceof MysqlAdapter) return "mysql";
   if (adapter instanceof SqliteAdapter) return "sqlite";
   const name = adapter?.constructor?.name ?? String(adapter);
   throw new UnsupportedDialectError("Kysely", name, [
     "PostgresAdapter (PostgresDialect over a pg.Pool)",
+    "MysqlAdapter (MysqlDialect over a mysql2 pool)",
     "SqliteAdapter (SqliteDialect over a better-sqlite3 Database on a file)",
   ]);
 }
@@ -87,6 +92,14 @@ const NO_DRIVER: Driver = Object.freeze({
 
 /** The parts of a dialect a lockstep Kysely handle uses: its introspector (`db.introspection`). */
 function dialectFor(name: KyselyDialectName): Dialect {
+  if (name === "mysql") {
+    return {
+      createAdapter: () => new MysqlAdapter(),
+      createDriver: () => NO_DRIVER,
+      createIntrospector: (db) => new MysqlIntrospector(db),
+      createQueryCompiler: () => new MysqlQueryCompiler(),
+    };
+  }
   return name === "postgres"
     ? {
         createAdapter: () => new PostgresAdapter(),

@@ -1,10 +1,12 @@
 import type { Kysely } from "kysely";
 import type { Pool } from "pg";
+import { type MysqlSagaLog, mysqlSagaLog } from "../mysql/mysql-saga-log.js";
 import { assertPool } from "../postgres/assert-pool.js";
 import { type PostgresSagaLog, postgresSagaLog } from "../postgres/postgres-saga-log.js";
 import { databaseOfClient } from "../sqlite/database-of-client.js";
 import { type SqliteSagaLog, sqliteSagaLog } from "../sqlite/sqlite-saga-log.js";
 import { kyselyDialectOf } from "./kysely-dialect.js";
+import { mysqlPoolOfClient } from "./kysely-mysql.js";
 
 /** Options of {@link kyselySagaLog}. */
 export interface KyselySagaLogOptions {
@@ -20,7 +22,7 @@ export interface KyselySagaLogOptions {
 
 /**
  * Opens lockstep's saga log on the database a Kysely database uses: `postgresSagaLog` on its pool,
- * or `sqliteSagaLog` on its file (sharing the connections `kyselyStore` opened). Declare the store
+ * `mysqlSagaLog` on its `mysql2` pool (in the pool's database), or `sqliteSagaLog` on its file (sharing the connections `kyselyStore` opened). Declare the store
  * with `store` and its steps commit their writes and their log records in one transaction.
  *
  * @example
@@ -31,12 +33,13 @@ export interface KyselySagaLogOptions {
 export function kyselySagaLog<DB>(
   db: Kysely<DB>,
   options: KyselySagaLogOptions,
-): PostgresSagaLog | SqliteSagaLog {
+): PostgresSagaLog | MysqlSagaLog | SqliteSagaLog {
   const dialect = kyselyDialectOf(db);
   const { client, schema, ...shared } = options;
   if (dialect === "postgres") {
     assertPool(client, "client");
     return postgresSagaLog(client as Pool, schema === undefined ? shared : { ...shared, schema });
   }
+  if (dialect === "mysql") return mysqlSagaLog(mysqlPoolOfClient(client), shared);
   return sqliteSagaLog(databaseOfClient(client, "client"), shared);
 }

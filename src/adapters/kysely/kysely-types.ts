@@ -9,7 +9,7 @@ import type { PostgresIsolation } from "../postgres/postgres-store.js";
 export interface KyselyStoreOptions {
   /**
    * The driver client you gave the Kysely dialect: the `pg.Pool` of `PostgresDialect({ pool })`,
-   * or the better-sqlite3 `Database` (on a file) of `SqliteDialect({ database })`. Kysely keeps its
+   * the `mysql2` pool of `MysqlDialect({ pool })`, or the better-sqlite3 `Database` (on a file) of `SqliteDialect({ database })`. Kysely keeps its
    * driver private, and lockstep needs the client itself to give each transaction a connection of
    * its own and to discard one it abandons.
    *
@@ -19,7 +19,8 @@ export interface KyselyStoreOptions {
   /**
    * The store's logical identity (`"orders-db"`), logged with every saga and compared on recovery.
    *
-   * @default `postgres:<host>:<port>/<database>` from the pool's options, or `sqlite:<real path>`
+   * @default `postgres:<host>:<port>/<database>` or `mysql:<host>:<port>/<database>` from the
+   *   pool's options, or `sqlite:<real path>`
    */
   readonly id?: string;
   /**
@@ -29,9 +30,13 @@ export interface KyselyStoreOptions {
    * @default false
    */
   readonly versionsNeverReused?: boolean;
-  /** Postgres only: the isolation level of every transaction. @default "read committed" */
+  /**
+   * Postgres and MySQL: the isolation level of every transaction.
+   *
+   * @default "read committed" on Postgres; the session's own level on MySQL
+   */
   readonly isolation?: PostgresIsolation;
-  /** Postgres only: how many times a serialization failure or deadlock reruns the transaction. */
+  /** Postgres and MySQL: how many times a serialization failure or deadlock runs the transaction. */
   readonly attempts?: number;
   /** SQLite only: how long lockstep's own connections wait for another process's lock. @default 5000 */
   readonly busyTimeoutMs?: number;
@@ -63,10 +68,10 @@ export interface KyselyStore<DB> extends WriteStore<Kysely<DB>, KyselyWrite<DB>,
     scope: CallScope,
   ) => Promise<T>;
   /** The Kysely dialect under the store. */
-  readonly dialect: "postgres" | "sqlite";
+  readonly dialect: "postgres" | "mysql" | "sqlite";
   /**
    * Closes what lockstep opened: on SQLite its own connections to the file (shared with
-   * `kyselySagaLog`); on Postgres nothing, the pool is yours to end.
+   * `kyselySagaLog`); on Postgres and MySQL nothing, the pool is yours to end.
    */
   close(): void;
 }

@@ -1,6 +1,7 @@
 import type { Pool } from "mysql2/promise";
 import { describeValue } from "../../core/validate.js";
 import { LockstepDefinitionError } from "../../model/definition-error.js";
+import { describeInstance } from "../sql/unsupported-dialect.js";
 
 /** The settings `mysql2` keeps for every connection of a pool, as lockstep reads them. */
 export interface MysqlConnectionSettings {
@@ -47,7 +48,7 @@ export function assertPool(pool: unknown, argument = "pool"): asserts pool is Po
 
 function notAPool(argument: string, pool: unknown): LockstepDefinitionError {
   return new LockstepDefinitionError(
-    `Expected \`${argument}\` to be a mysql2 promise pool (createPool from "mysql2/promise"; a single connection cannot give each transaction a connection of its own), got ${describeValue(pool)}.`,
+    `Expected \`${argument}\` to be a mysql2 promise pool (createPool from "mysql2/promise"; a single connection cannot give each transaction a connection of its own), got ${describeInstance(pool)}.`,
   );
 }
 

@@ -4,14 +4,9 @@ import { StoreError } from "../../core/error-kinds.js";
 import { defineStore, type WriteStore } from "../../core/store.js";
 import { assertInteger, assertName, describeValue } from "../../core/validate.js";
 import { LockstepDefinitionError } from "../../model/definition-error.js";
-import {
-  refuseRootQuery as refuseSqlRootQuery,
-  runRootQuery,
-  sendUnlessAborted,
-} from "../sql/root-query.js";
+import { sendUnlessAborted } from "../sql/root-query.js";
 import { assertPool } from "./assert-pool.js";
 import { classifyMysqlError } from "./classify-mysql-error.js";
-import { mysqlDialect } from "./mysql-dialect.js";
 import type {
   MysqlHandle,
   MysqlQueryResult,
@@ -19,12 +14,8 @@ import type {
   MysqlWrite,
   MysqlWriteResult,
 } from "./mysql-handle.js";
-import { mysqlConnections } from "./pooled-connections.js";
-import {
-  openMysqlTransaction,
-  runMysqlTransaction,
-  type TransactionSettings,
-} from "./run-transaction.js";
+import { runMysqlTransaction, type TransactionSettings } from "./run-transaction.js";
+import { refuseRootQuery, scopedQuery } from "./scoped-query.js";
 import { type MysqlRaw, normalizeResult, paramsOf } from "./statements.js";
 import { mysqlStoreId } from "./store-id.js";
 
@@ -162,35 +153,11 @@ export function mysqlStore(pool: Pool, options: MysqlStoreOptions = {}): MysqlSt
   }) as MysqlStore;
 }
 
-/**
- * The root handle for one call: each query runs on a pooled connection of its own, and when the
- * call's scope aborts while it runs, the connection is destroyed and its server thread killed; the
- * query settles only once the thread is gone, so a statement lockstep gave up on (one waiting on a
- * row lock, say) can never land afterwards. A query abandoned while it waited for a pooled
- * connection is never sent.
- */
+/** The root handle for one call: each query through {@link scopedQuery}, under the call's scope. */
 function scopedHandle(pool: Pool, id: string, scope: CallScope): MysqlHandle {
   const abort = abortWatchOf(scope);
   return Object.freeze({
-    query: async <T>(sql: string, params?: readonly unknown[]): Promise<MysqlQueryResult<T>> => {
-      refuseRootQuery(id, sql);
-      const raw = await runRootQuery(
-        mysqlConnections,
-        pool,
-        id,
-        abort,
-        (connection) => connection.query(sql, paramsOf(params)) as unknown as Promise<MysqlRaw>,
-      );
-      return normalizeResult<T>(raw);
-    },
+    query: async <T>(sql: string, params?: readonly unknown[]): Promise<MysqlQueryResult<T>> =>
+      normalizeResult<T>(await scopedQuery(pool, id, abort, sql, params)),
   });
-}
-
-/**
- * Refuses what a root handle must never send: transaction control (a transaction is the store's
- * to open), and any query from inside one of this store's own transactions, which would need a
- * second pooled connection and hangs once every connection is held by such a transaction.
- */
-function refuseRootQuery(id: string, sql: string): void {
-  refuseSqlRootQuery(mysqlDialect, openMysqlTransaction, id, sql);
 }

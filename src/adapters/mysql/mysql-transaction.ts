@@ -8,7 +8,13 @@ import { type SqlTransaction, scopeBehind, type TransactionScope } from "../sql/
 import { mysqlErrnoOf } from "./classify-mysql-error.js";
 import { mysqlDialect } from "./mysql-dialect.js";
 import type { MysqlQueryResult, MysqlTransactionHandle } from "./mysql-handle.js";
-import { type MysqlRaw, normalizeResult, paramsOf } from "./statements.js";
+import {
+  type MysqlDriverOptions,
+  type MysqlRaw,
+  normalizeResult,
+  paramsOf,
+  queryConfigOf,
+} from "./statements.js";
 
 /** `SERVER_STATUS_IN_TRANS`: the server's flag, on every OK packet, that a transaction is open. */
 const IN_TRANSACTION = 1;
@@ -67,7 +73,11 @@ export class MysqlTransaction extends QueuedTransaction<
     return this.#rolledBack === undefined;
   }
 
-  protected override send(sql: string, params: readonly unknown[] | undefined): Promise<MysqlRaw> {
+  protected override send(
+    sql: string,
+    params: readonly unknown[] | undefined,
+    extra?: unknown,
+  ): Promise<MysqlRaw> {
     if (this.#rolledBack !== undefined && sql !== "ROLLBACK") {
       return Promise.reject(
         new StoreError(
@@ -77,7 +87,10 @@ export class MysqlTransaction extends QueuedTransaction<
         ),
       );
     }
-    const sent = this.#connection.query(sql, paramsOf(params)) as unknown as Promise<MysqlRaw>;
+    const sent = this.#connection.query(
+      queryConfigOf(sql, extra as MysqlDriverOptions | undefined) as string,
+      paramsOf(params),
+    ) as unknown as Promise<MysqlRaw>;
     return sent.then(this.#watchValue, this.#watchError);
   }
 
@@ -108,6 +121,16 @@ export class MysqlTransaction extends QueuedTransaction<
     throw error;
   };
 
+  /** One statement through `scope`, with `mysql2` options, answered with `mysql2`'s own result. */
+  statementFor(
+    scope: Scope,
+    sql: string,
+    params: readonly unknown[] | undefined,
+    options: MysqlDriverOptions,
+  ): Promise<MysqlRaw> {
+    return this.statement(scope, sql, params, options);
+  }
+
   override sqlFor(scope: Scope): MysqlScopedSql {
     return <T>(sql: string, params?: readonly unknown[]) =>
       this.statement(scope, sql, params).then(normalizeResult<T>);
@@ -128,4 +151,32 @@ export class MysqlTransaction extends QueuedTransaction<
 /** The transaction scope behind a handle, or `undefined` for anything else (a root handle). */
 export function mysqlScopeOf(handle: unknown): TransactionScope<MysqlTransaction> | undefined {
   return scopeBehind<MysqlTransaction>(handle, HANDLE_SCOPE);
+}
+
+/**
+ * Runs one statement through the lockstep transaction behind `handle`, with every check its handle
+ * makes and `mysql2`'s `options`, answered with `mysql2`'s own `[rows, fields]`: what an ORM's
+ * session sends through.
+ */
+export function queryThrough(
+  handle: MysqlTransactionHandle,
+  sql: string,
+  params: readonly unknown[] | undefined,
+  options: MysqlDriverOptions,
+): Promise<MysqlRaw> {
+  const scope = mysqlScopeOf(handle);
+  if (scope === undefined) {
+    return Promise.reject(
+      new StoreError("not_committed", "Expected a MySQL transaction handle; nothing was sent."),
+    );
+  }
+  return scope.context.statementFor(scope, sql, params, options);
+}
+
+/**
+ * Gives `target` (an ORM's transaction object) the scope of the lockstep transaction handle `from`,
+ * so the saga log accepts it for co-commit as it accepts the handle itself.
+ */
+export function lendMysqlScope(target: object, from: MysqlTransactionHandle): void {
+  Object.defineProperty(target, HANDLE_SCOPE, { value: mysqlScopeOf(from) });
 }

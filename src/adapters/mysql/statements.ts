@@ -31,3 +31,20 @@ export function normalizeResult<T>(raw: MysqlRaw): MysqlQueryResult<T> {
 export function paramsOf(params: readonly unknown[] | undefined): unknown[] | undefined {
   return params === undefined ? undefined : [...params];
 }
+
+/**
+ * What `mysql2` takes beside a statement's text and values: an ORM's row shape (`rowsAsArray`) and
+ * value parsing (`typeCast`), passed through unchanged.
+ */
+export interface MysqlDriverOptions {
+  readonly rowsAsArray?: boolean;
+  readonly typeCast?: unknown;
+}
+
+/** One statement as `mysql2`'s `query` takes it: the text alone, or a config with driver options. */
+export function queryConfigOf(
+  sql: string,
+  options: MysqlDriverOptions | undefined,
+): string | object {
+  return options === undefined ? sql : { ...options, sql };
+}

@@ -127,7 +127,10 @@ export function listStatement(
   return { sql, params };
 }
 
-/** `text` with LIKE's wildcards and its escape character escaped by `\\`. */
+/**
+ * `text` with LIKE's wildcards and its escape character escaped by `!`: not a backslash, which
+ * MySQL's string literals would take as their own escape, so `ESCAPE '!'` reads the same everywhere.
+ */
 function likeEscaped(text: string): string {
   // `!`, not a backslash: MySQL reads a backslash in a string literal as an escape of its own.
   return text.replace(/[!%_]/g, (c) => `!${c}`);

@@ -1,5 +1,11 @@
 import { LockstepDefinitionError, type StepStore, StoreError } from "../../index.js";
-import { type SqlClient, type SqlDialect, tablePrefix, tableReads } from "../sql-client.js";
+import {
+  type SqlClient,
+  type SqlDialect,
+  spellingOf,
+  tablePrefix,
+  tableReads,
+} from "../sql-client.js";
 import { conflict, rejected } from "./cas-document.js";
 import { applyTransition } from "./memory-ports.js";
 import type { Balance, Bounty, Claim, Reservation } from "./model.js";
@@ -44,12 +50,19 @@ export async function createBountyTables<Handle>(
 ): Promise<void> {
   const t = tables(options);
   const sql = dialect.client(handle);
+  const { keyType: key, uniqueWhere } = spellingOf(dialect);
+  const oneActive = uniqueWhere(
+    t.claims,
+    `${t.claims}_one_active`,
+    "target_ref",
+    "status = 'active'",
+  );
   const statements = [
-    `CREATE TABLE IF NOT EXISTS ${t.bounties} (bounty_id TEXT PRIMARY KEY, title TEXT NOT NULL, amount BIGINT NOT NULL, creator TEXT NOT NULL, status TEXT NOT NULL, deadline BIGINT NOT NULL, reservation_id TEXT, claim_id TEXT, claimed_by TEXT, fulfilled_by TEXT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, version BIGINT NOT NULL)`,
-    `CREATE TABLE IF NOT EXISTS ${t.claims} (claim_id TEXT PRIMARY KEY, target_ref TEXT NOT NULL, agent_id TEXT NOT NULL, status TEXT NOT NULL, lease_expires_at BIGINT NOT NULL)`,
-    `CREATE UNIQUE INDEX IF NOT EXISTS ${t.claims}_one_active ON ${t.claims} (target_ref) WHERE status = 'active'`,
-    `CREATE TABLE IF NOT EXISTS ${t.balances} (agent_id TEXT PRIMARY KEY, available BIGINT NOT NULL CHECK (available >= 0), reserved BIGINT NOT NULL CHECK (reserved >= 0))`,
-    `CREATE TABLE IF NOT EXISTS ${t.reservations} (reservation_id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, amount BIGINT NOT NULL, status TEXT NOT NULL, expires_at BIGINT NOT NULL, captured_to TEXT, capture_key TEXT)`,
+    `CREATE TABLE IF NOT EXISTS ${t.bounties} (bounty_id ${key} PRIMARY KEY, title TEXT NOT NULL, amount BIGINT NOT NULL, creator TEXT NOT NULL, status TEXT NOT NULL, deadline BIGINT NOT NULL, reservation_id TEXT, claim_id TEXT, claimed_by TEXT, fulfilled_by TEXT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, version BIGINT NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS ${t.claims} (claim_id ${key} PRIMARY KEY, target_ref ${key} NOT NULL, agent_id TEXT NOT NULL, status TEXT NOT NULL, lease_expires_at BIGINT NOT NULL${oneActive.columns})`,
+    ...oneActive.statements,
+    `CREATE TABLE IF NOT EXISTS ${t.balances} (agent_id ${key} PRIMARY KEY, available BIGINT NOT NULL CHECK (available >= 0), reserved BIGINT NOT NULL CHECK (reserved >= 0))`,
+    `CREATE TABLE IF NOT EXISTS ${t.reservations} (reservation_id ${key} PRIMARY KEY, agent_id TEXT NOT NULL, amount BIGINT NOT NULL, status TEXT NOT NULL, expires_at BIGINT NOT NULL, captured_to TEXT, capture_key TEXT)`,
   ];
   for (const statement of statements) await sql.exec(statement);
 }
@@ -112,6 +125,22 @@ function bountyOf(row: BountyRow): Bounty {
   };
 }
 
+const BOUNTY_COLUMNS = [
+  "bounty_id",
+  "title",
+  "amount",
+  "creator",
+  "status",
+  "deadline",
+  "reservation_id",
+  "claim_id",
+  "claimed_by",
+  "fulfilled_by",
+  "created_at",
+  "updated_at",
+  "version",
+];
+
 /** Bounties in a SQL table; every transition is an `UPDATE … WHERE version = ?`. */
 export function sqlBountyStore<Handle>(
   store: StepStore<Handle>,
@@ -120,29 +149,27 @@ export function sqlBountyStore<Handle>(
 ): BountyStore<Handle> {
   const t = tables(options);
   const { one: get, all } = tableReads(dialect, t.bounties, "bounty_id", bountyOf);
+  const insert = spellingOf(dialect).insertOrIgnore(t.bounties, BOUNTY_COLUMNS, "bounty_id");
   return {
     store,
     get: (handle, bountyId) => get(dialect.client(handle), bountyId),
     create: (handle, b) =>
       atomically(store, dialect, handle, async (sql) => {
-        const inserted = await sql.exec(
-          `INSERT INTO ${t.bounties} (bounty_id, title, amount, creator, status, deadline, reservation_id, claim_id, claimed_by, fulfilled_by, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bounty_id) DO NOTHING`,
-          [
-            b.bountyId,
-            b.title,
-            b.amount,
-            b.creator,
-            b.status,
-            b.deadline,
-            b.reservationId ?? null,
-            b.claimId ?? null,
-            b.claimedBy ?? null,
-            b.fulfilledByContributionId ?? null,
-            b.createdAt,
-            b.updatedAt,
-            b.version,
-          ],
-        );
+        const inserted = await sql.exec(insert, [
+          b.bountyId,
+          b.title,
+          b.amount,
+          b.creator,
+          b.status,
+          b.deadline,
+          b.reservationId ?? null,
+          b.claimId ?? null,
+          b.claimedBy ?? null,
+          b.fulfilledByContributionId ?? null,
+          b.createdAt,
+          b.updatedAt,
+          b.version,
+        ]);
         if (inserted === 1) return b;
         const existing = await get(sql, b.bountyId);
         if (existing?.reservationId === b.reservationId && existing !== undefined) return existing;
@@ -282,20 +309,22 @@ export function sqlCredits<Handle>(
 } {
   const t = tables(options);
   const { one: get, all } = tableReads(dialect, t.reservations, "reservation_id", reservationOf);
+  const { upsert } = spellingOf(dialect);
+  const columns = ["agent_id", "available", "reserved"];
+  const addTo = upsert(t.balances, columns, "agent_id", ({ proposed, existing }) => ({
+    available: `${existing("available")} + ${proposed("available")}`,
+  }));
+  const setTo = upsert(t.balances, columns, "agent_id", ({ proposed }) => ({
+    available: proposed("available"),
+  }));
   const credit = (sql: SqlClient, agentId: string, amount: number) =>
-    sql.exec(
-      `INSERT INTO ${t.balances} (agent_id, available, reserved) VALUES (?, ?, 0) ON CONFLICT (agent_id) DO UPDATE SET available = ${t.balances}.available + excluded.available`,
-      [agentId, amount],
-    );
+    sql.exec(addTo, [agentId, amount, 0]);
   return {
     store,
     seed: (handle, balances) =>
       atomically(store, dialect, handle, async (sql) => {
         for (const [agent, available] of Object.entries(balances)) {
-          await sql.exec(
-            `INSERT INTO ${t.balances} (agent_id, available, reserved) VALUES (?, ?, 0) ON CONFLICT (agent_id) DO UPDATE SET available = excluded.available`,
-            [agent, available],
-          );
+          await sql.exec(setTo, [agent, available, 0]);
         }
       }),
     reserve: (handle, request) =>

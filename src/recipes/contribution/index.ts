@@ -1,4 +1,14 @@
-export { postgresDialect, type SqlClient, type SqlDialect, sqliteDialect } from "../sql-client.js";
+export {
+  mysqlDialect,
+  mysqlSpelling,
+  postgresDialect,
+  type SqlClient,
+  type SqlDialect,
+  type SqlSpelling,
+  sqliteDialect,
+  standardSpelling,
+  type UpsertColumns,
+} from "../sql-client.js";
 export { checkContributionInvariants } from "./invariants.js";
 export { memoryContributionStore, memoryHandoffStore } from "./memory-ports.js";
 export {

@@ -1,5 +1,5 @@
 import { type StepStore, StoreError } from "../../index.js";
-import { type SqlDialect, tablePrefix, tableReads } from "../sql-client.js";
+import { type SqlDialect, spellingOf, tablePrefix, tableReads } from "../sql-client.js";
 import type { Contribution, Handoff } from "./model.js";
 import type { ContributionStore, HandoffStore } from "./ports.js";
 
@@ -22,11 +22,12 @@ export async function createContributionTables<Handle>(
 ): Promise<void> {
   const t = tables(options);
   const sql = dialect.client(handle);
+  const key = spellingOf(dialect).keyType;
   await sql.exec(
-    `CREATE TABLE IF NOT EXISTS ${t.contributions} (cid TEXT PRIMARY KEY, author TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL, routes TEXT NOT NULL, created_at BIGINT NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS ${t.contributions} (cid ${key} PRIMARY KEY, author TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL, routes TEXT NOT NULL, created_at BIGINT NOT NULL)`,
   );
   await sql.exec(
-    `CREATE TABLE IF NOT EXISTS ${t.handoffs} (handoff_id TEXT PRIMARY KEY, source_cid TEXT NOT NULL, to_role TEXT NOT NULL, status TEXT NOT NULL, created_at BIGINT NOT NULL, UNIQUE (source_cid, to_role))`,
+    `CREATE TABLE IF NOT EXISTS ${t.handoffs} (handoff_id ${key} PRIMARY KEY, source_cid ${key} NOT NULL, to_role ${key} NOT NULL, status TEXT NOT NULL, created_at BIGINT NOT NULL, UNIQUE (source_cid, to_role))`,
   );
 }
 
@@ -57,15 +58,24 @@ export function sqlContributionStore<Handle>(
   const t = tables(options);
   const reads = tableReads(dialect, t.contributions, "cid", contributionOf);
   const get = (handle: Handle, cid: string) => reads.one(dialect.client(handle), cid);
+  const insert = spellingOf(dialect).insertOrIgnore(
+    t.contributions,
+    ["cid", "author", "kind", "body", "routes", "created_at"],
+    "cid",
+  );
   return {
     store,
     put: async (handle, c) => {
       await dialect
         .client(handle)
-        .exec(
-          `INSERT INTO ${t.contributions} (cid, author, kind, body, routes, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (cid) DO NOTHING`,
-          [c.cid, c.author, c.kind, JSON.stringify(c.body), JSON.stringify(c.routes), c.createdAt],
-        );
+        .exec(insert, [
+          c.cid,
+          c.author,
+          c.kind,
+          JSON.stringify(c.body),
+          JSON.stringify(c.routes),
+          c.createdAt,
+        ]);
       return (await get(handle, c.cid)) ?? c;
     },
     get,
@@ -97,14 +107,16 @@ export function sqlHandoffStore<Handle>(
 ): HandoffStore<Handle> {
   const t = tables(options);
   const reads = tableReads(dialect, t.handoffs, "handoff_id", handoffOf);
+  const insert = spellingOf(dialect).insertOrIgnore(
+    t.handoffs,
+    ["handoff_id", "source_cid", "to_role", "status", "created_at"],
+    "handoff_id",
+  );
   return {
     store,
     put: async (handle, h) => {
       const sql = dialect.client(handle);
-      await sql.exec(
-        `INSERT INTO ${t.handoffs} (handoff_id, source_cid, to_role, status, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (handoff_id) DO NOTHING`,
-        [h.handoffId, h.sourceCid, h.toRole, h.status, h.createdAt],
-      );
+      await sql.exec(insert, [h.handoffId, h.sourceCid, h.toRole, h.status, h.createdAt]);
       const stored = await reads.one(sql, h.handoffId);
       if (stored === undefined || stored.sourceCid !== h.sourceCid || stored.toRole !== h.toRole) {
         throw new StoreError(

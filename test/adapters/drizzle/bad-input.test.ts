@@ -4,7 +4,7 @@ import { drizzle as drizzleSqlite } from "drizzle-orm/better-sqlite3";
 import { drizzle as drizzleLibsql } from "drizzle-orm/libsql";
 import { drizzle as drizzleMysql } from "drizzle-orm/mysql2";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
-import { createPool } from "mysql2/promise";
+import { createConnection, createPool } from "mysql2/promise";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -37,10 +37,7 @@ describe("drizzleStore and drizzleSagaLog refuse what they cannot wrap, naming i
     temp.remove();
   });
 
-  const unsupported = [
-    ["mysql2", () => drizzleMysql(mysqlPool), "MySql2Database"],
-    ["libSQL", () => drizzleLibsql(libsql), "LibSQLDatabase"],
-  ] as const;
+  const unsupported = [["libSQL", () => drizzleLibsql(libsql), "LibSQLDatabase"]] as const;
   for (const [name, open, dialect] of unsupported) {
     it(`a Drizzle database on ${name} is an UnsupportedDialectError naming ${dialect}`, () => {
       const db = open();
@@ -76,6 +73,32 @@ describe("drizzleStore and drizzleSagaLog refuse what they cannot wrap, naming i
     expect(LockstepDefinitionError.is(error)).toBe(true);
     expect((error as Error).message).toMatch(/Expected `db\.\$client` to be a pg\.Pool/);
     expect((error as Error).message).toMatch(/an instance of `Client`/);
+  });
+
+  it("a Drizzle mysql2 database over a single connection is refused, naming the value", async () => {
+    const connection = await createConnection({ host: "127.0.0.1", user: "root" });
+    try {
+      const db = drizzleMysql(connection);
+      for (const call of [() => drizzleStore(db), () => drizzleSagaLog(db)]) {
+        const error = thrown(call);
+        expect(LockstepDefinitionError.is(error)).toBe(true);
+        expect(UnsupportedDialectError.is(error)).toBe(false);
+        expect((error as Error).message).toMatch(
+          /Expected `db\.\$client` to be a mysql2 promise pool/,
+        );
+        expect((error as Error).message).toMatch(/an instance of `PromiseConnection`/);
+      }
+    } finally {
+      await connection.end();
+    }
+  });
+
+  it("a Drizzle mysql2 database with a bad isolation is refused, naming it", () => {
+    const error = thrown(() =>
+      drizzleStore(drizzleMysql(mysqlPool), { isolation: "snapshot" as never }),
+    );
+    expect(LockstepDefinitionError.is(error)).toBe(true);
+    expect((error as Error).message).toMatch(/`isolation`.*"snapshot"/);
   });
 
   it("a Drizzle better-sqlite3 database in memory is refused: lockstep needs the file", () => {

@@ -8,9 +8,17 @@ import {
 import { conditionalWriteConformance } from "../../conformance/conditional-write.js";
 import { sagaLogConformance } from "../../conformance/saga-log.js";
 import { expectConformanceCases } from "../postgres/pg-test.js";
-import { drizzlePgDatabase, drizzleSqliteDatabase, pgKv, sqliteKv } from "./drizzle-test.js";
+import {
+  drizzleMysqlDatabase,
+  drizzlePgDatabase,
+  drizzleSqliteDatabase,
+  mysqlKv,
+  pgKv,
+  sqliteKv,
+} from "./drizzle-test.js";
 
 type PgDb = Awaited<ReturnType<typeof drizzlePgDatabase>>["db"];
+type MysqlDb = Awaited<ReturnType<typeof drizzleMysqlDatabase>>["db"];
 type SqliteDb = ReturnType<typeof drizzleSqliteDatabase>["db"];
 
 // Versions come from one counter that is never reset, so no row is given a version twice: what
@@ -117,3 +125,50 @@ sagaLogConformance("drizzleSagaLog on better-sqlite3", async () => {
   };
 });
 expectConformanceCases("SagaLog conformance: drizzleSagaLog on better-sqlite3", 26);
+
+const MYSQL = "drizzleStore on mysql2";
+conditionalWriteConformance<DrizzleHandle<MysqlDb>, DrizzleWrite<MysqlDb>, unknown, number>(
+  MYSQL,
+  async () => {
+    const opened = await drizzleMysqlDatabase();
+    const store = drizzleStore(opened.db, { id: "kv-db", versionsNeverReused: true });
+    return {
+      store,
+      put: (key, value, ifVersion) => {
+        const row = rowOf(key, value);
+        const set = { value: row.value, version: row.version };
+        if (ifVersion === "absent") return (tx) => tx.insert(mysqlKv).ignore().values(row);
+        if (ifVersion === undefined) {
+          // MySQL counts a row an upsert updated twice (1 inserted, 2 updated): an unconditional
+          // put changes one row either way, as the suite counts it.
+          return (tx) =>
+            tx
+              .insert(mysqlKv)
+              .values(row)
+              .onDuplicateKeyUpdate({ set })
+              .then(([header]) => [{ ...header, affectedRows: Math.min(header.affectedRows, 1) }]);
+        }
+        return (tx) =>
+          tx
+            .update(mysqlKv)
+            .set(set)
+            .where(and(eq(mysqlKv.key, key), eq(mysqlKv.version, ifVersion)));
+      },
+      remove: (key, ifVersion) => (tx) =>
+        tx.delete(mysqlKv).where(and(eq(mysqlKv.key, key), eq(mysqlKv.version, ifVersion))),
+      read: async (key) => {
+        const [row] = await store.handle.select().from(mysqlKv).where(eq(mysqlKv.key, key));
+        return row && { value: JSON.parse(row.value), version: row.version };
+      },
+      close: () => opened.close(),
+    };
+  },
+);
+expectConformanceCases(`conditional-write conformance: ${MYSQL}`, 11);
+
+sagaLogConformance("drizzleSagaLog on mysql2", async () => {
+  const opened = await drizzleMysqlDatabase();
+  const store = drizzleStore(opened.db);
+  return { log: drizzleSagaLog(opened.db, { store }), close: () => opened.close() };
+});
+expectConformanceCases("SagaLog conformance: drizzleSagaLog on mysql2", 26);

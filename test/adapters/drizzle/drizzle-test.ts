@@ -1,9 +1,12 @@
 import Database from "better-sqlite3";
 import { sql } from "drizzle-orm";
 import { drizzle as drizzleSqlite } from "drizzle-orm/better-sqlite3";
+import { int as mysqlInt, mysqlTable, text as mysqlText, varchar } from "drizzle-orm/mysql-core";
+import { drizzle as drizzleMysql } from "drizzle-orm/mysql2";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { integer as pgInteger, pgTable, text as pgText } from "drizzle-orm/pg-core";
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { openDatabase } from "../mysql/mysql-test.js";
 import { openSchema } from "../postgres/pg-test.js";
 import { tempDatabase } from "../sqlite/temp-database.js";
 
@@ -18,6 +21,26 @@ export const sqliteKv = sqliteTable("kv", {
   value: text("value").notNull(),
   version: integer("version").notNull().default(1),
 });
+
+export const mysqlKv = mysqlTable("kv", {
+  key: varchar("key", { length: 64 }).primaryKey(),
+  value: mysqlText("value").notNull(),
+  version: mysqlInt("version").notNull().default(1),
+});
+/** One row every transactional write locks first, so root writes queue behind an open transaction. */
+export const mysqlGate = mysqlTable("gate", { id: mysqlInt("id").primaryKey() });
+
+/** A Drizzle mysql2 database on a fresh MySQL database of its own, with the kv and gate tables. */
+export async function drizzleMysqlDatabase() {
+  const database = await openDatabase();
+  const db = drizzleMysql(database.pool, { schema: { kv: mysqlKv }, mode: "default" });
+  await db.execute(
+    sql`CREATE TABLE kv (\`key\` VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL, version INT NOT NULL DEFAULT 1) ENGINE=InnoDB`,
+  );
+  await db.execute(sql`CREATE TABLE gate (id INT PRIMARY KEY) ENGINE=InnoDB`);
+  await db.execute(sql`INSERT INTO gate (id) VALUES (1)`);
+  return { db, database, close: () => database.close() };
+}
 
 /** A Drizzle node-postgres database on a fresh schema, with the kv table. */
 export async function drizzlePgDatabase() {

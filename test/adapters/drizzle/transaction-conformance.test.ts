@@ -3,7 +3,15 @@ import { drizzleStore } from "../../../src/adapters/drizzle/index.js";
 import { StoreError } from "../../../src/core/error-kinds.js";
 import { transactionConformance } from "../../conformance/transaction.js";
 import { expectConformanceCases } from "../postgres/pg-test.js";
-import { drizzlePgDatabase, drizzleSqliteDatabase, pgKv, sqliteKv } from "./drizzle-test.js";
+import {
+  drizzleMysqlDatabase,
+  drizzlePgDatabase,
+  drizzleSqliteDatabase,
+  mysqlGate,
+  mysqlKv,
+  pgKv,
+  sqliteKv,
+} from "./drizzle-test.js";
 
 /**
  * Drizzle's node-postgres session wraps every error of a query in a `DrizzleQueryError` that keeps
@@ -59,3 +67,25 @@ transactionConformance(SQLITE, async () => {
   };
 });
 expectConformanceCases(`transaction conformance: ${SQLITE}`, 9);
+
+const MYSQL = "drizzleStore on mysql2";
+transactionConformance(MYSQL, async () => {
+  const opened = await drizzleMysqlDatabase();
+  const store = drizzleStore(opened.db, { id: "kv-db" });
+  return {
+    store,
+    insert: async (handle, key, value) => {
+      // As in mysqlStore's suite: every insert first locks the gate row, which a transaction holds
+      // until it ends, so a root write wrongly joined to the transaction would land at once.
+      await unwrapped(async () => {
+        await handle.select().from(mysqlGate).where(eq(mysqlGate.id, 1)).for("update");
+        await handle.insert(mysqlKv).values({ key, value });
+      });
+    },
+    read: async (handle, key) =>
+      (await handle.select().from(mysqlKv).where(eq(mysqlKv.key, key)))[0]?.value,
+    count: async () => (await store.handle.select({ n: count() }).from(mysqlKv))[0]?.n ?? -1,
+    close: () => opened.close(),
+  };
+});
+expectConformanceCases(`transaction conformance: ${MYSQL}`, 9);

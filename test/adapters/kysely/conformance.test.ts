@@ -8,12 +8,18 @@ import { conditionalWriteConformance } from "../../conformance/conditional-write
 import { sagaLogConformance } from "../../conformance/saga-log.js";
 import { transactionConformance } from "../../conformance/transaction.js";
 import { expectConformanceCases } from "../postgres/pg-test.js";
-import { type KvDatabase, kyselyPgDatabase, kyselySqliteDatabase } from "./kysely-test.js";
+import {
+  type KvDatabase,
+  kyselyMysqlDatabase,
+  kyselyPgDatabase,
+  kyselySqliteDatabase,
+} from "./kysely-test.js";
 
 type Handle = Kysely<KvDatabase>;
 const DIALECTS = [
   ["Postgres", kyselyPgDatabase],
   ["SQLite", kyselySqliteDatabase],
+  ["MySQL", kyselyMysqlDatabase],
 ] as const;
 
 // Versions come from one counter that is never reset: what `versionsNeverReused` declares.
@@ -32,6 +38,10 @@ for (const [dialect, open] of DIALECTS) {
         if (dialect === "Postgres" && handle.isTransaction) {
           await sql`LOCK TABLE kv IN EXCLUSIVE MODE`.execute(handle);
         }
+        // As in mysqlStore's suite: every MySQL insert first locks the gate row, which a
+        // transaction holds until it ends.
+        if (dialect === "MySQL")
+          await sql`SELECT id FROM gate WHERE id = 1 FOR UPDATE`.execute(handle);
         await handle.insertInto("kv").values({ key, value }).execute();
       },
       read: async (handle, key) =>
@@ -66,6 +76,21 @@ for (const [dialect, open] of DIALECTS) {
       put: (key, value, ifVersion) => {
         const row = { key, value: JSON.stringify(value), version: ++lastVersion };
         const set = { value: row.value, version: row.version };
+        if (ifVersion === "absent" && dialect === "MySQL") {
+          return (db) => db.insertInto("kv").ignore().values(row).executeTakeFirst();
+        }
+        if (ifVersion === undefined && dialect === "MySQL") {
+          // MySQL counts a row an upsert updated twice (1 inserted, 2 updated): an unconditional
+          // put changes one row either way, as the suite counts it.
+          return async (db) => {
+            const result = await db
+              .insertInto("kv")
+              .values(row)
+              .onDuplicateKeyUpdate(set)
+              .executeTakeFirst();
+            return { numInsertedOrUpdatedRows: result.numInsertedOrUpdatedRows === 0n ? 0n : 1n };
+          };
+        }
         if (ifVersion === "absent") {
           return (db) =>
             db

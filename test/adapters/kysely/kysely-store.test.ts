@@ -1,6 +1,7 @@
 import Database from "better-sqlite3";
-import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from "kysely";
+import { Kysely, MssqlDialect, MysqlDialect, PostgresDialect, SqliteDialect } from "kysely";
 import { createPool } from "mysql2";
+import { createConnection } from "mysql2/promise";
 import type { Result } from "neverthrow";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
@@ -19,7 +20,12 @@ import { LockstepDefinitionError } from "../../../src/model/definition-error.js"
 import { deferred, openScope, settle, storeFailure } from "../../conformance/transaction.js";
 import { PG_URL } from "../postgres/pg-test.js";
 import { tempDatabase } from "../sqlite/temp-database.js";
-import { type KvDatabase, kyselyPgDatabase, kyselySqliteDatabase } from "./kysely-test.js";
+import {
+  type KvDatabase,
+  kyselyMysqlDatabase,
+  kyselyPgDatabase,
+  kyselySqliteDatabase,
+} from "./kysely-test.js";
 
 function thrown(fn: () => unknown): unknown {
   try {
@@ -46,18 +52,47 @@ describe("kyselyStore refuses what it cannot wrap, naming it", () => {
     temp.remove();
   });
 
-  it("a Kysely database of the MySQL dialect is an UnsupportedDialectError naming MysqlAdapter", () => {
-    const db = new Kysely<KvDatabase>({ dialect: new MysqlDialect({ pool: mysql }) });
+  it("a Kysely database of the MS SQL Server dialect is an UnsupportedDialectError naming MssqlAdapter", () => {
+    // The dialect never connects here: lockstep refuses it from its adapter alone.
+    const db = new Kysely<KvDatabase>({
+      dialect: new MssqlDialect({
+        tarn: { Pool: class {} as never, options: { min: 0, max: 1 } },
+        tedious: { connectionFactory: () => ({}) as never } as never,
+      }),
+    });
     for (const call of [
       () => kyselyStore(db, { client: mysql }),
       () => kyselySagaLog(db, { client: mysql }),
     ]) {
       const error = thrown(call);
       expect(UnsupportedDialectError.is(error)).toBe(true);
-      expect((error as UnsupportedDialectError).dialect).toBe("MysqlAdapter");
+      expect((error as UnsupportedDialectError).dialect).toBe("MssqlAdapter");
       expect((error as Error).message).toMatch(
-        /Kysely databases on MysqlAdapter are not supported/,
+        /Kysely databases on MssqlAdapter are not supported/,
       );
+    }
+  });
+
+  it("a Kysely MySQL database whose client is not a mysql2 pool is refused, naming it", async () => {
+    const db = new Kysely<KvDatabase>({ dialect: new MysqlDialect({ pool: mysql }) });
+    const connection = await createConnection({ host: "127.0.0.1", user: "root" });
+    try {
+      for (const client of [connection, {}, "mysql://root@127.0.0.1"]) {
+        for (const call of [
+          () => kyselyStore(db, { client }),
+          () => kyselySagaLog(db, { client }),
+        ]) {
+          const error = thrown(call);
+          expect(LockstepDefinitionError.is(error)).toBe(true);
+          expect((error as Error).message).toMatch(/Expected `client` to be a mysql2 promise pool/);
+        }
+      }
+      expect(thrown(() => kyselyStore(db, { client: connection }))).toHaveProperty(
+        "message",
+        expect.stringMatching(/an instance of `PromiseConnection`/),
+      );
+    } finally {
+      await connection.end();
     }
   });
 
@@ -153,6 +188,7 @@ describe("kyselyStore on SQLite: the user's own db next to an open lockstep tran
 for (const [dialect, open] of [
   ["Postgres", kyselyPgDatabase],
   ["SQLite", kyselySqliteDatabase],
+  ["MySQL", kyselyMysqlDatabase],
 ] as const) {
   describe(`kyselyStore on ${dialect} in a saga`, () => {
     for (const fail of [false, true]) {
@@ -197,3 +233,20 @@ for (const [dialect, open] of [
     }
   });
 }
+
+describe("kyselyStore on MySQL counts what a write matched", () => {
+  it("a guarded update that sets a row to the values it holds counts 1; one that lost counts 0", async () => {
+    const opened = await kyselyMysqlDatabase();
+    const store = kyselyStore(opened.db, { id: "kv-db", client: opened.client });
+    try {
+      await store.handle.insertInto("kv").values({ key: "k", value: "same" }).execute();
+      const scope = openScope().scope;
+      const write = (key: string) => (db: typeof store.handle) =>
+        db.updateTable("kv").set({ value: "same" }).where("key", "=", key).executeTakeFirst();
+      expect(store.affected(await store.apply(store.handle, write("k"), scope))).toBe(1);
+      expect(store.affected(await store.apply(store.handle, write("absent"), scope))).toBe(0);
+    } finally {
+      await opened.close();
+    }
+  });
+});

@@ -215,3 +215,49 @@ export function trackRedisDuplicates(client: Redis, io: IoTracker): void {
     return redis;
   };
 }
+
+/** What `mysql2`'s callback API exposes of a pool and its connections, as the tracker patches them. */
+interface CorePool {
+  getConnection(callback: (error: unknown, connection: unknown) => void): void;
+  on(event: "connection", listener: (connection: CoreConnection) => void): void;
+}
+interface CoreConnection {
+  addCommand(command: { once(event: "end", listener: () => void): void }): unknown;
+  once(event: "end" | "error", listener: () => void): void;
+}
+
+/**
+ * Makes `io` count the connects and commands of a `mysql2` promise pool: the wait for a pooled
+ * connection (a handshake, for a new one), and every command a connection runs until it ends, or
+ * until its connection closes or fails (a killed connection's queued commands never end otherwise).
+ */
+export function trackMysqlPool(pool: import("mysql2/promise").Pool, io: IoTracker): void {
+  const core = (pool as unknown as { pool: CorePool }).pool;
+  const getConnection = core.getConnection.bind(core);
+  core.getConnection = (callback) => {
+    const end = io.begin();
+    getConnection((error, connection) => {
+      end();
+      callback(error, connection);
+    });
+  };
+  core.on("connection", (connection) => {
+    const pending = new Set<() => void>();
+    const endAll = () => {
+      for (const end of pending) end();
+      pending.clear();
+    };
+    connection.once("end", endAll);
+    connection.once("error", endAll);
+    const addCommand = connection.addCommand.bind(connection);
+    connection.addCommand = (command) => {
+      const end = io.begin();
+      pending.add(end);
+      command.once("end", () => {
+        pending.delete(end);
+        end();
+      });
+      return addCommand(command);
+    };
+  });
+}

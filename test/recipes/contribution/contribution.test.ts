@@ -5,6 +5,7 @@ import { drizzle } from "drizzle-orm/node-postgres";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { drizzleSagaLog, drizzleStore } from "../../../src/adapters/drizzle/index.js";
 import { createMemoryStore } from "../../../src/adapters/memory/index.js";
+import { mysqlSagaLog, mysqlStore } from "../../../src/adapters/mysql/index.js";
 import {
   openSqlite,
   type SqliteDatabase,
@@ -26,14 +27,16 @@ import {
   createContributionTables,
   memoryContributionStore,
   memoryHandoffStore,
+  mysqlDialect,
   sqlContributionStore,
   sqlHandoffStore,
   sqliteDialect,
 } from "../../../src/recipes/contribution/index.js";
 import { SimulatedCrash } from "../../../src/testing/crash-switch.js";
 import { VirtualClock } from "../../../src/testing/virtual-clock.js";
+import { openDatabase } from "../../adapters/mysql/mysql-test.js";
 import { openSchema } from "../../adapters/postgres/pg-test.js";
-import { type IoTracker, trackedPgClient } from "../bounty/real-io.js";
+import { type IoTracker, trackedPgClient, trackMysqlPool } from "../bounty/real-io.js";
 import { drizzlePgDialect } from "../drizzle-sql-dialect.js";
 
 const CONTENT = {
@@ -189,11 +192,34 @@ async function drizzleOnPostgres(): Promise<World> {
   );
 }
 
+/** Contributions and handoffs in one MySQL/MariaDB database, through one `mysqlStore`, co-committed. */
+async function mysqlOneDatabase(): Promise<World> {
+  // The virtual clock must not move while MySQL answers: its commands count as calls in flight.
+  const clock = new VirtualClock();
+  const io = {
+    begin: () => clock.io.begin("mysql"),
+  } as unknown as IoTracker;
+  const db = await openDatabase();
+  trackMysqlPool(db.pool, io);
+  const store = mysqlStore(db.pool, { id: "contributions-db" });
+  await createContributionTables(mysqlDialect, store.handle);
+  return world(
+    {
+      contributions: sqlContributionStore(store, mysqlDialect),
+      handoffs: sqlHandoffStore(store, mysqlDialect),
+    },
+    mysqlSagaLog(db.pool, { store }),
+    () => db.close(),
+    clock,
+  );
+}
+
 const FLAVOURS: readonly { name: string; strategy: "transaction" | "saga"; setup: Setup }[] = [
   { name: "memory, separate stores", strategy: "saga", setup: memory },
   { name: "sqlite, one database", strategy: "transaction", setup: () => sqlite("one") },
   { name: "sqlite, two databases", strategy: "saga", setup: () => sqlite("two") },
   { name: "drizzle on postgres, one database", strategy: "transaction", setup: drizzleOnPostgres },
+  { name: "mysql, one database", strategy: "transaction", setup: mysqlOneDatabase },
 ];
 
 for (const flavour of FLAVOURS) {
