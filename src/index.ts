@@ -52,6 +52,7 @@ export {
   type SagaPlan,
   type StepPlan,
 } from "./core/explain.js";
+export type { OutboxPlan, OutboxRecording } from "./core/explain-outbox.js";
 export { newSagaId, stepKey } from "./core/ids.js";
 export type { KeyWindow } from "./core/key-window.js";
 export {
@@ -118,6 +119,7 @@ export {
   validateLogRecord,
 } from "./log/log-rules.js";
 export { MemorySagaLog } from "./log/memory-log.js";
+export { MemoryOutbox } from "./log/memory-outbox.js";
 export type {
   ClaimedMessage,
   DeliveryFailure,

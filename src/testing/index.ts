@@ -19,6 +19,7 @@ export {
   type EffectCall,
   EffectLedger,
   type EffectPhase,
+  type StartedCall,
 } from "./effect-ledger.js";
 export { effectsMatchLog } from "./effects-match-log.js";
 export {

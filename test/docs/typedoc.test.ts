@@ -31,16 +31,20 @@ describe("the API reference", () => {
       expect(run.status, output).toBe(0);
       const pages = readdirSync(join(out, "modules")).sort();
       expect(pages).toEqual([
+        "adapters_bun-sqlite.html",
         "adapters_d1.html",
         "adapters_drizzle.html",
+        "adapters_http-api.html",
         "adapters_http.html",
         "adapters_kysely.html",
         "adapters_libsql.html",
         "adapters_memory.html",
+        "adapters_mysql.html",
         "adapters_postgres.html",
         "adapters_redis.html",
         "adapters_sqlite.html",
         "index.html",
+        "outbox.html",
         "recipes_bounty.html",
         "recipes_contribution.html",
         "testing.html",
@@ -59,5 +63,5 @@ describe("the API reference", () => {
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
-  });
+  }, 180_000); // TypeDoc builds every entry point: a minute or more on a busy 2-core machine.
 });

@@ -5,14 +5,14 @@ import { describeInstance, UnsupportedDialectError } from "../sql/unsupported-di
 const ENTITY_KIND = Symbol.for("drizzle:entityKind");
 
 /** The Drizzle drivers lockstep wraps, by the class name Drizzle gives their databases. */
-const SUPPORTED = {
+const SUPPORTED: Readonly<Record<string, DrizzleDriver>> = {
   NodePgDatabase: "node-postgres",
   MySql2Database: "mysql2",
   BetterSQLite3Database: "better-sqlite3",
-} as const;
+};
 
 /** A Drizzle driver lockstep wraps. */
-export type DrizzleDriver = (typeof SUPPORTED)[keyof typeof SUPPORTED];
+export type DrizzleDriver = "node-postgres" | "mysql2" | "better-sqlite3";
 
 /**
  * What lockstep reads of a Drizzle database besides its public API: the session Drizzle sends its

@@ -1,4 +1,5 @@
 export { UnsupportedDialectError } from "../sql/unsupported-dialect.js";
+export type { DrizzleDriver } from "./drizzle-dialect.js";
 export {
   type DrizzleSagaLog,
   type DrizzleSagaLogOptions,

@@ -1,4 +1,8 @@
-export { classifyApiResponse, type ServerErrorKind } from "./classify-api-response.js";
+export {
+  classifyApiResponse,
+  type ResponseVerdict,
+  type ServerErrorKind,
+} from "./classify-api-response.js";
 export type {
   HttpApiClient,
   HttpApiRead,
