@@ -1,6 +1,5 @@
 import type { Pool } from "mysql2/promise";
 import { abortWatchOf, type CallScope } from "../../core/deadline.js";
-import { StoreError } from "../../core/error-kinds.js";
 import { defineStore } from "../../core/store.js";
 import { assertPool } from "../mysql/assert-pool.js";
 import { classifyMysqlError } from "../mysql/classify-mysql-error.js";
@@ -16,6 +15,7 @@ import {
   queryConfigOf,
 } from "../mysql/statements.js";
 import { mysqlStoreId } from "../mysql/store-id.js";
+import { sendUnlessAborted } from "../sql/root-query.js";
 import { type DrizzleInternals, databaseOver, sessionOver } from "./drizzle-dialect.js";
 import type { DrizzleStoreOptions } from "./drizzle-store-options.js";
 import {
@@ -172,17 +172,8 @@ export function drizzleMysqlStore<Db extends DrizzleDatabase>(
       versionsNeverReused: options.versionsNeverReused ?? false,
     },
     transaction,
-    apply: (target, write, scope) => {
-      const abort = abortWatchOf(scope);
-      if (abort.aborted) {
-        return Promise.reject(
-          new StoreError("not_committed", "The write was aborted before it was sent.", {
-            cause: abort.reason,
-          }),
-        );
-      }
-      return Promise.resolve(write(target));
-    },
+    // A write whose call was aborted before it was sent is provably not applied.
+    apply: (target, write, scope) => sendUnlessAborted(scope, async () => write(target)),
     affected: mysqlAffectedRows,
     classifyError: classifyMysqlError,
   });

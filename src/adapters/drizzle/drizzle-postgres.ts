@@ -1,6 +1,5 @@
 import type { Pool, QueryConfig, QueryResult } from "pg";
 import { abortWatchOf, type CallScope } from "../../core/deadline.js";
-import { StoreError } from "../../core/error-kinds.js";
 import { defineStore } from "../../core/store.js";
 import { assertPool } from "../postgres/assert-pool.js";
 import { classifyPostgresError } from "../postgres/classify-postgres-error.js";
@@ -13,6 +12,7 @@ import {
 } from "../postgres/postgres-transaction.js";
 import { refuseRootQuery, scopedQuery } from "../postgres/scoped-query.js";
 import { postgresStoreId } from "../postgres/store-id.js";
+import { sendUnlessAborted } from "../sql/root-query.js";
 import { type DrizzleInternals, databaseOver, sessionOver } from "./drizzle-dialect.js";
 import type { DrizzleStoreOptions } from "./drizzle-store-options.js";
 import {
@@ -138,17 +138,8 @@ export function drizzlePostgresStore<Db extends DrizzleDatabase>(
       versionsNeverReused: options.versionsNeverReused ?? false,
     },
     transaction,
-    apply: (target, write, scope) => {
-      const abort = abortWatchOf(scope);
-      if (abort.aborted) {
-        return Promise.reject(
-          new StoreError("not_committed", "The write was aborted before it was sent.", {
-            cause: abort.reason,
-          }),
-        );
-      }
-      return Promise.resolve(write(target));
-    },
+    // A write whose call was aborted before it was sent is provably not applied.
+    apply: (target, write, scope) => sendUnlessAborted(scope, async () => write(target)),
     affected: affectedRows,
     classifyError: classifyPostgresError,
   });

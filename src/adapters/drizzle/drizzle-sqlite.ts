@@ -1,6 +1,6 @@
-import { abortWatchOf, type CallScope } from "../../core/deadline.js";
-import { StoreError } from "../../core/error-kinds.js";
+import type { CallScope } from "../../core/deadline.js";
 import { defineStore } from "../../core/store.js";
+import { sendUnlessAborted } from "../sql/root-query.js";
 import { classifySqliteError } from "../sqlite/classify-sqlite-error.js";
 import type { StatementMode } from "../sqlite/connection.js";
 import { engineOf, type SqliteDatabase } from "../sqlite/database.js";
@@ -91,15 +91,8 @@ export function drizzleSqliteStore<Db extends DrizzleDatabase>(
       versionsNeverReused: options.versionsNeverReused ?? false,
     },
     transaction,
-    apply: async (target, write, scope) => {
-      const abort = abortWatchOf(scope);
-      if (abort.aborted) {
-        throw new StoreError("not_committed", "The write was aborted before it was sent.", {
-          cause: abort.reason,
-        });
-      }
-      return write(target);
-    },
+    // A write whose call was aborted before it was sent is provably not applied.
+    apply: (target, write, scope) => sendUnlessAborted(scope, async () => write(target)),
     affected: affectedRows,
     classifyError: classifySqliteError,
   });

@@ -1,7 +1,6 @@
 import type { Kysely, QueryResult, Transaction } from "kysely";
 import type { Pool } from "mysql2/promise";
 import { abortWatchOf, type CallScope } from "../../core/deadline.js";
-import { StoreError } from "../../core/error-kinds.js";
 import { defineStore } from "../../core/store.js";
 import { assertPool } from "../mysql/assert-pool.js";
 import { classifyMysqlError } from "../mysql/classify-mysql-error.js";
@@ -10,6 +9,7 @@ import { lendMysqlScope, queryThrough } from "../mysql/mysql-transaction.js";
 import { refuseRootQuery, scopedQuery } from "../mysql/scoped-query.js";
 import { type MysqlRaw, normalizeResult, paramsOf } from "../mysql/statements.js";
 import { mysqlStoreId } from "../mysql/store-id.js";
+import { sendUnlessAborted } from "../sql/root-query.js";
 import { kyselyOver, transactionOver } from "./kysely-dialect.js";
 import {
   affectedRows,
@@ -85,15 +85,8 @@ export function kyselyMysqlStore<DB>(db: Kysely<DB>, options: KyselyStoreOptions
       versionsNeverReused: options.versionsNeverReused ?? false,
     },
     transaction,
-    apply: async (target, write, scope) => {
-      const abort = abortWatchOf(scope);
-      if (abort.aborted) {
-        throw new StoreError("not_committed", "The write was aborted before it was sent.", {
-          cause: abort.reason,
-        });
-      }
-      return write(target);
-    },
+    // A write whose call was aborted before it was sent is provably not applied.
+    apply: (target, write, scope) => sendUnlessAborted(scope, async () => write(target)),
     affected: affectedRows,
     classifyError: classifyMysqlError,
   });

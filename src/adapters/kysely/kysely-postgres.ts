@@ -1,7 +1,6 @@
 import type { Kysely, QueryResult, Transaction } from "kysely";
 import type { QueryResult as PgResult, Pool } from "pg";
 import { abortWatchOf, type CallScope } from "../../core/deadline.js";
-import { StoreError } from "../../core/error-kinds.js";
 import { defineStore } from "../../core/store.js";
 import { assertPool } from "../postgres/assert-pool.js";
 import { classifyPostgresError } from "../postgres/classify-postgres-error.js";
@@ -9,6 +8,7 @@ import { postgresStore } from "../postgres/postgres-store.js";
 import { lendPostgresScope, queryThrough } from "../postgres/postgres-transaction.js";
 import { refuseRootQuery, scopedQuery } from "../postgres/scoped-query.js";
 import { postgresStoreId } from "../postgres/store-id.js";
+import { sendUnlessAborted } from "../sql/root-query.js";
 import { kyselyOver, transactionOver } from "./kysely-dialect.js";
 import {
   affectedRows,
@@ -69,15 +69,8 @@ export function kyselyPostgresStore<DB>(
       versionsNeverReused: options.versionsNeverReused ?? false,
     },
     transaction,
-    apply: async (target, write, scope) => {
-      const abort = abortWatchOf(scope);
-      if (abort.aborted) {
-        throw new StoreError("not_committed", "The write was aborted before it was sent.", {
-          cause: abort.reason,
-        });
-      }
-      return write(target);
-    },
+    // A write whose call was aborted before it was sent is provably not applied.
+    apply: (target, write, scope) => sendUnlessAborted(scope, async () => write(target)),
     affected: affectedRows,
     classifyError: classifyPostgresError,
   });

@@ -1,7 +1,7 @@
 import type { Kysely, QueryResult, Transaction } from "kysely";
-import { abortWatchOf, type CallScope } from "../../core/deadline.js";
-import { StoreError } from "../../core/error-kinds.js";
+import type { CallScope } from "../../core/deadline.js";
 import { defineStore } from "../../core/store.js";
+import { sendUnlessAborted } from "../sql/root-query.js";
 import { classifySqliteError } from "../sqlite/classify-sqlite-error.js";
 import { engineOf } from "../sqlite/database.js";
 import { databaseOfClient } from "../sqlite/database-of-client.js";
@@ -58,15 +58,8 @@ export function kyselySqliteStore<DB>(
       versionsNeverReused: options.versionsNeverReused ?? false,
     },
     transaction,
-    apply: async (target, write, scope) => {
-      const abort = abortWatchOf(scope);
-      if (abort.aborted) {
-        throw new StoreError("not_committed", "The write was aborted before it was sent.", {
-          cause: abort.reason,
-        });
-      }
-      return write(target);
-    },
+    // A write whose call was aborted before it was sent is provably not applied.
+    apply: (target, write, scope) => sendUnlessAborted(scope, async () => write(target)),
     affected: affectedRows,
     classifyError: classifySqliteError,
   });
