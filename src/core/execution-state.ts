@@ -18,6 +18,36 @@ import { type Change, type Creation, LeaseLost, SagaJournal } from "./saga-journ
 import type { StepContext, StepDefinition } from "./step.js";
 import { coCommitMode } from "./store.js";
 
+interface ResolvedPolicies {
+  readonly policies: readonly RetryPolicy[];
+  readonly compensationPolicies: readonly ResolvedCompensationPolicy[];
+}
+
+// A runner's environment and a saga definition are both frozen, so the policies resolved from
+// them are the same for every execution of that saga by that runner: resolved once, then reused.
+const POLICIES = new WeakMap<ExecutionEnv, WeakMap<Saga, ResolvedPolicies>>();
+
+/** Each step's retry and compensation policy for `saga` under `env`, resolved once per pair. */
+function resolvedPolicies(env: ExecutionEnv, saga: Saga): ResolvedPolicies {
+  let bySaga = POLICIES.get(env);
+  if (bySaga === undefined) {
+    bySaga = new WeakMap();
+    POLICIES.set(env, bySaga);
+  }
+  let resolved = bySaga.get(saga);
+  if (resolved === undefined) {
+    const policies = Object.freeze(
+      saga.steps.map((s) => resolveRetry(`step "${s.name}": retry`, s.retry, env.retry)),
+    );
+    const compensationPolicies = Object.freeze(
+      saga.steps.map((s, i) => resolveCompensationPolicy(s, policies[i] as RetryPolicy, env)),
+    );
+    resolved = { policies, compensationPolicies };
+    bySaga.set(saga, resolved);
+  }
+  return resolved;
+}
+
 /** What an execution is built from. */
 export interface ExecutionOptions {
   /** The runner's environment: log, clock, lease, defaults, listeners. */
@@ -116,12 +146,9 @@ export class ExecutionState {
       entries.at(-1)?.seq ??
         (options.creation?.created && options.creation.firstIntentRecorded ? 1 : 0),
     );
-    this.policies = saga.steps.map((s) =>
-      resolveRetry(`step "${s.name}": retry`, s.retry, env.retry),
-    );
-    this.compensationPolicies = saga.steps.map((s, i) =>
-      resolveCompensationPolicy(s, this.policies[i] as RetryPolicy, env),
-    );
+    const resolved = resolvedPolicies(env, saga);
+    this.policies = resolved.policies;
+    this.compensationPolicies = resolved.compensationPolicies;
     const byName = new Map(saga.steps.map((s) => [s.name, s]));
     const parse = (name: string, raw: unknown) =>
       byName.get(name)?.output.safeParse(raw).success === true;

@@ -17,7 +17,8 @@ import { entriesOf, HEADER_COLUMNS, headerValues, recordOf, sagaRowOf } from "..
 import { sqlstateOf } from "./classify-postgres-error.js";
 import { postgresDialect } from "./postgres-dialect.js";
 import type { ScopedSql } from "./postgres-transaction.js";
-import { RECOVERABLE_STATUS_LIST, type SagaLogTables } from "./saga-log-schema.js";
+import { RECOVERABLE_STATUS_LIST } from "../sql/saga-log-tables.js";
+import type { SagaLogTables } from "./saga-log-schema.js";
 
 /** Runs one statement: through the pool, or through a transaction's handle. */
 export type Sql = ScopedSql;

@@ -1,17 +1,10 @@
 import { describeValue } from "../../core/validate.js";
 import { LockstepDefinitionError } from "../../model/definition-error.js";
-import { RECOVERABLE_STATUSES } from "../../model/records.js";
-import { type SagaLogColumnTypes, sagaLogDdl } from "../sql/saga-log-tables.js";
-
-/**
- * The recoverable statuses as an SQL list literal (`'running', 'compensating', 'in_doubt'`), for the
- * partial index recovery claims from and for the claim's own condition, which must state the same
- * list for the planner to use that index.
- */
-export const RECOVERABLE_STATUS_LIST = RECOVERABLE_STATUSES.map((status) => {
-  if (!/^[a-z_]+$/.test(status)) throw new Error(`Unexpected saga status ${status}.`);
-  return `'${status}'`;
-}).join(", ");
+import {
+  RECOVERABLE_STATUS_LIST,
+  type SagaLogColumnTypes,
+  sagaLogDdl,
+} from "../sql/saga-log-tables.js";
 
 /** The quoted, schema-qualified names of one saga log's tables, and the DDL that creates them. */
 export interface SagaLogTables {

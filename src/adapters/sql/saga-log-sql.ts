@@ -1,6 +1,7 @@
 import type { SagaFilter } from "../../log/saga-log.js";
-import { RECOVERABLE_STATUSES, type SagaStatus, type StepEntry } from "../../model/records.js";
+import type { SagaStatus, StepEntry } from "../../model/records.js";
 import { headerAssignments, leaseIsFree, listStatement } from "./saga-log-statements.js";
+import { RECOVERABLE_CONDITION } from "./saga-log-tables.js";
 import { HEADER_COLUMNS } from "./saga-rows.js";
 import type { SqlDialect } from "./sql-dialect.js";
 
@@ -121,7 +122,6 @@ export class SagaLogSql {
   ): Statement {
     const dialect = this.#dialect;
     const params: unknown[] = [];
-    const recoverable = dialect.anyOf("status", RECOVERABLE_STATUSES, params);
     params.push(now, now);
     const due = dialect.placeholder(params.length - 1);
     const free = leaseIsFree(dialect.placeholder(params.length));
@@ -129,7 +129,7 @@ export class SagaLogSql {
     params.push(limit);
     return {
       sql: `SELECT ${columns} FROM ${this.#tables.sagas}
-       WHERE ${recoverable} AND next_recovery_at <= ${due} AND ${free}${byName}
+       WHERE ${RECOVERABLE_CONDITION} AND next_recovery_at <= ${due} AND ${free}${byName}
        ORDER BY next_recovery_at, saga_id LIMIT ${dialect.placeholder(params.length)}${suffix}`,
       params,
     };

@@ -6,7 +6,7 @@ import {
   SagaOrder,
   sagaOrderOf,
 } from "../../log/saga-log.js";
-import { sagaRecordSchema, TERMINAL_STATUSES } from "../../model/records.js";
+import { SagaStatus, sagaRecordSchema, TERMINAL_STATUSES } from "../../model/records.js";
 import type { PlannedWrite } from "./saga-log-operations.js";
 import { HEADER_COLUMNS, headerValues, recordOf, type SagaRow } from "./saga-rows.js";
 import type { SqlDialect } from "./sql-dialect.js";
@@ -76,40 +76,82 @@ export function leaseIsFree(now: string): string {
   return `(status NOT IN (${TERMINAL_STATUS_LIST}) AND (lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= ${now}))`;
 }
 
+const ALL_STATUSES: readonly SagaStatus[] = Object.freeze(Object.values(SagaStatus));
+
 /**
  * The `list` query for `filter`, newest first by the time `filter.orderBy` names (ties by saga id,
  * descending); `undefined` when the filter admits no saga.
+ *
+ * A page of several statuses (every status, when neither a status, a name nor an attention reason
+ * narrows it) is the union of one page per status, each read in order from the index that starts
+ * with the status and the time (`sagas_by_status`, `sagas_updated`), then merged: so no index by
+ * time alone is needed, and a saga's write maintains two indexes fewer. There are few statuses, and
+ * each branch stops after a page.
  */
 export function listStatement(
   dialect: SqlDialect,
   sagas: string,
   filter: SagaFilter,
 ): { readonly sql: string; readonly params: unknown[] } | undefined {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  if (filter.status !== undefined) {
-    if (filter.status.length === 0) return undefined;
-    where.push(dialect.anyOf("status", filter.status, params));
-  }
-  if (filter.name !== undefined) {
-    params.push(filter.name);
-    where.push(`name = ${dialect.placeholder(params.length)}`);
-  }
+  if (filter.status?.length === 0 || filter.attention?.length === 0) return undefined;
   const time = sagaOrderOf(filter) === SagaOrder.Updated ? "updated_at" : "created_at";
+  const order = ` ORDER BY ${time} DESC, saga_id DESC`;
+  const params: unknown[] = [];
   const param = (value: unknown) => {
     params.push(value);
     return dialect.placeholder(params.length);
   };
+  const select = (status: (() => string) | undefined) => {
+    const where = status === undefined ? [] : [status()];
+    where.push(...listConditions(filter, time, param));
+    return `SELECT * FROM ${sagas}${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""}${order}`;
+  };
+  const statuses =
+    filter.status ??
+    (filter.name === undefined && filter.attention === undefined ? ALL_STATUSES : undefined);
+  const { limit } = filter;
+  if (limit === undefined || statuses === undefined || statuses.length < 2 || filter.attention) {
+    const { status } = filter;
+    const sql = select(status && (() => dialect.anyOf("status", status, params)));
+    return { sql: limit === undefined ? sql : `${sql} LIMIT ${param(limit)}`, params };
+  }
+  const branches = [...new Set(statuses)].map(
+    (status, i) =>
+      `SELECT * FROM (${select(() => `status = ${param(status)}`)} LIMIT ${param(limit)}) page_${i}`,
+  );
+  return { sql: `${unionAll(branches)}${order} LIMIT ${param(limit)}`, params };
+}
+
+/**
+ * Selects joined by `UNION ALL`, nested in groups of at most four: D1 refuses a compound select
+ * of more than five terms.
+ */
+function unionAll(selects: readonly string[]): string {
+  if (selects.length <= 4) return selects.join(" UNION ALL ");
+  const groups: string[] = [];
+  for (let i = 0; i < selects.length; i += 4) {
+    groups.push(`SELECT * FROM (${unionAll(selects.slice(i, i + 4))}) group_${i / 4}`);
+  }
+  return unionAll(groups);
+}
+
+/** The conditions of `filter` but its statuses, their values added through `param`. */
+function listConditions(
+  filter: SagaFilter,
+  time: string,
+  param: (value: unknown) => string,
+): string[] {
+  const where: string[] = [];
+  if (filter.name !== undefined) where.push(`name = ${param(filter.name)}`);
   if (filter.since !== undefined) where.push(`${time} >= ${param(filter.since)}`);
   if (filter.until !== undefined) where.push(`${time} < ${param(filter.until)}`);
   if (filter.before !== undefined) {
-    // A row-value comparison, which both SQLite and Postgres seek by index for the next page.
+    // A row-value comparison, which SQLite, Postgres and MySQL seek by index for the next page.
     where.push(
       `(${time}, saga_id) < (${param(filter.before.time)}, ${param(filter.before.sagaId)})`,
     );
   }
   if (filter.attention !== undefined) {
-    if (filter.attention.length === 0) return undefined;
     // The reason sits in the JSON header, written by JSON.stringify from the validated record, so
     // its spelling is fixed: `"attention":{"reason":"…"`. Only sagas needing attention carry one.
     where.push(`status = ${param("needs_attention")}`);
@@ -117,14 +159,7 @@ export function listStatement(
       `(${filter.attention.map((reason) => `record LIKE ${param(`%"attention":{"reason":"${likeEscaped(reason)}"%`)} ESCAPE '!'`).join(" OR ")})`,
     );
   }
-  let sql = `SELECT * FROM ${sagas}`;
-  if (where.length > 0) sql += ` WHERE ${where.join(" AND ")}`;
-  sql += ` ORDER BY ${time} DESC, saga_id DESC`;
-  if (filter.limit !== undefined) {
-    params.push(filter.limit);
-    sql += ` LIMIT ${dialect.placeholder(params.length)}`;
-  }
-  return { sql, params };
+  return where;
 }
 
 /**

@@ -1,5 +1,19 @@
 import { describeValue } from "../../core/validate.js";
 import { LockstepDefinitionError } from "../../model/definition-error.js";
+import { RECOVERABLE_STATUSES } from "../../model/records.js";
+
+/**
+ * The recoverable statuses as an SQL list literal (`'running', 'compensating', 'in_doubt'`), for the
+ * partial index recovery claims from and for the claim's own condition, which must state the same
+ * list, as literals, for the planner to use that index.
+ */
+export const RECOVERABLE_STATUS_LIST = RECOVERABLE_STATUSES.map((status) => {
+  if (!/^[a-z_]+$/.test(status)) throw new Error(`Unexpected saga status ${status}.`);
+  return `'${status}'`;
+}).join(", ");
+
+/** The condition of a saga recovery may claim, as the recoverable index states it. */
+export const RECOVERABLE_CONDITION = `status IN (${RECOVERABLE_STATUS_LIST})`;
 
 /** The column types a dialect stores the saga log in. */
 export interface SagaLogColumnTypes {
@@ -69,10 +83,11 @@ export function assertTablePrefix(prefix: unknown): asserts prefix is string {
   }
 }
 
-/** The indexes `list` pages by (keyset paging newest first, by time, status or name). */
+/**
+ * The indexes `list` pages by (keyset paging newest first, by status or name; a page of every
+ * status merges one page per status, read from these and from `sagas_updated`).
+ */
 const LIST_INDEXES: readonly (readonly [string, string])[] = [
-  ["sagas_by_created", "created_at, saga_id"],
-  ["sagas_by_updated", "updated_at, saga_id"],
   ["sagas_by_status", "status, created_at, saga_id"],
   ["sagas_by_name", "name, created_at, saga_id"],
 ];
@@ -99,15 +114,17 @@ export function sagaLogDdl(
   const sagas = qualify(`${prefix}sagas`);
   const entries = qualify(`${prefix}saga_entries`);
   const quote = indexOptions.quote ?? ((name: string) => `"${name}"`);
-  const indexes: [string, string][] = [
-    [quote(`${prefix}sagas_recoverable`), "status, next_recovery_at"],
-    [quote(`${prefix}sagas_updated`), "status, updated_at"],
+  const inline = indexOptions.inline === true;
+  // Where the dialect has partial indexes, the recoverable index holds only the sagas recovery may
+  // claim: a saga that ends in the transaction that creates it (a co-committed saga) writes no entry.
+  const indexes: [name: string, columns: string, where?: string][] = [
+    [quote(`${prefix}sagas_recoverable`), "status, next_recovery_at", RECOVERABLE_CONDITION],
+    [quote(`${prefix}sagas_updated`), "status, updated_at, saga_id"],
     ...LIST_INDEXES.map(([name, columns]): [string, string] => [
       quote(`${prefix}${name}`),
       columns,
     ]),
   ];
-  const inline = indexOptions.inline === true;
   const outbox = qualify(`${prefix}saga_outbox`);
   return {
     sagas,
@@ -154,7 +171,10 @@ CREATE INDEX IF NOT EXISTS "${prefix}saga_outbox_saga" ON ${outbox} (saga_id);`,
     createIndexes: inline
       ? ""
       : indexes
-          .map(([name, columns]) => `CREATE INDEX IF NOT EXISTS ${name} ON ${sagas} (${columns});`)
+          .map(
+            ([name, columns, where]) =>
+              `CREATE INDEX IF NOT EXISTS ${name} ON ${sagas} (${columns})${where === undefined ? "" : ` WHERE ${where}`};`,
+          )
           .join("\n"),
     listIndexes: LIST_INDEXES.map(([name]) => `${prefix}${name}`),
     createEntries: `CREATE TABLE IF NOT EXISTS ${entries} (
