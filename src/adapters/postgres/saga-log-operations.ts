@@ -13,11 +13,11 @@ import { PooledLogOperations } from "../sql/pooled-log-operations.js";
 import type { LoadedSaga, SagaLogOperations, WrittenSaga } from "../sql/saga-log-operations.js";
 import { SagaLogSql } from "../sql/saga-log-sql.js";
 import * as logSql from "../sql/saga-log-statements.js";
+import { RECOVERABLE_STATUS_LIST } from "../sql/saga-log-tables.js";
 import { entriesOf, HEADER_COLUMNS, headerValues, recordOf, sagaRowOf } from "../sql/saga-rows.js";
 import { sqlstateOf } from "./classify-postgres-error.js";
 import { postgresDialect } from "./postgres-dialect.js";
 import type { ScopedSql } from "./postgres-transaction.js";
-import { RECOVERABLE_STATUS_LIST } from "../sql/saga-log-tables.js";
 import type { SagaLogTables } from "./saga-log-schema.js";
 
 /** Runs one statement: through the pool, or through a transaction's handle. */
