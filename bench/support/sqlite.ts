@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -20,4 +20,31 @@ export function openRawSqlite(path: string): Database.Database {
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
   return db;
+}
+
+/**
+ * The database pages `count` operations write, on average, to the WAL of the database at `path`:
+ * a figure that does not depend on the machine's load. A reader holds a snapshot meanwhile, so the
+ * WAL is never restarted and every frame the writer appends stays in the file to be counted.
+ */
+export async function walPagesPerOp(
+  path: string,
+  count: number,
+  op: (i: number) => Promise<void>,
+): Promise<number> {
+  const reader = new Database(path);
+  try {
+    reader.pragma("wal_checkpoint(TRUNCATE)");
+    reader.exec("BEGIN");
+    reader.prepare("SELECT count(*) FROM sqlite_schema").get();
+    const before = statSync(`${path}-wal`).size;
+    for (let i = 0; i < count; i++) await op(i);
+    const wal = readFileSync(`${path}-wal`);
+    reader.exec("COMMIT");
+    // A WAL frame is a 24-byte header and one page; the page size is in the WAL's header.
+    const frame = 24 + wal.readUInt32BE(8);
+    return (wal.length - Math.max(before, 32)) / frame / count;
+  } finally {
+    reader.close();
+  }
 }
