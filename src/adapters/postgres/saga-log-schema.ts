@@ -19,6 +19,8 @@ export interface SagaLogTables {
   readonly sagas: string;
   readonly entries: string;
   readonly outbox: string;
+  readonly operatorEvents: string;
+  readonly workers: string;
   /** The `to_regclass` names of every table and index, to see whether the DDL must run at all. */
   readonly objects: readonly string[];
   /** Names the advisory lock that serializes the DDL across processes. */
@@ -51,6 +53,8 @@ export function sagaLogTables(schema: string, prefix: string): SagaLogTables {
     sagas,
     entries,
     outbox,
+    operatorEvents: shape.operatorEvents,
+    workers: shape.workers,
     objects: [
       sagas,
       entries,
@@ -61,6 +65,8 @@ export function sagaLogTables(schema: string, prefix: string): SagaLogTables {
       outbox,
       q(`${prefix}saga_outbox_due`),
       q(`${prefix}saga_outbox_saga`),
+      shape.operatorEvents,
+      shape.workers,
     ],
     lockKey: `lockstep.saga-log:${schema}.${prefix}`,
     ddl: `
@@ -71,6 +77,8 @@ CREATE INDEX IF NOT EXISTS "${due}" ON ${sagas} (next_recovery_at, saga_id)
 ${createEntries};
 ${shape.createOutbox};
 ${shape.createOutboxIndex}
+${shape.createOperatorEvents};
+${shape.createWorkers};
 `,
   };
 }
