@@ -119,7 +119,21 @@ export {
   validateLogRecord,
 } from "./log/log-rules.js";
 export { MemorySagaLog } from "./log/memory-log.js";
+export { MemoryOperations, type MemoryPruned } from "./log/memory-operations.js";
 export { MemoryOutbox } from "./log/memory-outbox.js";
+export type {
+  OperationsLog,
+  OperatorEventFilter,
+  OperatorPrune,
+  WorkerFilter,
+} from "./log/operations-log.js";
+export {
+  type CheckedPrune,
+  checkOperatorPrune,
+  prunedEvent,
+  readOperatorEvent,
+  validateWorkerStatus,
+} from "./log/operations-rules.js";
 export type {
   ClaimedMessage,
   DeliveryFailure,
@@ -151,6 +165,11 @@ export { type SagaDefinition, sagaDefinitionSchema } from "./model/definition.js
 export { LockstepDefinitionError } from "./model/definition-error.js";
 export { ERROR_KINDS, ErrorKind, isProvablyNotApplied } from "./model/error-kind.js";
 export {
+  OPERATOR_EVENT_SAGA_IDS,
+  type OperatorEvent,
+  operatorEventSchema,
+} from "./model/operator-event.js";
+export {
   type NewOutboxMessage,
   OUTBOX_STATUSES,
   type OutboxMessageInput,
@@ -179,6 +198,7 @@ export {
 } from "./model/records.js";
 export { LockstepRuntimeError } from "./model/runtime-error.js";
 export { StepKind } from "./model/step-kind.js";
+export { type WorkerStatus, workerStatusSchema } from "./model/worker-status.js";
 export {
   DIAGNOSED_STATUSES,
   type DiagnoseAllOptions,
@@ -241,3 +261,4 @@ export type {
 } from "./recovery/recovery-worker-events.js";
 export type { RecoveryWorkerOptions } from "./recovery/recovery-worker-options.js";
 export { otelRecoveryListener, RecoverySpanAttribute } from "./recovery/recovery-worker-otel.js";
+export type { WorkerIdentity } from "./recovery/worker-status-reporter.js";

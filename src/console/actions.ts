@@ -1,6 +1,7 @@
 import type { Clock } from "../core/clock.js";
 import { createRunner } from "../core/runner.js";
 import type { Saga } from "../core/saga.js";
+import type { OperationsLog } from "../log/operations-log.js";
 import type { SagaLog } from "../log/saga-log.js";
 import {
   type OperatorAction,
@@ -42,6 +43,7 @@ export function confirmPage(
   query: URLSearchParams,
 ): ConsoleResponse {
   if (context.token === undefined) checkToken(undefined, undefined);
+  if (action === "prune") operationsOf(context);
   const sagaId = query.get("saga") ?? "";
   if (action !== "prune" && sagaId === "") throw badField("saga", "a saga id", sagaId);
   const what =
@@ -49,7 +51,7 @@ export function confirmPage(
       ? `Run recovery for saga ${sagaLink(sagaId)} now: take its lease (fencing token + 1), probe its in-doubt steps, then roll it forward or compensate it.`
       : action === "retry"
         ? `Mark saga ${sagaLink(sagaId)} for retry: it goes back to recovery with its attempts reset. Do this only after fixing what stopped it.`
-        : "Delete finished sagas last updated longer ago than the days below, each with its entries.";
+        : "Delete finished sagas last updated longer ago than the days below, each with its entries; sagas whose lease a runner still holds are left. The prune is recorded in the log as an operator event (who, when, what, how many), in the same write as the deletion.";
   const fields =
     action === "prune"
       ? `<label>Older than (days) <input name="older_than_days" value="30" inputmode="numeric"></label>
@@ -197,12 +199,33 @@ async function prune(
     if (!PRUNABLE_BY_FORM.includes(s))
       throw badField("status", `one of ${PRUNABLE_BY_FORM.join(", ")}`, s);
   }
-  const before = context.clock.now() - Number(days) * DAY;
-  const pruned = await context.log.prune(before, statuses as SagaStatus[]);
+  const now = context.clock.now();
+  const event = await operationsOf(context).prune({
+    before: now - Number(days) * DAY,
+    statuses: statuses as SagaStatus[],
+    now,
+    operator,
+  });
+  const skipped =
+    event.skipped === 0
+      ? ""
+      : ` <span data-testid="skipped">${event.skipped}</span> left: a runner holds ${event.skipped === 1 ? "its" : "their"} lease.`;
   return done(
     "Pruned",
-    `<span data-testid="pruned">${pruned}</span> saga${pruned === 1 ? "" : "s"} (${esc(statuses.join(", "))}) last updated before ${iso(before)} deleted, at the request of ${esc(operator.actor)}.`,
+    `<span data-testid="pruned">${event.changed}</span> saga${event.changed === 1 ? "" : "s"} (${esc(statuses.join(", "))}) last updated before ${iso(event.request.before as number)} deleted, at the request of ${esc(operator.actor)}.${skipped} Recorded as <a href="/events#event-${esc(event.eventId)}">operator event ${esc(event.eventId)}</a>.`,
   );
+}
+
+/** The log's operations, or a refusal (409) when it keeps none: a prune it could not record. */
+function operationsOf(context: ActionContext): OperationsLog {
+  if (context.log.operations === undefined) {
+    throw new ConsoleRefusal(
+      409,
+      "Refused",
+      "This log keeps no operator events (its `operations` is absent), so a prune could not be recorded; the console does not prune it. Nothing was changed.",
+    );
+  }
+  return context.log.operations;
 }
 
 function leaseHeld(sagaId: string, owner: string, until: number | null): ConsoleRefusal {

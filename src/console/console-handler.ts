@@ -8,7 +8,8 @@ import { renderTimelineSvg } from "../observability/timeline-svg.js";
 import { ACTIONS, type ActionName, confirmPage, runAction } from "./actions.js";
 import { type ConsoleResponse, problemPage } from "./html.js";
 import { listPage, parseListQuery } from "./list-page.js";
-import { attentionPage, workersPage } from "./queue-pages.js";
+import { eventsPage, workersPage } from "./operations-pages.js";
+import { attentionPage } from "./queue-pages.js";
 import { ConsoleRefusal } from "./refusal.js";
 import { sagaPage } from "./saga-page.js";
 
@@ -54,9 +55,9 @@ const HEADERS = {
 /**
  * The operator's console as a `node:http` request handler: server-rendered pages over `options.log`
  * (sagas list with filters and keyset paging, one saga with its timeline drawing and diagnosis, the
- * needs_attention queue, recovery worker status) and, with a token, confirmed actions. Pages are read
- * only (`GET`); actions are `POST` with the token in the body or a header, never a cookie. Every
- * text from the log is escaped. It opens no socket: give it to `http.createServer`.
+ * needs_attention queue, recovery workers' status, operator events) and, with a token, confirmed
+ * actions. Pages are read only (`GET`); actions are `POST` with the token in the body or a header,
+ * never a cookie. Every text from the log is escaped. It opens no socket: give it to `http.createServer`.
  * `lockstep console` serves it with `http.createServer(handler).listen(port, "127.0.0.1")`.
  */
 export function consoleHandler(
@@ -109,6 +110,7 @@ export function consoleHandler(
     }
     if (path === "/attention") return attentionPage(options.log, options.token !== undefined);
     if (path === "/workers") return workersPage(options.log, clock.now());
+    if (path === "/events") return eventsPage(options.log);
     const saga = /^\/sagas\/([^/]+?)(\/timeline\.svg)?$/.exec(path);
     if (saga !== null) {
       let sagaId: string;

@@ -28,7 +28,7 @@ form.filters label{display:flex;flex-direction:column;font-size:12px;color:#555}
 .s-completed{background:#c8e6c9}.s-compensated{background:#bbdefb}.s-needs_attention{background:#ffcdd2}
 .s-in_doubt{background:#ffe0b2}.s-running{background:#fff9c4}.s-compensating{background:#e1bee7}.s-quarantined{background:#d7ccc8}
 .notice{padding:8px 12px;border-left:4px solid #90a4ae;background:#eceff1;margin:8px 0}
-.error{border-color:#c62828;background:#ffebee}.ok{border-color:#2e7d32;background:#e8f5e9}
+.error{border-color:#c62828;background:#ffebee}td.attention{color:#b71c1c}.ok{border-color:#2e7d32;background:#e8f5e9}
 dl.head{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px}dl.head dt{color:#555}
 .svg-wrap{overflow-x:auto;border:1px solid #e0e0e0;margin:8px 0}
 button{padding:4px 12px}
@@ -41,7 +41,7 @@ export function page(title: string, body: string, status = 200): ConsoleResponse
     body: `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)} · lockstep console</title><style>${CSS}</style></head>
-<body><header><strong>lockstep console</strong><a href="/sagas">Sagas</a><a href="/attention">Needs attention</a><a href="/workers">Recovery workers</a></header>
+<body><header><strong>lockstep console</strong><a href="/sagas">Sagas</a><a href="/attention">Needs attention</a><a href="/workers">Recovery workers</a><a href="/events">Operator events</a></header>
 <main><h1>${esc(title)}</h1>
 ${body}
 </main></body></html>`,

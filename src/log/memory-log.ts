@@ -21,7 +21,9 @@ import {
   prunableStatuses,
   validateLogRecord,
 } from "./log-rules.js";
+import { MemoryOperations, type MemoryPruned } from "./memory-operations.js";
 import { MemoryOutbox } from "./memory-outbox.js";
+import { type CheckedPrune, leaseHeld } from "./operations-rules.js";
 import {
   type ClaimedSaga,
   type ClaimFilter,
@@ -50,6 +52,8 @@ export class MemorySagaLog implements SagaLog {
   readonly durable = false;
   /** The messages steps published, recorded in the same write as the step's commit. */
   readonly outbox = new MemoryOutbox();
+  /** Operator events and recovery workers' reports. */
+  readonly operations = new MemoryOperations((checked) => this.#pruneHeld(checked));
   readonly #sagas = new Map<string, Stored>();
 
   async create(
@@ -200,16 +204,35 @@ export class MemorySagaLog implements SagaLog {
     statuses: readonly SagaStatus[] = PRUNABLE_STATUSES,
   ): Promise<number> {
     const prunable = prunableStatuses(statuses);
-    let removed = 0;
+    return this.#delete((record) => prunable.includes(record.status) && record.updatedAt < before)
+      .length;
+  }
+
+  /** An operator's prune: as `prune`, but leaving sagas whose lease is held. */
+  #pruneHeld(checked: CheckedPrune): MemoryPruned {
+    let skipped = 0;
+    const deleted = this.#delete((record) => {
+      if (!checked.statuses.includes(record.status) || record.updatedAt >= checked.before) {
+        return false;
+      }
+      const held = leaseHeld(record, checked.now);
+      if (held) skipped++;
+      return !held;
+    });
+    return { deleted, skipped };
+  }
+
+  /** Deletes every saga `matches`, with its settled outbox messages; returns their ids. */
+  #delete(matches: (record: SagaRecord) => boolean): string[] {
+    const deleted: string[] = [];
     for (const [sagaId, stored] of this.#sagas) {
-      const record = readRecord(stored, sagaId);
-      if (prunable.includes(record.status) && record.updatedAt < before) {
+      if (matches(readRecord(stored, sagaId))) {
         this.#sagas.delete(sagaId);
         this.outbox.forgetSaga(sagaId);
-        removed++;
+        deleted.push(sagaId);
       }
     }
-    return removed;
+    return deleted;
   }
 
   /** How many sagas the log holds. */

@@ -3,6 +3,7 @@ import { hasBrand } from "../model/brand.js";
 import { LockstepDefinitionError } from "../model/definition-error.js";
 import type { NewOutboxMessage } from "../model/outbox.js";
 import type { NewStepEntry, SagaRecord, SagaSnapshot, SagaStatus } from "../model/records.js";
+import type { OperationsLog } from "./operations-log.js";
 import type { OutboxLog } from "./outbox-log.js";
 
 /** Why a saga log refused or failed an operation. */
@@ -305,6 +306,13 @@ export interface SagaLog {
    * @default absent
    */
   readonly outbox?: OutboxLog;
+  /**
+   * Present when the log keeps its own record of operations on it: operator events (a prune that
+   * records who asked, in the same atomic write as its deletions) and recovery workers' status
+   * reports. The console prunes only a log with it, and shows workers only when they report to it.
+   * @default absent
+   */
+  readonly operations?: OperationsLog;
   /**
    * Whether the log survives the process: `false` for a log held in memory, whose sagas a crash
    * loses and no other process can recover. `explain` warns about a log that says `false`.

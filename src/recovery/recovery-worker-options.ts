@@ -5,6 +5,7 @@ import { LockstepDefinitionError } from "../model/definition-error.js";
 import type { Relay } from "../outbox/relay.js";
 import type { RecovererOptions, RecoverOptions } from "./recoverer.js";
 import type { RecoveryWorkerListener } from "./recovery-worker-events.js";
+import type { WorkerIdentity } from "./worker-status-reporter.js";
 
 /**
  * Options of {@link createRecoveryWorker}: the recoverer's (`runner`, `sagas`, `maxAttempts`,
@@ -44,6 +45,18 @@ export interface RecoveryWorkerOptions extends RecovererOptions, RecoverOptions 
    * @default none
    */
   readonly relay?: Relay;
+  /**
+   * Whether the worker reports its status to the log (`log.operations.reportWorker`) after each pass
+   * and once when it stops, so the console can show it: its name (the runner's `owner`), `host` and
+   * `pid`, when it started, its last heartbeat, what its last pass did and its last error. One write
+   * a pass. A log without `operations` gets no report; a report the log fails is logged (warn) and
+   * skipped, and the worker carries on. `false` turns reports off; an object names the worker's
+   * machine and process.
+   *
+   * @default true: reports with the process's id, where the runtime has one, and no host
+   * @example `reportStatus: { host: os.hostname(), pid: process.pid }`
+   */
+  readonly reportStatus?: boolean | WorkerIdentity;
   /** Receives the worker's events: `recovery.pass`, `recovery.pass_failed`, `recovery.stopped`. */
   readonly onEvent?: RecoveryWorkerListener;
   /**
@@ -60,6 +73,8 @@ export interface WorkerSettings {
   readonly concurrency: number;
   /** The waits between passes, as a backoff from `pollIntervalMs` to `maxPollIntervalMs`. */
   readonly pacing: RetryPolicy;
+  /** Who the worker says it is in its status reports, or `undefined` when it does not report. */
+  readonly identity: WorkerIdentity | undefined;
 }
 
 /** Validates a worker's own options, naming the bad value; throws a definition error. */
@@ -87,6 +102,7 @@ export function resolveWorkerSettings(options: RecoveryWorkerOptions): WorkerSet
   return {
     limit,
     concurrency,
+    identity: identityOf(options.reportStatus),
     pacing: Object.freeze({
       ...DEFAULT_RETRY,
       initialDelayMs: pollIntervalMs,
@@ -95,4 +111,23 @@ export function resolveWorkerSettings(options: RecoveryWorkerOptions): WorkerSet
       jitter,
     }),
   };
+}
+
+/** The identity `reportStatus` gives, checked; `undefined` when it turns reports off. */
+function identityOf(report: RecoveryWorkerOptions["reportStatus"]): WorkerIdentity | undefined {
+  if (report === false) return undefined;
+  if (report === undefined || report === true) return {};
+  if (typeof report !== "object" || report === null) {
+    throw new LockstepDefinitionError(
+      `Expected \`reportStatus\` to be a boolean or { host, pid }, got ${describeValue(report)}.`,
+    );
+  }
+  const { host, pid } = report;
+  if (host !== undefined && (typeof host !== "string" || host.length > 255)) {
+    throw new LockstepDefinitionError(
+      `Expected \`reportStatus.host\` to be a string of at most 255 characters, got ${describeValue(host)}.`,
+    );
+  }
+  if (pid !== undefined) assertInteger("reportStatus.pid", pid, 0);
+  return { ...(host === undefined ? {} : { host }), ...(pid === undefined ? {} : { pid }) };
 }

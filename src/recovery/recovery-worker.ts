@@ -10,6 +10,7 @@ import type {
   RecoveryWorkerSummary,
 } from "./recovery-worker-events.js";
 import { type RecoveryWorkerOptions, resolveWorkerSettings } from "./recovery-worker-options.js";
+import { WorkerStatusReporter } from "./worker-status-reporter.js";
 
 /** A recoverer that keeps running: see {@link createRecoveryWorker}. */
 export interface RecoveryWorker {
@@ -43,7 +44,8 @@ export interface RecoveryWorker {
  * `stop()` (or aborting `signal`) lets the pass in flight finish, then releases the leases the
  * worker still holds. lockstep installs no signal handler: wire `SIGTERM` to `stop()` yourself, as
  * `lockstep recover --watch` does. Progress arrives as events (`onEvent`), through the logger, and
- * as spans with {@link otelRecoveryListener}.
+ * as spans with {@link otelRecoveryListener}. It reports its status to the log after each pass
+ * and when it stops (`reportStatus`), where the console shows it.
  *
  * Give the worker a runner of its own, with an `owner` that names it: on stopping it releases the
  * leases its passes claimed that still carry that owner.
@@ -60,11 +62,22 @@ export interface RecoveryWorker {
  * ```
  */
 export function createRecoveryWorker(options: RecoveryWorkerOptions): RecoveryWorker {
-  const { limit, concurrency, pacing } = resolveWorkerSettings(options);
+  const { limit, concurrency, pacing, identity } = resolveWorkerSettings(options);
   const recoverer = createRecoverer(options);
   const env = executionEnvOf(options.runner);
   const { clock, log, owner, leaseTtlMs, random } = env;
   const logger = options.logger ?? env.logger;
+  const reporter =
+    identity === undefined || log.operations === undefined
+      ? undefined
+      : new WorkerStatusReporter({
+          operations: log.operations,
+          owner,
+          clock,
+          logger,
+          intervalMs: pacing.maxDelayMs,
+          identity,
+        });
   // Aborted to cut the wait between passes short when the worker is asked to stop.
   const wake = new AbortController();
   // The sagas recent passes claimed and left recoverable, with when their pass ended: only these
@@ -169,6 +182,7 @@ export function createRecoveryWorker(options: RecoveryWorkerOptions): RecoveryWo
             "lockstep: a recovery pass claimed sagas",
           );
         }
+        await reporter?.passed(startedAt, at, report.claimed, report.counts);
         emit({
           type: "recovery.pass",
           owner,
@@ -190,6 +204,7 @@ export function createRecoveryWorker(options: RecoveryWorkerOptions): RecoveryWo
           { owner, pass, consecutiveFailures: failures, nextPollMs, error: result.error.message },
           "lockstep: a recovery pass failed; the worker retries it with backoff",
         );
+        await reporter?.failed(at, result.error);
         emit({
           type: "recovery.pass_failed",
           owner,
@@ -216,7 +231,9 @@ export function createRecoveryWorker(options: RecoveryWorkerOptions): RecoveryWo
       recovered: Object.freeze({ ...recovered }),
       released: await releaseHeld(),
     });
-    emit({ type: "recovery.stopped", owner, at: clock.now(), ...summary });
+    const stoppedAt = clock.now();
+    await reporter?.stopped(stoppedAt);
+    emit({ type: "recovery.stopped", owner, at: stoppedAt, ...summary });
     return summary;
   };
 

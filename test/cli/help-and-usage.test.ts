@@ -13,7 +13,7 @@ describe.concurrent("lockstep --help", () => {
   it("lists every command and the exit codes", async ({ expect }) => {
     const run = await runCli(["--help"]);
     expect(run.code).toBe(ExitCode.Ok);
-    expect(COMMANDS).toHaveLength(7);
+    expect(COMMANDS).toHaveLength(8);
     for (const command of COMMANDS) expect(run.stdout).toContain(`  ${command.name}  `);
     expect(run.stdout).toContain("2  usage error");
     expect(run.stderr).toBe("");

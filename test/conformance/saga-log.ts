@@ -9,6 +9,7 @@ import {
   TERMINAL_STATUSES,
 } from "../../src/model/records.js";
 import { StepKind } from "../../src/model/step-kind.js";
+import { operationsLogConformance } from "./operations-log.js";
 import { printConformanceCount } from "./report.js";
 import { sagaLogPagingConformance } from "./saga-log-paging.js";
 
@@ -82,6 +83,7 @@ async function reasonOf(call: Promise<unknown>): Promise<LogFailure> {
  */
 export function sagaLogConformance(name: string, factory: SagaLogFactory): void {
   sagaLogPagingConformance(name, factory);
+  operationsLogConformance(name, factory);
   describe(`SagaLog conformance: ${name}`, () => {
     printConformanceCount("saga log", name);
     let log: SagaLog;

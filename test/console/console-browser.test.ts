@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createRecoveryWorker, createRunner } from "../../src/index.js";
 import { startSeededConsole, TOKEN } from "./support/console-server.js";
 import { HOSTILE_INPUT, SEEDED_STATUSES } from "./support/seed-console-log.js";
 
@@ -147,5 +148,82 @@ describe("the console in Chromium", () => {
     await shot("attention");
     await page.goto(`${consoleUp.base}/workers`);
     expect(await page.getByTestId("no-worker-reports").isVisible()).toBe(true);
+  });
+
+  it("refuses a prune without the right token, then prunes with it and shows the operator event it recorded", async () => {
+    const log = consoleUp.seed.log;
+    const now = Date.now();
+    const finished = await log.list({ status: ["completed", "compensated"] });
+    const old = finished.filter((r) => r.updatedAt < now).map((r) => r.sagaId);
+    expect(old.length).toBeGreaterThan(0);
+    await page.goto(`${consoleUp.base}/actions/prune`);
+    await page.fill('input[name="older_than_days"]', "0");
+    await page.fill('input[name="token"]', "not-the-console-token");
+    const [refused] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/actions/prune")),
+      page.getByTestId("confirm").click(),
+    ]);
+    expect(refused.status()).toBe(403);
+    expect((await log.list({ status: ["completed", "compensated"] })).length).toBe(finished.length);
+    expect(await log.operations?.events()).toEqual([]);
+
+    await page.goto(`${consoleUp.base}/actions/prune`);
+    await page.fill('input[name="older_than_days"]', "0");
+    await page.fill('input[name="actor"]', "frank");
+    await page.fill('input[name="note"]', "retention after the incident review");
+    await page.fill('input[name="token"]', TOKEN);
+    await shot("prune-confirm");
+    const [done] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/actions/prune")),
+      page.getByTestId("confirm").click(),
+    ]);
+    expect(done.status()).toBe(200);
+    expect(await page.getByTestId("pruned").textContent()).toBe(String(old.length));
+    for (const sagaId of old) expect(await log.load(sagaId)).toBeUndefined();
+
+    await Promise.all([
+      page.waitForURL(/\/events#event-/),
+      page.locator('a[href^="/events#"]').click(),
+    ]);
+    const rows = page.locator('table[data-testid="events"] tbody tr');
+    expect(await rows.count()).toBe(1);
+    expect(await rows.first().getAttribute("data-action")).toBe("prune");
+    const row = (await rows.first().textContent()) ?? "";
+    expect(row).toContain("frank");
+    expect(row).toContain("retention after the incident review");
+    expect(await rows.first().getByTestId("changed").textContent()).toBe(String(old.length));
+    await shot("operator-events");
+  });
+
+  it("shows a recovery worker that reports to the log, until it stops", async () => {
+    const log = consoleUp.seed.log;
+    let reported!: () => void;
+    const firstPass = new Promise<void>((resolve) => {
+      reported = resolve;
+    });
+    // It recovers no saga of the seed (it knows none), but reports after every pass.
+    const worker = createRecoveryWorker({
+      runner: createRunner({ log, owner: "worker-on-box-7" }),
+      sagas: [],
+      reportStatus: { host: "box-7", pid: 4321 },
+      onEvent: (event) => {
+        if (event.type === "recovery.pass") reported();
+      },
+    });
+    try {
+      await firstPass;
+      await page.goto(`${consoleUp.base}/workers`);
+      expect(await page.getByTestId("no-worker-reports").count()).toBe(0);
+      const row = page.locator('tr[data-worker="worker-on-box-7"]');
+      expect(await row.getAttribute("data-state")).toBe("running");
+      expect(await row.textContent()).toContain("box-7");
+      await shot("workers");
+    } finally {
+      await worker.stop();
+    }
+    await page.reload();
+    expect(await page.locator('tr[data-worker="worker-on-box-7"]').getAttribute("data-state")).toBe(
+      "stopped",
+    );
   });
 });

@@ -1,6 +1,10 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consoleHandler } from "../../src/console/console-handler.js";
-import { MemorySagaLog } from "../../src/index.js";
+import { MemorySagaLog, SagaStatus } from "../../src/index.js";
+import { workerStatus } from "../conformance/operations-log.js";
+import { sagaRecord } from "../conformance/saga-log.js";
 import { postForm, startSeededConsole, TOKEN } from "./support/console-server.js";
 import { HOSTILE_INPUT, SEEDED_STATUSES } from "./support/seed-console-log.js";
 
@@ -271,10 +275,21 @@ describe("console actions with the token", () => {
     expect(snapshot?.record.status).toBe("compensated");
   });
 
-  it("prunes finished sagas when asked, and only those", async () => {
+  it("prunes finished sagas when asked, and only those, leaving one whose lease is held, and records who did", async () => {
     const log = consoleUp.seed.log;
     const cut = Date.now();
-    const old = (await log.list({ status: ["completed"] })).filter((r) => r.updatedAt < cut);
+    // A saga that has ended but whose runner still holds its lease: the prune leaves it.
+    const finishing = sagaRecord("01FINISHING", {
+      status: SagaStatus.Completed,
+      createdAt: cut - 60_000,
+      updatedAt: cut - 60_000,
+      leaseOwner: "runner-finishing",
+      leaseExpiresAt: cut + 600_000,
+    });
+    await log.create(finishing);
+    const old = (await log.list({ status: ["completed"] })).filter(
+      (r) => r.updatedAt < cut && r.sagaId !== finishing.sagaId,
+    );
     // The saga recovery completed on a clock ten minutes ahead was updated "later" than now.
     const young = (await log.list({ status: ["completed"] })).filter((r) => r.updatedAt >= cut);
     expect(old.length).toBeGreaterThan(0);
@@ -283,13 +298,120 @@ describe("console actions with the token", () => {
       confirm: "yes",
       older_than_days: "0",
       status: ["completed"],
+      actor: "erin",
+      note: "quarterly clean-up",
     });
     expect(r.status).toBe(200);
-    expect(await r.text()).toContain(`data-testid="pruned">${old.length}<`);
-    expect((await log.list({ status: ["completed"] })).map((s) => s.sagaId)).toEqual(
-      young.map((s) => s.sagaId),
+    const html = await r.text();
+    expect(html).toContain(`data-testid="pruned">${old.length}<`);
+    expect(html).toContain('data-testid="skipped">1<');
+    expect((await log.list({ status: ["completed"] })).map((s) => s.sagaId).sort()).toEqual(
+      [...young.map((s) => s.sagaId), finishing.sagaId].sort(),
     );
     expect((await log.list({ status: ["needs_attention"] })).length).toBe(2);
+    const events = (await log.operations?.events()) ?? [];
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      actor: "erin",
+      action: "prune",
+      note: "quarterly clean-up",
+      request: { statuses: ["completed"] },
+      changed: old.length,
+      skipped: 1,
+      sagaIds: old.map((s) => s.sagaId).sort(),
+    });
+    expect(html).toContain(`href="/events#event-${events[0]?.eventId}"`);
+    const page = await (await get("/events")).text();
+    expect(page.match(/<tr id="event-/g)).toHaveLength(1);
+    expect(page).toContain("quarterly clean-up");
+    expect(page).toContain(`<td data-testid="changed">${old.length}</td>`);
+  });
+});
+
+describe("console prune refusals", () => {
+  it("refuses a prune without the token, or with a wrong one (403), and deletes and records nothing", async () => {
+    const log = readOnly.seed.log;
+    const before = JSON.stringify(await log.list());
+    const url = `${readOnly.base}/actions/prune`;
+    const fields = { confirm: "yes", older_than_days: "0", status: ["completed", "compensated"] };
+    const attempts = [
+      postForm(url, fields),
+      postForm(url, { ...fields, token: TOKEN }),
+      postForm(`${consoleUp.base}/actions/prune`, { ...fields, token: `${TOKEN}x` }),
+      postForm(`${consoleUp.base}/actions/prune`, fields),
+    ];
+    for (const attempt of attempts) expect((await attempt).status).toBe(403);
+    expect(attempts).toHaveLength(4);
+    expect(JSON.stringify(await log.list())).toBe(before);
+    expect(await log.operations?.events()).toEqual([]);
+  });
+
+  it("refuses (409) to prune a log that keeps no operator events, changing nothing", async () => {
+    const memory = new MemorySagaLog();
+    await memory.create(
+      sagaRecord("01DONE", {
+        status: SagaStatus.Completed,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+      }),
+    );
+    // A log of someone else's making, without `operations`.
+    const log = new Proxy(memory, {
+      get: (target, property) => {
+        if (property === "operations") return undefined;
+        const value = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const server = createServer(consoleHandler({ log, token: TOKEN }));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      expect((await fetch(`${base}/actions/prune`)).status).toBe(409);
+      const r = await postForm(`${base}/actions/prune`, {
+        token: TOKEN,
+        confirm: "yes",
+        older_than_days: "0",
+        status: "completed",
+      });
+      expect(r.status).toBe(409);
+      expect(await r.text()).toContain("keeps no operator events");
+      expect(await memory.load("01DONE")).toBeDefined();
+      expect(await (await fetch(`${base}/events`)).text()).toContain('data-testid="no-operations"');
+      expect(await (await fetch(`${base}/workers`)).text()).toContain(
+        "this log keeps no status reports",
+      );
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
+describe("the recovery workers page", () => {
+  it("shows each reporting worker with its heartbeat, marking a silent one stale and a stopped one stopped", async () => {
+    const ops = readOnly.seed.log.operations;
+    const now = Date.now();
+    const report = (workerId: string, heartbeatAt: number, stoppedAt: number | null = null) =>
+      ops?.reportWorker({
+        ...workerStatus(workerId, heartbeatAt, { stoppedAt }),
+        intervalMs: 30_000,
+      });
+    await report("worker-live", now - 5_000);
+    await report("worker-silent", now - 10 * 60_000);
+    await report("worker-done", now - 60_000, now - 60_000);
+    const html = await (await get("/workers", readOnly.base)).text();
+    const states = [...html.matchAll(/<tr data-worker="([^"]+)" data-state="([a-z]+)"/g)].map(
+      (m) => [m[1], m[2]],
+    );
+    expect(states).toEqual([
+      ["worker-live", "running"],
+      ["worker-done", "stopped"],
+      ["worker-silent", "stale"],
+    ]);
+    expect(html).toContain("no report for 10m, expected within 30s of a pass");
+    expect(html).not.toContain('data-testid="no-worker-reports"');
+    expect(html).toContain("the log&#39;s disk is full");
   });
 });
 

@@ -15,6 +15,7 @@ sagaLogConformance("mysqlSagaLog", async () => {
   return { log: mysqlSagaLog(db.pool), close: () => db.close() };
 });
 expectConformanceCases("SagaLog conformance: mysqlSagaLog", 23);
+expectConformanceCases("OperationsLog conformance: mysqlSagaLog", 7);
 
 sagaLogConformance("mysqlSagaLog with a table prefix, in a named database", async () => {
   const db = await openDatabase();
@@ -54,6 +55,8 @@ describe("mysqlSagaLog tables", () => {
       [db.name],
     );
     expect((rows as { t: string }[]).sort((a, b) => (a.t < b.t ? -1 : 1))).toEqual([
+      { t: "racing_operator_events", e: "InnoDB", c: "utf8mb4_bin" },
+      { t: "racing_recovery_workers", e: "InnoDB", c: "utf8mb4_bin" },
       { t: "racing_saga_entries", e: "InnoDB", c: "utf8mb4_bin" },
       { t: "racing_sagas", e: "InnoDB", c: "utf8mb4_bin" },
     ]);

@@ -16,6 +16,7 @@ sagaLogConformance("postgresSagaLog", async () => {
   return { log: postgresSagaLog(db.pool, { schema: db.schema }), close: () => db.close() };
 });
 expectConformanceCases("SagaLog conformance: postgresSagaLog", 23);
+expectConformanceCases("OperationsLog conformance: postgresSagaLog", 7);
 
 sagaLogConformance("postgresSagaLog with a table prefix, in a schema it creates", async () => {
   const db = await openSchema();
@@ -58,6 +59,8 @@ describe("postgresSagaLog tables", () => {
       [db.schema],
     );
     expect(rows.map((r) => r.table_name)).toEqual([
+      "racing_operator_events",
+      "racing_recovery_workers",
       "racing_saga_entries",
       "racing_saga_outbox",
       "racing_sagas",

@@ -172,9 +172,13 @@ describe("sqliteSagaLog storage", () => {
       "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
     );
     expect(tables.map((t) => t.name)).toEqual([
+      "billing_operator_events",
+      "billing_recovery_workers",
       "billing_saga_entries",
       "billing_saga_outbox",
       "billing_sagas",
+      "lockstep_operator_events",
+      "lockstep_recovery_workers",
       "lockstep_saga_entries",
       "lockstep_saga_outbox",
       "lockstep_sagas",

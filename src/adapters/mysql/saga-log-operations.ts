@@ -1,6 +1,7 @@
 import { numberEntries } from "../../log/log-rules.js";
 import type { ClaimedSaga, SagaChange } from "../../log/saga-log.js";
 import type { NewStepEntry, SagaRecord, SagaStatus, StepEntry } from "../../model/records.js";
+import { OperationsStatements } from "../sql/operations-statements.js";
 import { PooledLogOperations } from "../sql/pooled-log-operations.js";
 import type { LoadedSaga, SagaLogOperations } from "../sql/saga-log-operations.js";
 import { SagaLogSql } from "../sql/saga-log-sql.js";
@@ -21,9 +22,6 @@ import type { MysqlSagaLogTables } from "./saga-log-schema.js";
 /** Runs one statement through a transaction's connection. */
 export type Sql = MysqlScopedSql;
 
-/** How many sagas one prune statement deletes. */
-const PRUNE_CHUNK = 500;
-
 /**
  * The saga log's statements in MySQL, each operation meant to run inside one transaction: the log's
  * own, or, for co-commit, the caller's. MySQL's `UPDATE` returns no rows, so what a Postgres
@@ -39,7 +37,10 @@ export class MysqlLogOperations
   readonly #lockedRow: string;
 
   constructor(tables: MysqlSagaLogTables) {
-    super(new SagaLogSql(mysqlDialect, tables));
+    super(
+      new SagaLogSql(mysqlDialect, tables),
+      new OperationsStatements(mysqlDialect, tables, "on-duplicate-key"),
+    );
     this.#t = tables;
     this.#insertHeader = `INSERT INTO ${tables.sagas} (${HEADER_COLUMNS.join(", ")}) VALUES (${HEADER_COLUMNS.map(() => "?").join(", ")})`;
     // `s.*` rather than `*`: MySQL refuses an unqualified `*` beside another column.
@@ -47,10 +48,10 @@ export class MysqlLogOperations
        FROM ${tables.sagas} s WHERE s.saga_id = ?${mysqlDialect.lockRows}`;
   }
 
-  /** Whether both tables already exist, checked without taking any lock. */
+  /** Whether every table already exists, checked without taking any lock. */
   async schemaExists(sql: Sql): Promise<boolean> {
     const { rows } = await sql<{ n: number }>(
-      `SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${this.#t.database === undefined ? "DATABASE()" : "?"} AND TABLE_NAME IN (?, ?)`,
+      `SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${this.#t.database === undefined ? "DATABASE()" : "?"} AND TABLE_NAME IN (${this.#t.names.map(() => "?").join(", ")})`,
       this.#t.database === undefined ? this.#t.names : [this.#t.database, ...this.#t.names],
     );
     return Number(rows[0]?.n) === this.#t.names.length;
@@ -193,14 +194,9 @@ export class MysqlLogOperations
       `SELECT saga_id FROM ${this.#t.sagas} WHERE ${where} FOR UPDATE`,
       params,
     );
-    let deleted = 0;
-    for (let at = 0; at < rows.length; at += PRUNE_CHUNK) {
-      const ids = rows.slice(at, at + PRUNE_CHUNK).map((row) => row.saga_id);
-      const list = ids.map(() => "?").join(", ");
-      await sql(`DELETE FROM ${this.#t.entries} WHERE saga_id IN (${list})`, ids);
-      deleted += (await sql(`DELETE FROM ${this.#t.sagas} WHERE saga_id IN (${list})`, ids))
-        .rowCount;
-    }
-    return deleted;
+    return this.deleteSagas(
+      sql,
+      rows.map((row) => row.saga_id),
+    );
   }
 }

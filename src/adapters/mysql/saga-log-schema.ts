@@ -8,6 +8,8 @@ export interface MysqlSagaLogTables {
   readonly database: string | undefined;
   readonly sagas: string;
   readonly entries: string;
+  readonly operatorEvents: string;
+  readonly workers: string;
   /** The tables' bare names, to look them up in `information_schema.TABLES`. */
   readonly names: readonly string[];
   /** Names the `GET_LOCK` lock that serializes the DDL across processes. */
@@ -48,16 +50,22 @@ export function mysqlSagaLogTables(
   }
   const q = (name: string) =>
     database === undefined ? `\`${name}\`` : `\`${database}\`.\`${name}\``;
-  const { sagas, entries, createSagas, createEntries } = sagaLogDdl(TYPES, prefix, q, {
-    inline: true,
-    quote: (name) => `\`${name}\``,
-  });
+  const ddl = sagaLogDdl(TYPES, prefix, q, { inline: true, quote: (name) => `\`${name}\`` });
   return {
     database,
-    sagas,
-    entries,
-    names: [`${prefix}sagas`, `${prefix}saga_entries`],
+    sagas: ddl.sagas,
+    entries: ddl.entries,
+    operatorEvents: ddl.operatorEvents,
+    workers: ddl.workers,
+    names: [
+      `${prefix}sagas`,
+      `${prefix}saga_entries`,
+      `${prefix}operator_events`,
+      `${prefix}recovery_workers`,
+    ],
     lockKey: `lockstep.saga-log:${database ?? ""}.${prefix}`,
-    ddl: [`${createSagas}${TABLE_OPTIONS}`, `${createEntries}${TABLE_OPTIONS}`],
+    ddl: [ddl.createSagas, ddl.createEntries, ddl.createOperatorEvents, ddl.createWorkers].map(
+      (statement) => `${statement}${TABLE_OPTIONS}`,
+    ),
   };
 }

@@ -8,7 +8,8 @@ import {
   SCHEMA_VERSION,
   sagaRecordSchema,
 } from "../../model/records.js";
-import { type OutboxRow, OutboxStatements, type Statement } from "../sql/outbox-statements.js";
+import { OperationsStatements } from "../sql/operations-statements.js";
+import { OutboxStatements } from "../sql/outbox-statements.js";
 import { PooledLogOperations } from "../sql/pooled-log-operations.js";
 import type { LoadedSaga, SagaLogOperations, WrittenSaga } from "../sql/saga-log-operations.js";
 import { SagaLogSql } from "../sql/saga-log-sql.js";
@@ -49,7 +50,10 @@ export class PostgresLogOperations
   readonly outbox: OutboxStatements;
 
   constructor(tables: SagaLogTables) {
-    super(new SagaLogSql(postgresDialect, tables));
+    super(
+      new SagaLogSql(postgresDialect, tables),
+      new OperationsStatements(postgresDialect, tables, "on-conflict"),
+    );
     this.#t = tables;
     this.outbox = new OutboxStatements(postgresDialect, tables.outbox, tables.sagas);
     // The header's columns are $1 to $13 (an update's: $1, then $2 to $13); the entries follow.
@@ -63,11 +67,6 @@ export class PostgresLogOperations
          UPDATE ${tables.sagas} SET ${logSql.headerAssignments(postgresDialect, 2)} WHERE saga_id = $1 AND fencing_token = $${at} RETURNING saga_id
        ), ${appendEntries(tables.entries, at + 1)}
        SELECT (SELECT count(*) FROM header)::int AS updated`;
-  }
-
-  async rows(sql: Sql, statement: Statement): Promise<OutboxRow[]> {
-    const { rows } = await sql<OutboxRow>(statement.sql, statement.params);
-    return rows;
   }
 
   /** Whether every table and index already exists, checked without taking any lock. */

@@ -12,6 +12,8 @@ export interface SagaLogTables {
   readonly sagas: string;
   readonly entries: string;
   readonly outbox: string;
+  readonly operatorEvents: string;
+  readonly workers: string;
   /** The `to_regclass` names of every table and index, to see whether the DDL must run at all. */
   readonly objects: readonly string[];
   /** Names the advisory lock that serializes the DDL across processes. */
@@ -44,6 +46,8 @@ export function sagaLogTables(schema: string, prefix: string): SagaLogTables {
     sagas,
     entries,
     outbox,
+    operatorEvents: shape.operatorEvents,
+    workers: shape.workers,
     objects: [
       sagas,
       entries,
@@ -54,6 +58,8 @@ export function sagaLogTables(schema: string, prefix: string): SagaLogTables {
       outbox,
       q(`${prefix}saga_outbox_due`),
       q(`${prefix}saga_outbox_saga`),
+      shape.operatorEvents,
+      shape.workers,
     ],
     lockKey: `lockstep.saga-log:${schema}.${prefix}`,
     ddl: `
@@ -64,6 +70,8 @@ CREATE INDEX IF NOT EXISTS "${due}" ON ${sagas} (next_recovery_at, saga_id)
 ${createEntries};
 ${shape.createOutbox};
 ${shape.createOutboxIndex}
+${shape.createOperatorEvents};
+${shape.createWorkers};
 `,
   };
 }

@@ -1,8 +1,12 @@
 import { StoreError } from "../../core/error-kinds.js";
 import { numberEntries } from "../../log/log-rules.js";
+import type { CheckedPrune } from "../../log/operations-rules.js";
 import type { ClaimedSaga, SagaChange, SagaFilter } from "../../log/saga-log.js";
+import type { OperatorEvent } from "../../model/operator-event.js";
 import type { NewStepEntry, SagaRecord, SagaStatus, StepEntry } from "../../model/records.js";
 import type { BatchCheck, BatchItem, BatchSql } from "./batch-sql.js";
+import { eventOf, OperationsStatements, type OperationsTables } from "./operations-statements.js";
+import type { OutboxRow, Statement } from "./outbox-statements.js";
 import type { LoadedSaga, SagaLogOperations } from "./saga-log-operations.js";
 import { SagaLogSql, type SagaLogTableNames } from "./saga-log-sql.js";
 import * as logSql from "./saga-log-statements.js";
@@ -16,8 +20,8 @@ import {
 } from "./saga-rows.js";
 import type { SqlDialect } from "./sql-dialect.js";
 
-/** The log's two tables, by their quoted names. */
-export type BatchLogTables = SagaLogTableNames;
+/** The log's tables, by their quoted names. */
+export type BatchLogTables = SagaLogTableNames & OperationsTables;
 
 /** How often a write re-reads a row that another write of the same owner moved on, before giving up. */
 const ROW_RACES = 8;
@@ -51,8 +55,10 @@ export class BatchLogOperations implements SagaLogOperations<BatchSql, "async"> 
   readonly #lockedRow: string;
   readonly #sql: SagaLogSql;
   readonly #unchanged: string;
+  readonly operations: OperationsStatements;
 
   constructor(dialect: SqlDialect, tables: BatchLogTables) {
+    this.operations = new OperationsStatements(dialect, tables, "on-conflict");
     this.#insertHeader = logSql.insertHeaderSql(dialect, tables.sagas);
     this.#lockedRow = logSql.lockedRowSql(dialect, tables.sagas, tables.entries);
     this.#sql = new SagaLogSql(dialect, tables);
@@ -252,6 +258,16 @@ export class BatchLogOperations implements SagaLogOperations<BatchSql, "async"> 
       { sql: prune.sagas, params: prune.params },
     ]);
     return deleted?.changes ?? 0;
+  }
+
+  async rows(sql: BatchSql, statement: Statement): Promise<OutboxRow[]> {
+    return sql.all<OutboxRow>(statement.sql, statement.params);
+  }
+
+  /** In one batch, which D1 and libSQL apply all-or-nothing. */
+  async pruneRecorded(sql: BatchSql, checked: CheckedPrune): Promise<OperatorEvent> {
+    const [recorded] = await sql.batch(this.operations.sqlitePrune(checked));
+    return eventOf(recorded?.rows[0] ?? {});
   }
 
   async #mustExist(sql: BatchSql, sagaId: string): Promise<void> {

@@ -48,6 +48,8 @@ export function batchSagaLog(options: BatchSagaLogOptions): BatchSagaLog {
       .map((s) => s.trim())
       .filter((s) => s !== ""),
     `${ddl.createEntries} STRICT, WITHOUT ROWID`,
+    `${ddl.createOperatorEvents} STRICT`,
+    `${ddl.createWorkers} STRICT`,
   ];
   return new SqlSagaLog<BatchHandle, BatchSql, "async">({
     dialect: options.dialect,

@@ -8,6 +8,7 @@ import {
   outboxRecordSchema,
 } from "../../model/outbox.js";
 import type { SqlDialect } from "./sql-dialect.js";
+import { type StatementParams, statementParams } from "./statement-params.js";
 
 /** One statement and its parameters. */
 export interface Statement {
@@ -63,7 +64,7 @@ export class OutboxStatements {
   insert(messages: readonly NewOutboxMessage[], now: number): Statement[] {
     return messages.map((message) => {
       const record = newOutboxRecord(message, now);
-      const p = this.#params();
+      const p = statementParams(this.#dialect);
       const values = [
         record.messageId,
         record.sagaId,
@@ -88,7 +89,7 @@ export class OutboxStatements {
   }
 
   claim(owner: string, ttlMs: number, now: number, limit: number): Statement {
-    const p = this.#params();
+    const p = statementParams(this.#dialect);
     const free = () =>
       `status = '${OutboxStatus.Pending}' AND next_at <= ${p.add(now)} AND (lease_expires_at IS NULL OR lease_expires_at <= ${p.add(now)})`;
     const set = `token = token + 1, lease_owner = ${p.add(owner)}, lease_expires_at = ${p.add(now + ttlMs)}`;
@@ -108,8 +109,8 @@ export class OutboxStatements {
   }
 
   /** Changes `set` on a message the caller still holds under `token`, returning its id if it did. */
-  #held(messageId: string, token: number, set: (p: Params) => string): Statement {
-    const p = this.#params();
+  #held(messageId: string, token: number, set: (p: StatementParams) => string): Statement {
+    const p = statementParams(this.#dialect);
     const assignments = set(p);
     return p.statement(
       `UPDATE ${this.#table} SET ${assignments} WHERE message_id = ${p.add(messageId)} AND token = ${p.add(token)} AND status = '${OutboxStatus.Pending}' AND lease_owner IS NOT NULL RETURNING message_id`,
@@ -140,7 +141,7 @@ export class OutboxStatements {
   }
 
   list(filter: OutboxFilter): Statement {
-    const p = this.#params();
+    const p = statementParams(this.#dialect);
     const where: string[] = [];
     if (filter.sagaId !== undefined) where.push(`saga_id = ${p.add(filter.sagaId)}`);
     if (filter.status !== undefined) {
@@ -157,7 +158,7 @@ export class OutboxStatements {
   }
 
   requeue(messageId: string, now: number): Statement {
-    const p = this.#params();
+    const p = statementParams(this.#dialect);
     return p.statement(
       `UPDATE ${this.#table} SET status = '${OutboxStatus.Pending}', attempts = 0, next_at = ${p.add(now)} WHERE message_id = ${p.add(messageId)} AND status = '${OutboxStatus.Dead}' RETURNING message_id`,
     );
@@ -170,25 +171,6 @@ export class OutboxStatements {
       params: [],
     };
   }
-
-  #params(): Params {
-    const params: unknown[] = [];
-    const dialect = this.#dialect;
-    return {
-      params,
-      add: (value: unknown) => {
-        params.push(value);
-        return dialect.placeholder(params.length);
-      },
-      statement: (sql: string) => ({ sql, params }),
-    };
-  }
-}
-
-interface Params {
-  readonly params: unknown[];
-  add(value: unknown): string;
-  statement(sql: string): Statement;
 }
 
 /** A row read back as the record it holds, validated (`SagaLogError("corrupt")` naming the field). */

@@ -1,5 +1,9 @@
+import { type CheckedPrune, prunedEvent } from "../../log/operations-rules.js";
 import type { SagaFilter } from "../../log/saga-log.js";
+import type { OperatorEvent } from "../../model/operator-event.js";
 import type { SagaRecord } from "../../model/records.js";
+import type { OperationsStatements } from "./operations-statements.js";
+import type { OutboxRow, Statement } from "./outbox-statements.js";
 import type { SagaLogSql } from "./saga-log-sql.js";
 import { sagaNotFound } from "./saga-log-statements.js";
 import { listedRecord, sagaRowOf } from "./saga-rows.js";
@@ -21,9 +25,46 @@ export type RowsSql = <T>(
 export abstract class PooledLogOperations<Sql extends RowsSql> {
   /** The dialect's statements, over the log's tables. */
   protected readonly statements: SagaLogSql;
+  /** The operations' statements: operator events, worker reports, an operator's prune. */
+  readonly operations: OperationsStatements;
 
-  constructor(statements: SagaLogSql) {
+  constructor(statements: SagaLogSql, operations: OperationsStatements) {
     this.statements = statements;
+    this.operations = operations;
+  }
+
+  async rows(sql: Sql, statement: Statement): Promise<OutboxRow[]> {
+    const { rows } = await sql<OutboxRow>(statement.sql, statement.params);
+    return rows;
+  }
+
+  /**
+   * An operator's prune, inside the log's transaction: locks the sagas it deletes (`FOR UPDATE`,
+   * in id order), counts those it leaves for their lease, deletes the locked ones with their
+   * entries, and inserts the event, so the event commits with exactly what it says was deleted.
+   */
+  async pruneRecorded(sql: Sql, checked: CheckedPrune): Promise<OperatorEvent> {
+    const locked = this.operations.lockPrunable(checked);
+    const ids = (await sql<{ saga_id: unknown }>(locked.sql, locked.params)).rows.map((row) =>
+      String(row.saga_id),
+    );
+    const held = this.operations.countHeld(checked);
+    const skipped = Number((await sql<{ n: unknown }>(held.sql, held.params)).rows[0]?.n ?? 0);
+    const deleted = await this.deleteSagas(sql, ids);
+    const event = prunedEvent(checked, ids, deleted, skipped);
+    const insert = this.operations.insertEvent(event);
+    await sql(insert.sql, insert.params);
+    return event;
+  }
+
+  /** Deletes the sagas `ids` with their entries, a chunk at a time; returns how many it deleted. */
+  protected async deleteSagas(sql: Sql, ids: readonly string[]): Promise<number> {
+    let deleted = 0;
+    for (const [entries, sagas] of this.operations.deleteSagas(ids)) {
+      await sql(entries.sql, entries.params);
+      deleted += (await sql(sagas.sql, sagas.params)).rowCount;
+    }
+    return deleted;
   }
 
   async renewLease(

@@ -1,4 +1,6 @@
+import type { CheckedPrune } from "../../log/operations-rules.js";
 import type { ClaimedSaga, SagaChange, SagaFilter } from "../../log/saga-log.js";
+import type { OperatorEvent } from "../../model/operator-event.js";
 import type { NewOutboxMessage } from "../../model/outbox.js";
 import type {
   NewStepEntry,
@@ -7,6 +9,7 @@ import type {
   SagaStatus,
   StepEntry,
 } from "../../model/records.js";
+import type { OperationsStatements } from "./operations-statements.js";
 import type { OutboxRow, OutboxStatements, Statement } from "./outbox-statements.js";
 
 /** Whether a driver answers at once (better-sqlite3, bun:sqlite) or with promises (pg, mysql2). */
@@ -52,7 +55,9 @@ export interface LoadedSaga {
  *   `corrupt`, `stale_token`, `status_mismatch`;
  * - the lease operations and `claimRecoverable` work on the indexed columns alone, by
  *   compare-and-set, so a corrupt body never stops a claim; `load`, `list` and `quarantine` behave
- *   as `SagaLog` documents; `prune` deletes each saga with its entries, atomically.
+ *   as `SagaLog` documents; `prune` deletes each saga with its entries, atomically;
+ * - `pruneRecorded` deletes what `prune` would but a saga whose lease is held, and records the
+ *   operator's event, in one transaction (or one atomic batch): both or neither.
  *
  * @typeParam Sql the dialect's statement runner
  * @typeParam Kind whether its operations answer at once or with promises
@@ -122,8 +127,19 @@ export interface SagaLogOperations<Sql, Kind extends AnswerKind> {
    * transaction of its own: `"lock"` access).
    */
   readonly outbox?: OutboxStatements;
-  /** Runs one statement and returns the rows it returns: what the shared outbox runs on. */
-  rows?(sql: Sql, statement: Statement): Answer<Kind, OutboxRow[]>;
+  /**
+   * Runs one statement and returns the rows it returns: what the shared outbox and operations run
+   * on.
+   */
+  rows(sql: Sql, statement: Statement): Answer<Kind, OutboxRow[]>;
+  /** The operations' statements over this log's tables: operator events and worker reports. */
+  readonly operations: OperationsStatements;
+  /**
+   * An operator's prune (`SagaLog.operations.prune`): deletes the sagas `checked` names whose lease
+   * is not held, with their entries, and records its event, atomically; the log runs it with
+   * `"lock"` access. Returns the event as recorded.
+   */
+  pruneRecorded(sql: Sql, checked: CheckedPrune): Answer<Kind, OperatorEvent>;
 }
 
 /** What a locking write stores: derived from the row it read, checked and validated. */

@@ -70,6 +70,14 @@ export interface SagaLogDdl {
   readonly createOutbox: string;
   /** Creates the index relays claim by, ended by `;`. */
   readonly createOutboxIndex: string;
+  /** The operator events table's quoted name. */
+  readonly operatorEvents: string;
+  /** Creates the operator events table, likewise without a trailing `;`. */
+  readonly createOperatorEvents: string;
+  /** The recovery workers' status table's quoted name. */
+  readonly workers: string;
+  /** Creates the recovery workers' status table, likewise without a trailing `;`. */
+  readonly createWorkers: string;
 }
 
 const PREFIX = /^[A-Za-z_][A-Za-z0-9_]{0,40}$/;
@@ -99,7 +107,9 @@ const LIST_INDEXES: readonly (readonly [string, string])[] = [
  * columns are authoritative: lease operations and quarantine update only them, and reads lay them
  * over the JSON body. `problem_*` keep why a saga was quarantined, beside its body as it was.
  * Entries go with their saga (`ON DELETE CASCADE`). `<prefix>saga_outbox` holds the messages steps
- * published (added later: created like the others, `IF NOT EXISTS`, so an older log gains it).
+ * published; `<prefix>operator_events` what operators did to the log as a whole (a prune), one JSON
+ * body each; `<prefix>recovery_workers` each recovery worker's last status report (added later:
+ * created like the others, `IF NOT EXISTS`, so an older log gains them when it is next opened).
  */
 export function sagaLogDdl(
   types: SagaLogColumnTypes,
@@ -126,11 +136,26 @@ export function sagaLogDdl(
     ]),
   ];
   const outbox = qualify(`${prefix}saga_outbox`);
+  // Few rows (one per prune, one per worker), read newest first: no index beyond the key.
+  const bodyTable = (
+    table: string,
+    id: string,
+    time: string,
+  ) => `CREATE TABLE IF NOT EXISTS ${table} (
+  ${id} ${key} NOT NULL PRIMARY KEY,
+  ${time} ${bigint} NOT NULL,
+  body ${body} NOT NULL
+)`;
+  const operatorEvents = qualify(`${prefix}operator_events`);
+  const workers = qualify(`${prefix}recovery_workers`);
   return {
     sagas,
     entries,
     outbox,
-    // Messages outlive their saga's pruning until delivered, so they do not reference it.
+    operatorEvents,
+    createOperatorEvents: bodyTable(operatorEvents, "event_id", "at"),
+    workers,
+    createWorkers: bodyTable(workers, "worker_id", "heartbeat_at"),
     createOutbox: `CREATE TABLE IF NOT EXISTS ${outbox} (
   message_id ${text} NOT NULL PRIMARY KEY,
   saga_id ${text} NOT NULL,

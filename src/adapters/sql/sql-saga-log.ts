@@ -11,6 +11,7 @@ import {
   SagaLogError,
 } from "../../log/saga-log.js";
 import { LockstepDefinitionError } from "../../model/definition-error.js";
+import type { OperatorEvent } from "../../model/operator-event.js";
 import type { NewOutboxMessage } from "../../model/outbox.js";
 import {
   type NewStepEntry,
@@ -20,6 +21,7 @@ import {
   type SagaStatus,
   sagaRecordSchema,
 } from "../../model/records.js";
+import type { Statement } from "./outbox-statements.js";
 import { RememberedSagas } from "./remembered-sagas.js";
 import type { LogAccess, SagaLogDriver } from "./saga-log-driver.js";
 import type {
@@ -29,6 +31,7 @@ import type {
   SagaLogOperations,
   WrittenSaga,
 } from "./saga-log-operations.js";
+import { SqlOperationsLog } from "./sql-operations-log.js";
 import { SqlOutbox } from "./sql-outbox.js";
 
 /**
@@ -47,6 +50,11 @@ export class SqlSagaLog<Handle, Sql, Kind extends AnswerKind> implements SagaLog
    * on a log whose dialect keeps no outbox (the runner then refuses a step that publishes).
    */
   readonly outbox?: SqlOutbox;
+  /**
+   * Operator events, in `<prefix>operator_events`, and recovery workers' reports, in
+   * `<prefix>recovery_workers`.
+   */
+  readonly operations: SqlOperationsLog;
   readonly #driver: SagaLogDriver<Sql, Kind>;
   readonly #ops: SagaLogOperations<Sql, Kind>;
   readonly #remembered: RememberedSagas | undefined;
@@ -57,12 +65,17 @@ export class SqlSagaLog<Handle, Sql, Kind extends AnswerKind> implements SagaLog
     this.#driver = driver;
     this.#ops = driver.operations;
     this.#remembered = this.#ops.fastWrite === undefined ? undefined : new RememberedSagas();
-    const { outbox, rows } = this.#ops;
-    if (outbox !== undefined && rows !== undefined) {
-      this.outbox = new SqlOutbox(outbox, (access, statement) =>
-        this.#call("", access, (sql) => rows.call(this.#ops, sql, statement)),
+    const rows = (access: LogAccess, statement: Statement) =>
+      this.#call("", access, (sql) => this.#ops.rows(sql, statement));
+    if (this.#ops.outbox !== undefined) this.outbox = new SqlOutbox(this.#ops.outbox, rows);
+    this.operations = new SqlOperationsLog(this.#ops.operations, rows, async (checked) => {
+      this.#remembered?.clear();
+      const event = await this.#call<OperatorEvent>("", "lock", (sql) =>
+        this.#ops.pruneRecorded(sql, checked),
       );
-    }
+      await this.#forgetPruned(event.changed);
+      return event;
+    });
     // Not async: a synchronous driver's co-commit then resolves without waiting a turn, and a refused
     // handle or record still rejects rather than throws.
     this.coCommit = Object.freeze({
@@ -230,12 +243,16 @@ export class SqlSagaLog<Handle, Sql, Kind extends AnswerKind> implements SagaLog
     const removed = await this.#call<number>("", "write", (sql) =>
       this.#ops.prune(sql, before, prunable),
     );
-    // Settled messages of pruned sagas go with them; pending ones stay until a relay delivers them.
-    const { outbox, rows } = this.#ops;
-    if (removed > 0 && outbox !== undefined && rows !== undefined) {
-      await this.#call("", "write", (sql) => rows.call(this.#ops, sql, outbox.forgetPruned()));
-    }
+    await this.#forgetPruned(removed);
     return removed;
+  }
+
+  /** Settled messages of pruned sagas go with them; pending ones stay until a relay delivers them. */
+  async #forgetPruned(removed: number): Promise<void> {
+    const outbox = this.#ops.outbox;
+    if (removed > 0 && outbox !== undefined) {
+      await this.#call("", "write", (sql) => this.#ops.rows(sql, outbox.forgetPruned()));
+    }
   }
 
   /** The one-statement write from `prior`, falling back to the locking write. */

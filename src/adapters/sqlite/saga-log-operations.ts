@@ -1,7 +1,10 @@
 import { numberEntries } from "../../log/log-rules.js";
+import type { CheckedPrune } from "../../log/operations-rules.js";
 import type { ClaimedSaga, SagaChange, SagaFilter } from "../../log/saga-log.js";
+import type { OperatorEvent } from "../../model/operator-event.js";
 import type { NewOutboxMessage } from "../../model/outbox.js";
 import type { NewStepEntry, SagaRecord, SagaStatus, StepEntry } from "../../model/records.js";
+import { eventOf, OperationsStatements } from "../sql/operations-statements.js";
 import { type OutboxRow, OutboxStatements, type Statement } from "../sql/outbox-statements.js";
 import type { LoadedSaga, SagaLogOperations } from "../sql/saga-log-operations.js";
 import { SagaLogSql } from "../sql/saga-log-sql.js";
@@ -30,9 +33,11 @@ export class SqliteLogOperations implements SagaLogOperations<SyncSql, "sync"> {
   readonly #sql: SagaLogSql;
   readonly #insertEntry: string;
   readonly outbox: OutboxStatements;
+  readonly operations: OperationsStatements;
 
   constructor(tables: SagaLogTables) {
     this.#t = tables;
+    this.operations = new OperationsStatements(sqliteDialect, tables, "on-conflict");
     this.outbox = new OutboxStatements(sqliteDialect, tables.outbox, tables.sagas);
     this.#insertHeader = logSql.insertHeaderSql(sqliteDialect, tables.sagas);
     this.#lockedRow = logSql.lockedRowSql(sqliteDialect, tables.sagas, tables.entries);
@@ -72,6 +77,14 @@ export class SqliteLogOperations implements SagaLogOperations<SyncSql, "sync"> {
 
   rows(sql: SyncSql, statement: Statement): OutboxRow[] {
     return sql.all<OutboxRow>(statement.sql, statement.params);
+  }
+
+  /** In the log's write transaction, which holds the database's write lock throughout. */
+  pruneRecorded(sql: SyncSql, checked: CheckedPrune): OperatorEvent {
+    const [record, ...deletes] = this.operations.sqlitePrune(checked);
+    const recorded = sql.all<OutboxRow>(record.sql, record.params);
+    for (const statement of deletes) sql.run(statement.sql, statement.params);
+    return eventOf(recorded[0] ?? {});
   }
 
   #insertEntries(sql: SyncSql, sagaId: string, entries: readonly StepEntry[]): void {

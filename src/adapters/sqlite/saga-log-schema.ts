@@ -5,6 +5,8 @@ export interface SagaLogTables {
   readonly sagas: string;
   readonly entries: string;
   readonly outbox: string;
+  readonly operatorEvents: string;
+  readonly workers: string;
   readonly ddl: string;
 }
 
@@ -19,6 +21,9 @@ ${schema.createIndexes}
 ${schema.createEntries} STRICT, WITHOUT ROWID;
 ${schema.createOutbox} STRICT;
 ${schema.createOutboxIndex}
+${schema.createOperatorEvents} STRICT;
+${schema.createWorkers} STRICT;
 `;
-  return { sagas: schema.sagas, entries: schema.entries, outbox: schema.outbox, ddl };
+  const { sagas, entries, outbox, operatorEvents, workers } = schema;
+  return { sagas, entries, outbox, operatorEvents, workers, ddl };
 }

@@ -1,6 +1,7 @@
 import type { Command } from "../command.js";
 import { consoleCommand } from "./console.js";
 import { doctor } from "./doctor.js";
+import { events } from "./events.js";
 import { explainCommand } from "./explain.js";
 import { prune } from "./prune.js";
 import { recover } from "./recover.js";
@@ -14,6 +15,7 @@ export const COMMANDS: readonly Command[] = Object.freeze([
   doctor,
   recover,
   prune,
+  events,
   explainCommand,
   consoleCommand,
 ]);

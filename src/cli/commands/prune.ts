@@ -11,8 +11,9 @@ import { isoTime, plural } from "../table.js";
 export const prune: Command = {
   name: "prune",
   summary: "Delete finished sagas last updated longer ago than a duration.",
-  synopsis: "prune --older-than <duration> --log <url> [--status <status,…>] [--json]",
-  description: `Deletes sagas last updated before now minus the duration, each with its entries, atomically, through the log's own prune: by default those that finished cleanly (${PRUNABLE_STATUSES.join(", ")}). Sagas that need attention or are quarantined are evidence for an operator and are kept unless named with --status; running, compensating and in-doubt sagas are never pruned. Durations: 30d, 12h, 90m, 45s, 500ms, 2w, or combinations such as 1d12h.`,
+  synopsis:
+    "prune --older-than <duration> --log <url> [--status <status,…>] [--actor <name>] [--note <text>] [--json]",
+  description: `Deletes sagas last updated before now minus the duration, each with its entries, atomically, through the log's own prune: by default those that finished cleanly (${PRUNABLE_STATUSES.join(", ")}). Sagas that need attention or are quarantined are evidence for an operator and are kept unless named with --status; running, compensating and in-doubt sagas are never pruned, nor is a finished saga whose lease a runner still holds. The prune is recorded in the log as an operator event (who, when, what was asked, how many were deleted), in the same write as the deletion; \`lockstep events\` lists them. Durations: 30d, 12h, 90m, 45s, 500ms, 2w, or combinations such as 1d12h.`,
   options: {
     "older-than": {
       type: "string",
@@ -24,6 +25,16 @@ export const prune: Command = {
       multiple: true,
       value: "<status,…>",
       description: `Which terminal statuses to prune (repeat or comma-separate): ${TERMINAL_STATUSES.join(", ")}; default ${PRUNABLE_STATUSES.join(", ")}.`,
+    },
+    actor: {
+      type: "string",
+      value: "<name>",
+      description: "Who prunes, recorded in the operator event (default $USER, or cli).",
+    },
+    note: {
+      type: "string",
+      value: "<text>",
+      description: "Why, recorded in the operator event (default none).",
     },
   },
   positionals: { min: 0, max: 0, names: "" },
@@ -49,14 +60,39 @@ export const prune: Command = {
       }
     }
     const statuses = named.length === 0 ? PRUNABLE_STATUSES : (named as SagaStatus[]);
-    const before = systemClock.now() - olderThanMs;
+    const now = systemClock.now();
+    const before = now - olderThanMs;
     const log = await session.log();
-    const pruned = await log.prune(before, statuses);
+    const operator = {
+      actor: session.string("actor") ?? (process.env.USER || "cli"),
+      action: "prune",
+      note: session.string("note") ?? "",
+    };
+    const event =
+      log.operations === undefined
+        ? undefined
+        : await log.operations.prune({ before, statuses, now, operator });
+    const pruned = event?.changed ?? (await log.prune(before, statuses));
     if (session.json) {
-      printJson(session.output, { pruned, before, olderThanMs, statuses });
+      printJson(session.output, {
+        pruned,
+        skipped: event?.skipped ?? 0,
+        before,
+        olderThanMs,
+        statuses,
+        eventId: event?.eventId ?? null,
+      });
     } else {
       session.output.out(
-        `Pruned ${plural(pruned, "saga")} (${statuses.join(", ")}) last updated before ${isoTime(before)}.`,
+        [
+          `Pruned ${plural(pruned, "saga")} (${statuses.join(", ")}) last updated before ${isoTime(before)}.`,
+          event === undefined || event.skipped === 0
+            ? ""
+            : ` Left ${plural(event.skipped, "saga")} whose lease a runner holds.`,
+          event === undefined
+            ? " Not recorded: this log keeps no operator events."
+            : ` Recorded as operator event ${event.eventId} by ${operator.actor}.`,
+        ].join(""),
       );
     }
     return ExitCode.Ok;

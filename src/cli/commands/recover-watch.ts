@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { createRunner } from "../../core/runner.js";
 import type { SagaLog } from "../../log/saga-log.js";
 import { createRecoveryWorker } from "../../recovery/recovery-worker.js";
@@ -43,6 +44,7 @@ export async function watchRecovery(
         pollIntervalMs: settings.pollIntervalMs,
         maxPollIntervalMs: settings.maxPollIntervalMs,
         signal: controller.signal,
+        reportStatus: { host: hostname(), pid: process.pid },
         onEvent: (event) => {
           if (event.type === "recovery.pass") tally.add(i + 1, event.report);
           else if (event.type === "recovery.pass_failed") {
