@@ -48,6 +48,11 @@ export class MemoryOperations implements OperationsLog {
       );
     }
     const { deleted, skipped } = this.#prune(checked);
+    for (const [workerId, text] of this.#workers) {
+      if (validateWorkerStatus(JSON.parse(text)).heartbeatAt < checked.before) {
+        this.#workers.delete(workerId);
+      }
+    }
     const ids = [...deleted].sort();
     const event = prunedEvent(checked, ids, ids.length, skipped);
     this.#events.set(eventId, JSON.stringify(event));

@@ -46,7 +46,9 @@ export interface OperationsLog {
    * Deletes the terminal sagas of `request.statuses` last updated before `request.before` whose
    * lease is not held at `request.now`, each with its entries, and records who asked, when, what,
    * how many were deleted (with their ids: the first 100 by id, `OPERATOR_EVENT_SAGA_IDS`) and how
-   * many were left because their lease is held, atomically. Returns the event recorded.
+   * many were left because their lease is held, atomically. Returns the event recorded. The reports
+   * of workers last heard from before `request.before` are forgotten with them, so a log does not
+   * keep one report for every worker process that ever ran.
    *
    * @example
    * ```ts

@@ -207,6 +207,14 @@ export function operationsLogConformance(name: string, factory: SagaLogFactory):
       expect((await ops.workers({ limit: 1 })).map((w) => w.workerId)).toEqual(["worker-a"]);
     });
 
+    it("prune forgets the workers last heard from before its cut-off, and keeps the others", async () => {
+      await ops.reportWorker(workerStatus("gone", BEFORE - 1, { stoppedAt: BEFORE - 1 }));
+      await ops.reportWorker(workerStatus("silent", BEFORE - 10));
+      await ops.reportWorker(workerStatus("live", BEFORE + 1));
+      await ops.prune({ before: BEFORE, now: NOW, operator: dana });
+      expect((await ops.workers()).map((w) => w.workerId)).toEqual(["live"]);
+    });
+
     it("reportWorker refuses an invalid report, naming the field, and stores nothing", async () => {
       const error = await logFailure(
         ops.reportWorker({ ...workerStatus("worker-a", T0), passes: -1 }),

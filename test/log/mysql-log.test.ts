@@ -15,7 +15,7 @@ sagaLogConformance("mysqlSagaLog", async () => {
   return { log: mysqlSagaLog(db.pool), close: () => db.close() };
 });
 expectConformanceCases("SagaLog conformance: mysqlSagaLog", 23);
-expectConformanceCases("OperationsLog conformance: mysqlSagaLog", 7);
+expectConformanceCases("OperationsLog conformance: mysqlSagaLog", 8);
 
 sagaLogConformance("mysqlSagaLog with a table prefix, in a named database", async () => {
   const db = await openDatabase();

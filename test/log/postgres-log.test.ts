@@ -16,7 +16,7 @@ sagaLogConformance("postgresSagaLog", async () => {
   return { log: postgresSagaLog(db.pool, { schema: db.schema }), close: () => db.close() };
 });
 expectConformanceCases("SagaLog conformance: postgresSagaLog", 23);
-expectConformanceCases("OperationsLog conformance: postgresSagaLog", 7);
+expectConformanceCases("OperationsLog conformance: postgresSagaLog", 8);
 
 sagaLogConformance("postgresSagaLog with a table prefix, in a schema it creates", async () => {
   const db = await openSchema();

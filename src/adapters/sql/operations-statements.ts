@@ -65,6 +65,12 @@ export class OperationsStatements {
     );
   }
 
+  /** Deletes the reports of workers last heard from before `before`. */
+  forgetWorkers(before: number): Statement {
+    const p = statementParams(this.#dialect);
+    return p.statement(`DELETE FROM ${this.#t.workers} WHERE heartbeat_at < ${p.add(before)}`);
+  }
+
   /** The `limit` most recent worker reports' bodies. */
   workers(limit: number): Statement {
     const p = statementParams(this.#dialect);
@@ -77,9 +83,12 @@ export class OperationsStatements {
    * The prune as three statements that must run in order in one transaction or atomic batch, in a
    * SQLite-flavoured database (SQLite, D1, libSQL): the event recorded first, its counts and ids read
    * by the same conditions from the rows the next two statements delete (the saga entries, then the
-   * sagas). The first returns the event's body as recorded.
+   * sagas); the last forgets the workers last heard from before the cut-off. The first returns the
+   * event's body as recorded.
    */
-  sqlitePrune(checked: CheckedPrune): [record: Statement, entries: Statement, sagas: Statement] {
+  sqlitePrune(
+    checked: CheckedPrune,
+  ): [record: Statement, entries: Statement, sagas: Statement, workers: Statement] {
     const { sagas, entries, operatorEvents } = this.#t;
     const p = statementParams(this.#dialect);
     const head = `INSERT INTO ${operatorEvents} (event_id, at, body) VALUES (${p.add(checked.event.eventId)}, ${p.add(checked.event.at)}, json_set(${p.add(JSON.stringify(checked.event))}`;
@@ -94,7 +103,7 @@ export class OperationsStatements {
     );
     const s = statementParams(this.#dialect);
     const deleteSagas = s.statement(`DELETE FROM ${sagas} WHERE ${this.#prunable(checked, s)}`);
-    return [record, deleteEntries, deleteSagas];
+    return [record, deleteEntries, deleteSagas, this.forgetWorkers(checked.before)];
   }
 
   /** Reads and locks the ids of the sagas an operator's prune deletes, in id order. */

@@ -41,7 +41,8 @@ export abstract class PooledLogOperations<Sql extends RowsSql> {
   /**
    * An operator's prune, inside the log's transaction: locks the sagas it deletes (`FOR UPDATE`,
    * in id order), counts those it leaves for their lease, deletes the locked ones with their
-   * entries, and inserts the event, so the event commits with exactly what it says was deleted.
+   * entries, inserts the event, so the event commits with exactly what it says was deleted, and
+   * forgets the workers last heard from before the cut-off.
    */
   async pruneRecorded(sql: Sql, checked: CheckedPrune): Promise<OperatorEvent> {
     const locked = this.operations.lockPrunable(checked);
@@ -54,6 +55,8 @@ export abstract class PooledLogOperations<Sql extends RowsSql> {
     const event = prunedEvent(checked, ids, deleted, skipped);
     const insert = this.operations.insertEvent(event);
     await sql(insert.sql, insert.params);
+    const forget = this.operations.forgetWorkers(checked.before);
+    await sql(forget.sql, forget.params);
     return event;
   }
 
