@@ -8,7 +8,7 @@ import { openSqlite, sqliteSagaLog } from "../../src/adapters/sqlite/index.js";
 import { ExitCode } from "../../src/cli/exit-code.js";
 import { committed, createRunner, defineSaga } from "../../src/index.js";
 import { createRelay } from "../../src/outbox/index.js";
-import { json, runCli } from "./support/run-cli.js";
+import { json, ROOT, runCli } from "./support/run-cli.js";
 
 let dir: string;
 let log: string;
@@ -78,5 +78,39 @@ describe("the outbox in the CLI", () => {
     );
     expect(report.problems).toBe(1);
     expect(report.deadMessages.map((m) => m.messageId)).toEqual(["n-1:send:1"]);
+  });
+});
+
+describe("lockstep explain: key windows and outbox steps", () => {
+  const config = join(ROOT, "test/cli/fixtures/payment-config.ts");
+
+  it("prints each step's key window and where its outbox messages are recorded", async () => {
+    const run = await runCli(["explain", "--config", config]);
+    expect(run.code, run.stderr).toBe(ExitCode.Ok);
+    const notes = run.stdout.split("\n").filter((l) => l.startsWith("  note: "));
+    expect(
+      notes.filter((n) => n.includes('Step "charge"') && n.includes("remembers keys")),
+    ).toEqual([
+      expect.stringContaining(
+        'store "payments", which remembers keys for 86400000 ms from the step\'s first intent',
+      ),
+    ]);
+    expect(notes.filter((n) => n.includes('Step "confirm"'))).toEqual([
+      expect.stringContaining(
+        "publishes outbox messages, recorded in the same log write that records its commit",
+      ),
+    ]);
+    expect(run.stdout).toContain("<sagaId>:confirm:0");
+    expect(run.stdout).toContain("1 saga explained, 0 gaps.");
+  });
+
+  it("gives the same in --json: keyWindowMs and the outbox plan per step", async () => {
+    const plans = json<{
+      plans: { steps: { name: string; keyWindowMs?: number; outbox?: { recorded: string } }[] }[];
+    }>(await runCli(["explain", "--config", config, "--json"])).plans;
+    expect(plans[0]?.steps.map((s) => [s.name, s.keyWindowMs, s.outbox?.recorded])).toEqual([
+      ["charge", 86_400_000, undefined],
+      ["confirm", undefined, "with_commit"],
+    ]);
   });
 });

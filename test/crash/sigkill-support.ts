@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -6,6 +5,7 @@ import { join } from "node:path";
 import { expect } from "vitest";
 import { createRecoverer, createRunner, systemClock } from "../../src/index.js";
 import { openPool as openMysqlPool, uniqueName } from "../adapters/mysql/mysql-test.js";
+import { runProgram } from "../support/run-program.js";
 import { createPostgresWorld, dropPostgresWorld } from "./postgres-world.js";
 import {
   dump,
@@ -32,34 +32,18 @@ export interface ChildResult {
   readonly stderr: string;
 }
 
-export function child(
+export async function child(
   command: readonly string[],
   dir: string,
   phase: "run" | "recover",
   crashAt: number,
 ): Promise<ChildResult> {
-  const [program, ...args] = command;
-  return new Promise((resolve, reject) => {
-    const proc = spawn(program as string, args, {
-      env: { ...process.env, DIR: dir, PHASE: phase, CRASH_AT: String(crashAt) },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    proc.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    proc.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    proc.on("error", reject);
-    proc.on("close", (code, signal) => {
-      let boundaries: string[] = [];
-      if (stdout.length > 0)
-        boundaries = (JSON.parse(stdout) as { boundaries: string[] }).boundaries;
-      resolve({ code, signal, boundaries, stderr });
-    });
+  const run = await runProgram(command, {
+    env: { DIR: dir, PHASE: phase, CRASH_AT: String(crashAt) },
   });
+  const boundaries =
+    run.stdout.length > 0 ? (JSON.parse(run.stdout) as { boundaries: string[] }).boundaries : [];
+  return { code: run.code, signal: run.signal, boundaries, stderr: run.stderr };
 }
 
 /**

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import amqp from "amqplib";
 import { AckPolicy, connect, headers, type NatsConnection } from "nats";
 import { natsPublisher, type OutboxPublisher, rabbitmqPublisher } from "../../src/outbox/index.js";
+import { freePort } from "../support/free-port.js";
 
 export const RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672";
 
@@ -70,21 +70,6 @@ function bounded(closing: Promise<unknown>): Promise<void> {
     ),
     new Promise<void>((r) => setTimeout(r, 500)),
   ]);
-}
-
-/** A free loopback port. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address
-          ? resolve(address.port)
-          : reject(new Error("no port")),
-      );
-    });
-  });
 }
 
 /** A nats-server of the test's own (JetStream, file storage in a directory of its own). */

@@ -33,6 +33,21 @@ const UNSERIALISABLE = [
     make: () => circular(),
     path: "`publish()[0].message.total.self`: a circular reference",
   },
+  {
+    name: "a function",
+    make: () => () => 1,
+    path: "`publish()[0].message.total`: a function cannot be stored as JSON",
+  },
+  {
+    name: "a Map",
+    make: (t: number) => new Map([["total", t]]),
+    path: "`publish()[0].message.total`: a Map (JSON keeps none of its entries)",
+  },
+  {
+    name: "NaN",
+    make: () => Number.NaN,
+    path: "`publish()[0].message.total`: NaN cannot be stored as JSON",
+  },
 ] as const;
 
 describe("messages of a co-committed step are recorded in the step's own transaction", () => {

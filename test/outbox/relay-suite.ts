@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +6,7 @@ import { expect } from "vitest";
 import { openSqlite, sqliteSagaLog, sqliteStore } from "../../src/adapters/sqlite/index.js";
 import { createRunner, OutboxStatus, systemClock } from "../../src/index.js";
 import { createInbox, createRelay, type RelayPass } from "../../src/outbox/index.js";
+import { runProgram, tsxCommand } from "../support/run-program.js";
 import { consume, type OpenPublisher, openPublisher, type Target } from "./brokers.js";
 import { checkoutSaga, sqliteOrders } from "./outbox-world.js";
 
@@ -21,44 +21,29 @@ interface ChildRun {
   readonly stderr: string;
 }
 
-function runChild(
+async function runChild(
   dir: string,
   target: Target,
   killAfter: number,
   ahead: number,
 ): Promise<ChildRun> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ["--import", "tsx", CHILD], {
-      env: {
-        ...process.env,
-        DIR: dir,
-        TARGET: JSON.stringify(target),
-        KILL_AFTER: String(killAfter),
-        AHEAD_MS: String(ahead),
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    proc.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    proc.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    proc.on("error", reject);
-    proc.on("close", (code, signal) =>
-      resolve({
-        code,
-        signal,
-        stderr,
-        published: stdout
-          .split("\n")
-          .filter((l) => l.length > 0)
-          .map((l) => JSON.parse(l)),
-      }),
-    );
+  const run = await runProgram(tsxCommand(CHILD), {
+    env: {
+      DIR: dir,
+      TARGET: JSON.stringify(target),
+      KILL_AFTER: String(killAfter),
+      AHEAD_MS: String(ahead),
+    },
   });
+  return {
+    code: run.code,
+    signal: run.signal,
+    stderr: run.stderr,
+    published: run.stdout
+      .split("\n")
+      .filter((l) => l.length > 0)
+      .map((l) => JSON.parse(l)),
+  };
 }
 
 /** How the suite disrupts the broker in its middle phase. */

@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import process from "node:process";
+import { runProgram } from "../support/run-program.js";
 import { buildCrashChild, buildMatrix, ROOT, type Runtime } from "./matrix-build.js";
 import { commandFor } from "./matrix-command.js";
 
@@ -92,51 +93,35 @@ export async function runOn(runtime: Runtime, groups = GROUPS[runtime]): Promise
   }
 }
 
-function runGroup(
+async function runGroup(
   runtime: Runtime,
   file: string,
   childProgram: string,
   group: string,
 ): Promise<RuntimeRun> {
-  const [command, ...args] = commandFor(runtime, file);
   const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(command as string, args, {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        LOCKSTEP_MATRIX_GROUPS: group,
-        LOCKSTEP_MATRIX_RUNTIME: runtime,
-        LOCKSTEP_MATRIX_CHILD_PROGRAM: childProgram,
-        LOCKSTEP_MATRIX_ROOT: ROOT,
-        NO_COLOR: "1",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (exitCode) => {
-      const line = stdout.split("\n").find((l) => l.startsWith("LOCKSTEP_MATRIX_RESULT "));
-      const outcomes =
-        line === undefined
-          ? []
-          : (JSON.parse(line.slice("LOCKSTEP_MATRIX_RESULT ".length)) as CaseOutcome[]);
-      resolve({
-        runtime,
-        outcomes,
-        exitCode,
-        stderr: `${group}: ${stderr}${line === undefined ? stdout : ""}`,
-        wall: { [group]: Date.now() - started },
-      });
-    });
+  const { code, stdout, stderr } = await runProgram(commandFor(runtime, file), {
+    cwd: ROOT,
+    env: {
+      LOCKSTEP_MATRIX_GROUPS: group,
+      LOCKSTEP_MATRIX_RUNTIME: runtime,
+      LOCKSTEP_MATRIX_CHILD_PROGRAM: childProgram,
+      LOCKSTEP_MATRIX_ROOT: ROOT,
+      NO_COLOR: "1",
+    },
   });
+  const line = stdout.split("\n").find((l) => l.startsWith("LOCKSTEP_MATRIX_RESULT "));
+  const outcomes =
+    line === undefined
+      ? []
+      : (JSON.parse(line.slice("LOCKSTEP_MATRIX_RESULT ".length)) as CaseOutcome[]);
+  return {
+    runtime,
+    outcomes,
+    exitCode: code,
+    stderr: `${group}: ${stderr}${line === undefined ? stdout : ""}`,
+    wall: { [group]: Date.now() - started },
+  };
 }
 
 /**

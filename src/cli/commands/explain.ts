@@ -17,7 +17,7 @@ export const explainCommand: Command = {
   summary: "Show how each saga's steps will be made safe, and what they lack.",
   synopsis: "explain --config <module> [--log <url>] [--saga <name>…] [--strict] [--json]",
   description:
-    "For every saga the config module exports (or those named by --saga): per step, the strategy its store's declared capabilities resolve to (co-committed with the log, or a probed saga step; consecutive co-committed steps share one transaction), the guarantee in words, its in-doubt window, and its gaps (no probe, no compare-and-set guard). The log (--log, or the config's) decides co-commit. With --strict, exits 1 when any saga has a gap.",
+    "For every saga the config module exports (or those named by --saga): per step, the strategy its store's declared capabilities resolve to (co-committed with the log, or a probed saga step; consecutive co-committed steps share one transaction), the guarantee in words, its in-doubt window, its gaps (no probe, no compare-and-set guard), and notes: how a timed-out attempt is closed, the key window of a step on a payment-style API (how long the provider remembers its idempotency key, and what happens after), and where a step's outbox messages are recorded and how they are relayed. The log (--log, or the config's) decides co-commit. With --strict, exits 1 when any saga has a gap.",
   options: {
     saga: {
       type: "string",
@@ -92,6 +92,7 @@ function printPlan(out: (text: string) => void, plan: SagaPlan): void {
     out("  gaps:");
     for (const gap of plan.gaps) out(`    - ${gap.message}`);
   }
-  for (const note of plan.notes) out(`  note: ${note}`);
+  // Each step's notes (its fence, its key window, its outbox messages), then the saga's.
+  for (const note of [...plan.steps.flatMap((s) => s.notes), ...plan.notes]) out(`  note: ${note}`);
   out("");
 }

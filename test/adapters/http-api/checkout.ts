@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { FetchFunction } from "../../../src/adapters/http/index.js";
 import {
   type HttpApiClient,
   type HttpApiStore,
@@ -18,7 +19,11 @@ export interface Checkout {
   readonly payments: HttpApiStore;
 }
 
-export function checkoutStores(baseUrl: string, keyHeader?: string): Checkout {
+/** The stores, the payments one on `baseUrl`, sending through `options.fetch` when given. */
+export function checkoutStores(
+  baseUrl: string,
+  options: { readonly fetch?: FetchFunction } = {},
+): Checkout {
   return {
     stock: createMemoryStore({ tier: "plain", id: "memory:stock" }),
     payments: httpApiStore({
@@ -26,7 +31,7 @@ export function checkoutStores(baseUrl: string, keyHeader?: string): Checkout {
       baseUrl,
       keyWindowMs: WINDOW_MS,
       timeoutMs: 2_000,
-      ...(keyHeader === undefined ? {} : { idempotencyHeader: keyHeader }),
+      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
     }),
   };
 }

@@ -1,11 +1,16 @@
-import { createServer } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   classifyApiResponse,
   HttpApiError,
   httpApiStore,
 } from "../../../src/adapters/http-api/index.js";
-import { classifyError, defineStore, LockstepDefinitionError } from "../../../src/index.js";
+import {
+  classifyError,
+  defineStore,
+  isProvablyNotApplied,
+  LockstepDefinitionError,
+} from "../../../src/index.js";
+import { freePort } from "../../support/free-port.js";
 import {
   type PaymentServer,
   type SkewedClock,
@@ -107,7 +112,17 @@ describe("HTTP API store: classifying answers and failures", () => {
       s.handle.send({ path: "v1/charges", body: {}, idempotencyKey: "k" }),
     );
     expect(error.kind).toBe("transient");
+    expect(isProvablyNotApplied(error.kind)).toBe(true);
     expect(error.message).toMatch(/ECONNREFUSED/);
+  });
+
+  it("no answer within timeoutMs is timeout, not provably not applied: the charge was made", async () => {
+    server.fault({ type: "hang" });
+    const error = await failureOf(charge(store({ timeoutMs: 200 })));
+    expect(error.kind).toBe("timeout");
+    expect(classifyError(error)).toBe("timeout");
+    expect(isProvablyNotApplied(error.kind)).toBe(false);
+    expect(server.charges(), "the provider took the request before the deadline").toHaveLength(1);
   });
 
   it("a body JSON cannot hold is refused unsent, naming the value", async () => {
@@ -166,13 +181,3 @@ describe("HTTP API store: bad key windows", () => {
     );
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer();
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}

@@ -13,7 +13,9 @@ export type PaymentFault =
   /** Creates the charge, then destroys the socket: the client never hears. */
   | { readonly type: "lose-response"; readonly thenAdvanceMs?: number }
   /** Answers `status` without creating anything. */
-  | { readonly type: "fail"; readonly status: number; readonly body?: string };
+  | { readonly type: "fail"; readonly status: number; readonly body?: string }
+  /** Creates the charge and never answers: the client's deadline passes first. */
+  | { readonly type: "hang" };
 
 /**
  * A payment provider on a real loopback HTTP server, Stripe-shaped: `POST v1/charges` creates a
@@ -64,6 +66,8 @@ export async function startPaymentServer(options: {
   readonly windowMs: number;
   readonly clock: SkewedClock;
   readonly keyHeader?: string;
+  /** The loopback port to listen on. @default a free one */
+  readonly port?: number;
 }): Promise<PaymentServer> {
   const header = (options.keyHeader ?? "Idempotency-Key").toLowerCase();
   const charges: Charge[] = [];
@@ -109,6 +113,7 @@ export async function startPaymentServer(options: {
       charges.push(charge);
       const answer = JSON.stringify(charge);
       remembered.set(key, { at: options.clock.now(), body, answer });
+      if (fault?.type === "hang") return;
       if (fault?.type === "lose-response") {
         if (fault.thenAdvanceMs !== undefined) options.clock.advance(fault.thenAdvanceMs);
         res.socket?.destroy();
@@ -138,7 +143,10 @@ export async function startPaymentServer(options: {
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => handle(req, res, Buffer.concat(chunks).toString("utf8")));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", resolve);
+  });
   const { port } = server.address() as AddressInfo;
   return {
     baseUrl: `http://127.0.0.1:${port}/`,
