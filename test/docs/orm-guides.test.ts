@@ -33,6 +33,7 @@ describe("the ORM guides' complete sagas run as written", () => {
   it.each([
     ["README.md", "quickstart-drizzle.ts"],
     ["docs/drizzle.md", "drizzle-order.ts"],
+    ["docs/drizzle.md", "drizzle-libsql-wallet.ts"],
     ["docs/kysely.md", "kysely-signup.ts"],
   ])("%s: %s", (file, fileName) => runTwice(file, fileName));
 });

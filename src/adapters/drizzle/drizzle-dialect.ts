@@ -9,20 +9,24 @@ const SUPPORTED: Readonly<Record<string, DrizzleDriver>> = {
   NodePgDatabase: "node-postgres",
   MySql2Database: "mysql2",
   BetterSQLite3Database: "better-sqlite3",
+  LibSQLDatabase: "libsql",
+  D1Database: "d1",
 };
 
-/** A Drizzle driver lockstep wraps. */
-export type DrizzleDriver = "node-postgres" | "mysql2" | "better-sqlite3";
+/** A Drizzle driver lockstep wraps, named as the module it comes from (`drizzle-orm/<driver>`). */
+export type DrizzleDriver = "node-postgres" | "mysql2" | "better-sqlite3" | "libsql" | "d1";
 
 /**
  * What lockstep reads of a Drizzle database besides its public API: the session Drizzle sends its
  * queries through, whose `client` is the driver's (a `pg.Pool`, a `mysql2` promise pool, a
- * better-sqlite3 `Database`).
+ * better-sqlite3 `Database`, an `@libsql/client` client, a D1 binding).
  */
 export interface DrizzleSession {
   readonly client: unknown;
   transaction(work: (tx: object) => unknown, config?: unknown): unknown;
   prepareQuery(...args: unknown[]): unknown;
+  /** libSQL and D1: sends built queries in one batch (what `db.batch([…])` calls). */
+  batch?(queries: readonly unknown[]): Promise<unknown[]>;
 }
 
 /** A Drizzle database as lockstep reads it. */
@@ -33,14 +37,14 @@ export interface DrizzleInternals {
 
 /**
  * The driver of a Drizzle database. Throws {@link UnsupportedDialectError} for a Drizzle database on
- * a driver lockstep does not wrap yet (libSQL, D1, …), naming it, and a
+ * a driver lockstep does not wrap yet (postgres-js, Neon, the proxies, …), naming it, and a
  * `LockstepDefinitionError` naming the value for anything that is not a Drizzle database.
  */
 export function drizzleDriverOf(db: unknown): DrizzleDriver {
   const kind = entityKindOf(db);
   if (kind === undefined || typeof (db as { session?: unknown }).session !== "object") {
     throw new LockstepDefinitionError(
-      `Expected \`db\` to be a Drizzle database (from drizzle-orm/node-postgres, drizzle-orm/mysql2 or drizzle-orm/better-sqlite3), got ${describeInstance(db)}.`,
+      `Expected \`db\` to be a Drizzle database (from drizzle-orm/node-postgres, drizzle-orm/mysql2, drizzle-orm/better-sqlite3, drizzle-orm/libsql or drizzle-orm/d1), got ${describeInstance(db)}.`,
     );
   }
   const driver = (SUPPORTED as Record<string, DrizzleDriver>)[kind];
@@ -75,7 +79,16 @@ export function sessionOver(
   return Object.create(session, properties) as DrizzleSession;
 }
 
-/** A database like `db` whose query builders use `session`. */
-export function databaseOver<Db extends object>(db: Db, session: DrizzleSession): Db {
-  return Object.create(db, { session: { value: session } }) as Db;
+/**
+ * A database like `db` whose query builders use `session`; `own` replaces methods of its own
+ * (`batch`, to send through the session without Drizzle's wrapper).
+ */
+export function databaseOver<Db extends object>(
+  db: Db,
+  session: DrizzleSession,
+  own: Record<string, unknown> = {},
+): Db {
+  const properties: PropertyDescriptorMap = { session: { value: session } };
+  for (const [name, value] of Object.entries(own)) properties[name] = { value };
+  return Object.create(db, properties) as Db;
 }

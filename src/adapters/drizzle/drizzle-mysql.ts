@@ -1,6 +1,5 @@
 import type { Pool } from "mysql2/promise";
 import { abortWatchOf, type CallScope } from "../../core/deadline.js";
-import { defineStore } from "../../core/store.js";
 import { assertPool } from "../mysql/assert-pool.js";
 import { classifyMysqlError } from "../mysql/classify-mysql-error.js";
 import type { MysqlTransactionHandle } from "../mysql/mysql-handle.js";
@@ -15,16 +14,15 @@ import {
   queryConfigOf,
 } from "../mysql/statements.js";
 import { mysqlStoreId } from "../mysql/store-id.js";
-import { sendUnlessAborted } from "../sql/root-query.js";
+import { defineDrizzleStore } from "./define-drizzle-store.js";
 import { type DrizzleInternals, databaseOver, sessionOver } from "./drizzle-dialect.js";
 import type { DrizzleStoreOptions } from "./drizzle-store-options.js";
 import {
   affectedRows,
   type DrizzleDatabase,
-  type DrizzleHandle,
-  type DrizzleStore,
   type DrizzleTransaction,
-  type DrizzleWrite,
+  type DrizzleTransactionHandle,
+  type DrizzleTransactionStore,
 } from "./drizzle-types.js";
 
 /** A statement as Drizzle's mysql2 session hands it to its client: text, or a config object. */
@@ -124,7 +122,7 @@ export function mysqlPoolOf(db: DrizzleDatabase): Pool {
 export function drizzleMysqlStore<Db extends DrizzleDatabase>(
   db: Db,
   options: DrizzleStoreOptions,
-): DrizzleStore<Db> {
+): DrizzleTransactionStore<Db> {
   const pool = mysqlPoolOf(db);
   const id = options.id ?? mysqlStoreId(pool);
   const isolation = options.isolation;
@@ -135,7 +133,10 @@ export function drizzleMysqlStore<Db extends DrizzleDatabase>(
   });
   const session = (db as unknown as DrizzleInternals).session;
   const rootOver = (send: Send) =>
-    databaseOver(db, sessionOver(session, clientOver(send))) as unknown as DrizzleHandle<Db>;
+    databaseOver(
+      db,
+      sessionOver(session, clientOver(send)),
+    ) as unknown as DrizzleTransactionHandle<Db>;
   const handle = rootOver(async (sql, values, driverOptions) => {
     refuseRootQuery(id, sql);
     return (await pool.query(
@@ -156,26 +157,23 @@ export function drizzleMysqlStore<Db extends DrizzleDatabase>(
         }
       })) as T;
     }, scope);
-  const store = defineStore<DrizzleHandle<Db>, DrizzleWrite<Db>, unknown>({
-    id,
-    handle,
-    handleFor: (scope) => {
-      const abort = abortWatchOf(scope);
-      return rootOver((sql, values, driverOptions) =>
-        scopedQuery(pool, id, abort, sql, values, driverOptions),
-      );
+  return defineDrizzleStore(
+    {
+      id,
+      handle,
+      handleFor: (scope) => {
+        const abort = abortWatchOf(scope);
+        return rootOver((sql, values, driverOptions) =>
+          scopedQuery(pool, id, abort, sql, values, driverOptions),
+        );
+      },
+      fence: { mode: "kill_and_wait" },
+      capabilities: { transactions: true },
+      versionsNeverReused: options.versionsNeverReused,
+      affected: mysqlAffectedRows,
+      classifyError: classifyMysqlError,
+      driver: "mysql2",
     },
-    fence: { mode: "kill_and_wait" },
-    capabilities: {
-      transactions: true,
-      conditionalWrite: true,
-      versionsNeverReused: options.versionsNeverReused ?? false,
-    },
-    transaction,
-    // A write whose call was aborted before it was sent is provably not applied.
-    apply: (target, write, scope) => sendUnlessAborted(scope, async () => write(target)),
-    affected: mysqlAffectedRows,
-    classifyError: classifyMysqlError,
-  });
-  return Object.freeze({ ...store, transaction, driver: "mysql2", close: () => {} });
+    { transaction },
+  );
 }

@@ -1,6 +1,5 @@
 import type { Pool, QueryConfig, QueryResult } from "pg";
 import { abortWatchOf, type CallScope } from "../../core/deadline.js";
-import { defineStore } from "../../core/store.js";
 import { assertPool } from "../postgres/assert-pool.js";
 import { classifyPostgresError } from "../postgres/classify-postgres-error.js";
 import type { PostgresTransactionHandle } from "../postgres/postgres-handle.js";
@@ -12,16 +11,14 @@ import {
 } from "../postgres/postgres-transaction.js";
 import { refuseRootQuery, scopedQuery } from "../postgres/scoped-query.js";
 import { postgresStoreId } from "../postgres/store-id.js";
-import { sendUnlessAborted } from "../sql/root-query.js";
+import { defineDrizzleStore } from "./define-drizzle-store.js";
 import { type DrizzleInternals, databaseOver, sessionOver } from "./drizzle-dialect.js";
 import type { DrizzleStoreOptions } from "./drizzle-store-options.js";
-import {
-  affectedRows,
-  type DrizzleDatabase,
-  type DrizzleHandle,
-  type DrizzleStore,
-  type DrizzleTransaction,
-  type DrizzleWrite,
+import type {
+  DrizzleDatabase,
+  DrizzleTransaction,
+  DrizzleTransactionHandle,
+  DrizzleTransactionStore,
 } from "./drizzle-types.js";
 
 /** What Drizzle's node-postgres session calls on its client. */
@@ -88,7 +85,7 @@ function answer(command: string): QueryResult {
 export function drizzlePostgresStore<Db extends DrizzleDatabase>(
   db: Db,
   options: DrizzleStoreOptions,
-): DrizzleStore<Db> {
+): DrizzleTransactionStore<Db> {
   const internals = db as unknown as DrizzleInternals;
   const pool = internals.$client as Pool;
   assertPool(pool, "db.$client");
@@ -100,7 +97,10 @@ export function drizzlePostgresStore<Db extends DrizzleDatabase>(
   });
   const session = internals.session;
   const rootOver = (send: Send) =>
-    databaseOver(db, sessionOver(session, clientOver(send))) as unknown as DrizzleHandle<Db>;
+    databaseOver(
+      db,
+      sessionOver(session, clientOver(send)),
+    ) as unknown as DrizzleTransactionHandle<Db>;
   const handle = rootOver(async (sql, values, driverOptions) => {
     refuseRootQuery(id, sql);
     return (await pool.query({
@@ -122,26 +122,22 @@ export function drizzlePostgresStore<Db extends DrizzleDatabase>(
         }
       })) as T;
     }, scope);
-  const store = defineStore<DrizzleHandle<Db>, DrizzleWrite<Db>, unknown>({
-    id,
-    handle,
-    handleFor: (scope) => {
-      const abort = abortWatchOf(scope);
-      return rootOver((sql, values, driverOptions) =>
-        scopedQuery(pool, id, abort, sql, values, driverOptions),
-      );
+  return defineDrizzleStore(
+    {
+      id,
+      handle,
+      handleFor: (scope) => {
+        const abort = abortWatchOf(scope);
+        return rootOver((sql, values, driverOptions) =>
+          scopedQuery(pool, id, abort, sql, values, driverOptions),
+        );
+      },
+      fence: { mode: "kill_and_wait" },
+      capabilities: { transactions: true },
+      versionsNeverReused: options.versionsNeverReused,
+      classifyError: classifyPostgresError,
+      driver: "node-postgres",
     },
-    fence: { mode: "kill_and_wait" },
-    capabilities: {
-      transactions: true,
-      conditionalWrite: true,
-      versionsNeverReused: options.versionsNeverReused ?? false,
-    },
-    transaction,
-    // A write whose call was aborted before it was sent is provably not applied.
-    apply: (target, write, scope) => sendUnlessAborted(scope, async () => write(target)),
-    affected: affectedRows,
-    classifyError: classifyPostgresError,
-  });
-  return Object.freeze({ ...store, transaction, driver: "node-postgres", close: () => {} });
+    { transaction },
+  );
 }

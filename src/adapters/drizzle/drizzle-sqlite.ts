@@ -1,6 +1,4 @@
 import type { CallScope } from "../../core/deadline.js";
-import { defineStore } from "../../core/store.js";
-import { sendUnlessAborted } from "../sql/root-query.js";
 import { classifySqliteError } from "../sqlite/classify-sqlite-error.js";
 import type { StatementMode } from "../sqlite/connection.js";
 import { engineOf, type SqliteDatabase } from "../sqlite/database.js";
@@ -8,16 +6,15 @@ import { databaseOfClient } from "../sqlite/database-of-client.js";
 import type { SqliteTransactionHandle } from "../sqlite/sqlite-handle.js";
 import { sqliteStore } from "../sqlite/sqlite-store.js";
 import { lendSqliteScope, sqliteScopeOf } from "../sqlite/sqlite-transaction.js";
+import { defineDrizzleStore } from "./define-drizzle-store.js";
 import type { DrizzleInternals, DrizzleSession } from "./drizzle-dialect.js";
 import { sessionOver } from "./drizzle-dialect.js";
 import type { DrizzleStoreOptions } from "./drizzle-store-options.js";
-import {
-  affectedRows,
-  type DrizzleDatabase,
-  type DrizzleHandle,
-  type DrizzleStore,
-  type DrizzleTransaction,
-  type DrizzleWrite,
+import type {
+  DrizzleDatabase,
+  DrizzleTransaction,
+  DrizzleTransactionHandle,
+  DrizzleTransactionStore,
 } from "./drizzle-types.js";
 import { guardSqliteDb } from "./guard-sqlite-db.js";
 
@@ -60,7 +57,7 @@ function clientOver(tx: SqliteTransactionHandle): object {
 export function drizzleSqliteStore<Db extends DrizzleDatabase>(
   db: Db,
   options: DrizzleStoreOptions,
-): DrizzleStore<Db> {
+): DrizzleTransactionStore<Db> {
   const database = sqliteDatabaseOf(db, options.busyTimeoutMs);
   const engine = engineOf(database);
   const inner = sqliteStore(database, options.id === undefined ? {} : { id: options.id });
@@ -79,27 +76,19 @@ export function drizzleSqliteStore<Db extends DrizzleDatabase>(
       lendSqliteScope(tx, lockstepTx);
       return work(tx as DrizzleTransaction<Db>);
     }, scope);
-  const store = defineStore<DrizzleHandle<Db>, DrizzleWrite<Db>, unknown>({
-    id: inner.id,
-    // The user's own database, its writes now behind the write gate.
-    handle: db as unknown as DrizzleHandle<Db>,
-    // better-sqlite3 runs statements synchronously in this process: a settled call cannot land later.
-    fence: { mode: "in_process" },
-    capabilities: {
-      transactions: true,
-      conditionalWrite: true,
-      versionsNeverReused: options.versionsNeverReused ?? false,
+  return defineDrizzleStore(
+    {
+      id: inner.id,
+      // The user's own database, its writes now behind the write gate.
+      handle: db as unknown as DrizzleTransactionHandle<Db>,
+      // better-sqlite3 runs statements synchronously in this process: a settled call cannot land later.
+      fence: { mode: "in_process" },
+      capabilities: { transactions: true },
+      versionsNeverReused: options.versionsNeverReused,
+      classifyError: classifySqliteError,
+      driver: "better-sqlite3",
+      close: () => database.close(),
     },
-    transaction,
-    // A write whose call was aborted before it was sent is provably not applied.
-    apply: (target, write, scope) => sendUnlessAborted(scope, async () => write(target)),
-    affected: affectedRows,
-    classifyError: classifySqliteError,
-  });
-  return Object.freeze({
-    ...store,
-    transaction,
-    driver: "better-sqlite3",
-    close: () => database.close(),
-  });
+    { transaction },
+  );
 }

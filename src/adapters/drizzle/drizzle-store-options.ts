@@ -9,7 +9,9 @@ export interface DrizzleStoreOptions {
    * store's transactions.
    *
    * @default the id lockstep's own store on the same driver derives: `postgres:<host>:<port>/<database>`
-   * or `mysql:<host>:<port>/<database>` from the pool's options, or `sqlite:<absolute real path>`
+   * or `mysql:<host>:<port>/<database>` from the pool's options, or `sqlite:<absolute real path>`.
+   * On libSQL and D1 there is none to derive (a client or binding carries no identity), so it is
+   * required there.
    * @example `drizzleStore(db, { id: "orders-db" })`
    */
   readonly id?: string;
@@ -45,4 +47,12 @@ export interface DrizzleStoreOptions {
    * @default 5000
    */
   readonly busyTimeoutMs?: number;
+  /**
+   * libSQL and D1 only: prepended to the store's own tables (`<prefix>batch_guard`, which never
+   * holds a row, and `<prefix>fence`), as `libsqlStore` and `d1Store` take it. Give the saga log
+   * on the same database the same prefix.
+   *
+   * @default "lockstep_"
+   */
+  readonly tablePrefix?: string;
 }

@@ -1,5 +1,5 @@
 import { Mutex } from "../memory/mutex.js";
-import { type BatchDriver, batchTables, GuardedBatchSql } from "../sql/guarded-batch-sql.js";
+import { batchTables, GuardedBatchSql } from "../sql/guarded-batch-sql.js";
 import { classifyLibsqlError } from "./classify-libsql-error.js";
 import { type LibsqlExecutor, libsqlDriver } from "./libsql-driver.js";
 
@@ -26,10 +26,15 @@ export interface LibsqlDatabase {
    * so that a statement from elsewhere waits for an open transaction instead of meeting its lock.
    */
   readonly gate: Mutex;
+  /**
+   * The client with every call made while holding `gate`, answering with the client's own results:
+   * what `sql` sends through, and what an ORM's root handle sends through.
+   */
+  readonly executor: LibsqlExecutor;
 }
 
-/** `driver` with every call made while holding `gate`. */
-function gated(driver: BatchDriver, gate: Mutex): BatchDriver {
+/** `client` with every call made while holding `gate`. */
+function gated(client: LibsqlExecutor, gate: Mutex): LibsqlExecutor {
   const hold = async <T>(call: () => Promise<T>): Promise<T> => {
     const release = await gate.lock();
     try {
@@ -39,9 +44,8 @@ function gated(driver: BatchDriver, gate: Mutex): BatchDriver {
     }
   };
   return {
-    all: (sql, params) => hold(() => driver.all(sql, params)),
-    run: (sql, params) => hold(() => driver.run(sql, params)),
-    send: (statements) => hold(() => driver.send(statements)),
+    execute: (statement) => hold(() => client.execute(statement)),
+    batch: (statements, mode) => hold(() => client.batch(statements, mode)),
   };
 }
 
@@ -52,10 +56,12 @@ export function libsqlDatabaseOf(client: LibsqlClientLike, prefix: string): Libs
   const known = DATABASES.get(client);
   if (known !== undefined && known.prefix === prefix) return known;
   const gate = new Mutex();
+  const executor = gated(client, gate);
   const database: LibsqlDatabase = {
     gate,
+    executor,
     sql: new GuardedBatchSql(
-      gated(libsqlDriver(client, false), gate),
+      libsqlDriver(executor, false),
       batchTables(prefix),
       "libSQL",
       classifyLibsqlError,

@@ -53,7 +53,8 @@ export function resultOf(sql: string, result: LibsqlResultLike): StatementResult
   return { rows, changes, lastRowId: id === undefined ? undefined : Number(id) };
 }
 
-const toLibsql = (s: SqlStatement): LibsqlStatementLike => ({
+/** A statement as `@libsql/client` takes it. */
+export const libsqlStatement = (s: SqlStatement): LibsqlStatementLike => ({
   sql: s.sql,
   args: [...(s.params ?? [])] as LibsqlValue[],
 });
@@ -70,8 +71,8 @@ export function libsqlDriver(target: LibsqlExecutor, inTransaction: boolean): Ba
       resultOf(sql, await target.execute({ sql, args: [...params] as LibsqlValue[] })),
     send: async (statements) => {
       const results = inTransaction
-        ? await target.batch(statements.map(toLibsql))
-        : await target.batch(statements.map(toLibsql), "write");
+        ? await target.batch(statements.map(libsqlStatement))
+        : await target.batch(statements.map(libsqlStatement), "write");
       return results.map((result, i) => resultOf(statements[i]?.sql ?? "", result));
     },
   };

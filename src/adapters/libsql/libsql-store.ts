@@ -127,7 +127,10 @@ export function libsqlStore(client: LibsqlClientLike, options: LibsqlStoreOption
 }
 
 /** Refuses anything that is not an `@libsql/client` client, naming the value. */
-export function assertLibsqlClient(client: unknown): asserts client is LibsqlClientLike {
+export function assertLibsqlClient(
+  client: unknown,
+  argument = "client",
+): asserts client is LibsqlClientLike {
   const c = client as Partial<Record<"execute" | "batch" | "transaction", unknown>> | null;
   if (
     typeof client !== "object" ||
@@ -137,7 +140,7 @@ export function assertLibsqlClient(client: unknown): asserts client is LibsqlCli
     typeof c.transaction !== "function"
   ) {
     throw new LockstepDefinitionError(
-      `Expected \`client\` to be an @libsql/client client (from openLibsql() or createClient()), got ${describeValue(client)}.`,
+      `Expected \`${argument}\` to be an @libsql/client client (from openLibsql() or createClient()), got ${describeValue(client)}.`,
     );
   }
 }

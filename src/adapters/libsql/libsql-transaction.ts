@@ -4,11 +4,26 @@ import { messageOf } from "../../core/message-of.js";
 import { ErrorKind, isProvablyNotApplied } from "../../model/error-kind.js";
 import { type BatchHandle, refuseIfAborted, rootBatchHandle } from "../sql/batch-handle.js";
 import { attachScope, type BatchScopeContext } from "../sql/deferred-batch.js";
-import { type BatchDriver, batchTables, GuardedBatchSql } from "../sql/guarded-batch-sql.js";
+import { batchTables, GuardedBatchSql } from "../sql/guarded-batch-sql.js";
 import type { TransactionScope } from "../sql/sql-transaction.js";
+import { refuseTransactionControl } from "../sql/transaction-control.js";
+import { sqliteDialect } from "../sqlite/sqlite-dialect.js";
 import { classifyLibsqlError } from "./classify-libsql-error.js";
 import type { LibsqlClientLike, LibsqlDatabase } from "./libsql-database.js";
-import { libsqlDriver } from "./libsql-driver.js";
+import { type LibsqlExecutor, libsqlDriver } from "./libsql-driver.js";
+
+// Where a transaction's handle keeps its statements with the client's own results, for an ORM.
+const EXECUTOR = Symbol.for("lockstep.libsql.transaction-executor");
+
+/**
+ * The statements of the libSQL transaction behind a lockstep transaction handle, answering with
+ * the client's own results, with every check the handle makes: what an ORM's transaction object
+ * sends through. `undefined` for anything but such a handle.
+ */
+export function libsqlExecutorOf(handle: unknown): LibsqlExecutor | undefined {
+  if (typeof handle !== "object" || handle === null) return undefined;
+  return (handle as Record<symbol, LibsqlExecutor | undefined>)[EXECUTOR];
+}
 
 /**
  * Runs `work` in one interactive libSQL write transaction: commits when it resolves; rolls back when
@@ -62,8 +77,9 @@ async function inTransaction<T>(
     context: undefined as unknown as BatchScopeContext,
     active: true,
   };
+  const active = whileActive(tx, txScope, storeId);
   const txSql = new GuardedBatchSql(
-    whileActive(libsqlDriver(tx, true), txScope, storeId),
+    libsqlDriver(active, true),
     batchTables(database.prefix),
     "libSQL",
     classifyLibsqlError,
@@ -76,6 +92,7 @@ async function inTransaction<T>(
   };
   const handle = { ...rootBatchHandle(txSql, scope) };
   attachScope(handle, txScope);
+  Object.defineProperty(handle, EXECUTOR, { value: active });
   const abort = abortWatchOf(scope);
   let value: T;
   try {
@@ -104,32 +121,32 @@ async function inTransaction<T>(
   return value;
 }
 
-/** `driver`, refusing every call once the transaction's scope has ended. */
+/**
+ * `tx`, refusing every statement once the transaction's scope has ended, and transaction control
+ * (`COMMIT`, `SAVEPOINT`, …) always: the transaction is lockstep's to end.
+ */
 function whileActive(
-  driver: BatchDriver,
+  tx: LibsqlExecutor,
   scope: TransactionScope<BatchScopeContext>,
   storeId: string,
-): BatchDriver {
-  const check = () => {
+): LibsqlExecutor {
+  const check = (sql: readonly string[]) => {
     if (!scope.active) {
       throw new StoreError(
         "not_committed",
         `The transaction on "${storeId}" has already ended; a statement through its handle was refused.`,
       );
     }
+    for (const text of sql) refuseTransactionControl(sqliteDialect, text);
   };
   return {
-    all: async (sql, params) => {
-      check();
-      return driver.all(sql, params);
+    execute: async (statement) => {
+      check([statement.sql]);
+      return tx.execute(statement);
     },
-    run: async (sql, params) => {
-      check();
-      return driver.run(sql, params);
-    },
-    send: async (statements) => {
-      check();
-      return driver.send(statements);
+    batch: async (statements) => {
+      check(statements.map((s) => s.sql));
+      return tx.batch(statements);
     },
   };
 }

@@ -73,12 +73,24 @@ export class GuardedBatchSql implements BatchSql {
     );
   };
 
-  async batch(items: readonly BatchItem[]): Promise<StatementResult[]> {
+  batch(items: readonly BatchItem[]): Promise<StatementResult[]> {
+    return this.batchThrough(items, (statements) => this.#driver.send(statements));
+  }
+
+  /**
+   * {@link batch}, with the lowered statements sent by `send` instead of the driver, which applies
+   * them in one atomic batch and answers with the driver's own results (for an ORM that maps them
+   * itself); its errors are rethrown as the driver's are.
+   */
+  async batchThrough<R>(
+    items: readonly BatchItem[],
+    send: (statements: readonly SqlStatement[]) => Promise<readonly R[]>,
+  ): Promise<R[]> {
     await this.ready();
     return runBatch(
       this.#tables.guard,
       items,
-      (statements) => this.#driver.send(statements).catch(this.#rethrow),
+      (statements) => send(statements).catch(this.#rethrow),
       (index, cause) =>
         new StoreError(
           "conflict",

@@ -3,19 +3,19 @@ import { LockstepDefinitionError } from "../../model/definition-error.js";
 
 /**
  * Thrown when an ORM database handed to lockstep (a Drizzle or Kysely database) runs on a driver
- * lockstep cannot wrap yet. `dialect` names the driver as the ORM names it (`"LibSQLDatabase"`,
- * `"D1Database"`, `"MssqlAdapter"`). It is a {@link LockstepDefinitionError}, so
- * `LockstepDefinitionError.is` recognises it too.
+ * lockstep cannot wrap yet. `dialect` names the driver as the ORM names it
+ * (`"PostgresJsDatabase"`, `"SqliteRemoteDatabase"`, `"MssqlAdapter"`). It is a
+ * {@link LockstepDefinitionError}, so `LockstepDefinitionError.is` recognises it too.
  *
  * @example
  * ```ts
- * // drizzleStore(drizzle(libsqlClient)) throws one whose `dialect` is "LibSQLDatabase".
+ * // drizzleStore(drizzle(sql)) from drizzle-orm/postgres-js throws one whose `dialect` is "PostgresJsDatabase".
  * const dialectOf = (error: unknown) =>
  *   UnsupportedDialectError.is(error) ? error.dialect : undefined;
  * ```
  */
 export class UnsupportedDialectError extends LockstepDefinitionError {
-  /** The ORM and the driver it was given, e.g. `"Drizzle"` and `"LibSQLDatabase"`. */
+  /** The ORM and the driver it was given, e.g. `"Drizzle"` and `"PostgresJsDatabase"`. */
   readonly orm: string;
   readonly dialect: string;
 

@@ -1,7 +1,8 @@
 import { describeValue } from "../../core/validate.js";
 import { LockstepDefinitionError } from "../../model/definition-error.js";
 import { describeInstance } from "../sql/unsupported-dialect.js";
-import { openSqlite, type SqliteDatabase } from "./open-sqlite.js";
+import { openDatabase, type SqliteDatabase } from "./database.js";
+import type { RawSqliteDatabase, SqliteDriver } from "./sqlite-driver.js";
 
 /** What lockstep reads of a better-sqlite3 `Database` an ORM was given. */
 export interface BetterSqliteClient {
@@ -44,9 +45,11 @@ export function assertFileClient(
 }
 
 /**
- * lockstep's own database (`openSqlite`) on the file of a better-sqlite3 `Database` an ORM uses:
- * transactions run there, on a connection of lockstep's, behind the file's write gate, so they own
- * their connection and can await. Opened once per client and shared until closed.
+ * lockstep's own database (as `openSqlite` opens it) on the file of a better-sqlite3 `Database` an
+ * ORM uses: transactions run there, on a connection of lockstep's, behind the file's write gate, so
+ * they own their connection and can await. Its connections are opened with the client's own
+ * better-sqlite3 (the client's class), so the ORM adapters import no SQLite binding themselves.
+ * Opened once per client and shared until closed.
  */
 export function databaseOfClient(
   client: unknown,
@@ -56,7 +59,19 @@ export function databaseOfClient(
   assertFileClient(client, argument);
   const existing = opened.get(client);
   if (existing !== undefined && !existing.closed) return existing;
-  const database = openSqlite(client.name, busyTimeoutMs === undefined ? {} : { busyTimeoutMs });
+  const Binding = client.constructor as new (
+    path: string,
+    options: { fileMustExist: boolean },
+  ) => RawSqliteDatabase;
+  const driver: SqliteDriver = {
+    name: "better-sqlite3",
+    open: (path, fileMustExist) => new Binding(path, { fileMustExist }),
+  };
+  const database = openDatabase(
+    driver,
+    client.name,
+    busyTimeoutMs === undefined ? {} : { busyTimeoutMs },
+  );
   opened.set(client, database);
   return database;
 }

@@ -1,15 +1,19 @@
 import { createClient } from "@libsql/client";
 import Database from "better-sqlite3";
 import { drizzle as drizzleSqlite } from "drizzle-orm/better-sqlite3";
+import { drizzle as drizzleD1 } from "drizzle-orm/d1";
 import { drizzle as drizzleLibsql } from "drizzle-orm/libsql";
 import { drizzle as drizzleMysql } from "drizzle-orm/mysql2";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
+import { drizzle as drizzlePgProxy } from "drizzle-orm/pg-proxy";
+import { drizzle as drizzleSqliteProxy } from "drizzle-orm/sqlite-proxy";
 import { createConnection, createPool } from "mysql2/promise";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   drizzleSagaLog,
   drizzleStore,
+  guarded,
   UnsupportedDialectError,
 } from "../../../src/adapters/drizzle/index.js";
 import { LockstepDefinitionError } from "../../../src/model/definition-error.js";
@@ -37,7 +41,11 @@ describe("drizzleStore and drizzleSagaLog refuse what they cannot wrap, naming i
     temp.remove();
   });
 
-  const unsupported = [["libSQL", () => drizzleLibsql(libsql), "LibSQLDatabase"]] as const;
+  const proxy = async () => ({ rows: [] });
+  const unsupported = [
+    ["the SQLite HTTP proxy", () => drizzleSqliteProxy(proxy), "SqliteRemoteDatabase"],
+    ["the Postgres HTTP proxy", () => drizzlePgProxy(proxy), "PgRemoteDatabase"],
+  ] as const;
   for (const [name, open, dialect] of unsupported) {
     it(`a Drizzle database on ${name} is an UnsupportedDialectError naming ${dialect}`, () => {
       const db = open();
@@ -48,9 +56,54 @@ describe("drizzleStore and drizzleSagaLog refuse what they cannot wrap, naming i
         expect((error as UnsupportedDialectError).dialect).toBe(dialect);
         expect((error as Error).message).toContain(dialect);
         expect((error as Error).message).toMatch(/not supported by lockstep yet/);
+        expect((error as Error).message).toMatch(/LibSQLDatabase \(drizzle-orm\/libsql\)/);
+        expect((error as Error).message).toMatch(/D1Database \(drizzle-orm\/d1\)/);
       }
     });
   }
+
+  it("a Drizzle database on libSQL or D1 without an id is refused, naming `id`", () => {
+    const libsqlDb = drizzleLibsql(libsql);
+    const d1Db = drizzleD1({ prepare: () => {}, batch: async () => [] } as never);
+    for (const db of [libsqlDb, d1Db]) {
+      const error = thrown(() => drizzleStore(db as never));
+      expect(LockstepDefinitionError.is(error)).toBe(true);
+      expect((error as Error).message).toMatch(/`id`/);
+    }
+  });
+
+  it("a Drizzle libSQL or D1 database over something that is not its client is refused, naming it", () => {
+    const libsqlDb = drizzleLibsql.mock();
+    const d1Db = drizzleD1({ prepare: "no" } as never);
+    for (const [db, client] of [
+      [libsqlDb, /@libsql\/client client/],
+      [d1Db, /Cloudflare D1 database binding/],
+    ] as const) {
+      for (const call of [
+        () => drizzleStore(db as never, { id: "x" }),
+        () => drizzleSagaLog(db as never),
+      ]) {
+        const error = thrown(call);
+        expect(LockstepDefinitionError.is(error)).toBe(true);
+        expect((error as Error).message).toMatch(client);
+      }
+      expect((thrown(() => drizzleStore(db as never, { id: "x" })) as Error).message).toMatch(
+        /`db\.\$client`/,
+      );
+    }
+  });
+
+  it("guarded() refuses what is not a Drizzle query, naming it", () => {
+    for (const [value, named] of [
+      [{}, /`\[object Object\]` \(object\)/],
+      [Promise.resolve(1), /Promise/],
+    ] as const) {
+      const error = thrown(() => guarded(value as never));
+      expect(LockstepDefinitionError.is(error)).toBe(true);
+      expect((error as Error).message).toMatch(/Expected `guarded` to be given a Drizzle query/);
+      expect((error as Error).message).toMatch(named);
+    }
+  });
 
   const notDrizzle = [
     ["an empty object", {}, /`\[object Object\]` \(object\)/],

@@ -6,6 +6,7 @@ import { drizzle as drizzleMysql } from "drizzle-orm/mysql2";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { integer as pgInteger, pgTable, text as pgText } from "drizzle-orm/pg-core";
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { StoreError } from "../../../src/core/error-kinds.js";
 import { openDatabase } from "../mysql/mysql-test.js";
 import { openSchema } from "../postgres/pg-test.js";
 import { tempDatabase } from "../sqlite/temp-database.js";
@@ -69,4 +70,37 @@ export function drizzleSqliteDatabase() {
       temp.remove();
     },
   };
+}
+
+/**
+ * Runs a fixture's Drizzle statements, rethrowing a `StoreError` Drizzle wrapped: Drizzle's
+ * sessions wrap every error of a query in a `DrizzleQueryError` that keeps it as `cause`; the core
+ * walks causes, the transaction suite's `storeFailure` looks at the error itself.
+ */
+export async function unwrapped(run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    const cause = (error as { cause?: unknown }).cause;
+    throw StoreError.is(cause) ? cause : error;
+  }
+}
+
+/** The first error in `error`'s cause chain that `match` accepts. */
+export function causeWhere(error: unknown, match: (e: unknown) => boolean): unknown {
+  for (let current = error, depth = 0; current != null && depth < 16; depth++) {
+    if (match(current)) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** What `call` rejects with; fails the test if it resolves. */
+export async function rejectionOf(call: () => PromiseLike<unknown>): Promise<unknown> {
+  try {
+    await call();
+  } catch (error) {
+    return error;
+  }
+  throw new Error("Expected the call to reject, but it resolved.");
 }

@@ -12,7 +12,7 @@ import { createRunner } from "../../../src/core/runner.js";
 import { defineSaga } from "../../../src/core/saga.js";
 import { committed, notCommitted } from "../../../src/core/step.js";
 import { openScope, storeFailure } from "../../conformance/transaction.js";
-import { drizzleMysqlDatabase, mysqlKv } from "./drizzle-test.js";
+import { causeWhere, drizzleMysqlDatabase, mysqlKv } from "./drizzle-test.js";
 
 type Opened = Awaited<ReturnType<typeof drizzleMysqlDatabase>>;
 
@@ -22,15 +22,6 @@ function reportOf(result: Result<SagaReport, unknown>): SagaReport {
   if (report === undefined)
     throw new Error(`The run failed without a report: ${String(result.error)}`);
   return report;
-}
-
-/** The first error in `error`'s cause chain that `match` accepts. */
-function causeWhere(error: unknown, match: (e: unknown) => boolean): unknown {
-  for (let current = error, depth = 0; current != null && depth < 16; depth++) {
-    if (match(current)) return current;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
 }
 
 describe("drizzleStore on mysql2 in sagas", () => {

@@ -9,7 +9,13 @@ import { createRunner } from "../../../src/core/runner.js";
 import { defineSaga } from "../../../src/core/saga.js";
 import { committed, notCommitted } from "../../../src/core/step.js";
 import { openScope, storeFailure } from "../../conformance/transaction.js";
-import { drizzlePgDatabase, drizzleSqliteDatabase, pgKv, sqliteKv } from "./drizzle-test.js";
+import {
+  causeWhere,
+  drizzlePgDatabase,
+  drizzleSqliteDatabase,
+  pgKv,
+  sqliteKv,
+} from "./drizzle-test.js";
 
 type Opened = Awaited<ReturnType<typeof drizzlePgDatabase>>;
 
@@ -19,15 +25,6 @@ function reportOf(result: Result<SagaReport, unknown>): SagaReport {
   if (report === undefined)
     throw new Error(`The run failed without a report: ${String(result.error)}`);
   return report;
-}
-
-/** The first error in `error`'s cause chain that `match` accepts. */
-function causeWhere(error: unknown, match: (e: unknown) => boolean): unknown {
-  for (let current = error, depth = 0; current != null && depth < 16; depth++) {
-    if (match(current)) return current;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
 }
 
 describe("drizzleStore on node-postgres in sagas", () => {

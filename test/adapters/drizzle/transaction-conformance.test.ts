@@ -1,6 +1,5 @@
 import { count, eq } from "drizzle-orm";
 import { drizzleStore } from "../../../src/adapters/drizzle/index.js";
-import { StoreError } from "../../../src/core/error-kinds.js";
 import { transactionConformance } from "../../conformance/transaction.js";
 import { expectConformanceCases } from "../postgres/pg-test.js";
 import {
@@ -11,20 +10,8 @@ import {
   mysqlKv,
   pgKv,
   sqliteKv,
+  unwrapped,
 } from "./drizzle-test.js";
-
-/**
- * Drizzle's node-postgres session wraps every error of a query in a `DrizzleQueryError` that keeps
- * it as `cause`; the core walks causes, the suite's `storeFailure` looks at the error itself.
- */
-async function unwrapped(run: () => Promise<void>): Promise<void> {
-  try {
-    await run();
-  } catch (error) {
-    const cause = (error as { cause?: unknown }).cause;
-    throw StoreError.is(cause) ? cause : error;
-  }
-}
 
 const PG = "drizzleStore on node-postgres";
 transactionConformance(PG, async () => {
