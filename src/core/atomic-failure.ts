@@ -4,19 +4,29 @@ import { StoreError } from "./error-kinds.js";
 import { type AtomicError, ErrorCode, lockstepError } from "./errors.js";
 import { clauseOf } from "./message-of.js";
 
-/** The `conflict` error of a guarded write that affected nothing, when nothing else remains applied. */
+/**
+ * The `conflict` error of a guarded write that affected nothing. Nothing else remains applied,
+ * unless `applied` names writes: a batch whose store was not given the guard to enforce (the write
+ * itself does not carry it) applies the rest of the batch all the same.
+ */
 export function conflict(
   store: string,
   index: number,
   write: string,
   strategy: AtomicStrategy,
+  applied: readonly string[] = [],
 ): AtomicError {
+  const rest =
+    applied.length === 0
+      ? `Nothing of the ${strategy} was applied.`
+      : `Yet the ${strategy} was applied: store "${store}" was not given that guard to enforce, so ${applied.map((name) => `"${name}"`).join(", ")} ${applied.length === 1 ? "is" : "are"} applied. Express the guard in the write itself (the store's own guarded write) so that a lost guard applies nothing.`;
   return lockstepError({
     code: ErrorCode.Conflict,
-    message: `Guarded write "${write}" (#${index}) on store "${store}" affected nothing: another writer changed its target first. Nothing of the ${strategy} was applied.`,
+    message: `Guarded write "${write}" (#${index}) on store "${store}" affected nothing: another writer changed its target first. ${rest}`,
     store,
     index,
     write,
+    applied,
   });
 }
 

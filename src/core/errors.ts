@@ -155,6 +155,11 @@ export interface ConflictError extends ErrorBase<typeof ErrorCode.Conflict> {
   /** Position of the write in the work. */
   readonly index: number;
   readonly write: string;
+  /**
+   * The writes applied all the same, by name: empty, unless a batch store was not given the guard
+   * to enforce (the write itself does not carry it) and so applied the rest of the batch.
+   */
+  readonly applied: readonly string[];
 }
 /** A `runAtomic` write failed. */
 export interface WriteFailedError extends ErrorBase<typeof ErrorCode.WriteFailed> {

@@ -231,10 +231,22 @@ function viaBatch<H, W, R>(
         `Store "${store.id}" returned ${results.length} batch results for ${writes.length} writes.`,
       );
     }
-    const lost = writes.findIndex((w, i) => w.guarded && store.affected(results[i] as R) === 0);
-    if (lost >= 0) throw guardLost(lost);
     return results;
-  }).then((outcome) => settle(store, writes, outcome, 0, "batch"));
+  }).then((outcome) => {
+    if (outcome.status === "ok") {
+      // A store that enforces a write's guard fails the whole batch when it loses; a batch that
+      // came back applied, guard lost or not, so say so rather than call it a clean conflict.
+      const results = outcome.value;
+      const lost = (i: number) =>
+        writes[i]?.guarded === true && store.affected(results[i] as R) === 0;
+      const at = writes.findIndex((_, i) => lost(i));
+      if (at >= 0) {
+        const applied = writes.flatMap((_, i) => (lost(i) ? [] : [nameAt(writes, i)]));
+        return err(conflict(store.id, at, nameAt(writes, at), "batch", applied));
+      }
+    }
+    return settle(store, writes, outcome, 0, "batch");
+  });
 }
 
 function settle<H, W, R>(
