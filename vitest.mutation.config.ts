@@ -1,0 +1,60 @@
+import { defineConfig } from "vitest/config";
+import base from "./vitest.config.js";
+
+/**
+ * The tests `npm run mutation` runs against the mutants of the core, the log, recovery and the
+ * model. Stryker's per-test coverage then picks, for each mutant, the tests that reached it; this
+ * list decides which suites its first run goes through, one file at a time, which is most of a
+ * run's fixed cost. It was chosen by coverage (V8's block coverage of src/core, src/log,
+ * src/recovery and src/model, per test file; see docs/mutation.md, "Which tests run"):
+ *
+ * - every suite whose lockstep code runs in-process on memory, SQLite, libSQL or fake stores: 84
+ *   files, about 90 s, reaching 99.5% of what all in-process suites reach;
+ * - the few suites on real services or long simulations that reach code none of those does (a
+ *   co-committed step on MySQL and D1, a conflict read back, a late landing on Postgres).
+ *
+ * Left out: suites whose lockstep code runs in another process, a browser or a worker (the CLI,
+ * crash and multiprocess worlds, the runtime matrix, workerd, the packed package, the docs'
+ * examples, the demo, the swamp), from which Stryker sees no coverage; the chaos suite; and the
+ * other suites on real services and the long simulations (about 12 of the 15 minutes all
+ * in-process suites take), whose coverage of this code is a subset of the suites above.
+ */
+// Spread rather than mergeConfig, which would add these lists to the base config's instead.
+export default defineConfig({
+  ...base,
+  test: {
+    ...base.test,
+    include: [
+      "test/unit/**/*.test.ts",
+      "test/conformance/**/*.test.ts",
+      "test/log/**/*.test.ts",
+      "test/recovery/**/*.test.ts",
+      "test/explain/**/*.test.ts",
+      "test/observability/**/*.test.ts",
+      "test/outbox/**/*.test.ts",
+      "test/testing/**/*.test.ts",
+      "test/console/console-http.test.ts",
+      "test/adapters/{memory,sqlite,libsql,connection,http-api}/**/*.test.ts",
+      "test/adapters/orm-aborted-write.test.ts",
+      // Reach code no suite above reaches.
+      "test/adapters/d1/late-batch.test.ts",
+      "test/adapters/postgres/store-identity.test.ts",
+      "test/attacks/postgres-late-landing.test.ts",
+      "test/attacks/resubmission-race.test.ts",
+      "test/recipes/bounty/conflict-readback.test.ts",
+      "test/recipes/bounty/mysql-scenarios.test.ts",
+    ],
+    exclude: [
+      "test/log/{postgres,mysql,d1}-log.test.ts",
+      "test/outbox/{rabbitmq,nats}.test.ts",
+      "test/testing/{simulate,explore,fast-check,real-stores,stores-unchecked}*.test.ts",
+      // Reach nothing of the mutated code in this process.
+      "test/unit/architecture.test.ts",
+      "test/unit/system-clock.test.ts",
+    ],
+    typecheck: { enabled: false },
+    // Stryker switches mutants at run time, so modules need not be loaded afresh for each test
+    // file: one load per worker makes each mutant's run several times faster.
+    isolate: false,
+  },
+});
