@@ -50,7 +50,7 @@ function storeOver(
 describe("runAtomic refuses, before any write", () => {
   it("a store that cannot apply prepared writes, naming the store and the missing capability", async () => {
     const { store, inner } = storeOver("read-only", {});
-    const result = await runAtomic(store as never, [put("a")]);
+    const result = await runAtomic(store as never, [put("a")] as never);
     const error = result._unsafeUnwrapErr();
     expect(error.code).toBe(ErrorCode.CapabilityMissing);
     if (error.code !== ErrorCode.CapabilityMissing) return;
