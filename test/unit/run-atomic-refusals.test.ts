@@ -152,7 +152,7 @@ describe("runAtomic on a store that misbehaves", () => {
       apply: (handle, write) => handle.apply(write),
       affected: (result) => result.affected,
     });
-    const error = (await runAtomic(store, [put("a"), put("b")]))._unsafeUnwrapErr();
+    const error = (await runAtomic(store as never, [put("a"), put("b")] as never))._unsafeUnwrapErr();
     expect(error.code === ErrorCode.WriteFailed && error.kind).toBe("unknown");
     expect(error.message).toContain('Store "short-batch" returned 1 batch results for 2 writes.');
     expect(error.message).toContain("It may have been applied");
