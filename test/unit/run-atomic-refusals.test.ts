@@ -167,7 +167,7 @@ describe("runAtomic on a store that misbehaves", () => {
       apply: (handle, write) => handle.apply(write),
       affected: (result) => result.affected,
     });
-    const result = await clock.run(runAtomic(store, [put("a")], { clock, timeoutMs: 50 }));
+    const result = await clock.run(runAtomic(store as never, [put("a")] as never, { clock, timeoutMs: 50 }));
     const error = result._unsafeUnwrapErr();
     expect(error.code === ErrorCode.WriteFailed && error.kind).toBe("timeout");
     expect(error.message).toBe(
