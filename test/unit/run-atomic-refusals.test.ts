@@ -152,7 +152,9 @@ describe("runAtomic on a store that misbehaves", () => {
       apply: (handle, write) => handle.apply(write),
       affected: (result) => result.affected,
     });
-    const error = (await runAtomic(store as never, [put("a"), put("b")] as never))._unsafeUnwrapErr();
+    const error = (
+      await runAtomic(store as never, [put("a"), put("b")] as never)
+    )._unsafeUnwrapErr();
     expect(error.code === ErrorCode.WriteFailed && error.kind).toBe("unknown");
     expect(error.message).toContain('Store "short-batch" returned 1 batch results for 2 writes.');
     expect(error.message).toContain("It may have been applied");
@@ -167,7 +169,9 @@ describe("runAtomic on a store that misbehaves", () => {
       apply: (handle, write) => handle.apply(write),
       affected: (result) => result.affected,
     });
-    const result = await clock.run(runAtomic(store as never, [put("a")] as never, { clock, timeoutMs: 50 }));
+    const result = await clock.run(
+      runAtomic(store as never, [put("a")] as never, { clock, timeoutMs: 50 }),
+    );
     const error = result._unsafeUnwrapErr();
     expect(error.code === ErrorCode.WriteFailed && error.kind).toBe("timeout");
     expect(error.message).toBe(
