@@ -55,20 +55,44 @@ function resultOf(result: D1ResultLike): StatementResult {
   };
 }
 
-function prepared(binding: D1DatabaseLike, statement: SqlStatement): D1StatementLike {
-  const params = statement.params ?? [];
-  const prepared = binding.prepare(statement.sql);
-  return params.length === 0 ? prepared : prepared.bind(...params);
+/** How many prepared statements a driver keeps for reuse, the most recently used. */
+export const REUSED_STATEMENTS = 64;
+
+/**
+ * `binding.prepare`, reusing the statement prepared for the same SQL text. A D1 prepared statement
+ * is immutable (`bind` returns a new one), so one can serve every call; preparing costs little in
+ * workerd, but from Node through Miniflare every `prepare` is a round trip to workerd.
+ */
+function statementCache(binding: D1DatabaseLike): (sql: string) => D1StatementLike {
+  const kept = new Map<string, D1StatementLike>();
+  return (sql) => {
+    let statement = kept.get(sql);
+    if (statement !== undefined) {
+      // Most recently used last, so the least recently used is the first to go.
+      kept.delete(sql);
+    } else {
+      statement = binding.prepare(sql);
+      if (kept.size >= REUSED_STATEMENTS) kept.delete(kept.keys().next().value as string);
+    }
+    kept.set(sql, statement);
+    return statement;
+  };
 }
 
 /** The batch driver over a D1 binding. */
 export function d1Driver(binding: D1DatabaseLike): BatchDriver {
+  const prepare = statementCache(binding);
+  const prepared = (statement: SqlStatement): D1StatementLike => {
+    const params = statement.params ?? [];
+    const reused = prepare(statement.sql);
+    return params.length === 0 ? reused : reused.bind(...params);
+  };
   return {
     all: async <T>(sql: string, params: readonly unknown[]) =>
-      ((await prepared(binding, { sql, params }).all<T>()).results ?? []) as T[],
-    run: async (sql, params) => resultOf(await prepared(binding, { sql, params }).run()),
+      ((await prepared({ sql, params }).all<T>()).results ?? []) as T[],
+    run: async (sql, params) => resultOf(await prepared({ sql, params }).run()),
     send: async (statements) => {
-      const results = await binding.batch(statements.map((s) => prepared(binding, s)));
+      const results = await binding.batch(statements.map(prepared));
       return results.map(resultOf);
     },
   };

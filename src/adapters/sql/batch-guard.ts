@@ -25,12 +25,17 @@ export function guardTableDdl(table: string): string {
   return `CREATE TABLE IF NOT EXISTS ${table} (${columns.join(", ")})`;
 }
 
+/** An `"inserted"` check: an insert that fails on its unique key when the check does not hold. */
+type InsertedCheck = Extract<BatchCheck, { readonly check: "inserted" }>;
+
 /** A batch lowered to plain statements, with where each check and each result came from. */
 export interface CompiledBatch {
   /** The statements to send, checks included. */
   readonly statements: readonly SqlStatement[];
   /** The check behind each guard column, by the column's number. */
   readonly checks: readonly { readonly item: number; readonly check: BatchCheck }[];
+  /** The `"inserted"` checks, which need no guard column: their own insert fails. */
+  readonly inserts: readonly { readonly item: number; readonly check: InsertedCheck }[];
   /** For each sent statement, the position of its item, or `-1` for a check. */
   readonly origin: readonly number[];
 }
@@ -43,11 +48,18 @@ export interface CompiledBatch {
 export function compileBatch(table: string, items: readonly BatchItem[]): CompiledBatch {
   const statements: SqlStatement[] = [];
   const checks: { item: number; check: BatchCheck }[] = [];
+  const inserts: { item: number; check: InsertedCheck }[] = [];
   const origin: number[] = [];
   items.forEach((item, position) => {
     if (!isCheck(item)) {
       statements.push(item);
       origin.push(position);
+      return;
+    }
+    if (item.check === "inserted") {
+      inserts.push({ item: position, check: item });
+      origin.push(-1);
+      statements.push({ sql: item.sql, params: item.params ?? [] });
       return;
     }
     if (checks.length >= MAX_CHECKS) {
@@ -68,7 +80,7 @@ export function compileBatch(table: string, items: readonly BatchItem[]): Compil
           },
     );
   });
-  return { statements, checks, origin };
+  return { statements, checks, inserts, origin };
 }
 
 /**
@@ -77,14 +89,43 @@ export function compileBatch(table: string, items: readonly BatchItem[]): Compil
  */
 export function failedCheck(table: string, error: unknown): number | undefined {
   const pattern = new RegExp(`NOT NULL constraint failed: ${table}\\.g(\\d+)\\b`);
+  for (const message of messagesOf(error)) {
+    const match = pattern.exec(message);
+    if (match !== null) return Number(match[1]);
+  }
+  return undefined;
+}
+
+/**
+ * The first of `inserts` whose unique key the error (or an error in its `.cause` chain) names as
+ * violated, or `undefined` when the batch failed for another reason.
+ */
+function failedInsert<T extends { readonly check: InsertedCheck }>(
+  inserts: readonly T[],
+  error: unknown,
+): T | undefined {
+  if (inserts.length === 0) return undefined;
+  const messages = messagesOf(error);
+  return inserts.find(({ check }) => {
+    const violated = `UNIQUE constraint failed: ${check.key}`;
+    return messages.some((message) => {
+      const at = message.indexOf(violated);
+      // The key whole, not the start of a longer name (`saga_id2`) or of a qualified one.
+      return at >= 0 && !/^[\w.]/.test(message.slice(at + violated.length));
+    });
+  });
+}
+
+/** The messages of an error and of the errors in its `.cause` chain. */
+function messagesOf(error: unknown): string[] {
+  const messages: string[] = [];
   let current: unknown = error;
   for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
     const message = (current as { message?: unknown }).message;
-    const match = typeof message === "string" ? pattern.exec(message) : null;
-    if (match !== null) return Number(match[1]);
+    if (typeof message === "string") messages.push(message);
     current = (current as { cause?: unknown }).cause;
   }
-  return undefined;
+  return messages;
 }
 
 /**
@@ -104,7 +145,9 @@ export async function runBatch<R>(
     results = await send(compiled.statements);
   } catch (error) {
     const column = failedCheck(table, error);
-    const lost = column === undefined ? undefined : compiled.checks[column];
+    const lost =
+      (column === undefined ? undefined : compiled.checks[column]) ??
+      failedInsert(compiled.inserts, error);
     if (lost === undefined) throw error;
     if (lost.check.lost !== undefined) throw await lost.check.lost();
     throw onLost(lost.item, error);

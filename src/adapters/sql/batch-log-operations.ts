@@ -52,6 +52,8 @@ export class RowMovedError extends StoreError {
  */
 export class BatchLogOperations implements SagaLogOperations<BatchSql, "async"> {
   readonly #insertHeader: string;
+  /** The sagas table's key as SQLite names it when an insert finds it taken. */
+  readonly #sagaKey: string;
   readonly #lockedRow: string;
   readonly #sql: SagaLogSql;
   readonly #unchanged: string;
@@ -59,7 +61,8 @@ export class BatchLogOperations implements SagaLogOperations<BatchSql, "async"> 
 
   constructor(dialect: SqlDialect, tables: BatchLogTables) {
     this.operations = new OperationsStatements(dialect, tables, "on-conflict");
-    this.#insertHeader = logSql.insertHeaderSql(dialect, tables.sagas);
+    this.#insertHeader = logSql.insertHeaderSql(dialect, tables.sagas, "fail");
+    this.#sagaKey = `${tables.sagas.replaceAll('"', "")}.saga_id`;
     this.#lockedRow = logSql.lockedRowSql(dialect, tables.sagas, tables.entries);
     this.#sql = new SagaLogSql(dialect, tables);
     this.#unchanged = `SELECT 1 FROM ${tables.sagas} WHERE saga_id = ? AND fencing_token = ? AND status = ?
@@ -67,22 +70,24 @@ export class BatchLogOperations implements SagaLogOperations<BatchSql, "async"> 
        AND (SELECT coalesce(max(seq), 0) FROM ${tables.entries} WHERE saga_id = ?) = ?`;
   }
 
-  /** Inserts the header and its first entries in one batch; a taken id applies nothing. */
+  /**
+   * Inserts the header and its first entries in one batch; a taken id applies nothing. The header's
+   * insert is its own check: it fails on the saga id's key, which rolls the whole batch back.
+   */
   async create(
     sql: BatchSql,
     record: SagaRecord,
     entries: readonly NewStepEntry[],
   ): Promise<undefined> {
     const numbered = numberEntries(record.sagaId, record.fencingToken, 0, entries);
-    const exists: BatchCheck = {
-      check: "changed",
+    const header: BatchCheck = {
+      check: "inserted",
+      sql: this.#insertHeader,
+      params: headerValues(record),
+      key: this.#sagaKey,
       lost: async () => logSql.sagaExists(record.sagaId),
     };
-    await sql.batch([
-      { sql: this.#insertHeader, params: headerValues(record) },
-      exists,
-      ...this.#entryInserts(record.sagaId, numbered),
-    ]);
+    await sql.batch([header, ...this.#entryInserts(record.sagaId, numbered)]);
     return undefined;
   }
 

@@ -21,7 +21,10 @@ export interface StatementResult {
  * apply nothing, unless its condition holds when the batch reaches it.
  *
  * - `"changed"`: the statement just before it changed at least one row (a guarded write won);
- * - `"exists"`: `sql`, a query, returns at least one row (a fencing token is still current).
+ * - `"exists"`: `sql`, a query, returns at least one row (a fencing token is still current);
+ * - `"inserted"`: `sql`, a plain `INSERT` (no `ON CONFLICT`), is its own check: it fails on the
+ *   unique key `key` when a row holds that key already (a saga id is taken). It is sent as it is,
+ *   and its result is not returned.
  *
  * `lost`, when given, says what the batch fails with when the check does not hold (it may read the
  * database again to tell why); without it, the batch's caller decides.
@@ -32,6 +35,14 @@ export type BatchCheck =
       readonly check: "exists";
       readonly sql: string;
       readonly params?: readonly unknown[];
+      readonly lost?: () => Promise<Error>;
+    }
+  | {
+      readonly check: "inserted";
+      readonly sql: string;
+      readonly params?: readonly unknown[];
+      /** The unique key as SQLite names it in a constraint error: `table.column`, unquoted. */
+      readonly key: string;
       readonly lost?: () => Promise<Error>;
     };
 

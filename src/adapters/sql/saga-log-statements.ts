@@ -39,10 +39,18 @@ function placeholderList(dialect: SqlDialect, from: number, count: number): stri
 
 /**
  * Inserts a whole header unless a saga with its id exists; its parameters are the header's
- * values, first to last (`headerValues`).
+ * values, first to last (`headerValues`). A taken id inserts nothing (`"ignore"`), or fails the
+ * statement on the `saga_id` key (`"fail"`), so that a batch holding it applies nothing.
  */
-export function insertHeaderSql(dialect: SqlDialect, sagas: string): string {
-  return `INSERT INTO ${sagas} (${HEADER_COLUMNS.join(", ")}) VALUES (${placeholderList(dialect, 1, HEADER_COLUMNS.length)})
+export function insertHeaderSql(
+  dialect: SqlDialect,
+  sagas: string,
+  onTaken: "ignore" | "fail" = "ignore",
+): string {
+  const insert = `INSERT INTO ${sagas} (${HEADER_COLUMNS.join(", ")}) VALUES (${placeholderList(dialect, 1, HEADER_COLUMNS.length)})`;
+  return onTaken === "fail"
+    ? insert
+    : `${insert}
        ON CONFLICT (saga_id) DO NOTHING`;
 }
 

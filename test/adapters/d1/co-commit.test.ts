@@ -105,6 +105,42 @@ describe("batch co-commit: a d1Store step and its log records in one D1 batch", 
     expect(snapshot?.entries).toEqual([]);
   });
 
+  it("a co-committed creation whose saga id is taken applies nothing of its batch and is refused as exists", async () => {
+    await log.create(sagaRecord("saga-1"));
+    const error = await store
+      .deferredBatch(async (batch) => {
+        void batch.run(`INSERT INTO ${orders} (id, amount) VALUES ('o-1', 5)`);
+        await log.coCommit.create(batch, sagaRecord("saga-1", { input: { other: true } }), [
+          stepEntry("reserve", "committed", { via: "co_commit" }),
+        ]);
+      }, openScope().scope)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(refusedAs(error, "exists")).toBe(true);
+    expect(await orderIds(), "the business write must not land").toEqual([]);
+    const kept = await log.load("saga-1");
+    expect(kept?.record.input, "the first saga is kept").toEqual({ orderId: "o-1", amount: 30 });
+    expect(kept?.entries).toEqual([]);
+  });
+
+  it("a business write's own unique violation in a creating batch is not taken for a taken saga id", async () => {
+    await store.handle.run(`INSERT INTO ${orders} (id, amount) VALUES ('o-1', 5)`);
+    const error = await storeFailure(
+      store.deferredBatch(async (batch) => {
+        void batch.run(`INSERT INTO ${orders} (id, amount) VALUES ('o-1', 6)`);
+        await log.coCommit.create(batch, sagaRecord("saga-1"), [
+          stepEntry("reserve", "committed", { via: "co_commit" }),
+        ]);
+      }, openScope().scope),
+    );
+    expect(error.kind).toBe("not_committed");
+    expect(refusedAs(error, "exists")).toBe(false);
+    expect(error.message).toContain(`${orders}.id`);
+    expect(await log.load("saga-1"), "the saga is not created").toBeUndefined();
+  });
+
   it("refuses the root handle, naming it, and writes nothing", async () => {
     await log.create(sagaRecord("saga-1"));
     await expect(

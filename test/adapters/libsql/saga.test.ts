@@ -17,9 +17,35 @@ import {
   StoreError,
 } from "../../../src/index.js";
 import { LockstepDefinitionError } from "../../../src/model/definition-error.js";
+import { sagaRecord } from "../../conformance/saga-log.js";
 import { tempLibsql } from "./libsql-test.js";
 
 type Temp = Awaited<ReturnType<typeof tempLibsql>>;
+
+/** A pivot inserting the order on the store; `placed` runs after its write is queued. */
+function placeStep(store: LibsqlStore, placed?: () => Promise<void>) {
+  return {
+    store,
+    kind: "pivot" as const,
+    output: z.object({ id: z.string() }),
+    execute: async ({
+      input,
+      handle,
+    }: {
+      input: { id: string };
+      handle: LibsqlStore["handle"];
+    }) => {
+      // Not awaited: in a deferred batch the write applies when the batch is sent.
+      void handle.run("INSERT INTO orders (id) VALUES (?)", [input.id]);
+      await placed?.();
+      return { id: input.id };
+    },
+    probe: async ({ input, handle }: { input: { id: string }; handle: LibsqlStore["handle"] }) =>
+      (await handle.first("SELECT id FROM orders WHERE id = ?", [input.id]))
+        ? committed({ id: input.id })
+        : notCommitted(),
+  };
+}
 
 function orderSaga(store: LibsqlStore) {
   const mail = createMemoryStore({ id: "mail", tier: "plain" });
@@ -35,20 +61,7 @@ function orderSaga(store: LibsqlStore) {
       probe: async () => committed({ held: true }),
       compensate: async () => ({ status: "compensated" as const }),
     })
-    .step("place", {
-      store,
-      kind: "pivot",
-      output: z.object({ id: z.string() }),
-      execute: async ({ input, handle }) => {
-        // Not awaited: in a deferred batch the write applies when the batch is sent.
-        void handle.run("INSERT INTO orders (id) VALUES (?)", [input.id]);
-        return { id: input.id };
-      },
-      probe: async ({ input, handle }) =>
-        (await handle.first("SELECT id FROM orders WHERE id = ?", [input.id]))
-          ? committed({ id: input.id })
-          : notCommitted(),
-    })
+    .step("place", placeStep(store))
     .build();
 }
 
@@ -98,6 +111,34 @@ for (const mode of ["transaction", "batch"] as const) {
     });
   });
 }
+
+describe("a saga whose first step co-commits in a libSQL batch (batch mode)", () => {
+  let temp: Temp;
+  beforeEach(async () => {
+    temp = await tempLibsql();
+    await temp.client.execute("CREATE TABLE orders (id TEXT PRIMARY KEY)");
+  });
+  afterEach(() => temp.close());
+
+  it("whose id another submitter takes first writes nothing and reports saga_exists", async () => {
+    const store = libsqlStore(temp.client, { id: "app-db", mode: "batch" });
+    const log = libsqlSagaLog(temp.client, { store });
+    // Another submitter creates the same saga id before this step's batch (which creates it) is sent.
+    const saga = defineSaga("libsql-first", { input: z.object({ id: z.string() }) })
+      .step(
+        "place",
+        placeStep(store, () => log.create(sagaRecord("s-1"))),
+      )
+      .build();
+    const result = await createRunner({ log }).run(saga, { id: "o-1" }, { sagaId: "s-1" });
+    expect(result._unsafeUnwrapErr().code).toBe("saga_exists");
+    expect(
+      await store.handle.all("SELECT id FROM orders"),
+      "the step's write must not land",
+    ).toEqual([]);
+    expect((await log.load("s-1"))?.record.definition.name, "the other saga is kept").toBe("order");
+  });
+});
 
 describe("bad input to the libSQL adapter", () => {
   it("a URL that cannot be opened is a not-applied StoreError naming it", async () => {
