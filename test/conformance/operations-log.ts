@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { OperationsLog } from "../../src/log/operations-log.js";
 import type { SagaLog } from "../../src/log/saga-log.js";
 import { LockstepDefinitionError } from "../../src/model/definition-error.js";
@@ -69,7 +69,6 @@ export function operationsLogConformance(name: string, factory: SagaLogFactory):
     });
 
     afterEach(async () => {
-      vi.restoreAllMocks();
       await close();
     });
 
@@ -173,12 +172,21 @@ export function operationsLogConformance(name: string, factory: SagaLogFactory):
 
     it("prune whose event cannot be recorded deletes nothing: the event and the deletion commit together", async () => {
       await log.create(ended("c-1", SagaStatus.Completed, T0));
-      vi.spyOn(globalThis.crypto, "randomUUID").mockReturnValue(
-        "00000000-0000-4000-8000-000000000001",
-      );
-      const first = await ops.prune({ before: T0, now: NOW, operator: dana });
-      // The same event id again: recording it fails, so its deletion must not stand.
-      await logFailure(ops.prune({ before: BEFORE, now: NOW, operator: dana }));
+      // Every event gets the same id (patched by hand: this suite also runs outside vitest, on Bun
+      // and Deno), so the second prune's event cannot be recorded.
+      const uuid = "00000000-0000-4000-8000-000000000001" as const;
+      Object.defineProperty(globalThis.crypto, "randomUUID", {
+        value: () => uuid,
+        configurable: true,
+      });
+      let first: Awaited<ReturnType<OperationsLog["prune"]>>;
+      try {
+        first = await ops.prune({ before: T0, now: NOW, operator: dana });
+        // The same event id again: recording it fails, so its deletion must not stand.
+        await logFailure(ops.prune({ before: BEFORE, now: NOW, operator: dana }));
+      } finally {
+        Reflect.deleteProperty(globalThis.crypto, "randomUUID");
+      }
       expect(
         await log.load("c-1"),
         "deleted by a prune whose event was not recorded",
