@@ -13,7 +13,7 @@ export function conflict(
 ): AtomicError {
   return lockstepError({
     code: ErrorCode.Conflict,
-    message: `Guarded write "${write}" (#${index}) on store "${store}" affected nothing: another writer changed its target first. Nothing of the ${strategy} was applied.`,
+    message: `Guarded write "${write}" (#${index}) on store "${store}" affected nothing: another writer changed its target first. Nothing of the ${strategy === "sequential" ? "work" : strategy} was applied.`,
     store,
     index,
     write,

@@ -209,6 +209,9 @@ describe("the sequential strategy's log", () => {
     ];
     const error = (await runAtomic(store, writes, { log }))._unsafeUnwrapErr();
     expect(error.code === ErrorCode.Conflict && error.index).toBe(1);
+    expect(error.message).toBe(
+      'Guarded write "b" (#1) on store "memory:plain" affected nothing: another writer changed its target first. Nothing of the work was applied.',
+    );
     const [record] = await log.list();
     const snapshot = await log.load(record?.sagaId as string);
     const failure = snapshot?.entries.find((e) => e.step === "1:b" && e.error !== undefined);
