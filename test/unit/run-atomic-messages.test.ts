@@ -13,6 +13,7 @@ import {
   type AtomicWrite,
   cannotTell,
   committed,
+  createRunner,
   MemorySagaLog,
   notCommitted,
   type RunAtomicOptions,
@@ -38,14 +39,17 @@ type UndoFault = "refuse" | "reply_lost";
  */
 function threeInserts(
   undoFaults: Partial<Record<string, UndoFault>>,
-  probes: Partial<Record<string, "read" | "none" | "cannot_tell">> = {},
+  probes: Partial<Record<string, "read" | "none" | "cannot_tell" | "no_reason" | "throws">> = {},
+  names: readonly string[] = ["a", "b", "c"],
 ): { store: MemoryStore; writes: Write[] } {
+  const refused = names[names.length - 1];
   const store = createMemoryStore({ id: "plain", tier: "plain" });
   store.faults = (point) => {
     if (point.phase === "committed") return;
     const name = point.write.key.slice(2);
-    if (name === "c" && point.phase === "before")
-      throw new StoreError("not_committed", "c refused");
+    if (name === refused && point.phase === "before") {
+      throw new StoreError("not_committed", `${refused} refused`);
+    }
     if (point.write.op !== "delete") return;
     const fault = undoFaults[name];
     if (fault === "refuse" && point.phase === "before") {
@@ -64,6 +68,8 @@ function threeInserts(
         : {
             probe: async (handle: MemoryHandle) => {
               if (probe === "cannot_tell") return cannotTell("the replica is behind");
+              if (probe === "no_reason") return cannotTell();
+              if (probe === "throws") throw new Error("the replica is unreachable");
               const doc = await handle.get(`k:${name}`);
               return doc === undefined
                 ? notCommitted()
@@ -72,7 +78,7 @@ function threeInserts(
           }),
     };
   };
-  return { store, writes: ["a", "b", "c"].map(write) };
+  return { store, writes: names.map(write) };
 }
 
 /** The error's message with its saga's id replaced by `<saga>`. */
@@ -127,6 +133,20 @@ describe("runAtomic's message when an undo keeps failing", () => {
     );
   });
 
+  it("with a runner over a memory log: the same as a memory log given", async () => {
+    const { message } = await messageOf(threeInserts({ b: "refuse" }), {
+      runner: createRunner({ log: new MemorySagaLog() }),
+    });
+    expect(message).toContain("The saga stays compensating in the given in-memory saga log");
+  });
+
+  it("three writes left: lists them all", async () => {
+    const { message } = await messageOf(threeInserts({ c: "refuse" }, {}, ["a", "b", "c", "d"]));
+    expect(message).toContain(
+      'The work is partly applied (saga "<saga>"): write "a" (#0), write "b" (#1) and write "c" (#2) are not undone.',
+    );
+  });
+
   it("with a durable log: a recoverer can finish it, without the in-process caveat", async () => {
     const { message } = await messageOf(threeInserts({ b: "refuse" }), { log: durableLog() });
     expect(message.slice(message.indexOf("are not undone."))).toBe(
@@ -150,6 +170,13 @@ describe("runAtomic's message when whether an undo landed is unknown", () => {
     expect(error.code === "partially_applied" && error.reason).toBe("outcome_unknown");
     expect(message).toContain(
       'Whether the undo of write "a" (#0) landed cannot be checked: The probe of write "a" cannot tell whether its undo landed before a lost reply: the replica is behind.',
+    );
+  });
+
+  it("the probe cannot tell after a lost reply, giving no reason: says that too", async () => {
+    const { message } = await messageOf(threeInserts({ a: "reply_lost" }, { a: "no_reason" }));
+    expect(message).toContain(
+      'cannot be checked: The probe of write "a" cannot tell whether its undo landed before a lost reply: it gave no reason.',
     );
   });
 
@@ -190,8 +217,10 @@ describe("runAtomic's message when a write is in doubt", () => {
   for (const [probe, why] of [
     ["cannot_tell", "the replica is behind"],
     ["none", "the write has no probe"],
+    ["no_reason", "it could not tell"],
+    ["throws", "it could not tell"],
   ] as const) {
-    it(`names the failure, why its probe could not tell (${why}), and what is applied`, async () => {
+    it(`names the failure, why its probe (${probe}) could not tell, and what is applied`, async () => {
       const world = threeInserts({}, { b: probe });
       world.store.faults = (point) => {
         if (point.phase === "after" && point.write.key === "k:b")

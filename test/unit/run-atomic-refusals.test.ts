@@ -117,6 +117,12 @@ describe("runAtomic refuses, before any write", () => {
 });
 
 describe("runAtomic accepts", () => {
+  it('`require: "any"` on a store with atomic batches, and runs a batch', async () => {
+    const store = createMemoryStore({ tier: "batch" });
+    const report = (await runAtomic(store, [put("a")], { require: "any" }))._unsafeUnwrap();
+    expect(report.strategy).toBe("batch");
+  });
+
   it("unguarded writes on a store that cannot detect a lost guard", async () => {
     const inner = createMemoryStore({ tier: "transactional" });
     const store = defineStore({
@@ -240,6 +246,10 @@ describe("atomicSaga", () => {
       new LockstepDefinitionError(
         'Write "a" of atomicSaga has no `undo`; every write but the last needs one.',
       ),
+    );
+    const { undo: _b, ...middle } = put("b");
+    expect(() => atomicSaga(store(), [put("a"), middle, put("c")])).toThrow(
+      'Write "b" of atomicSaga has no `undo`',
     );
     const { undo: __, ...last } = put("b");
     expect(atomicSaga(store(), [put("a"), last]).steps.map((s) => s.kind)).toEqual([
