@@ -1,5 +1,30 @@
+import { relative } from "node:path";
 import { defineConfig } from "vitest/config";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
 import base from "./vitest.config.js";
+
+/**
+ * Runs the test files that failed last time first, then the quickest: Stryker stops a mutant's run
+ * at its first failing test, and a test that just killed a mutant is likely to kill the next one
+ * in the same code. (Vitest's own order runs the slowest first, to spread them over workers.)
+ */
+class KillFirstSequencer extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const cache = this.ctx.cache;
+    const key = (file: TestSpecification) =>
+      `${file.project.name}:${relative(this.ctx.config.root, file.moduleId)}`;
+    const rank = (file: TestSpecification): [number, number] => {
+      const results = cache.getFileTestResults(key(file));
+      if (results !== undefined) return [results.failed ? 0 : 1, results.duration];
+      return [1, cache.getFileStats(key(file))?.size ?? 0];
+    };
+    return [...files].sort((a, b) => {
+      const [failedA, costA] = rank(a);
+      const [failedB, costB] = rank(b);
+      return failedA - failedB || costA - costB;
+    });
+  }
+}
 
 /**
  * The tests `npm run mutation` runs against the mutants of the core, the log, recovery and the
@@ -56,5 +81,6 @@ export default defineConfig({
     // Stryker switches mutants at run time, so modules need not be loaded afresh for each test
     // file: one load per worker makes each mutant's run several times faster.
     isolate: false,
+    sequence: { sequencer: KillFirstSequencer },
   },
 });

@@ -3,15 +3,15 @@
  * with the date and commit it was measured at, and the surviving mutants judged equivalent (listed
  * with a reason in mutation/equivalent.json), which the score leaves out.
  *
- * `npm run mutation` runs it after Stryker; run it alone with
- * `tsx scripts/mutation-table.ts [report.json] [out.md]`.
+ * `npm run mutation` runs Stryker through it (`--run`, passing on any further arguments), timing the
+ * run; `npm run mutation:table` writes the table from the last report alone.
  */
-import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { z } from "zod";
 
-const REPORT = process.argv[2] ?? "reports/mutation/mutation.json";
-const OUT = process.argv[3] ?? "docs/mutation.md";
+const REPORT = "reports/mutation/mutation.json";
+const OUT = "docs/mutation.md";
 const EQUIVALENT = "mutation/equivalent.json";
 /** The score each folder must reach (killed and timed out over every mutant not equivalent). */
 const TARGET = 85;
@@ -35,9 +35,6 @@ const mutantSchema = z.object({
 });
 const reportSchema = z.object({
   files: z.record(z.string(), z.object({ mutants: z.array(mutantSchema) })),
-  performance: z
-    .object({ setup: z.number(), initialRun: z.number(), mutation: z.number() })
-    .optional(),
 });
 const equivalentSchema = z.array(
   z.object({
@@ -108,6 +105,18 @@ function row(name: string, t: Tally): string {
   return `| ${name} | ${cells.join(" | ")} | ${formatScore(score(t))} |`;
 }
 
+/** How long Stryker ran, in milliseconds, when this script ran it. */
+let elapsedMs: number | undefined;
+/** Whether that run reused earlier results (Stryker's incremental mode, see stryker.config.mjs). */
+const incremental =
+  !process.argv.includes("--force") && existsSync("reports/mutation/stryker-incremental.json");
+if (process.argv[2] === "--run") {
+  const started = Date.now();
+  const run = spawnSync("npx", ["stryker", "run", ...process.argv.slice(3)], { stdio: "inherit" });
+  if (run.status !== 0) process.exit(run.status ?? 1);
+  elapsedMs = Date.now() - started;
+}
+
 const report = reportSchema.parse(JSON.parse(readFileSync(REPORT, "utf8")));
 const equivalents = equivalentSchema.parse(JSON.parse(readFileSync(EQUIVALENT, "utf8")));
 const used = new Set<Equivalent>();
@@ -157,11 +166,10 @@ const commit = git("rev-parse", "--short", "HEAD");
 const dirty =
   git("status", "--porcelain", "--untracked-files=no") === "" ? "" : " (with uncommitted changes)";
 const date = new Date().toISOString().slice(0, 10);
-const minutes = (ms: number) => `${(ms / 60_000).toFixed(1)} min`;
 const timing =
-  report.performance === undefined
+  elapsedMs === undefined
     ? ""
-    : ` It took ${minutes(report.performance.initialRun)} for the first run of the tests and ${minutes(report.performance.mutation)} for the mutants.`;
+    : ` The Stryker run that measured it took ${(elapsedMs / 60_000).toFixed(0)} minutes${!incremental ? "" : " (incremental: mutants whose code and tests had not changed kept their earlier result)"}.`;
 const head =
   "| | killed | timeout | survived | no coverage | equivalent | static | score |\n|---|--:|--:|--:|--:|--:|--:|--:|";
 const folders = [...byFolder].map(([folder, t]) => row(`\`${folder}\``, t));

@@ -18,7 +18,7 @@ export function conflict(
 ): AtomicError {
   const rest =
     applied.length === 0
-      ? `Nothing of the ${strategy} was applied.`
+      ? `Nothing of the ${strategy === "sequential" ? "work" : strategy} was applied.`
       : `Yet the ${strategy} was applied: store "${store}" was not given that guard to enforce, so ${applied.map((name) => `"${name}"`).join(", ")} ${applied.length === 1 ? "is" : "are"} applied. Express the guard in the write itself (the store's own guarded write) so that a lost guard applies nothing.`;
   return lockstepError({
     code: ErrorCode.Conflict,

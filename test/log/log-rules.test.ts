@@ -1,9 +1,11 @@
 import {
   AttentionReason,
   applyChange,
+  checkListFilter,
   checkWrite,
   isLeaseFree,
   LockstepDefinitionError,
+  matchesListFilter,
   numberEntries,
   prunableStatuses,
   SagaLogError,
@@ -118,5 +120,79 @@ describe("the log's write rules, as lockstep exports them for third-party logs",
     const error = thrown(() => prunableStatuses([SagaStatus.Completed, SagaStatus.Running]));
     expect(LockstepDefinitionError.is(error), "pruning a live saga must be refused").toBe(true);
     expect(String(error)).toMatch(/"running" is not terminal/);
+  });
+
+  it("checkWrite's refusals say who owns the saga now, or what status it is in", () => {
+    const record = sagaRecord("s-1", { fencingToken: 3, status: SagaStatus.Completed });
+    expect(thrown(() => checkWrite(record, 2, { now: 1 }, 0))).toMatchObject({
+      message: 'Saga "s-1" is now owned under fencing token 3; a write with token 2 was refused.',
+    });
+    const statuses = [SagaStatus.Running, SagaStatus.InDoubt];
+    expect(
+      thrown(() => checkWrite(record, 3, { now: 1, expectStatus: statuses }, 0)),
+    ).toMatchObject({
+      message: 'Saga "s-1" is completed, not running or in_doubt; the write was refused.',
+    });
+  });
+
+  it("isLeaseFree: a finished saga's lease is never free; a lease nobody holds is, whatever its expiry", () => {
+    const expired = { leaseOwner: "runner-a", leaseExpiresAt: 1_000 };
+    for (const status of TERMINAL_STATUSES) {
+      expect(isLeaseFree(sagaRecord("s-1", { ...expired, status }), 5_000), status).toBe(false);
+    }
+    expect(TERMINAL_STATUSES.length).toBeGreaterThan(0);
+    const released = sagaRecord("s-1", { leaseOwner: null, leaseExpiresAt: 9_000 });
+    expect(isLeaseFree(released, 5_000)).toBe(true);
+  });
+
+  it("prunableStatuses names every live status it refuses", () => {
+    const error = thrown(() => prunableStatuses([SagaStatus.Running, SagaStatus.InDoubt]));
+    expect((error as Error).message).toBe(
+      'Only terminal sagas can be pruned; "running", "in_doubt" are not terminal.',
+    );
+  });
+
+  it("checkListFilter refuses a bad filter naming the field and the value, and accepts the edges", () => {
+    const message = (filter: Parameters<typeof checkListFilter>[0]) =>
+      (thrown(() => checkListFilter(filter)) as Error).message;
+    expect(message({ limit: -1 })).toBe("Expected `limit` to be an integer >= 0, got -1.");
+    expect(message({ limit: 1.5 })).toBe("Expected `limit` to be an integer >= 0, got 1.5.");
+    expect(message({ since: "yesterday" as never })).toMatch(/^Expected `since` to be an integer/);
+    expect(message({ until: Symbol("later") as never })).toBe(
+      `Expected \`until\` to be an integer >= ${Number.MIN_SAFE_INTEGER}, got Symbol(later).`,
+    );
+    expect(message({ before: { time: 1, sagaId: 7 as never } })).toBe(
+      "Expected `before.sagaId` to be a string, got 7.",
+    );
+    expect(message({ attention: ["bored" as never] })).toBe(
+      `Expected \`attention\` to hold reasons among ${Object.values(AttentionReason).join(", ")}, got "bored".`,
+    );
+    expect(checkListFilter({ limit: 0, since: -5, until: 0 })).toBe("created");
+    expect(checkListFilter({ orderBy: "updated" })).toBe("updated");
+  });
+
+  it("matchesListFilter keeps the records inside since and until, and with an attention reason asked for", () => {
+    const at = (createdAt: number) => sagaRecord(`s-${createdAt}`, { createdAt });
+    const window = { since: 10, until: 20 };
+    expect(
+      [9, 10, 19, 20].map((t) => matchesListFilter(at(t), window, "created")),
+      "since is inclusive, until exclusive",
+    ).toEqual([false, true, true, false]);
+    const stuck = sagaRecord("s-1", {
+      status: SagaStatus.NeedsAttention,
+      attention: { reason: AttentionReason.GuardFailed, step: "reserve", message: "moved" },
+    });
+    const asked = { attention: [AttentionReason.GuardFailed] };
+    expect(matchesListFilter(stuck, asked, "created")).toBe(true);
+    expect(matchesListFilter(sagaRecord("s-2"), asked, "created")).toBe(false);
+    expect(
+      matchesListFilter(stuck, { attention: [AttentionReason.InDoubtExhausted] }, "created"),
+    ).toBe(false);
+  });
+
+  it("SagaLogError names itself, its reason and its saga", () => {
+    const error = new SagaLogError("not_found", "s-9", 'No saga with id "s-9" exists in the log.');
+    expect([error.name, error.reason, error.sagaId]).toEqual(["SagaLogError", "not_found", "s-9"]);
+    expect(String(error)).toBe('SagaLogError: No saga with id "s-9" exists in the log.');
   });
 });

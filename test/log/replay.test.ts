@@ -102,6 +102,32 @@ describe("replaySteps", () => {
   });
 });
 
+describe("replaySteps, on what does not move a step", () => {
+  it("leaves a step nothing compensated at compensation none", () => {
+    const [hold] = replaySteps(DEFINITION, [entry("hold", "committed", { output: {} })]);
+    expect(hold).toMatchObject({ status: "committed", compensation: "none" });
+  });
+
+  it("counts a step's execute attempts, not its compensation's", () => {
+    const [hold] = replaySteps(DEFINITION, [
+      entry("hold", "intent"),
+      entry("hold", "committed", { output: {} }),
+      entry("hold", "compensation_intent", { attempt: 3 }),
+      entry("hold", "compensation_failed", { attempt: 3, error: refused }),
+    ]);
+    expect(hold).toMatchObject({ attempts: 1, compensation: "failed", compensationError: refused });
+  });
+
+  it("moves nothing on an entry of a type it does not know, as a newer version may write", () => {
+    const [hold] = replaySteps(DEFINITION, [
+      entry("hold", "committed", { output: {} }),
+      entry("hold", "rewound" as StepEntry["type"], { attempt: 5, error: refused }),
+    ]);
+    expect(hold).toMatchObject({ status: "committed", attempts: 1, compensation: "none" });
+    expect(hold?.error).toBeUndefined();
+  });
+});
+
 describe("a saga rebuilt from the log", () => {
   it("reports what the live run reported, the error that made the probe necessary included", async () => {
     const world = orderWorld();

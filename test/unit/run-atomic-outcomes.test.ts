@@ -125,6 +125,8 @@ describe("a failed write's message says whether the work may be applied", () => 
       const error = writeFailed((await runAtomic(store, transfer()))._unsafeUnwrapErr());
       expect(fault.fired()).toBe(1);
       expect(error.kind).toBe("unknown");
+      // A transaction's commit comes after its last write, which the failure names.
+      if (tier === "transactional") expect([error.index, error.write]).toEqual([1, "credit b"]);
       expect(error.message).toContain(MAY_BE_APPLIED);
       expect(error.message).not.toContain(NOTHING_APPLIED);
       // And it was: the message that told the caller to check was the true one.

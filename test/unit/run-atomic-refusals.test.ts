@@ -117,6 +117,12 @@ describe("runAtomic refuses, before any write", () => {
 });
 
 describe("runAtomic accepts", () => {
+  it('`require: "any"` on a store with atomic batches, and runs a batch', async () => {
+    const store = createMemoryStore({ tier: "batch" });
+    const report = (await runAtomic(store, [put("a")], { require: "any" }))._unsafeUnwrap();
+    expect(report.strategy).toBe("batch");
+  });
+
   it("unguarded writes on a store that cannot detect a lost guard", async () => {
     const inner = createMemoryStore({ tier: "transactional" });
     const store = defineStore({
@@ -213,6 +219,9 @@ describe("the sequential strategy's log", () => {
     ];
     const error = (await runAtomic(store, writes, { log }))._unsafeUnwrapErr();
     expect(error.code === ErrorCode.Conflict && error.index).toBe(1);
+    expect(error.message).toBe(
+      'Guarded write "b" (#1) on store "memory:plain" affected nothing: another writer changed its target first. Nothing of the work was applied.',
+    );
     const [record] = await log.list();
     const snapshot = await log.load(record?.sagaId as string);
     const failure = snapshot?.entries.find((e) => e.step === "1:b" && e.error !== undefined);
@@ -241,6 +250,10 @@ describe("atomicSaga", () => {
       new LockstepDefinitionError(
         'Write "a" of atomicSaga has no `undo`; every write but the last needs one.',
       ),
+    );
+    const { undo: _b, ...middle } = put("b");
+    expect(() => atomicSaga(store(), [put("a"), middle, put("c")])).toThrow(
+      'Write "b" of atomicSaga has no `undo`',
     );
     const { undo: __, ...last } = put("b");
     expect(atomicSaga(store(), [put("a"), last]).steps.map((s) => s.kind)).toEqual([
