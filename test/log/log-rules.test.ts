@@ -164,6 +164,9 @@ describe("the log's write rules, as lockstep exports them for third-party logs",
     expect(message({ before: { time: 1, sagaId: 7 as never } })).toBe(
       "Expected `before.sagaId` to be a string, got 7.",
     );
+    expect(message({ before: { time: 1, sagaId: Symbol("s") as never } })).toBe(
+      "Expected `before.sagaId` to be a string, got Symbol(s).",
+    );
     expect(message({ attention: ["bored" as never] })).toBe(
       `Expected \`attention\` to hold reasons among ${Object.values(AttentionReason).join(", ")}, got "bored".`,
     );

@@ -78,6 +78,8 @@ describe("the memory log's outbox", () => {
     const failure = { error: "broker down", dead: false, nextAt: 9_000 };
     expect(await log.outbox.failed(id, stale, failure, 1_500)).toBe(false);
     expect(await log.outbox.renew("no-such-id", 1, 1_000, 1_500)).toBe(false);
+    expect(await log.outbox.delivered("no-such-id", 1, 1_500)).toBe(false);
+    expect(await log.outbox.failed("no-such-id", 1, failure, 1_500)).toBe(false);
     expect(await log.outbox.delivered(id, second?.token ?? 0, 1_600)).toBe(true);
     const [delivered] = await log.outbox.messages();
     expect(delivered).toMatchObject({
