@@ -44,8 +44,8 @@ class KillFirstSequencer extends BaseSequencer {
  * other suites on real services and the long simulations (about 12 of the 15 minutes all
  * in-process suites take), whose coverage of this code is a subset of the suites above; and the
  * suites that wait seconds on real locks, timers or a second runtime, since each surviving mutant
- * they reach runs them again (they made a full run take hours). What only they reach is reported
- * as no coverage.
+ * they reach runs them again (with them, Stryker put a full run at over four hours). What only they
+ * reach is reported as no coverage.
  */
 // Spread rather than mergeConfig, which would add these lists to the base config's instead.
 export default defineConfig({
