@@ -27,11 +27,6 @@ function signalLike(overrides: Record<string, unknown> = {}) {
     addEventListener: (_type: string, listener: () => void) => listeners.add(listener),
     removeEventListener: (_type: string, listener: () => void) => listeners.delete(listener),
     listening: () => listeners.size,
-    abort(reason: unknown) {
-      signal.aborted = true;
-      signal.reason = reason;
-      for (const listener of [...listeners]) listener();
-    },
     ...overrides,
   };
   return signal;
