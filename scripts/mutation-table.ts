@@ -113,7 +113,16 @@ const incremental =
   !process.argv.includes("--force") && existsSync("reports/mutation/stryker-incremental.json");
 if (process.argv[2] === "--run") {
   const started = Date.now();
-  const run = spawnSync("npx", ["stryker", "run", ...process.argv.slice(3)], { stdio: "inherit" });
+  // The tests write real SQLite files in the temporary directory, and each commit waits on the
+  // disk; in memory (tmpfs), a mutant's run is bounded by the CPU instead.
+  const env =
+    process.env.TMPDIR === undefined && existsSync("/dev/shm")
+      ? { ...process.env, TMPDIR: "/dev/shm" }
+      : process.env;
+  const run = spawnSync("npx", ["stryker", "run", ...process.argv.slice(3)], {
+    stdio: "inherit",
+    env,
+  });
   if (run.status !== 0) process.exit(run.status ?? 1);
   elapsedMs = Date.now() - started;
 }
