@@ -565,3 +565,116 @@ describe("a saga whose first step co-commits, retried before its record exists",
     expect(tries).toBe(2);
   });
 });
+
+describe("the version a co-committed group's write expects", () => {
+  let temp: TempDatabase | undefined;
+  afterEach(() => temp?.remove());
+
+  /**
+   * pay (the pivot, on a provider that fences by token; its first call's outcome is lost), then
+   * place (co-committed on SQLite), then notify (probed, in memory). `failFence` makes the log
+   * fail the write that raises the fencing token, so the run goes on without knowing the saga's
+   * version.
+   */
+  async function fencedWorld(failFence: boolean) {
+    temp = tempDatabase();
+    const store = sqliteStore(temp.db, { id: "orders-db" });
+    const inner = sqliteSagaLog(temp.db, { store });
+    await store.handle.run("CREATE TABLE orders (id TEXT PRIMARY KEY)");
+    const clock = new VirtualClock();
+    const provider = defineStore({ id: "provider", handle: {}, fence: { mode: "fence_token" } });
+    const mailer = createMemoryStore({ id: "mailer", tier: "plain" });
+    const landed = new Set<string>();
+    const saga = defineSaga("checkout", { input: z.object({ id: z.string() }) })
+      .step("pay", {
+        store: provider,
+        kind: "pivot",
+        output: z.object({ paid: z.boolean() }),
+        execute: async ({ input }) => {
+          landed.add(input.id);
+          throw new Error("socket hang up");
+        },
+        probe: async ({ input }) =>
+          landed.has(input.id) ? committed({ paid: true }) : notCommitted(),
+      })
+      .step("place", {
+        store,
+        kind: "retriable",
+        output: z.object({ row: z.string() }),
+        execute: async ({ input, handle }) => {
+          await handle.run("INSERT INTO orders (id) VALUES (?)", [input.id]);
+          return { row: input.id };
+        },
+        probe: async () => notCommitted(),
+      })
+      .step("notify", {
+        store: mailer,
+        kind: "retriable",
+        output: z.null(),
+        execute: async () => null,
+        probe: async () => notCommitted(),
+      })
+      .build();
+    const groups: (number | undefined)[] = [];
+    const { log: recorded, calls } = recording(inner, {
+      write: (id, _token, change) =>
+        failFence && change.fence
+          ? Promise.reject(new SagaLogError("io", id, "connection reset"))
+          : undefined,
+    });
+    const log = new Proxy(recorded, {
+      get(target, property) {
+        if (property !== "coCommit") return Reflect.get(target, property, target);
+        const coCommit = inner.coCommit;
+        return {
+          storeId: coCommit.storeId,
+          create: coCommit.create.bind(coCommit),
+          write: (tx: unknown, sagaId: string, token: number, change: SagaChange) => {
+            groups.push(change.expectSeq);
+            return coCommit.write(tx as never, sagaId, token, change);
+          },
+        };
+      },
+    });
+    const result = await clock.run(
+      createRunner({ log, clock, leaseTtlMs: TTL }).run(saga, { id: "o-1" }, { sagaId: "s-1" }),
+    );
+    return { result, groups, calls, inner };
+  }
+
+  it("is the saga's last entry, and the next write expects the entries the group added", async () => {
+    const { result, groups, calls, inner } = await fencedWorld(false);
+    expect(result._unsafeUnwrap().steps.map((s) => s.strategy)).toEqual([
+      "saga",
+      "co_committed",
+      "saga",
+    ]);
+    const entries = (await inner.load("s-1"))?.entries ?? [];
+    expect(entries.map((e) => `${e.seq}:${e.step}:${e.type}`)).toEqual([
+      "1:pay:intent",
+      "2:pay:unknown",
+      "3:pay:committed",
+      "4:place:committed",
+      "5:notify:intent",
+      "6:notify:committed",
+    ]);
+    expect(groups).toEqual([2]);
+    expect(calls.writes.map((w) => [w.change.fence === true, w.change.expectSeq])).toEqual([
+      [true, 1],
+      [false, 4],
+      [false, 5],
+    ]);
+  });
+
+  it("is not known after a write whose outcome is unknown, and later writes expect none", async () => {
+    const { result, groups, calls, inner } = await fencedWorld(true);
+    expect(result.isOk(), result.isErr() ? result.error.message : "").toBe(true);
+    expect(groups).toEqual([undefined]);
+    expect(calls.writes.map((w) => [w.change.fence === true, w.change.expectSeq])).toEqual([
+      [true, 1],
+      [false, undefined],
+      [false, undefined],
+    ]);
+    expect((await inner.load("s-1"))?.record.status).toBe(SagaStatus.Completed);
+  });
+});
