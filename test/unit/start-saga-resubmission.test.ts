@@ -478,6 +478,8 @@ describe("a saga whose first step co-commits with the log, run again with its id
       ["step.started"],
       ["saga.status", SagaStatus.Completed],
     ]);
+    const status = events.find((e) => e.type === "saga.status");
+    expect(status !== undefined && Object.hasOwn(status, "reason")).toBe(false);
   });
 
   it("after it stopped needing attention: the run ends on that status, with its reason", async () => {
