@@ -80,12 +80,14 @@ function world(
     chargeMs?: number;
     notifyMs?: number;
     notifyProbe?: boolean;
+    /** Adds a third step, audit (probed, in memory), so notify's commit is not the last write. */
+    audit?: boolean;
     during?: { start(): void; end(): void };
   } = {},
 ) {
   const store = createMemoryStore({ id: "shop", tier: "plain" });
   const wait = (ms: number) => new Promise<void>((resolve) => clock.setTimer(resolve, ms));
-  const saga = defineSaga("order", { input: z.object({ id: z.string() }) })
+  const steps = defineSaga("order", { input: z.object({ id: z.string() }) })
     .step("charge", {
       store,
       kind: "pivot",
@@ -127,8 +129,18 @@ function world(
                 : committed(null),
           }
         : {}),
-    })
-    .build();
+    });
+  const saga = options.audit
+    ? steps
+        .step("audit", {
+          store,
+          kind: "retriable",
+          output: z.null(),
+          execute: async () => null,
+          probe: async () => notCommitted(),
+        })
+        .build()
+    : steps.build();
   return { store, saga };
 }
 
@@ -275,6 +287,8 @@ describe("the log writes of a run", () => {
     expect(error.message).toBe(
       'The saga log failed while running saga "s-1": The saga log did not answer within 500 ms while running saga "s-1".. Recovery will resume it once its lease expires.',
     );
+    const cause = (error as { cause?: unknown }).cause;
+    expect(SagaLogError.is(cause) && cause.reason).toBe("io");
   });
 
   it("after a write that raises the fencing token go under the new token", async () => {
@@ -348,7 +362,7 @@ describe("the lease a run holds", () => {
         start: () => (down.state.mode = "reject"),
         end: () => (down.state.mode = "ok"),
       };
-      const { saga } = world(clock, { chargeMs: ms, notifyProbe: true, during });
+      const { saga } = world(clock, { chargeMs: ms, notifyProbe: true, audit: true, during });
       expect((await run(clock, log, saga)).isOk()).toBe(true);
       expect(renewed(calls)).toEqual(expected);
     });
@@ -487,12 +501,26 @@ describe("the lease heartbeat", () => {
           return landed.has(input.id) ? committed({ paid: true }) : notCommitted();
         },
       })
+      .step("notify", {
+        store: createMemoryStore({ id: "mailer", tier: "plain" }),
+        kind: "retriable",
+        output: z.null(),
+        execute: async () => null,
+        probe: async () => notCommitted(),
+      })
       .build();
-    const { log } = recording(inner, { renewLease: hold.renewLease });
+    const { log, calls } = recording(inner, { renewLease: hold.renewLease });
     const result = await clock.run(
       createRunner({ log, clock, leaseTtlMs: TTL }).run(saga, { id: "o-1" }, { sagaId: "s-1" }),
     );
     expect(result.isOk(), result.isErr() ? result.error.message : "").toBe(true);
+    expect(calls.renewals.map((r) => [r.token, r.renewed])).toEqual([[1, false]]);
+    // The writes after the fence, the one that starts notify and the last, go on under token 2.
+    expect(calls.writes.map((w) => [w.token, w.change.fence === true])).toEqual([
+      [1, true],
+      [2, false],
+      [2, false],
+    ]);
     expect((await inner.load("s-1"))?.record.status).toBe(SagaStatus.Completed);
   });
 
@@ -615,7 +643,7 @@ describe("the version a co-committed group's write expects", () => {
         probe: async () => notCommitted(),
       })
       .build();
-    const groups: (number | undefined)[] = [];
+    const groups: [number | undefined, boolean][] = [];
     const { log: recorded, calls } = recording(inner, {
       write: (id, _token, change) =>
         failFence && change.fence
@@ -630,7 +658,7 @@ describe("the version a co-committed group's write expects", () => {
           storeId: coCommit.storeId,
           create: coCommit.create.bind(coCommit),
           write: (tx: unknown, sagaId: string, token: number, change: SagaChange) => {
-            groups.push(change.expectSeq);
+            groups.push([change.expectSeq, "messages" in change]);
             return coCommit.write(tx as never, sagaId, token, change);
           },
         };
@@ -658,7 +686,8 @@ describe("the version a co-committed group's write expects", () => {
       "5:notify:intent",
       "6:notify:committed",
     ]);
-    expect(groups).toEqual([2]);
+    // No step of the group publishes: its write carries no outbox field.
+    expect(groups).toEqual([[2, false]]);
     expect(calls.writes.map((w) => [w.change.fence === true, w.change.expectSeq])).toEqual([
       [true, 1],
       [false, 4],
@@ -669,7 +698,7 @@ describe("the version a co-committed group's write expects", () => {
   it("is not known after a write whose outcome is unknown, and later writes expect none", async () => {
     const { result, groups, calls, inner } = await fencedWorld(true);
     expect(result.isOk(), result.isErr() ? result.error.message : "").toBe(true);
-    expect(groups).toEqual([undefined]);
+    expect(groups).toEqual([[undefined, false]]);
     expect(calls.writes.map((w) => [w.change.fence === true, w.change.expectSeq])).toEqual([
       [true, 1],
       [false, undefined],
