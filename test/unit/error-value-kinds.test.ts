@@ -180,6 +180,22 @@ describe("classifyError follows a cause chain, within bounds", () => {
     );
   });
 
+  it("never hands a classifier an absent cause, so a classifier written for driver errors works", () => {
+    // A Postgres classifier as an application might write it: it reads `code` off what it is given.
+    const classifyPg = (error: unknown) =>
+      (error as { code: unknown }).code === "23505" ? ErrorKind.NotCommitted : undefined;
+    const duplicate = Object.assign(new Error("duplicate key value violates unique constraint"), {
+      code: "23505",
+      severity: "ERROR",
+    });
+    expect(classifyError(new Error("insert failed", { cause: undefined }), classifyPg)).toBe(
+      ErrorKind.Unknown,
+    );
+    expect(classifyError(new AggregateError([undefined, null, duplicate]), classifyPg)).toBe(
+      ErrorKind.NotCommitted,
+    );
+  });
+
   it("ends a cycle that no link resolves as unknown", () => {
     const a = new Error("a") as Error & { cause?: unknown };
     const b = new Error("b", { cause: a });

@@ -48,8 +48,9 @@ describe("messageOf: how far a message follows the errors it wraps", () => {
 });
 
 describe("messageOf: an error that says nothing", () => {
-  it("an empty string reads as itself", () => {
+  it("an empty string reads as itself, and null as null", () => {
     expect(messageOf("")).toBe("");
+    expect(messageOf(null)).toBe("null");
   });
 
   it("an Error with an empty code is named by its class, not by that code", () => {
@@ -63,6 +64,12 @@ describe("messageOf: an error that says nothing", () => {
 });
 
 describe("clauseOf", () => {
+  it("keeps the full stops inside a message, such as an address's", () => {
+    expect(clauseOf(new Error("connect ECONNREFUSED 127.0.0.1:5432."))).toBe(
+      "connect ECONNREFUSED 127.0.0.1:5432",
+    );
+  });
+
   it("drops every closing full stop of an ellipsis", () => {
     expect(clauseOf(new Error("The call timed out..."))).toBe("The call timed out");
     expect(`failed: ${clauseOf(new Error("still waiting..."))}. Nothing was applied.`).toBe(
