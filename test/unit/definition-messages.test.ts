@@ -4,11 +4,15 @@ import { createMemoryStore } from "../../src/adapters/memory/index.js";
 import {
   committed,
   compensated,
+  createRunner,
   defineSaga,
   defineStore,
+  ErrorCode,
   isWriteStore,
   LockstepDefinitionError,
+  StoreError,
 } from "../../src/index.js";
+import { VirtualClock } from "../../src/testing/virtual-clock.js";
 
 /**
  * What a person reads when a saga or store definition is refused: a LockstepDefinitionError whose
@@ -68,6 +72,32 @@ describe("a saga's own options", () => {
         .build();
       expect(saga.recovery).toBe(recovery);
     }
+  });
+});
+
+describe("a saga's forward-only part", () => {
+  it("is empty for a saga of compensatable steps only: a failure anywhere unwinds it", async () => {
+    const clock = new VirtualClock();
+    const undone: string[] = [];
+    const hold = (name: string, fail: boolean) => ({
+      store,
+      kind: "compensatable" as const,
+      output: out,
+      execute: async () => {
+        if (fail) throw new StoreError("not_committed", `${name} was refused`);
+        return { ok: true };
+      },
+      probe,
+      compensate: async () => {
+        undone.push(name);
+        return compensated();
+      },
+    });
+    const saga = base().step("a", hold("a", false)).step("b", hold("b", true)).build();
+    expect(saga.forwardFrom).toBe(2);
+    const error = (await clock.run(createRunner({ clock }).run(saga, {})))._unsafeUnwrapErr();
+    expect(error.code).toBe(ErrorCode.StepFailed);
+    expect(undone).toEqual(["a"]);
   });
 });
 
