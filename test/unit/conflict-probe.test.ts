@@ -164,3 +164,42 @@ describe("a compensatable step whose compare-and-set loses a conflict", () => {
     expect(probed).toBe(0);
   });
 });
+
+describe("a retriable step refused for another reason than a conflict", () => {
+  it("is not read back: a transient refusal or a plain not-committed is retried", async () => {
+    for (const kind of ["transient", "not_committed"] as const) {
+      const clock = new VirtualClock();
+      const store = createMemoryStore({ id: "mail", tier: "plain" });
+      let executes = 0;
+      let probed = 0;
+      const saga = defineSaga("notify", { input: z.object({}) })
+        .step("send", {
+          store,
+          kind: "retriable",
+          output: z.object({ sent: z.number() }),
+          retry: {
+            attempts: 2,
+            initialDelayMs: 1,
+            jitter: 0,
+            retryOn: ["transient", "not_committed"],
+          },
+          execute: async () => {
+            executes++;
+            if (executes === 1) throw new StoreError(kind, "The mail server said no.");
+            return { sent: executes };
+          },
+          probe: async () => {
+            probed++;
+            return committed({ sent: 0 });
+          },
+        })
+        .build();
+      const report = (
+        await clock.run(createRunner({ clock, random: () => 0.5 }).run(saga, {}))
+      )._unsafeUnwrap();
+      expect(report.steps[0]).toMatchObject({ committedVia: "execute", attempts: 2 });
+      expect(report.outputs.send).toEqual({ sent: 2 });
+      expect(probed).toBe(0);
+    }
+  });
+});

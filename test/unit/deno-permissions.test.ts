@@ -63,4 +63,25 @@ describe("Deno permissions", () => {
     granted.add("net:127.0.0.1:9");
     expect(() => httpDocumentStore({ baseUrl: "http://127.0.0.1:9/docs/" })).not.toThrow();
   });
+
+  it("on a Deno without the permission API, nothing is asked and nothing thrown", () => {
+    global.Deno = {};
+    expect(() => assertDenoPermissions("x", needs)).not.toThrow();
+    global.Deno = { permissions: {} };
+    expect(() => assertDenoPermissions("x", needs)).not.toThrow();
+  });
+
+  it("a permission Deno cannot be asked about is not called missing; the others still are", () => {
+    global.Deno = {
+      permissions: {
+        querySync: (d: { name: string }) => {
+          if (d.name === "env") throw new TypeError("unknown permission descriptor");
+          return { state: "prompt" };
+        },
+      },
+    };
+    expect(() => assertDenoPermissions("x", needs)).toThrow(
+      "x on Deno needs --allow-net (to reach db); the program was started without it. Run it with `deno run --allow-net …`.",
+    );
+  });
 });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { newSagaId, stepKey } from "../../src/core/ids.js";
 
 describe("saga ids", () => {
@@ -27,6 +27,23 @@ describe("saga ids", () => {
     // Same-millisecond ids differ only in their last characters (monotonic increments); ids of
     // different milliseconds have independent random parts.
     expect(first.slice(10, 20)).not.toBe(second.slice(10, 20));
+  });
+
+  it("keep drawing fresh randomness past the first thousand random words", () => {
+    // A ULID of a new millisecond takes 16 random words; 200 of them use up several refills of the
+    // pool the words are drawn from.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const start = Date.now() + 10_000;
+      const randomParts = Array.from({ length: 200 }, (_, i) => {
+        vi.setSystemTime(start + i);
+        return newSagaId().slice(10);
+      });
+      expect(new Set(randomParts).size).toBe(randomParts.length);
+      expect(randomParts.filter((part) => /^0+$/.test(part))).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("give every step a key derived from the saga id and the step name", () => {
