@@ -38,7 +38,8 @@ describe("a co-committed group whose call outlives its deadline", () => {
     expect(entries?.slice(2)).toEqual([
       ["reserve", "committed", 1],
       ["charge", "committed", 1],
-    ]);
+    ]); // The wait for the call is over: its timer does not outlive it.
+    expect(w.clock.pending).toBe(0);
   });
 
   it("on an in-process store, waits for the abandoned call, then runs the group again when it rolled back", async () => {
