@@ -93,7 +93,13 @@ async function runOnce(fence: AttemptFence, plan: Charge, signal?: AbortSignal) 
   const clock = new VirtualClock();
   const { state, saga } = chargeWorld(fence, clock, plan);
   const runner = createRunner({ clock });
-  const result = await clock.run(runner.run(saga, { id: "p-1" }, { sagaId: "pay-1", signal }));
+  const result = await clock.run(
+    runner.run(
+      saga,
+      { id: "p-1" },
+      { sagaId: "pay-1", ...(signal === undefined ? {} : { signal }) },
+    ),
+  );
   return { clock, state, saga, runner, result };
 }
 
