@@ -11,6 +11,7 @@ import {
 } from "../../src/index.js";
 import { SagaStatus } from "../../src/model/records.js";
 import {
+  commits,
   openWorld,
   orderSaga,
   rollsBackWith,
@@ -133,5 +134,72 @@ describe("a run that creates its saga in a co-committed group", () => {
       charge: 0,
     });
     expect((await w.log.load("saga-1"))?.record.status).toBe(SagaStatus.Completed);
+  });
+
+  it("whose commit's answer is lost is not taken for the group another run of the id committed", async () => {
+    const first = orderSaga(storeOf(w, []), { last: true });
+    (await run(w, first.saga)).result._unsafeUnwrap();
+    await w.base.handle.run("DELETE FROM orders");
+    // The same steps at the same attempts are in the log, but the record is the first run's.
+    const again = orderSaga(storeOf(w, [rollsBackWith("unknown")]), { last: true });
+    const { result } = await run(w, again.saga);
+    expect(result._unsafeUnwrap().status).toBe(SagaStatus.Completed);
+    expect(again.counts, "the second run went on as if its group had landed").toMatchObject({
+      reserve: 1,
+      charge: 1,
+      shipped: 0,
+    });
+    expect(await rows(w)).toEqual([]);
+  });
+});
+
+describe("a saga with two co-committed groups", () => {
+  it("does not take the first group's records for the second's when the second's answer is lost", async () => {
+    const notes = createMemoryStore({ tier: "plain" });
+    const store = storeOf(w, [commits, rollsBackWith("unknown")]);
+    let charged = 0;
+    const saga = defineSaga("orders", { input: z.object({ id: z.string() }) })
+      .step("reserve", {
+        store,
+        kind: "compensatable",
+        output: z.object({}),
+        execute: async ({ input, handle }) => {
+          await handle.run("INSERT INTO orders (id) VALUES (?)", [`${input.id}:reserve`]);
+          return {};
+        },
+        probe: async () => notCommitted(),
+        compensate: async () => compensated(),
+      })
+      .step("note", {
+        store: notes,
+        kind: "compensatable",
+        output: z.object({}),
+        execute: async () => ({}),
+        probe: async () => committed({}),
+        compensate: async () => compensated(),
+      })
+      .step("charge", {
+        store,
+        kind: "pivot",
+        retry: { attempts: 3, initialDelayMs: 1 },
+        output: z.object({}),
+        execute: async ({ input, handle }) => {
+          charged++;
+          await handle.run("INSERT INTO orders (id) VALUES (?)", [`${input.id}:charge`]);
+          return {};
+        },
+        probe: async () => notCommitted(),
+      })
+      .build();
+    const result = await w.clock.run(
+      createRunner({ log: w.log, clock: w.clock }).run(saga, { id: "o-1" }, { sagaId: "saga-1" }),
+    );
+    expect(result._unsafeUnwrap().steps.map((s) => [s.name, s.strategy, s.attempts])).toEqual([
+      ["reserve", "co_committed", 1],
+      ["note", "saga", 1],
+      ["charge", "co_committed", 2],
+    ]);
+    expect(charged).toBe(2);
+    expect(await rows(w)).toEqual(["o-1:charge", "o-1:reserve"]);
   });
 });
