@@ -306,6 +306,50 @@ describe("a drive stopped from outside the saga", () => {
     );
   });
 
+  it("a run cancelled after its pivot undoes nothing and is left running for recovery", async () => {
+    const clock = new VirtualClock();
+    const store = createMemoryStore({ id: "pay", tier: "plain" });
+    const controller = new AbortController();
+    const calls = { pay: 0, ship: 0 };
+    const saga = defineSaga("pay-then-ship", { input: z.object({}) })
+      .step("pay", {
+        store,
+        kind: "pivot",
+        output: z.object({}),
+        execute: async () => {
+          calls.pay++;
+          return {};
+        },
+        probe: async () => notCommitted(),
+      })
+      .step("ship", {
+        store,
+        kind: "retriable",
+        idempotent: true,
+        output: z.object({}),
+        execute: async () => {
+          calls.ship++;
+          return {};
+        },
+      })
+      .build();
+    // The caller goes away as soon as the pivot has committed.
+    const runner = createRunner({
+      clock,
+      onEvent: (e) => {
+        if (e.type === "step.committed" && e.step === "pay") controller.abort("client went away");
+      },
+    });
+    const error = (
+      await clock.run(runner.run(saga, {}, { sagaId: "s-7", signal: controller.signal }))
+    )._unsafeUnwrapErr();
+    expect(error.code).toBe(ErrorCode.Incomplete);
+    expect(calls).toEqual({ pay: 1, ship: 0 });
+    const record = (await runner.log.load("s-7"))?.record;
+    expect(record?.status).toBe("running");
+    expect(record?.leaseOwner).toBeNull();
+  });
+
   it("a lease taken over stops the run with lease_lost, told to the listener", async () => {
     const clock = new VirtualClock();
     const log = new MemorySagaLog();
