@@ -82,9 +82,16 @@ describe("a call's abort watch", () => {
     const clock = manualClock();
     const { outcome, watch } = hangingWatch(clock);
     const calls: string[] = [];
-    const listeners = Object.fromEntries(
-      ["a", "b", "c", "d", "e"].map((name) => [name, () => calls.push(name)]),
-    ) as Record<"a" | "b" | "c" | "d" | "e", () => void>;
+    const listener = (name: string) => () => {
+      calls.push(name);
+    };
+    const listeners = {
+      a: listener("a"),
+      b: listener("b"),
+      c: listener("c"),
+      d: listener("d"),
+      e: listener("e"),
+    };
     for (const listener of Object.values(listeners)) watch.onAbort(listener);
     watch.offAbort(listeners.d);
     watch.offAbort(listeners.b);

@@ -140,7 +140,9 @@ describe("a runner's options", () => {
     const expected = new LockstepDefinitionError(
       `Expected \`runner\` to be a runner made by createRunner, got ${shown}.`,
     );
-    expect(() => createRecoverer({ runner: runner as never })).toThrowError(expected);
+    expect(() => createRecoverer({ runner: runner as never, sagas: [order] })).toThrowError(
+      expected,
+    );
     if (runner !== undefined) {
       expect(() => explain(order, { runner: runner as never })).toThrowError(expected);
     }
