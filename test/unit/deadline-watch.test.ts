@@ -102,6 +102,21 @@ describe("a call's abort watch", () => {
     expect(calls).toEqual(["a", "c", "e"]);
   });
 
+  it("ignores removing a listener it does not hold, and removing one twice", async () => {
+    const clock = manualClock();
+    const { outcome, watch } = hangingWatch(clock);
+    const calls: string[] = [];
+    const once = () => calls.push("removed");
+    watch.onAbort(once);
+    watch.offAbort(once);
+    watch.offAbort(once);
+    watch.onAbort(() => calls.push("kept"));
+    watch.offAbort(() => calls.push("never added"));
+    clock.fire();
+    await outcome;
+    expect(calls).toEqual(["kept"]);
+  });
+
   it("does not call a listener added after the abort", async () => {
     const clock = manualClock();
     const { outcome, watch } = hangingWatch(clock);
