@@ -396,6 +396,29 @@ describe("a recovery pass, by what it finds", () => {
     });
   });
 
+  it("quarantines a saga whose record the log cannot read, naming the whole record when no field is known", async () => {
+    const w = parcelWorld();
+    await w.pastPivot("p-corrupt");
+    const corrupt = withOverrides(w.log, {
+      load: async (sagaId: string) => {
+        throw new SagaLogError("corrupt", sagaId, "The record is not JSON.");
+      },
+    });
+    const pass = (await w.clock.run(w.recoverer({ log: corrupt }).recover()))._unsafeUnwrap();
+    expect(pass.sagas[0]).toMatchObject({
+      sagaId: "p-corrupt",
+      saga: undefined,
+      outcome: "quarantined",
+      error: {
+        code: ErrorCode.RecordCorrupt,
+        field: "(record)",
+        message:
+          'Saga "p-corrupt" has an invalid log record at `(record)`; it was quarantined and recovery left it alone. The record is not JSON.',
+      },
+    });
+    expect((await w.record("p-corrupt"))?.status).toBe("quarantined");
+  });
+
   it("names a bad maxAttempts", () => {
     const w = parcelWorld();
     expect(() => w.recoverer({ maxAttempts: 0 })).toThrow(LockstepDefinitionError);

@@ -1,6 +1,11 @@
 import { getEventListeners } from "node:events";
 import { describe, expect, it, vi } from "vitest";
-import type { Logger, RecoveryWorkerEvent, RelayPass } from "../../src/index.js";
+import {
+  createRecoveryWorker,
+  type Logger,
+  type RecoveryWorkerEvent,
+  type RelayPass,
+} from "../../src/index.js";
 import type { Relay } from "../../src/outbox/relay.js";
 import { workerWorld } from "./support/worker-world.js";
 
@@ -113,6 +118,24 @@ describe("a recovery worker while it runs", () => {
     expect(summary.failedPasses).toBe(1);
     expect(summary.passes).toBe(2);
     expect(await w.log.operations.workers()).toEqual([]);
+  });
+
+  it("reports no status, and logs nothing of it, on a log that keeps no operations", async () => {
+    const w = workerWorld();
+    // A log of another kind, with no `operations`.
+    Object.defineProperty(w.log, "operations", { value: undefined });
+    const log = logger();
+    const worker = createRecoveryWorker({
+      runner: w.runner,
+      sagas: [w.saga],
+      pollIntervalMs: 100,
+      logger: log,
+      onEvent: w.onEvent,
+    });
+    await w.clock.run(w.next((e) => isPass(e) && e.pass === 2));
+    const summary = await w.clock.run(worker.stop());
+    expect(summary.passes).toBe(2);
+    expect(log.warn).not.toHaveBeenCalled();
   });
 
   it("gives no relay tallies on its passes when it has no relay", async () => {
