@@ -12,6 +12,7 @@ import {
   LockstepDefinitionError,
   MemorySagaLog,
   notCommitted,
+  type RecovererOptions,
   type SagaChange,
   type SagaLog,
   SagaLogError,
@@ -92,7 +93,7 @@ function parcelWorld(version = 1) {
   const pivotUnknown = (sagaId: string) =>
     leaveCrashed(log, saga, sagaId, { id: sagaId }, [intent("book", 1, at + 2)], { at });
   const recoverer = (
-    options: { sagas?: ReturnType<typeof define>[]; maxAttempts?: number; log?: SagaLog } = {},
+    options: { sagas?: RecovererOptions["sagas"]; maxAttempts?: number; log?: SagaLog } = {},
   ) =>
     createRecoverer({
       runner: createRunner({

@@ -1,12 +1,8 @@
 import { getEventListeners } from "node:events";
 import { describe, expect, it, vi } from "vitest";
-import {
-  createRecoveryWorker,
-  type Logger,
-  type RecoveryWorkerEvent,
-  type RelayPass,
-} from "../../src/index.js";
+import { createRecoveryWorker, type Logger, type RecoveryWorkerEvent } from "../../src/index.js";
 import type { Relay } from "../../src/outbox/relay.js";
+import type { RelayPass } from "../../src/outbox/relay-events.js";
 import { workerWorld } from "./support/worker-world.js";
 
 type Pass = Extract<RecoveryWorkerEvent, { type: "recovery.pass" }>;
@@ -47,7 +43,13 @@ describe("a recovery worker while it runs", () => {
   it("says it is running, and with no listener and no relay logs nothing but what it did", async () => {
     const w = workerWorld();
     const log = logger();
-    const worker = w.start({ pollIntervalMs: 100, logger: log, onEvent: undefined });
+    const worker = createRecoveryWorker({
+      runner: w.runner,
+      sagas: [w.saga],
+      jitter: 0,
+      pollIntervalMs: 100,
+      logger: log,
+    });
     await w.clock.run(until(() => w.log.claimCalls >= 3));
     expect(worker.running).toBe(true);
     await w.clock.run(worker.stop());
