@@ -127,6 +127,18 @@ describe("markForRetry's record", () => {
     expect(JSON.stringify(await log.load("m-held"))).toBe(before);
   });
 
+  it("says what a saga that needs no attention is instead", async () => {
+    const clock = new VirtualClock();
+    const log = new MemorySagaLog();
+    await seed(log, clock, "m-run", { status: SagaStatus.Running });
+    expect(await markForRetry(log, "m-run", who, clock)).toEqual({
+      marked: false,
+      reason: "not_needs_attention",
+      message:
+        'Saga "m-run" is running, not needs_attention; only a saga waiting for a person can be marked for retry.',
+    });
+  });
+
   it("says which saga it did not find", async () => {
     expect(await markForRetry(new MemorySagaLog(), "01NONE", who)).toEqual({
       marked: false,

@@ -176,7 +176,7 @@ describe("a recovery pass, by what it finds", () => {
     const pass = (await w.clock.run(w.recoverer({ sagas: [changed] }).recover()))._unsafeUnwrap();
     const message = pass.sagas[0]?.error?.message ?? "";
     expect(message).toMatch(
-      /^Saga "p-changed" cannot be recovered: the log's definition of saga "parcel" version 1 differs from the one given to the recoverer \(.+\); /,
+      /^Saga "p-changed" cannot be recovered: the log's definition of saga "parcel" version 1 differs from the one given to the recoverer \(step "notify" \(step 2\): logged, absent from the given definition\); /,
     );
     expect(await w.record("p-changed")).toMatchObject({
       status: SagaStatus.NeedsAttention,
@@ -323,6 +323,32 @@ describe("a recovery pass, by what it finds", () => {
       message: 'Recovering saga "p-stale" failed: The fencing token 2 is stale..',
     });
     expect((await w.record("p-stale"))?.recoveryAttempts).toBe(0);
+  });
+
+  it("reports as failed a saga whose attempt the log refused to count, changing nothing", async () => {
+    const w = parcelWorld();
+    await w.pivotUnknown("p-count");
+    const refusing = withOverrides(w.log, {
+      write: async (sagaId: string, token: number, change: SagaChange) => {
+        if (change.recovery !== undefined) {
+          throw new SagaLogError("io", sagaId, "The log's disk refused the write.");
+        }
+        return w.log.write(sagaId, token, change);
+      },
+    });
+    const pass = (await w.clock.run(w.recoverer({ log: refusing }).recover()))._unsafeUnwrap();
+    expect(pass.sagas).toEqual([
+      {
+        sagaId: "p-count",
+        saga: undefined,
+        outcome: "failed",
+        error: expect.objectContaining({
+          code: ErrorCode.LogFailed,
+          message: 'Recovering saga "p-count" failed: The log\'s disk refused the write..',
+        }),
+      },
+    ]);
+    expect((await w.record("p-count"))?.recoveryAttempts).toBe(0);
   });
 
   it("counts a drive whose log read threw as a failed attempt, with what the log still says of the saga", async () => {

@@ -173,6 +173,41 @@ describe("a recovery worker with an outbox relay", () => {
     expect((w.passes() as Pass[]).map((p) => p.nextPollMs)).toEqual([100, 0, 100, 200]);
   });
 
+  it("runs no relay pass after a pass during which it was asked to stop", async () => {
+    const w = workerWorld();
+    await w.crash("slow");
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    let release!: () => void;
+    w.hooks.gate = () => {
+      entered();
+      return new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    };
+    const { relay, runOnce } = fakeRelay([1]);
+    const worker = w.start({ relay });
+    await w.clock.run(inside);
+    const stopping = worker.stop();
+    release();
+    const summary = await w.clock.run(stopping);
+    expect(summary.passes).toBe(1);
+    expect(summary.recovered.completed).toBe(1);
+    expect(runOnce).not.toHaveBeenCalled();
+  });
+
+  it("carries on after a relay pass the log failed with no logger to tell", async () => {
+    const w = workerWorld();
+    const { relay, runOnce } = fakeRelay([new Error("the outbox table is locked"), 0]);
+    const worker = w.start({ pollIntervalMs: 100, relay });
+    await w.clock.run(w.next((e) => isPass(e) && e.pass === 2));
+    const summary = await w.clock.run(worker.stop());
+    expect(summary.reason).toBe("stopped");
+    expect(runOnce).toHaveBeenCalledTimes(2);
+  });
+
   it("logs a relay pass the log failed at warn and tries the relay again next pass", async () => {
     const w = workerWorld();
     const { relay, runOnce } = fakeRelay([new Error("the outbox table is locked"), 0]);
@@ -260,6 +295,15 @@ describe("a stopping recovery worker's leases", () => {
       { owner: "worker-1", sagaId: "saga-stuck", error: "connection reset" },
       "lockstep: a stopping recovery worker could not release its lease; it lapses on its own",
     );
+  });
+
+  it("still stops when a release fails and no logger is there to tell", async () => {
+    const w = await stuck();
+    const worker = w.start({ pollIntervalMs: 60_000 });
+    await w.clock.run(w.next(isPass));
+    vi.spyOn(w.log, "releaseLease").mockRejectedValue(new Error("connection reset"));
+    const summary = await w.clock.run(worker.stop());
+    expect(summary).toMatchObject({ reason: "stopped", released: 0 });
   });
 
   it("stops listening to its abort signal once stopped", async () => {

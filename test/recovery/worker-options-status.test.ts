@@ -153,6 +153,38 @@ describe("otelRecoveryListener", () => {
   });
 });
 
+describe("otelRecoveryListener, given a worker's stopped event", () => {
+  it("starts no span and does not throw", () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+    });
+    const spans = otelRecoveryListener(provider.getTracer("lockstep-test"));
+    const stopped: RecoveryWorkerEvent = {
+      type: "recovery.stopped",
+      owner: "worker-1",
+      at: 1_700_000_000_000,
+      reason: "stopped",
+      passes: 3,
+      failedPasses: 0,
+      recovered: {
+        completed: 0,
+        compensated: 0,
+        needs_attention: 0,
+        in_doubt: 0,
+        incomplete: 0,
+        compensating: 0,
+        quarantined: 0,
+        lease_lost: 0,
+        failed: 0,
+      },
+      released: 0,
+    };
+    expect(() => spans(stopped)).not.toThrow();
+    expect(exporter.getFinishedSpans()).toEqual([]);
+  });
+});
+
 describe("the sagas a recoverer is given", () => {
   const store = createMemoryStore({ tier: "plain" });
   const out = z.object({ ok: z.boolean() });
