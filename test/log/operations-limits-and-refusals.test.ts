@@ -148,6 +148,12 @@ describe.each(logs)("operations on %s", (_name, make) => {
     for (const [request, message] of refusals) {
       expect(await definitionError(ops.prune(request))).toContain(message);
     }
+    // No operator at all: still refused as a definition error, not a TypeError.
+    expect(
+      await definitionError(
+        ops.prune({ before: BEFORE, now: NOW, operator: undefined as unknown as typeof dana }),
+      ),
+    ).toContain("Expected `operator` to have an actor (1 to 200 characters)");
     expect(refusals).toHaveLength(9);
     expect(await log.load("c-1")).toBeDefined();
     expect(await ops.events()).toEqual([]);
