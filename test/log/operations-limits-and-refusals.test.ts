@@ -231,6 +231,17 @@ describe.each(logs)("operations on %s", (_name, make) => {
     ]);
   });
 
+  it("refuses a prune whose new event id the log cannot keep, as corrupt, deleting nothing", async () => {
+    const { log, ops } = open(make);
+    await log.create(ended("c-1", SagaStatus.Completed, T0));
+    eventIds(["x".repeat(65)]);
+    const error = await logFailure(ops.prune({ before: BEFORE, now: NOW, operator: dana }));
+    expect(error).toMatchObject({ reason: "corrupt", field: "eventId" });
+    expect(error.message).toMatch(/^An operator event is invalid at `eventId`: .+\.$/);
+    expect(await log.load("c-1")).toBeDefined();
+    expect(await ops.events()).toEqual([]);
+  });
+
   it("refuses a limit that is not an integer >= 0, naming it", async () => {
     const { ops } = open(make);
     expect(await definitionError(ops.events({ limit: -1 }))).toBe(
@@ -288,6 +299,7 @@ describe("operations on a MemorySagaLog", () => {
     );
     expect(error).toMatchObject({
       reason: "exists",
+      sagaId: "",
       message: 'An operator event with id "event-1" is already recorded; nothing was pruned.',
     });
     expect(await log.load("c-1")).toBeDefined();
