@@ -223,8 +223,12 @@ describe.each(logs)("operations on %s", (_name, make) => {
     await ops.reportWorker(workerStatus("worker-b", T0 + 5));
     await ops.reportWorker(workerStatus("worker-d", T0 + 9));
     await ops.reportWorker(workerStatus("worker-a", T0 + 1));
+    await ops.reportWorker(workerStatus("worker-e", T0 + 7));
+    await ops.reportWorker(workerStatus("worker-f", T0 + 7));
     expect((await ops.workers()).map((w) => w.workerId)).toEqual([
       "worker-d",
+      "worker-e",
+      "worker-f",
       "worker-b",
       "worker-c",
       "worker-a",
