@@ -14,6 +14,7 @@ import {
   type Logger,
   MemorySagaLog,
   notCommitted,
+  type RunnerOptions,
   SagaStatus,
   StoreError,
 } from "../../src/index.js";
@@ -361,12 +362,17 @@ describe("a probe", () => {
 });
 
 /** Runs `saga` until `crash` kills the process, then recovers it in a fresh one. */
-async function crashAndRecover(w: World, saga: ReturnType<typeof sagaOf>, crash: CrashSwitch) {
+async function crashAndRecover(
+  w: World,
+  saga: ReturnType<typeof sagaOf>,
+  crash: CrashSwitch,
+  watch: Pick<RunnerOptions, "onEvent" | "logger"> = {},
+) {
   const runner = createRunner({ clock: w.clock, log: crash.wrapLog(w.log), leaseTtlMs: 1_000 });
   await w.clock.run(runner.run(saga, {}, { sagaId: "c-1" }));
   expect(crash.dead).toBe(true);
   const recoverer = createRecoverer({
-    runner: createRunner({ clock: w.clock, log: w.log, leaseTtlMs: 1_000 }),
+    runner: createRunner({ clock: w.clock, log: w.log, leaseTtlMs: 1_000, ...watch }),
     sagas: [saga],
   });
   w.clock.advance(5_000);
@@ -443,6 +449,37 @@ describe("recovering a step a crashed process left unknown", () => {
     const recovered = await crashAndRecover(w, saga, crash);
     expect(recovered?.error?.code).toBe(ErrorCode.InDoubt);
     expect(notifies).toBe(1);
+  });
+});
+
+describe("recovering a retriable step without a probe a crashed process left unknown", () => {
+  it("runs it again by its key, asking no probe and warning of nothing", async () => {
+    const w = makeWorld();
+    const crash = new CrashSwitch();
+    let notifies = 0;
+    const saga = sagaOf(w, {
+      notify: async () => {
+        notifies++;
+        if (notifies === 1) return crash.trip("notify");
+        w.written.add("notify");
+        return {};
+      },
+    });
+    const heard: string[] = [];
+    const recovered = await crashAndRecover(w, saga, crash, {
+      onEvent: (e) => {
+        // pay's commit rode with notify's outcome, which the crash lost: pay is probed.
+        if (e.type === "step.probed" && e.step === "notify") heard.push(`probed ${e.step}`);
+      },
+      logger: {
+        debug: () => {},
+        error: (_, message) => heard.push(message),
+        warn: (_, message) => heard.push(message),
+      },
+    });
+    expect(recovered?.outcome).toBe("completed");
+    expect(notifies).toBe(2);
+    expect(heard).toEqual([]);
   });
 });
 
