@@ -21,6 +21,10 @@ import {
 import { CrashSwitch } from "../../src/testing/crash-switch.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
 
+/** The status in the report a saga error carries. */
+const statusOf = (error: object): unknown =>
+  (error as { report?: { status?: unknown } }).report?.status;
+
 interface World {
   readonly clock: VirtualClock;
   readonly log: MemorySagaLog;
@@ -94,7 +98,7 @@ function sagaOf(w: World, shape: Shape = {}) {
       kind: "compensatable",
       output: z.object({}),
       retry: { attempts: 1 },
-      execute: ({ attempt, signal }) => reserve(attempt, signal),
+      execute: ({ attempt, signal }) => reserve(attempt, signal) as never,
       probe: async () => (w.written.has("reserve") ? committed({}) : notCommitted()),
       compensate: async () => {
         w.written.delete("reserve");
@@ -117,7 +121,7 @@ function sagaOf(w: World, shape: Shape = {}) {
       kind: "retriable",
       output: z.object({}),
       retry: { initialDelayMs: 0, jitter: 0, ...(shape.notifyRetry ?? { attempts: 1 }) },
-      execute: ({ attempt, signal }) => notify(attempt, signal),
+      execute: ({ attempt, signal }) => notify(attempt, signal) as never,
       ...(shape.notifyProbe === undefined
         ? {}
         : { probe: shape.notifyProbe as () => Promise<never> }),
@@ -200,7 +204,7 @@ describe("a run cancelled while a step waits out its backoff", () => {
     expect(error.code).toBe(ErrorCode.Cancelled);
     if (error.code !== ErrorCode.Cancelled) return;
     expect(error.reason).toBe(reason);
-    expect(error.report.status).toBe(SagaStatus.Compensated);
+    expect(statusOf(error)).toBe(SagaStatus.Compensated);
     expect(calls).toBe(1);
     expect(w.written.has("reserve")).toBe(false);
     expect(w.clock.now() - start).toBeLessThan(1_000);
@@ -239,7 +243,7 @@ describe("an escalation thrown as a cause", () => {
     expect((await run(wrapped(15))).code).toBe(ErrorCode.NeedsAttention);
     const deeper = await run(wrapped(16));
     expect(deeper.code).toBe(ErrorCode.StepFailed);
-    expect(deeper.report.status).toBe(SagaStatus.Compensated);
+    expect(statusOf(deeper)).toBe(SagaStatus.Compensated);
   });
 
   it("is looked for safely in a cause chain that loops or ends in null", async () => {
@@ -250,7 +254,7 @@ describe("an escalation thrown as a cause", () => {
     (nulled as { cause?: unknown }).cause = null;
     const error = await run(nulled);
     expect(error.code).toBe(ErrorCode.StepFailed);
-    expect(error.report.status).toBe(SagaStatus.Compensated);
+    expect(statusOf(error)).toBe(SagaStatus.Compensated);
   });
 });
 
@@ -268,7 +272,7 @@ describe("a saga that rolls forward", () => {
       const runner = createRunner({ clock: w.clock, log: w.log });
       const error = (await w.clock.run(runner.run(saga, {})))._unsafeUnwrapErr();
       expect(error.code).toBe(ErrorCode.StepFailed);
-      expect(error.report.status).toBe(SagaStatus.Compensated);
+      expect(statusOf(error)).toBe(SagaStatus.Compensated);
       expect(w.written.has("reserve")).toBe(false);
     });
   }

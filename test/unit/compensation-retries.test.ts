@@ -20,6 +20,10 @@ import {
 import { CrashSwitch } from "../../src/testing/crash-switch.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
 
+/** The status in the report a saga error carries. */
+const statusOf = (error: object): unknown =>
+  (error as { report?: { status?: unknown } }).report?.status;
+
 type Undo = (call: number) => Promise<unknown>;
 
 interface Options {
@@ -82,7 +86,7 @@ function world(options: Options = {}) {
         const snapshot = record && (await log.load(record.sagaId));
         const last = snapshot?.entries.at(-1);
         seen.logWhileUndoing.push(`${record?.status} ${last?.type} ${last?.attempt}`);
-        return undo(seen.reserveCalls.length);
+        return undo(seen.reserveCalls.length) as never;
       },
     })
     .step("hold", {
@@ -91,7 +95,7 @@ function world(options: Options = {}) {
       output: z.object({}),
       retry: { attempts: 2, initialDelayMs: 1, jitter: 0 },
       execute: async ({ handle }) => {
-        if (options.holdExecute !== undefined) return options.holdExecute();
+        if (options.holdExecute !== undefined) return options.holdExecute() as never;
         await handle.put("hold", 1);
         return {};
       },
@@ -165,7 +169,7 @@ describe("a compensation that fails and is retried", () => {
     });
     const error = (await clock.run(runner.run(saga, {})))._unsafeUnwrapErr();
     expect(error.code).toBe(ErrorCode.StepFailed);
-    expect(error.report.status).toBe(SagaStatus.Compensated);
+    expect(statusOf(error)).toBe(SagaStatus.Compensated);
     expect(store.snapshot()).toEqual({});
     // Each call runs with the saga durably compensating and its own intent the last entry.
     expect(seen.logWhileUndoing).toEqual([
@@ -214,7 +218,7 @@ describe("a compensation that fails and is retried", () => {
     expect(error.message).toBe(
       'Step "charge" of saga "shop" failed; the compensation of step "reserve" has not succeeded yet and the recoverer will retry it.',
     );
-    expect(error.report.status).toBe(SagaStatus.Compensating);
+    expect(statusOf(error)).toBe(SagaStatus.Compensating);
     expect(seen.reserveCalls).toHaveLength(2);
     const record = (await log.load("s-1"))?.record;
     expect(record?.status).toBe(SagaStatus.Compensating);
@@ -237,7 +241,7 @@ describe("a compensation that fails and is retried", () => {
     });
     const runner = createRunner({ clock, log });
     const error = (await clock.run(runner.run(saga, {})))._unsafeUnwrapErr();
-    expect(error.report.status).toBe(SagaStatus.Compensating);
+    expect(statusOf(error)).toBe(SagaStatus.Compensating);
     expect(await undoEntries(log, "reserve")).toEqual([
       "compensation_intent 1",
       'compensation_failed 1 [timeout: The compensation of step "reserve" did not finish within its deadline.]',
@@ -332,7 +336,7 @@ describe("a step that provably never applied", () => {
     });
     const error = (await clock.run(runner.run(saga, {})))._unsafeUnwrapErr();
     expect(error.code).toBe(ErrorCode.StepFailed);
-    expect(error.report.status).toBe(SagaStatus.Compensated);
+    expect(statusOf(error)).toBe(SagaStatus.Compensated);
     expect(seen.holdUndos).toBe(0);
     expect(skipped).toEqual(["hold 0 skipped", "reserve 1 compensated"]);
     expect(await undoEntries(log, "hold")).toEqual(["compensation_skipped 2"]);
@@ -430,7 +434,7 @@ describe("recovering a saga whose compensation got stuck", () => {
       },
     });
     const first = await clock.run(createRunner({ clock, log }).run(saga, {}, { sagaId: "r-1" }));
-    expect(first._unsafeUnwrapErr().report.status).toBe(SagaStatus.Compensating);
+    expect(statusOf(first._unsafeUnwrapErr())).toBe(SagaStatus.Compensating);
     expect(seen.holdUndos).toBe(1);
 
     const writes: string[] = [];
