@@ -65,6 +65,8 @@ interface Shape {
   readonly payProbe?: (attempt: number) => Promise<unknown>;
   readonly payRetry?: { attempts: number; initialDelayMs?: number };
   readonly payOutput?: z.ZodType;
+  /** The pivot is declared idempotent by its key. */
+  readonly payIdempotent?: boolean;
   /** notify (retriable, after the pivot). @default writes and commits */
   readonly notify?: Behaviour;
   /** notify's probe; none by default. */
@@ -110,6 +112,7 @@ function sagaOf(w: World, shape: Shape = {}) {
       kind: "pivot",
       output: (shape.payOutput ?? z.object({})) as z.ZodType<Record<string, unknown>>,
       retry: { initialDelayMs: 0, jitter: 0, ...(shape.payRetry ?? { attempts: 1 }) },
+      ...(shape.payIdempotent === undefined ? {} : { idempotent: shape.payIdempotent }),
       timeoutMs: 100,
       execute: ({ attempt, signal }) => pay(attempt, signal) as Promise<Record<string, unknown>>,
       probe: ({ attempt }) =>
@@ -280,14 +283,20 @@ describe("a saga that rolls forward", () => {
 
 describe("an output that fails its step's schema", () => {
   it("names the first issue, with its path when it has one", async () => {
-    for (const [value, said] of [
+    const cases: [unknown, string, z.ZodType?][] = [
       [{ amount: "ten" }, "`amount`: Invalid input: expected number, received string"],
+      [
+        { card: { amount: "ten" } },
+        "`card.amount`: Invalid input: expected number, received string",
+        z.object({ card: z.object({ amount: z.number() }) }),
+      ],
       ["ten", "Invalid input: expected object, received string"],
-    ] as const) {
+    ];
+    for (const [value, said, output] of cases) {
       const w = makeWorld();
       const saga = sagaOf(w, {
-        payOutput: z.object({ amount: z.number() }),
-        pay: async () => value,
+        payOutput: output ?? z.object({ amount: z.number() }),
+        pay: async () => value as never,
       });
       const runner = createRunner({ clock: w.clock, log: w.log });
       const error = (await w.clock.run(runner.run(saga, {})))._unsafeUnwrapErr();
@@ -399,18 +408,24 @@ describe("recovering a step a crashed process left unknown", () => {
     const w = makeWorld();
     const crash = new CrashSwitch();
     let probes = 0;
+    let pays = 0;
     const saga = sagaOf(w, {
       fence: { mode: "landing_horizon", horizonMs: 200 },
-      pay: async () => crash.trip("pay"),
+      pay: async () => {
+        pays++;
+        return crash.trip("pay");
+      },
       payProbe: async () => {
         probes++;
-        // The crashed process's write is still in flight: it lands while the horizon is waited.
-        if (probes === 1) w.clock.setTimer(() => w.written.add("pay"), 50);
+        // Probe 1 is the dying process's own. The write is still in flight when the recoverer
+        // first looks (probe 2), and lands while it waits out the horizon.
+        if (probes === 2) w.clock.setTimer(() => w.written.add("pay"), 50);
         return w.written.has("pay") ? committed({}) : notCommitted();
       },
     });
     const recovered = await crashAndRecover(w, saga, crash);
-    expect(probes).toBe(2);
+    expect(probes).toBe(3);
+    expect(pays, "the late write is found, not made again").toBe(1);
     expect(recovered?.outcome).toBe("completed");
     expect([...w.written].sort()).toEqual(["notify", "pay", "reserve"]);
   });
@@ -490,6 +505,21 @@ describe("recovering a retriable step without a probe that a crashed process lef
 });
 
 describe("a step's write-ahead intent", () => {
+  it("is durable before a pivot executes even when the pivot is declared idempotent by its key", async () => {
+    const w = makeWorld();
+    const seen: string[] = [];
+    const saga = sagaOf(w, {
+      payIdempotent: true,
+      pay: async () => {
+        seen.push(await w.logged());
+        return {};
+      },
+    });
+    const runner = createRunner({ clock: w.clock, log: w.log });
+    expect((await w.clock.run(runner.run(saga, {})))._unsafeUnwrap().status).toBe("completed");
+    expect(seen).toEqual(["running pay:intent:1"]);
+  });
+
   it("is durable before execute for every step that a crash could not settle by re-running it", async () => {
     const w = makeWorld();
     const seen: string[] = [];

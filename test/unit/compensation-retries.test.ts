@@ -34,7 +34,7 @@ interface Options {
   /** hold's execute: by default it writes its key and commits. */
   readonly holdExecute?: () => Promise<unknown>;
   /** What hold's probe says when its key is absent. @default notCommitted() */
-  readonly holdAbsent?: "not_committed" | "cannot_tell";
+  readonly holdAbsent?: "not_committed" | "cannot_tell" | "invalid_commit";
   /** charge (the pivot) is refused. @default true */
   readonly chargeRefused?: boolean;
   readonly compensation?: CompensationPolicy;
@@ -101,6 +101,7 @@ function world(options: Options = {}) {
       },
       probe: async ({ handle }) => {
         if ((await handle.get("hold")) !== undefined) return committed({});
+        if (options.holdAbsent === "invalid_commit") return committed("held" as never);
         return options.holdAbsent === "cannot_tell" ? cannotTell("no ledger") : notCommitted();
       },
       compensate: async ({ handle }) => {
@@ -405,6 +406,16 @@ describe("recovering a saga that died inside a step before its pivot", () => {
     const record = (await log.load("c-1"))?.record;
     expect(record?.status).toBe(SagaStatus.Compensating);
     expect(record?.leaseOwner).toBeNull();
+  });
+
+  it("leaves it compensating, undoing nothing, while the step's probe finds a commit whose output fails its schema", async () => {
+    const { log, seen, recovered } = await crashInHold({ holdAbsent: "invalid_commit" });
+    const error = recovered?.error;
+    expect(error?.code).toBe(ErrorCode.InDoubt);
+    if (error?.code !== ErrorCode.InDoubt) return;
+    expect(error.step).toBe("hold");
+    expect(seen.reserveCalls).toEqual([]);
+    expect((await log.load("c-1"))?.record.status).toBe(SagaStatus.Compensating);
   });
 
   it("whose probe proves it never landed: a stuck compensation names that step, of unknown kind", async () => {

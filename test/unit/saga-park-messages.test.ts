@@ -108,6 +108,7 @@ describe("a saga parked in doubt", () => {
     expect(error.reason).toBeUndefined();
     const record = (await log.load("d-1"))?.record;
     expect(record?.status).toBe(SagaStatus.InDoubt);
+    expect(error.report.attention).toBeUndefined();
     expect(record?.attention).toBeNull();
     expect(record?.leaseOwner).toBeNull();
   });
@@ -130,11 +131,13 @@ describe("a saga parked in doubt", () => {
     );
     const record = (await log.load("d-2"))?.record;
     expect(record?.status).toBe(SagaStatus.InDoubt);
-    expect(record?.attention).toEqual({
+    const attention = {
       reason: AttentionReason.IdempotencyWindowExpired,
       step: "pay",
       message: why,
-    });
+    };
+    expect(record?.attention).toEqual(attention);
+    expect(error.report.attention).toEqual(attention);
   });
 });
 
