@@ -551,3 +551,33 @@ describe("a step's write-ahead intent", () => {
     ]);
   });
 });
+
+describe("a saga that starts with a retriable step on a store that fences by token", () => {
+  it("records every attempt's intent, also after a fenced-off attempt that timed out", async () => {
+    const w = makeWorld();
+    const store = defineStore({ id: "api", handle: w.written, fence: { mode: "fence_token" } });
+    let calls = 0;
+    const saga = defineSaga("ping", { input: z.object({}) })
+      .step("ping", {
+        store,
+        kind: "retriable",
+        output: z.object({}),
+        timeoutMs: 50,
+        retry: { attempts: 2, initialDelayMs: 0, jitter: 0 },
+        execute: async () => {
+          calls++;
+          if (calls === 1) return never();
+          return {};
+        },
+      })
+      .build();
+    const runner = createRunner({ clock: w.clock, log: w.log });
+    expect((await w.clock.run(runner.run(saga, {})))._unsafeUnwrap().status).toBe("completed");
+    expect(await entriesOf(w.log, "ping")).toEqual([
+      "intent 1",
+      'unknown 1 [timeout: Step "ping" did not finish within its deadline.]',
+      "intent 2",
+      "committed 2",
+    ]);
+  });
+});
