@@ -469,6 +469,15 @@ describe("recovering a saga whose compensation got stuck", () => {
     clock.advance(60_000);
     const pass = (await clock.run(recoverer.recover()))._unsafeUnwrap();
     expect(pass.sagas[0]?.outcome).toBe("compensated");
+    const error = pass.sagas[0]?.error;
+    expect(error?.code).toBe(ErrorCode.StepFailed);
+    if (error?.code !== ErrorCode.StepFailed) return;
+    expect(error.step).toBe("charge");
+    expect(error.kind).toBe("not_committed");
+    expect(error.cause).toEqual({ kind: "not_committed", message: "the card was declined" });
+    expect(error.message).toBe(
+      'Saga "r-1" did not reach its point of no return (step "charge") and has been compensated.',
+    );
     expect(seen.holdUndos).toBe(1);
     expect(await undoEntries(log, "hold")).toEqual(["compensation_intent 1", "compensated 1"]);
     // One write for reserve's intent, one to end the saga: "compensating" is already durable.
