@@ -105,9 +105,13 @@ describe("a step's compensation option", () => {
     );
   });
 
-  it("takes a null retry as no retry of its own", () => {
-    expect(build({ retry: null })).not.toThrow();
+  it("refuses a null retry rather than taking it for the defaults", () => {
+    expect(build({ retry: null })).toThrow(
+      'Expected `step "a" of saga "s": compensation.retry` to be an object of retry settings',
+    );
     const clock = new VirtualClock();
-    expect(() => createRunner({ clock, compensation: { retry: null } as never })).not.toThrow();
+    expect(() => createRunner({ clock, compensation: { retry: null } as never })).toThrow(
+      "Expected `compensation.retry` to be an object of retry settings",
+    );
   });
 });
