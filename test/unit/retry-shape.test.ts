@@ -101,7 +101,7 @@ describe("a runner's retry and compensation policies", () => {
 
 describe("a recoverer's backoff", () => {
   const runner = createRunner({ clock: new VirtualClock() });
-  const saga = sagaWith({});
+  const saga = sagaWith({}).build();
 
   it("refuses a backoff that is not an object, naming it", () => {
     expect(refusal(() => createRecoverer({ runner, sagas: [saga], backoff: 1_000 as never }))).toBe(
