@@ -95,7 +95,10 @@ describe("a step's compensation option", () => {
       })
       .build();
 
-  it("refuses null and arrays like any other non-object, naming the value", () => {
+  it("refuses null, arrays and other non-objects, naming the value", () => {
+    expect(build("fast")).toThrow(
+      'Expected `step "a" of saga "s": compensation` to be an object with `retry` and `timeoutMs`, each optional, got `"fast"` (string).',
+    );
     expect(build(null)).toThrow(LockstepDefinitionError);
     expect(build(null)).toThrow(
       'Expected `step "a" of saga "s": compensation` to be an object with `retry` and `timeoutMs`, each optional, got `null` (null).',
