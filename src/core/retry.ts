@@ -49,12 +49,39 @@ export const DEFAULT_RETRY: RetryPolicy = Object.freeze({
   retryOn: Object.freeze([ErrorKind.Transient, ErrorKind.Unknown, ErrorKind.Timeout]),
 });
 
+const RETRY_FIELDS: readonly string[] = Object.keys(DEFAULT_RETRY);
+
+/**
+ * Throws a definition error unless `value` is absent or an object of retry settings with no keys
+ * but `fields`: spread over the defaults, a number, a string or a misspelt field would otherwise be
+ * taken for the defaults.
+ */
+export function checkRetryShape(
+  where: string,
+  value: unknown,
+  fields: readonly string[] = RETRY_FIELDS,
+): void {
+  if (value === undefined) return;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new LockstepDefinitionError(
+      `Expected \`${where}\` to be an object of retry settings (${fields.join(", ")}), each optional, got ${describeValue(value)}.`,
+    );
+  }
+  const unknown = Object.keys(value).find((key) => !fields.includes(key));
+  if (unknown !== undefined) {
+    throw new LockstepDefinitionError(
+      `Expected \`${where}\` to have only ${fields.map((f) => `\`${f}\``).join(", ")}, got \`${unknown}\`.`,
+    );
+  }
+}
+
 /** Fills in a partial retry policy and validates every field, naming the bad value. */
 export function resolveRetry(
   where: string,
   partial: Partial<RetryPolicy> | undefined,
   base: RetryPolicy = DEFAULT_RETRY,
 ): RetryPolicy {
+  checkRetryShape(where, partial);
   const policy = { ...base, ...partial };
   assertInteger(`${where}.attempts`, policy.attempts, 1);
   assertDuration(`${where}.initialDelayMs`, policy.initialDelayMs, 0);

@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from "../core/clock.js";
 import { newSagaId } from "../core/ids.js";
-import { type RetryPolicy, resolveRetry } from "../core/retry.js";
+import { checkRetryShape, type RetryPolicy, resolveRetry } from "../core/retry.js";
 import { assertDuration, assertInteger, assertName, describeValue } from "../core/validate.js";
 import type { OutboxLog } from "../log/outbox-log.js";
 import type { SagaLog } from "../log/saga-log.js";
@@ -107,6 +107,7 @@ export function resolveRelaySettings(options: RelayOptions): RelaySettings {
   }
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
   assertDuration("pollIntervalMs", pollIntervalMs);
+  checkRetryShape("retry", options.retry, Object.keys(DEFAULT_RELAY_RETRY));
   const retry = resolveRetry("retry", { ...DEFAULT_RELAY_RETRY, ...options.retry });
   return {
     outbox,

@@ -8,7 +8,7 @@ import {
 import { Execution } from "../core/execution.js";
 import { emitEvent, executionEnvOf } from "../core/execution-env.js";
 import { messageOf } from "../core/message-of.js";
-import { type RetryPolicy, resolveRetry } from "../core/retry.js";
+import { checkRetryShape, type RetryPolicy, resolveRetry } from "../core/retry.js";
 import type { Runner } from "../core/runner.js";
 import type { Saga } from "../core/saga.js";
 import { invalidLoggedOutput } from "../core/step-output.js";
@@ -116,6 +116,7 @@ export function createRecoverer(options: RecovererOptions): Recoverer {
   const env = executionEnvOf(options.runner);
   const maxAttempts = options.maxAttempts ?? 10;
   assertInteger("maxAttempts", maxAttempts, 1);
+  checkRetryShape("backoff", options.backoff, ["initialDelayMs", "maxDelayMs", "factor", "jitter"]);
   const backoff = resolveRetry("backoff", {
     attempts: maxAttempts,
     initialDelayMs: 1_000,

@@ -95,7 +95,10 @@ describe("a step's compensation option", () => {
       })
       .build();
 
-  it("refuses null and arrays like any other non-object, naming the value", () => {
+  it("refuses null, arrays and other non-objects, naming the value", () => {
+    expect(build("fast")).toThrow(
+      'Expected `step "a" of saga "s": compensation` to be an object with `retry` and `timeoutMs`, each optional, got `"fast"` (string).',
+    );
     expect(build(null)).toThrow(LockstepDefinitionError);
     expect(build(null)).toThrow(
       'Expected `step "a" of saga "s": compensation` to be an object with `retry` and `timeoutMs`, each optional, got `null` (null).',
@@ -105,9 +108,13 @@ describe("a step's compensation option", () => {
     );
   });
 
-  it("takes a null retry as no retry of its own", () => {
-    expect(build({ retry: null })).not.toThrow();
+  it("refuses a null retry rather than taking it for the defaults", () => {
+    expect(build({ retry: null })).toThrow(
+      'Expected `step "a" of saga "s": compensation.retry` to be an object of retry settings',
+    );
     const clock = new VirtualClock();
-    expect(() => createRunner({ clock, compensation: { retry: null } as never })).not.toThrow();
+    expect(() => createRunner({ clock, compensation: { retry: null } as never })).toThrow(
+      "Expected `compensation.retry` to be an object of retry settings",
+    );
   });
 });
