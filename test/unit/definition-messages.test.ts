@@ -9,10 +9,10 @@ import {
   defineStore,
   ErrorCode,
   isWriteStore,
-  LockstepDefinitionError,
   StoreError,
 } from "../../src/index.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
+import { definitionError } from "./fixtures/definition-error.js";
 
 /**
  * What a person reads when a saga or store definition is refused: a LockstepDefinitionError whose
@@ -27,34 +27,24 @@ const base = () => defineSaga("s", { input: z.object({}) });
 const retriable = (extra: Record<string, unknown>) =>
   base().step("a", { store, kind: "retriable", output: out, execute: exec, ...extra } as never);
 
-function refusal(define: () => unknown): string {
-  try {
-    define();
-  } catch (error) {
-    expect(LockstepDefinitionError.is(error)).toBe(true);
-    return (error as Error).message;
-  }
-  throw new Error("expected a definition error, but the definition was accepted");
-}
-
 describe("a saga's own options", () => {
   it("needs an input schema, naming what it got instead", () => {
-    expect(refusal(() => defineSaga("orders", {} as never))).toBe(
+    expect(definitionError(() => defineSaga("orders", {} as never))).toBe(
       'Saga "orders" needs an `input` zod schema, got `undefined` (undefined).',
     );
-    expect(refusal(() => defineSaga("orders", undefined as never))).toBe(
+    expect(definitionError(() => defineSaga("orders", undefined as never))).toBe(
       'Saga "orders" needs an `input` zod schema, got `undefined` (undefined).',
     );
-    expect(refusal(() => defineSaga("orders", { input: { parse: () => 1 } } as never))).toBe(
-      'Saga "orders" needs an `input` zod schema, got `[object Object]` (object).',
-    );
+    expect(
+      definitionError(() => defineSaga("orders", { input: { parse: () => 1 } } as never)),
+    ).toBe('Saga "orders" needs an `input` zod schema, got `[object Object]` (object).');
   });
 
   it("needs a version that is an integer of at least 1", () => {
-    expect(refusal(() => defineSaga("orders", { input: z.object({}), version: 0 }))).toBe(
+    expect(definitionError(() => defineSaga("orders", { input: z.object({}), version: 0 }))).toBe(
       'Expected `saga "orders" version` to be an integer >= 1, got `0` (number).',
     );
-    expect(refusal(() => defineSaga("orders", { input: z.object({}), version: 1.5 }))).toBe(
+    expect(definitionError(() => defineSaga("orders", { input: z.object({}), version: 1.5 }))).toBe(
       'Expected `saga "orders" version` to be an integer >= 1, got `1.5` (number).',
     );
     expect(defineSaga("orders", { input: z.object({}), version: 1 })).toBeDefined();
@@ -62,7 +52,9 @@ describe("a saga's own options", () => {
 
   it("takes only the two recovery policies", () => {
     expect(
-      refusal(() => defineSaga("orders", { input: z.object({}), recovery: "retry" as never })),
+      definitionError(() =>
+        defineSaga("orders", { input: z.object({}), recovery: "retry" as never }),
+      ),
     ).toBe(
       'Expected the recovery of saga "orders" to be "compensate" or "roll_forward", got `"retry"` (string).',
     );
@@ -103,19 +95,19 @@ describe("a saga's forward-only part", () => {
 
 describe("a step's configuration", () => {
   it("needs a step name, naming the saga", () => {
-    expect(refusal(() => base().step("", {} as never))).toBe(
+    expect(definitionError(() => base().step("", {} as never))).toBe(
       'Expected `step name in saga "s"` to be a non-empty string without leading or trailing spaces, got `""` (string).',
     );
-    expect(refusal(() => base().step(7 as never, {} as never))).toBe(
+    expect(definitionError(() => base().step(7 as never, {} as never))).toBe(
       'Expected `step name in saga "s"` to be a non-empty string without leading or trailing spaces, got `7` (number).',
     );
   });
 
   it("must be an object", () => {
-    expect(refusal(() => base().step("a", null as never))).toBe(
+    expect(definitionError(() => base().step("a", null as never))).toBe(
       'Expected the configuration of step "a" of saga "s" to be an object, got `null` (null).',
     );
-    expect(refusal(() => base().step("a", "retriable" as never))).toBe(
+    expect(definitionError(() => base().step("a", "retriable" as never))).toBe(
       'Expected the configuration of step "a" of saga "s" to be an object, got `"retriable"` (string).',
     );
   });
@@ -123,32 +115,32 @@ describe("a step's configuration", () => {
   it("needs a store made by defineStore", () => {
     const expected = (got: string) =>
       `Expected the store of step "a" of saga "s" to be a store made by defineStore, got ${got}.`;
-    expect(refusal(() => retriable({ store: undefined }))).toBe(
+    expect(definitionError(() => retriable({ store: undefined }))).toBe(
       expected("`undefined` (undefined)"),
     );
-    expect(refusal(() => retriable({ store: { id: "x" } }))).toBe(
+    expect(definitionError(() => retriable({ store: { id: "x" } }))).toBe(
       expected("`[object Object]` (object)"),
     );
-    expect(refusal(() => retriable({ store: { capabilities: {} } }))).toBe(
+    expect(definitionError(() => retriable({ store: { capabilities: {} } }))).toBe(
       expected("`[object Object]` (object)"),
     );
-    expect(refusal(() => retriable({ store: { id: 3, capabilities: {} } }))).toBe(
+    expect(definitionError(() => retriable({ store: { id: 3, capabilities: {} } }))).toBe(
       expected("`[object Object]` (object)"),
     );
   });
 
   it("needs an output schema", () => {
-    expect(refusal(() => retriable({ output: undefined }))).toBe(
+    expect(definitionError(() => retriable({ output: undefined }))).toBe(
       'Expected the output of step "a" of saga "s" to be a zod schema, got `undefined` (undefined).',
     );
   });
 
   it("needs each of its functions to be a function, naming it", () => {
-    expect(refusal(() => retriable({ execute: undefined }))).toBe(
+    expect(definitionError(() => retriable({ execute: undefined }))).toBe(
       'Expected `step "a" of saga "s": execute` to be a function, got `undefined` (undefined).',
     );
     expect(
-      refusal(() =>
+      definitionError(() =>
         base().step("p", {
           store,
           kind: "pivot",
@@ -159,7 +151,7 @@ describe("a step's configuration", () => {
       ),
     ).toBe('Expected `step "p" of saga "s": probe` to be a function, got `"yes"` (string).');
     expect(
-      refusal(() =>
+      definitionError(() =>
         base().step("c", {
           store,
           kind: "compensatable",
@@ -170,13 +162,13 @@ describe("a step's configuration", () => {
         } as never),
       ),
     ).toBe('Expected `step "c" of saga "s": compensate` to be a function, got `5` (number).');
-    expect(refusal(() => retriable({ publish: "orders" }))).toBe(
+    expect(definitionError(() => retriable({ publish: "orders" }))).toBe(
       'Expected `step "a" of saga "s": publish` to be a function, got `"orders"` (string).',
     );
   });
 
   it("takes `idempotent` only as a boolean", () => {
-    expect(refusal(() => retriable({ idempotent: "yes" }))).toBe(
+    expect(definitionError(() => retriable({ idempotent: "yes" }))).toBe(
       'Expected `idempotent` of step "a" of saga "s" to be a boolean, got `"yes"` (string).',
     );
     const saga = retriable({ idempotent: false }).build();
@@ -186,7 +178,7 @@ describe("a step's configuration", () => {
 
   it("names a compensatable step after a retriable one, and the retriable step", () => {
     expect(
-      refusal(() =>
+      definitionError(() =>
         base().step("r", { store, kind: "retriable", output: out, execute: exec }).step("c", {
           store,
           kind: "compensatable",
@@ -206,7 +198,7 @@ describe("a retry policy", () => {
   const where = 'step "a" of saga "s": retry';
 
   it("needs attempts to be an integer of at least 1", () => {
-    expect(refusal(() => retriable({ retry: { attempts: 0 } }))).toBe(
+    expect(definitionError(() => retriable({ retry: { attempts: 0 } }))).toBe(
       `Expected \`${where}.attempts\` to be an integer >= 1, got \`0\` (number).`,
     );
     expect(retriable({ retry: { attempts: 1 } }).build().steps[0]?.retry).toEqual({ attempts: 1 });
@@ -215,12 +207,16 @@ describe("a retry policy", () => {
   it("needs a finite factor of at least 1", () => {
     const message = (got: string) =>
       `Expected \`${where}.factor\` to be a finite number >= 1, got ${got}.`;
-    expect(refusal(() => retriable({ retry: { factor: 0.5 } }))).toBe(message("`0.5` (number)"));
-    expect(refusal(() => retriable({ retry: { factor: Number.POSITIVE_INFINITY } }))).toBe(
+    expect(definitionError(() => retriable({ retry: { factor: 0.5 } }))).toBe(
+      message("`0.5` (number)"),
+    );
+    expect(definitionError(() => retriable({ retry: { factor: Number.POSITIVE_INFINITY } }))).toBe(
       message("`Infinity` (number)"),
     );
-    expect(refusal(() => retriable({ retry: { factor: "2" } }))).toBe(message('`"2"` (string)'));
-    expect(refusal(() => retriable({ retry: { factor: Number.NaN } }))).toBe(
+    expect(definitionError(() => retriable({ retry: { factor: "2" } }))).toBe(
+      message('`"2"` (string)'),
+    );
+    expect(definitionError(() => retriable({ retry: { factor: Number.NaN } }))).toBe(
       message("`NaN` (number)"),
     );
     expect(() => retriable({ retry: { factor: 1 } })).not.toThrow();
@@ -229,9 +225,13 @@ describe("a retry policy", () => {
   it("needs a jitter from 0 to 1, both ends included", () => {
     const message = (got: string) =>
       `Expected \`${where}.jitter\` to be a number from 0 to 1, got ${got}.`;
-    expect(refusal(() => retriable({ retry: { jitter: -0.1 } }))).toBe(message("`-0.1` (number)"));
-    expect(refusal(() => retriable({ retry: { jitter: 1.5 } }))).toBe(message("`1.5` (number)"));
-    expect(refusal(() => retriable({ retry: { jitter: "0.5" } }))).toBe(
+    expect(definitionError(() => retriable({ retry: { jitter: -0.1 } }))).toBe(
+      message("`-0.1` (number)"),
+    );
+    expect(definitionError(() => retriable({ retry: { jitter: 1.5 } }))).toBe(
+      message("`1.5` (number)"),
+    );
+    expect(definitionError(() => retriable({ retry: { jitter: "0.5" } }))).toBe(
       message('`"0.5"` (string)'),
     );
     expect(() => retriable({ retry: { jitter: 0 } })).not.toThrow();
@@ -241,10 +241,10 @@ describe("a retry policy", () => {
   it("retries only on known error kinds, given as a list", () => {
     const message = (got: string) =>
       `Expected \`${where}.retryOn\` to be a list of error kinds (not_committed, conflict, transient, unknown, timeout), got ${got}.`;
-    expect(refusal(() => retriable({ retry: { retryOn: "transient" } }))).toBe(
+    expect(definitionError(() => retriable({ retry: { retryOn: "transient" } }))).toBe(
       message('`"transient"` (string)'),
     );
-    expect(refusal(() => retriable({ retry: { retryOn: ["transient", "flaky"] } }))).toBe(
+    expect(definitionError(() => retriable({ retry: { retryOn: ["transient", "flaky"] } }))).toBe(
       message("`transient,flaky` (array)"),
     );
     expect(() => retriable({ retry: { retryOn: ["transient", "conflict"] } })).not.toThrow();
@@ -254,16 +254,18 @@ describe("a retry policy", () => {
 
 describe("values shown in messages", () => {
   it("show a value String() cannot convert by its type tag", () => {
-    expect(refusal(() => retriable({ idempotent: Object.create(null) }))).toBe(
+    expect(definitionError(() => retriable({ idempotent: Object.create(null) }))).toBe(
       'Expected `idempotent` of step "a" of saga "s" to be a boolean, got `[object Object]` (object).',
     );
   });
 
   it("shorten a value longer than 60 characters to 57 and an ellipsis", () => {
     const at60 = "x".repeat(58); // shown with its quotes: 60 characters, kept whole
-    expect(refusal(() => retriable({ idempotent: at60 }))).toContain(`got \`"${at60}"\` (string).`);
+    expect(definitionError(() => retriable({ idempotent: at60 }))).toContain(
+      `got \`"${at60}"\` (string).`,
+    );
     const at61 = "y".repeat(59);
-    expect(refusal(() => retriable({ idempotent: at61 }))).toContain(
+    expect(definitionError(() => retriable({ idempotent: at61 }))).toContain(
       `got \`"${"y".repeat(56)}...\` (string).`,
     );
   });
@@ -272,7 +274,7 @@ describe("values shown in messages", () => {
 describe("a store's definition", () => {
   it("needs its transaction or batch method to be a function", () => {
     expect(
-      refusal(() =>
+      definitionError(() =>
         defineStore({
           id: "ledger",
           handle: {},
@@ -285,7 +287,7 @@ describe("a store's definition", () => {
 
   it("needs its deferredBatch method to be a function", () => {
     expect(
-      refusal(() =>
+      definitionError(() =>
         defineStore({
           id: "ledger",
           handle: {},
@@ -299,7 +301,7 @@ describe("a store's definition", () => {
 
   it("lists the known capabilities when it declares an unknown one", () => {
     expect(
-      refusal(() =>
+      definitionError(() =>
         defineStore({ id: "ledger", handle: {}, capabilities: { twoPhase: true } as never }),
       ),
     ).toBe(
@@ -317,15 +319,15 @@ describe("a store's definition", () => {
   it("refuses a key window that is not a whole number of milliseconds of at least 1", () => {
     const message = (got: string) =>
       `Expected \`keyWindowMs\` of store "api" to be a whole number of milliseconds >= 1 (how long the provider remembers an idempotency key), got ${got}.`;
-    expect(refusal(() => defineStore({ id: "api", handle: {}, keyWindowMs: 0 }))).toBe(
+    expect(definitionError(() => defineStore({ id: "api", handle: {}, keyWindowMs: 0 }))).toBe(
       message("`0` (number)"),
     );
-    expect(refusal(() => defineStore({ id: "api", handle: {}, keyWindowMs: 2.5 }))).toBe(
+    expect(definitionError(() => defineStore({ id: "api", handle: {}, keyWindowMs: 2.5 }))).toBe(
       message("`2.5` (number)"),
     );
-    expect(refusal(() => defineStore({ id: "api", handle: {}, keyWindowMs: "1" as never }))).toBe(
-      message('`"1"` (string)'),
-    );
+    expect(
+      definitionError(() => defineStore({ id: "api", handle: {}, keyWindowMs: "1" as never })),
+    ).toBe(message('`"1"` (string)'));
     expect(defineStore({ id: "api", handle: {}, keyWindowMs: 1 }).keyWindowMs).toBe(1);
   });
 

@@ -7,11 +7,11 @@ import {
   createRecoverer,
   createRunner,
   defineSaga,
-  LockstepDefinitionError,
   MemorySagaLog,
 } from "../../src/index.js";
 import { createRelay } from "../../src/outbox/index.js";
 import { VirtualClock } from "../../src/testing/virtual-clock.js";
+import { definitionError } from "./fixtures/definition-error.js";
 
 /**
  * A retry policy is spread over its defaults. Without a check of its shape, a number, a string, null
@@ -20,16 +20,6 @@ import { VirtualClock } from "../../src/testing/virtual-clock.js";
  */
 const FIELDS = "attempts, initialDelayMs, maxDelayMs, factor, jitter, retryOn";
 const QUOTED = "`attempts`, `initialDelayMs`, `maxDelayMs`, `factor`, `jitter`, `retryOn`";
-
-function refusal(define: () => unknown): string {
-  try {
-    define();
-  } catch (error) {
-    expect(LockstepDefinitionError.is(error)).toBe(true);
-    return (error as Error).message;
-  }
-  throw new Error("expected a definition error, but the definition was accepted");
-}
 
 const store = createMemoryStore({ tier: "plain" });
 const out = z.object({ ok: z.boolean() });
@@ -57,7 +47,7 @@ describe("a step's retry policy", () => {
       [[3], "`3` (array)"],
     ];
     for (const [retry, got] of cases) {
-      expect(refusal(() => sagaWith({ retry }))).toBe(
+      expect(definitionError(() => sagaWith({ retry }))).toBe(
         `Expected \`${where}\` to be an object of retry settings (${FIELDS}), each optional, got ${got}.`,
       );
     }
@@ -65,7 +55,7 @@ describe("a step's retry policy", () => {
   });
 
   it("refuses a field it does not know, such as a misspelt one", () => {
-    expect(refusal(() => sagaWith({ retry: { attemps: 5 } }))).toBe(
+    expect(definitionError(() => sagaWith({ retry: { attemps: 5 } }))).toBe(
       `Expected \`${where}\` to have only ${QUOTED}, got \`attemps\`.`,
     );
   });
@@ -81,19 +71,21 @@ describe("a runner's retry and compensation policies", () => {
   const clock = new VirtualClock();
 
   it("refuses a runner retry that is not an object of retry settings", () => {
-    expect(refusal(() => createRunner({ clock, retry: 3 as never }))).toBe(
+    expect(definitionError(() => createRunner({ clock, retry: 3 as never }))).toBe(
       `Expected \`retry\` to be an object of retry settings (${FIELDS}), each optional, got \`3\` (number).`,
     );
-    expect(refusal(() => createRunner({ clock, retry: { delay: 10 } as never }))).toBe(
+    expect(definitionError(() => createRunner({ clock, retry: { delay: 10 } as never }))).toBe(
       `Expected \`retry\` to have only ${QUOTED}, got \`delay\`.`,
     );
   });
 
   it("refuses a compensation retry of null or a number, on the runner and on a step", () => {
-    expect(refusal(() => createRunner({ clock, compensation: { retry: null } as never }))).toBe(
+    expect(
+      definitionError(() => createRunner({ clock, compensation: { retry: null } as never })),
+    ).toBe(
       `Expected \`compensation.retry\` to be an object of retry settings (${FIELDS}), each optional, got \`null\` (null).`,
     );
-    expect(refusal(() => sagaWith({ compensation: { retry: 5 } }))).toBe(
+    expect(definitionError(() => sagaWith({ compensation: { retry: 5 } }))).toBe(
       `Expected \`step "a" of saga "s": compensation.retry\` to be an object of retry settings (${FIELDS}), each optional, got \`5\` (number).`,
     );
   });
@@ -104,7 +96,9 @@ describe("a recoverer's backoff", () => {
   const saga = sagaWith({}).build();
 
   it("refuses a backoff that is not an object, naming it", () => {
-    expect(refusal(() => createRecoverer({ runner, sagas: [saga], backoff: 1_000 as never }))).toBe(
+    expect(
+      definitionError(() => createRecoverer({ runner, sagas: [saga], backoff: 1_000 as never })),
+    ).toBe(
       "Expected `backoff` to be an object of retry settings (initialDelayMs, maxDelayMs, factor, jitter), each optional, got `1000` (number).",
     );
   });
@@ -112,10 +106,14 @@ describe("a recoverer's backoff", () => {
   it("refuses attempts in the backoff, which maxAttempts sets, and any other field", () => {
     const fields = "`initialDelayMs`, `maxDelayMs`, `factor`, `jitter`";
     expect(
-      refusal(() => createRecoverer({ runner, sagas: [saga], backoff: { attempts: 3 } as never })),
+      definitionError(() =>
+        createRecoverer({ runner, sagas: [saga], backoff: { attempts: 3 } as never }),
+      ),
     ).toBe(`Expected \`backoff\` to have only ${fields}, got \`attempts\`.`);
     expect(
-      refusal(() => createRecoverer({ runner, sagas: [saga], backoff: { retryOn: [] } as never })),
+      definitionError(() =>
+        createRecoverer({ runner, sagas: [saga], backoff: { retryOn: [] } as never }),
+      ),
     ).toBe(`Expected \`backoff\` to have only ${fields}, got \`retryOn\`.`);
     expect(
       createRecoverer({ runner, sagas: [saga], backoff: { initialDelayMs: 10, jitter: 0 } }),
@@ -129,11 +127,13 @@ describe("a relay's retry", () => {
   const fields = "`attempts`, `initialDelayMs`, `maxDelayMs`, `factor`, `jitter`";
 
   it("refuses a retry that is not an object, or that sets which failures it retries", () => {
-    expect(refusal(() => createRelay({ log, publisher, retry: 10 as never }))).toBe(
+    expect(definitionError(() => createRelay({ log, publisher, retry: 10 as never }))).toBe(
       "Expected `retry` to be an object of retry settings (attempts, initialDelayMs, maxDelayMs, factor, jitter), each optional, got `10` (number).",
     );
     expect(
-      refusal(() => createRelay({ log, publisher, retry: { retryOn: ["transient"] } as never })),
+      definitionError(() =>
+        createRelay({ log, publisher, retry: { retryOn: ["transient"] } as never }),
+      ),
     ).toBe(`Expected \`retry\` to have only ${fields}, got \`retryOn\`.`);
     expect(createRelay({ log, publisher, retry: { attempts: 2 } })).toBeDefined();
   });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createMemoryStore } from "../../src/adapters/memory/index.js";
-import { committed, compensated, defineSaga, LockstepDefinitionError } from "../../src/index.js";
+import { committed, compensated, defineSaga } from "../../src/index.js";
+import { definitionError } from "./fixtures/definition-error.js";
 
 const store = createMemoryStore({ tier: "plain" });
 const out = z.object({ ok: z.boolean() });
@@ -9,16 +10,6 @@ const exec = async () => ({ ok: true });
 const probe = async () => committed({ ok: true });
 const comp = async () => compensated();
 const base = () => defineSaga("s", { input: z.object({}) });
-
-function definitionError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    expect(LockstepDefinitionError.is(error)).toBe(true);
-    return (error as Error).message;
-  }
-  throw new Error("expected a definition error, but the definition was accepted");
-}
 
 describe("saga definition", () => {
   it("accepts compensatable* → pivot → retriable* and records the shape as data", () => {
