@@ -3,7 +3,7 @@ import { ErrorCode } from "../../src/index.js";
 import { SagaStatus } from "../../src/model/records.js";
 import {
   landsAfter,
-  openWorld,
+  openOrdersWorld,
   orderSaga,
   rollsBackAfter,
   rows,
@@ -15,8 +15,7 @@ import {
 let w: World;
 
 beforeEach(async () => {
-  w = openWorld();
-  await w.base.handle.run("CREATE TABLE orders (id TEXT PRIMARY KEY)");
+  w = await openOrdersWorld();
 });
 
 afterEach(() => w.temp.remove());

@@ -12,8 +12,9 @@ import {
 } from "../../src/index.js";
 import { SagaStatus } from "../../src/model/records.js";
 import {
+  ALL_KINDS,
   commits,
-  openWorld,
+  openOrdersWorld,
   orderSaga,
   rollsBackWith,
   rows,
@@ -22,13 +23,10 @@ import {
   type World,
 } from "./fixtures/co-commit-world.js";
 
-const ALL_KINDS = ["not_committed", "conflict", "transient", "unknown", "timeout"] as const;
-
 let w: World;
 
 beforeEach(async () => {
-  w = openWorld();
-  await w.base.handle.run("CREATE TABLE orders (id TEXT PRIMARY KEY)");
+  w = await openOrdersWorld();
 });
 
 afterEach(() => w.temp.remove());
