@@ -39,47 +39,63 @@ export function checkOutput(step: StepDefinition, raw: unknown): OutputCheck {
  * `root`.
  */
 export function jsonLoss(value: unknown, root = "output"): string | undefined {
-  const ancestors: object[] = [];
-  const visit = (current: unknown, path: string, key: string): string | undefined => {
-    let value = current;
-    const toJSON = (value as { toJSON?: unknown } | null | undefined)?.toJSON;
-    if ((typeof value === "object" || typeof value === "bigint") && typeof toJSON === "function") {
-      value = toJSON.call(value, key);
-    }
-    const at = (what: string) => `\`${path}\`: ${what} cannot be stored as JSON`;
-    switch (typeof value) {
-      case "bigint":
-        return at("a BigInt");
-      case "function":
-        return at("a function");
-      case "symbol":
-        return at("a symbol");
-      case "number":
-        return Number.isFinite(value) ? undefined : at(String(value));
-      case "object":
-        break;
-      default:
-        return undefined;
-    }
-    if (value === null) return undefined;
-    if (value instanceof Map || value instanceof Set) {
-      return at(`a ${value instanceof Map ? "Map" : "Set"} (JSON keeps none of its entries)`);
-    }
-    if (ancestors.includes(value)) return at("a circular reference");
-    ancestors.push(value);
-    const keys = Array.isArray(value) ? value.map((_, i) => String(i)) : Object.keys(value);
-    for (const k of keys) {
-      const found = visit((value as Record<string, unknown>)[k], `${path}.${k}`, k);
-      if (found !== undefined) return found;
-    }
-    ancestors.pop();
-    return undefined;
-  };
+  // The path is kept as a stack of keys and spelled out only for a loss: most outputs have none.
+  const path = [root];
   try {
-    return visit(value, root, "");
+    const what = lossIn(value, "", path, []);
+    return what === undefined
+      ? undefined
+      : `\`${path.join(".")}\`: ${what} cannot be stored as JSON`;
   } catch (error) {
     return `\`${root}\`: ${messageOf(error)}`;
   }
+}
+
+/**
+ * What JSON cannot keep of `current`, found under `key` ("" at the root), or `undefined`; on a loss,
+ * `path` ends with the keys that lead to it. `ancestors` are the objects being walked, to find a
+ * circular reference.
+ */
+function lossIn(
+  current: unknown,
+  key: string,
+  path: string[],
+  ancestors: object[],
+): string | undefined {
+  let value = current;
+  const toJSON = (value as { toJSON?: unknown } | null | undefined)?.toJSON;
+  if ((typeof value === "object" || typeof value === "bigint") && typeof toJSON === "function") {
+    value = toJSON.call(value, key);
+  }
+  switch (typeof value) {
+    case "bigint":
+      return "a BigInt";
+    case "function":
+      return "a function";
+    case "symbol":
+      return "a symbol";
+    case "number":
+      return Number.isFinite(value) ? undefined : String(value);
+    case "object":
+      break;
+    default:
+      return undefined;
+  }
+  if (value === null) return undefined;
+  if (value instanceof Map || value instanceof Set) {
+    return `a ${value instanceof Map ? "Map" : "Set"} (JSON keeps none of its entries)`;
+  }
+  if (ancestors.includes(value)) return "a circular reference";
+  ancestors.push(value);
+  const keys = Array.isArray(value) ? value.map((_, i) => String(i)) : Object.keys(value);
+  for (const k of keys) {
+    path.push(k);
+    const found = lossIn((value as Record<string, unknown>)[k], k, path, ancestors);
+    if (found !== undefined) return found;
+    path.pop();
+  }
+  ancestors.pop();
+  return undefined;
 }
 
 /** Where a logged output fails its step's schema: the entry's field and what is wrong. */
